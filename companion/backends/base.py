@@ -1,0 +1,52 @@
+"""The two backend interfaces: a durable store and an event bus.
+
+The application services talk only to these protocols; `companion.backends.open_backends`
+picks the implementation from the configured URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from companion.domain.access import SessionAccess
+from companion.domain.events import Event
+
+
+class StoreUnavailable(Exception):
+    """The store could not take or give data; nothing was acknowledged."""
+
+
+class Store(Protocol):
+    """Durable state: the programme, session secrets and each session's event log."""
+
+    async def open(self) -> None:
+        """Connect and create what is missing."""
+
+    async def close(self) -> None:
+        """Flush and release resources."""
+
+    async def save_programme(self, data: dict[str, Any], access: list[SessionAccess]) -> None:
+        """Replace the programme and add secrets for new sessions, atomically."""
+
+    async def load_programme(self) -> dict[str, Any] | None:
+        """The stored programme, or None when nothing was imported."""
+
+    async def load_access(self) -> list[SessionAccess]:
+        """The secrets of every session."""
+
+    async def append(self, events: list[Event]) -> None:
+        """Store events durably; returns only once they survive a crash of this process."""
+
+    async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
+        """A session's events with seq > after_seq, in order."""
+
+
+class Bus(Protocol):
+    """Delivers committed changes to every subscriber (in this process or others)."""
+
+    def subscribe(self, callback: Callable[[Any], None]) -> None:
+        """Call `callback` with every published item, in publish order."""
+
+    def publish(self, item: Any) -> None:
+        """Hand an item to all subscribers."""

@@ -1,0 +1,255 @@
+"""The embedded store: SQLite in WAL mode, written by one thread with group commit.
+
+SQLite calls block, so they run on a dedicated thread. Appends that arrive while a
+commit is in progress are written together in the next transaction: a burst of votes
+costs a few commits, not one each, and every caller still waits for its own commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from companion.backends.base import StoreUnavailable
+from companion.domain.access import SessionAccess
+from companion.domain.events import Event
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS programme (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_access (
+    session_id TEXT PRIMARY KEY,
+    join_code TEXT NOT NULL UNIQUE,
+    moderator_token TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    data TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID;
+"""
+
+MAX_BATCH = 2000
+_STOP = object()
+
+
+class _Job:
+    __slots__ = ("args", "future", "kind", "loop")
+
+    def __init__(self, kind: str, args: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.kind = kind
+        self.args = args
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class SQLiteStore:
+    """Store backed by one SQLite file (or `:memory:` for throwaway use)."""
+
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+        self.path = str(path)
+        self.synchronous = synchronous
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._last_seq: dict[str, int] = {}  # owned by the writer thread
+
+    async def open(self) -> None:
+        """Start the writer thread and create the schema."""
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="sqlite-store", daemon=True)
+        self._thread.start()
+        await self._submit("init", None)
+
+    async def close(self) -> None:
+        """Finish queued work and stop the writer thread."""
+        if self._thread is None:
+            return
+        self._jobs.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    async def save_programme(self, data: dict[str, Any], access: list[SessionAccess]) -> None:
+        """Replace the programme and add secrets for sessions that have none, in one commit."""
+        await self._submit("programme", (data, access))
+
+    async def load_programme(self) -> dict[str, Any] | None:
+        """The stored programme, or None."""
+        row = await self._submit("query", ("SELECT data FROM programme WHERE id = 1", ()))
+        return json.loads(row[0][0]) if row else None
+
+    async def load_access(self) -> list[SessionAccess]:
+        """The secrets of every session."""
+        rows = await self._submit(
+            "query",
+            ("SELECT session_id, join_code, moderator_token FROM session_access", ()),
+        )
+        return [SessionAccess(r[0], r[1], r[2]) for r in rows]
+
+    async def append(self, events: list[Event]) -> None:
+        """Store events; returns after their transaction committed."""
+        await self._submit("append", events)
+
+    async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
+        """A session's events after `after_seq`, in order."""
+        rows = await self._submit(
+            "query",
+            (
+                "SELECT seq, type, data, at FROM events WHERE session_id = ? AND seq > ? "
+                "ORDER BY seq",
+                (session_id, after_seq),
+            ),
+        )
+        return [Event(session_id, r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    # -- writer thread -------------------------------------------------------------------
+    def _submit(self, kind: str, args: Any) -> asyncio.Future[Any]:
+        if self._thread is None:
+            raise StoreUnavailable("The store is not open.")
+        job = _Job(kind, args, asyncio.get_running_loop())
+        self._jobs.put(job)
+        return job.future
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is _STOP:
+                    return
+                if job.kind == "append":
+                    self._append_batch(db, job)
+                else:
+                    self._one(db, job)
+        finally:
+            db.close()
+
+    def _one(self, db: sqlite3.Connection, job: _Job) -> None:
+        handlers: dict[str, Callable[[sqlite3.Connection, Any], Any]] = {
+            "init": self._init,
+            "programme": self._save_programme,
+            "query": lambda d, a: d.execute(a[0], a[1]).fetchall(),
+        }
+        try:
+            result, error = handlers[job.kind](db, job.args), None
+        except sqlite3.Error as exc:
+            result, error = None, StoreUnavailable(f"SQLite: {exc}")
+        job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
+
+    def _append_batch(self, db: sqlite3.Connection, first: _Job) -> None:
+        batch = [first]
+        stop = False
+        while len(batch) < MAX_BATCH:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is _STOP or job.kind != "append":
+                # Keep order: write this batch first, then handle the other job.
+                self._write_events(db, batch)
+                if job is _STOP:
+                    stop = True
+                else:
+                    self._one(db, job)
+                batch = []
+                break
+            batch.append(job)
+        if batch:
+            self._write_events(db, batch)
+        if stop:
+            self._jobs.put(_STOP)
+
+    def _write_events(self, db: sqlite3.Connection, batch: list[_Job]) -> None:
+        # Each session's log must stay gap-free: an append whose seq does not follow the
+        # last stored one (because an earlier append failed) is refused, not stored.
+        last = self._last_seq
+        tentative: dict[str, int] = {}
+        accepted: list[_Job] = []
+        errors: dict[int, BaseException] = {}
+        for job in batch:
+            ok = True
+            staged = dict(tentative)
+            for e in job.args:
+                if e.session_id not in staged:
+                    staged[e.session_id] = last.get(e.session_id) or self._max_seq(db, e.session_id)
+                if e.seq != staged[e.session_id] + 1:
+                    ok = False
+                    break
+                staged[e.session_id] = e.seq
+            if ok:
+                tentative = staged
+                accepted.append(job)
+            else:
+                errors[id(job)] = StoreUnavailable("event out of sequence; an earlier write failed")
+        rows = [
+            (e.session_id, e.seq, e.type, json.dumps(e.data, ensure_ascii=False), e.at)
+            for job in accepted
+            for e in job.args
+        ]
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT INTO events (session_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)", rows
+            )
+            db.execute("COMMIT")
+            last.update(tentative)
+        except sqlite3.Error as exc:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            for job in accepted:
+                errors[id(job)] = StoreUnavailable(f"SQLite: {exc}")
+        for job in batch:
+            job.loop.call_soon_threadsafe(_resolve, job.future, None, errors.get(id(job)))
+
+    @staticmethod
+    def _max_seq(db: sqlite3.Connection, session_id: str) -> int:
+        row = db.execute(
+            "SELECT MAX(seq) FROM events WHERE session_id = ?", (session_id,)
+        ).fetchone()
+        return row[0] or 0
+
+    def _init(self, db: sqlite3.Connection, _: Any) -> None:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.executescript(SCHEMA)
+
+    def _save_programme(
+        self, db: sqlite3.Connection, args: tuple[dict[str, Any], list[SessionAccess]]
+    ) -> None:
+        data, access = args
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "INSERT INTO programme (id, data) VALUES (1, ?) "
+                "ON CONFLICT(id) DO UPDATE SET data = excluded.data",
+                (json.dumps(data, ensure_ascii=False),),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO session_access (session_id, join_code, moderator_token) "
+                "VALUES (?, ?, ?)",
+                [(a.session_id, a.join_code, a.moderator_token) for a in access],
+            )
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            db.execute("ROLLBACK")
+            raise

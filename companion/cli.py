@@ -1,0 +1,105 @@
+"""`companion demo | serve | import FILE | links` — the command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from importlib import resources
+from pathlib import Path
+
+from companion.backends.memory import MemoryBus
+from companion.programme_file import ProgrammeError, parse_programme
+from companion.runtime import open_store, serve
+from companion.services.sessions import SessionService
+from companion.settings import Settings, load_settings
+
+
+def demo_programme_text() -> str:
+    """The demo programme shipped with the package."""
+    return resources.files("companion").joinpath("demo/programme.yaml").read_text("utf-8")
+
+
+async def import_text(settings: Settings, text: str, filename: str) -> SessionService:
+    """Parse and store a programme; nothing is stored if the file has an error."""
+    programme = parse_programme(text, filename)
+    store = open_store(settings)
+    await store.open()
+    try:
+        service = SessionService(store, MemoryBus())
+        await service.import_programme(programme)
+        await service.load()
+        return service
+    finally:
+        await store.close()
+
+
+async def load_service(settings: Settings) -> SessionService:
+    """A loaded service, for printing links."""
+    store = open_store(settings)
+    await store.open()
+    try:
+        service = SessionService(store, MemoryBus())
+        await service.load()
+        return service
+    finally:
+        await store.close()
+
+
+def print_links(settings: Settings, service: SessionService) -> None:
+    """For every session: its join code, participant link, screen link and moderator link."""
+    base = settings.base_url
+    print(f"Companion on {base}  (realtime: {settings.ws_url})")
+    for _network, _season, event, session in service.programme.sessions():
+        access = service.access.get(session.id)
+        if access is None:
+            continue
+        when = f"{event.date} " if event.date else ""
+        print(f"\n{when}{event.title} — {session.title}")
+        print(f"  join code:   {access.join_code}")
+        print(f"  participant: {base}/j/{access.join_code}")
+        print(f"  big screen:  {base}/screen/{access.join_code}")
+        print(f"  moderator:   {base}/moderate/{session.id}#key={access.moderator_token}")
+    sys.stdout.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line."""
+    parser = argparse.ArgumentParser(prog="companion", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="load the demo programme (once) and serve it")
+    sub.add_parser("serve", help="serve what the database holds")
+    imp = sub.add_parser("import", help="import a programme YAML file")
+    imp.add_argument("file", type=Path)
+    sub.add_parser("links", help="print join codes and links of every session")
+    args = parser.parse_args(argv)
+    settings = load_settings().with_secret()
+
+    try:
+        if args.command == "import":
+            try:
+                text = args.file.read_text("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                print(f"{args.file}: cannot read: {exc}", file=sys.stderr)
+                return 2
+            service = asyncio.run(import_text(settings, text, str(args.file)))
+            print_links(settings, service)
+            return 0
+        if args.command == "links":
+            print_links(settings, asyncio.run(load_service(settings)))
+            return 0
+        if args.command == "demo":
+            service = asyncio.run(load_service(settings))
+            if not service.programme.networks:
+                asyncio.run(import_text(settings, demo_programme_text(), "demo/programme.yaml"))
+        asyncio.run(serve(settings, on_ready=lambda s: print_links(settings, s)))
+    except ProgrammeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

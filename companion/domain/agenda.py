@@ -1,0 +1,214 @@
+"""The running agenda of one session: current item, its timer, statuses and breaks.
+
+The planned programme (`companion.domain.programme`) says what should happen; this
+module tracks what is happening. Time comes from event timestamps, never from the
+clock, so replaying the log gives the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from companion.domain import events as ev
+from companion.domain.errors import InvalidState, NotFound
+from companion.domain.programme import AgendaItem, Status
+
+# Statuses a moderator may set by hand; live and done follow from moving the agenda.
+SETTABLE_STATUSES = frozenset({Status.SCHEDULED, Status.POSTPONED, Status.DATE_TO_COME})
+MAX_EXTEND_MINUTES = 120
+MAX_BREAK_MINUTES = 180
+
+
+@dataclass(slots=True)
+class Timer:
+    """The clock of the current item: planned length, time used, running or paused."""
+
+    planned_seconds: float = 0.0
+    elapsed: float = 0.0
+    running_since: float | None = None
+
+    def used(self, now: float) -> float:
+        """Seconds used so far."""
+        running = now - self.running_since if self.running_since is not None else 0.0
+        return self.elapsed + max(0.0, running)
+
+    def left(self, now: float) -> float:
+        """Seconds left; negative when the item runs over."""
+        return self.planned_seconds - self.used(now)
+
+
+@dataclass(slots=True)
+class Break:
+    """An announced break (fika) and when it ends."""
+
+    started_at: float
+    minutes: int
+    message: str = ""
+
+    @property
+    def ends_at(self) -> float:
+        """When the break is planned to end."""
+        return self.started_at + self.minutes * 60
+
+
+@dataclass(slots=True)
+class Agenda:
+    """What is happening now in one session."""
+
+    items: tuple[AgendaItem, ...]
+    current: str | None = None
+    statuses: dict[str, Status] = field(default_factory=dict)
+    started_at: dict[str, float] = field(default_factory=dict)
+    timer: Timer = field(default_factory=Timer)
+    current_break: Break | None = None
+
+    def __post_init__(self) -> None:
+        for item in self.items:
+            self.statuses.setdefault(item.id, item.status)
+
+    # -- queries -----------------------------------------------------------------------
+    def item(self, item_id: Any) -> AgendaItem:
+        """The agenda item with this id, or NotFound."""
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise NotFound(f"No agenda item {item_id!r}.")
+
+    def index(self, item_id: str | None) -> int | None:
+        """Position of the item in the agenda."""
+        for i, item in enumerate(self.items):
+            if item.id == item_id:
+                return i
+        return None
+
+    def next_item(self) -> AgendaItem | None:
+        """The item that follows the current one, skipping postponed ones."""
+        start = self.index(self.current)
+        for item in self.items[(start + 1 if start is not None else 0) :]:
+            if self.statuses[item.id] not in (Status.POSTPONED, Status.DATE_TO_COME):
+                return item
+        return None
+
+    # -- commands ----------------------------------------------------------------------
+    def goto(self, item_id: Any) -> ev.Draft:
+        """Make any item the current one."""
+        item = self.item(item_id)
+        if item.id == self.current:
+            raise InvalidState("That item is already current.")
+        return ev.Draft(ev.AGENDA_MOVED, {"item_id": item.id})
+
+    def step(self, offset: int) -> ev.Draft:
+        """Move to the next (+1) or previous (-1) item."""
+        if not self.items:
+            raise InvalidState("This session has no agenda.")
+        index = self.index(self.current)
+        target = (0 if offset > 0 else None) if index is None else index + offset
+        if target is None or not 0 <= target < len(self.items):
+            raise InvalidState("There is no item in that direction.", code="agenda_end")
+        return ev.Draft(ev.AGENDA_MOVED, {"item_id": self.items[target].id})
+
+    def start_timer(self) -> ev.Draft:
+        """Start or resume the current item's timer."""
+        self._require_current()
+        if self.timer.running_since is not None:
+            raise InvalidState("The timer is already running.")
+        return ev.Draft(ev.TIMER_STARTED, {})
+
+    def pause_timer(self) -> ev.Draft:
+        """Pause the current item's timer."""
+        self._require_current()
+        if self.timer.running_since is None:
+            raise InvalidState("The timer is not running.")
+        return ev.Draft(ev.TIMER_PAUSED, {})
+
+    def extend_timer(self, minutes: Any) -> ev.Draft:
+        """Give the current item more (or, with a negative number, less) time."""
+        self._require_current()
+        if (
+            not isinstance(minutes, int)
+            or isinstance(minutes, bool)
+            or minutes == 0
+            or abs(minutes) > MAX_EXTEND_MINUTES
+        ):
+            raise InvalidState(
+                f"Minutes must be a whole number between -{MAX_EXTEND_MINUTES} and "
+                f"{MAX_EXTEND_MINUTES}, not zero.",
+                code="invalid_value",
+            )
+        return ev.Draft(ev.TIMER_EXTENDED, {"minutes": minutes})
+
+    def set_status(self, item_id: Any, status: Any) -> ev.Draft:
+        """Mark an item postponed, date to come, or back to scheduled."""
+        item = self.item(item_id)
+        try:
+            wanted = Status(status)
+        except ValueError:
+            wanted = None
+        if wanted not in SETTABLE_STATUSES:
+            allowed = ", ".join(sorted(s.value for s in SETTABLE_STATUSES))
+            raise InvalidState(f"Status must be one of {allowed}.", code="invalid_value")
+        if item.id == self.current and wanted != Status.SCHEDULED:
+            raise InvalidState("Move on from the current item before postponing it.")
+        return ev.Draft(ev.ITEM_STATUS_SET, {"item_id": item.id, "status": wanted.value})
+
+    def start_break(self, minutes: Any, message: Any = "") -> ev.Draft:
+        """Announce a break of some minutes, with an optional message."""
+        if (
+            not isinstance(minutes, int)
+            or isinstance(minutes, bool)
+            or not 1 <= minutes <= MAX_BREAK_MINUTES
+        ):
+            raise InvalidState(
+                f"A break lasts 1 to {MAX_BREAK_MINUTES} minutes.", code="invalid_value"
+            )
+        if not isinstance(message, str) or len(message.strip()) > 200:
+            raise InvalidState("The break message must be text of at most 200 characters.")
+        return ev.Draft(ev.BREAK_STARTED, {"minutes": minutes, "message": message.strip()})
+
+    def end_break(self) -> ev.Draft:
+        """End the announced break."""
+        if self.current_break is None:
+            raise InvalidState("There is no break to end.")
+        return ev.Draft(ev.BREAK_ENDED, {})
+
+    def _require_current(self) -> None:
+        if self.current is None:
+            raise InvalidState("No agenda item is current.", code="no_current_item")
+
+    # -- state changes -----------------------------------------------------------------
+    def apply(self, event: ev.Event) -> None:
+        """Fold one committed agenda event into the state."""
+        d = event.data
+        match event.type:
+            case ev.AGENDA_MOVED:
+                self._finish_current()
+                item = self.item(d["item_id"])
+                self.current = item.id
+                self.statuses[item.id] = Status.LIVE
+                self.started_at.setdefault(item.id, event.at)
+                self.timer = Timer(
+                    planned_seconds=(item.minutes or 0) * 60.0, running_since=event.at
+                )
+                self.current_break = None
+            case ev.TIMER_STARTED:
+                self.timer.running_since = event.at
+            case ev.TIMER_PAUSED:
+                self.timer.elapsed = self.timer.used(event.at)
+                self.timer.running_since = None
+            case ev.TIMER_EXTENDED:
+                self.timer.planned_seconds = max(
+                    0.0, self.timer.planned_seconds + d["minutes"] * 60
+                )
+            case ev.ITEM_STATUS_SET:
+                self.statuses[d["item_id"]] = Status(d["status"])
+            case ev.BREAK_STARTED:
+                self.current_break = Break(event.at, d["minutes"], d["message"])
+            case ev.BREAK_ENDED:
+                self.current_break = None
+            case _:
+                raise ValueError(f"not an agenda event: {event.type}")
+
+    def _finish_current(self) -> None:
+        if self.current is not None and self.statuses.get(self.current) == Status.LIVE:
+            self.statuses[self.current] = Status.DONE

@@ -1,0 +1,67 @@
+"""Events: every state change of a session, numbered by the session's sequence.
+
+A session's state is the fold of its events in `seq` order, so the event log is the
+source of truth and a client that missed events can be sent exactly those.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One committed (or about to be committed) change of one session."""
+
+    session_id: str
+    seq: int
+    type: str
+    data: dict[str, Any]
+    at: float
+
+    def to_data(self) -> dict[str, Any]:
+        """A JSON-compatible form, for stores and buses."""
+        return {
+            "session_id": self.session_id,
+            "seq": self.seq,
+            "type": self.type,
+            "data": self.data,
+            "at": self.at,
+        }
+
+    @classmethod
+    def from_data(cls, d: dict[str, Any]) -> Event:
+        """The inverse of `to_data`."""
+        return cls(d["session_id"], int(d["seq"]), d["type"], dict(d["data"]), float(d["at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An event decided by a domain rule, before the session gives it a seq and a time."""
+
+    type: str
+    data: dict[str, Any]
+
+
+# Event types. Vote events are kept apart because they are coalesced on the way out.
+QUESTION_ASKED = "question.asked"
+QUESTION_APPROVED = "question.approved"
+QUESTION_HIDDEN = "question.hidden"
+QUESTION_EDITED = "question.edited"
+QUESTION_MERGED = "question.merged"
+QUESTION_HIGHLIGHTED = "question.highlighted"
+QUESTION_UNHIGHLIGHTED = "question.unhighlighted"
+QUESTION_ANSWERED = "question.answered"
+VOTE_CAST = "vote.cast"
+VOTE_WITHDRAWN = "vote.withdrawn"
+AGENDA_MOVED = "agenda.moved"
+TIMER_STARTED = "timer.started"
+TIMER_PAUSED = "timer.paused"
+TIMER_EXTENDED = "timer.extended"
+ITEM_STATUS_SET = "item.status"
+BREAK_STARTED = "break.started"
+BREAK_ENDED = "break.ended"
+PREMODERATION_SET = "session.premoderation"
+
+VOTE_TYPES = frozenset({VOTE_CAST, VOTE_WITHDRAWN})

@@ -1,0 +1,283 @@
+"""The question queue of one session: asking, moderation, merging, highlighting and votes.
+
+Commands (`ask`, `approve`, ...) check the rules against the current state and return a
+`Draft` without changing anything; `apply` folds a committed event into the state. Votes
+are counted here: a question's count is the size of its set of voters, so a participant
+counts once per question whatever merges happen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from companion.domain import events as ev
+from companion.domain.errors import InvalidState, InvalidText, NotFound
+
+MAX_QUESTION_CHARS = 500
+MAX_NAME_CHARS = 60
+
+
+class QuestionStatus(StrEnum):
+    """Where a question is in the moderation flow."""
+
+    PENDING = "pending"
+    LIVE = "live"
+    HIGHLIGHTED = "highlighted"
+    ANSWERED = "answered"
+    HIDDEN = "hidden"
+    MERGED = "merged"
+
+
+PUBLIC_STATUSES = frozenset(
+    {QuestionStatus.LIVE, QuestionStatus.HIGHLIGHTED, QuestionStatus.ANSWERED}
+)
+VOTABLE_STATUSES = frozenset({QuestionStatus.LIVE, QuestionStatus.HIGHLIGHTED})
+
+
+@dataclass(slots=True)
+class Question:
+    """A participant's question and everything that happened to it."""
+
+    id: int
+    text: str
+    name: str | None
+    author: str
+    where: str
+    item_id: str | None
+    asked_at: float
+    status: QuestionStatus
+    voters: set[str] = field(default_factory=set)
+    edited: bool = False
+    answered_at: float | None = None
+    merged_into: int | None = None
+    merged_from: list[int] = field(default_factory=list)
+
+    @property
+    def votes(self) -> int:
+        """Number of distinct participants who back this question."""
+        return len(self.voters)
+
+    @property
+    def is_public(self) -> bool:
+        """Whether participants and the big screen may see it."""
+        return self.status in PUBLIC_STATUSES
+
+
+def clean_text(text: Any) -> str:
+    """A question text trimmed and checked against the length limits."""
+    if not isinstance(text, str):
+        raise InvalidText("The question must be text.")
+    text = text.strip()
+    if not text:
+        raise InvalidText("The question is empty.", code="text_empty")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise InvalidText(
+            f"The question is longer than {MAX_QUESTION_CHARS} characters.", code="text_too_long"
+        )
+    return text
+
+
+def clean_name(name: Any) -> str | None:
+    """A display name trimmed, or None for anonymous; checked against the length limit."""
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise InvalidText("The name must be text.")
+    name = " ".join(name.split())
+    if not name:
+        return None
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidText(f"The name is longer than {MAX_NAME_CHARS} characters.", "name_too_long")
+    return name
+
+
+class QuestionBoard:
+    """All questions of one session and the rules that govern them."""
+
+    def __init__(self) -> None:
+        self.questions: dict[int, Question] = {}
+        self.highlighted: int | None = None
+        self._next_id = 1
+
+    # -- queries -----------------------------------------------------------------------
+    def get(self, question_id: Any) -> Question:
+        """The question with this id, or NotFound."""
+        if not isinstance(question_id, int) or isinstance(question_id, bool):
+            raise NotFound("No such question.")
+        question = self.questions.get(question_id)
+        if question is None:
+            raise NotFound(f"No question {question_id}.")
+        return question
+
+    def voted_by(self, participant: str) -> list[int]:
+        """Ids of the questions this participant currently backs."""
+        return [q.id for q in self.questions.values() if participant in q.voters]
+
+    # -- commands ----------------------------------------------------------------------
+    def ask(
+        self,
+        text: Any,
+        name: Any,
+        author: str,
+        where: str,
+        item_id: str | None,
+        premoderated: bool,
+    ) -> ev.Draft:
+        """A participant asks; held as pending when the session pre-moderates."""
+        status = QuestionStatus.PENDING if premoderated else QuestionStatus.LIVE
+        return ev.Draft(
+            ev.QUESTION_ASKED,
+            {
+                "id": self._next_id,
+                "text": clean_text(text),
+                "name": clean_name(name),
+                "author": author,
+                "where": where,
+                "item_id": item_id,
+                "status": status.value,
+            },
+        )
+
+    def vote(self, question_id: Any, participant: str) -> ev.Draft:
+        """Toggle this participant's vote: cast it, or withdraw it when already cast."""
+        question = self.get(question_id)
+        if question.status == QuestionStatus.MERGED:
+            raise InvalidState(
+                f"Question {question.id} was merged into {question.merged_into}.",
+                code="question_merged",
+            )
+        if participant in question.voters:
+            return ev.Draft(ev.VOTE_WITHDRAWN, {"id": question.id, "participant": participant})
+        if question.status not in VOTABLE_STATUSES:
+            raise InvalidState("This question is not open for votes.", code="question_closed")
+        return ev.Draft(ev.VOTE_CAST, {"id": question.id, "participant": participant})
+
+    def approve(self, question_id: Any) -> ev.Draft:
+        """Publish a pending or hidden question, or reopen an answered one."""
+        question = self.get(question_id)
+        self._require(
+            question, {QuestionStatus.PENDING, QuestionStatus.HIDDEN, QuestionStatus.ANSWERED}
+        )
+        return ev.Draft(ev.QUESTION_APPROVED, {"id": question.id})
+
+    def hide(self, question_id: Any) -> ev.Draft:
+        """Take a question out of public view."""
+        question = self.get(question_id)
+        self._require(
+            question,
+            {
+                QuestionStatus.PENDING,
+                QuestionStatus.LIVE,
+                QuestionStatus.HIGHLIGHTED,
+                QuestionStatus.ANSWERED,
+            },
+        )
+        return ev.Draft(ev.QUESTION_HIDDEN, {"id": question.id})
+
+    def edit(self, question_id: Any, text: Any) -> ev.Draft:
+        """Replace a question's text (typos, names that should not be shown)."""
+        question = self.get(question_id)
+        if question.status == QuestionStatus.MERGED:
+            raise InvalidState("A merged question cannot be edited.", code="question_merged")
+        return ev.Draft(ev.QUESTION_EDITED, {"id": question.id, "text": clean_text(text)})
+
+    def merge(self, duplicate_id: Any, target_id: Any) -> ev.Draft:
+        """Fold a duplicate into another question; their voters are united."""
+        duplicate = self.get(duplicate_id)
+        target = self.get(target_id)
+        if duplicate.id == target.id:
+            raise InvalidState("A question cannot be merged into itself.")
+        for question in (duplicate, target):
+            if question.status == QuestionStatus.MERGED:
+                raise InvalidState(f"Question {question.id} is already merged.", "question_merged")
+        return ev.Draft(ev.QUESTION_MERGED, {"id": duplicate.id, "into": target.id})
+
+    def highlight(self, question_id: Any) -> ev.Draft:
+        """Put one question on the big screen; the previous one goes back to live."""
+        question = self.get(question_id)
+        self._require(
+            question, {QuestionStatus.PENDING, QuestionStatus.LIVE, QuestionStatus.ANSWERED}
+        )
+        return ev.Draft(ev.QUESTION_HIGHLIGHTED, {"id": question.id})
+
+    def unhighlight(self, question_id: Any) -> ev.Draft:
+        """Take the highlighted question off the big screen."""
+        question = self.get(question_id)
+        self._require(question, {QuestionStatus.HIGHLIGHTED})
+        return ev.Draft(ev.QUESTION_UNHIGHLIGHTED, {"id": question.id})
+
+    def answer(self, question_id: Any) -> ev.Draft:
+        """Mark a question answered."""
+        question = self.get(question_id)
+        self._require(
+            question, {QuestionStatus.PENDING, QuestionStatus.LIVE, QuestionStatus.HIGHLIGHTED}
+        )
+        return ev.Draft(ev.QUESTION_ANSWERED, {"id": question.id})
+
+    @staticmethod
+    def _require(question: Question, allowed: set[QuestionStatus]) -> None:
+        if question.status not in allowed:
+            code = "question_merged" if question.status == QuestionStatus.MERGED else None
+            raise InvalidState(f"Question {question.id} is {question.status.value}.", code)
+
+    # -- state changes -----------------------------------------------------------------
+    def apply(self, event: ev.Event) -> list[int]:
+        """Fold one committed event into the board; returns the ids of changed questions."""
+        d = event.data
+        if event.type == ev.QUESTION_ASKED:
+            question = Question(
+                id=d["id"],
+                text=d["text"],
+                name=d["name"],
+                author=d["author"],
+                where=d["where"],
+                item_id=d["item_id"],
+                asked_at=event.at,
+                status=QuestionStatus(d["status"]),
+            )
+            self.questions[question.id] = question
+            self._next_id = max(self._next_id, question.id + 1)
+            return [question.id]
+        question = self.questions[d["id"]]
+        changed = [question.id]
+        match event.type:
+            case ev.VOTE_CAST:
+                question.voters.add(d["participant"])
+            case ev.VOTE_WITHDRAWN:
+                question.voters.discard(d["participant"])
+            case ev.QUESTION_APPROVED:
+                self._set_status(question, QuestionStatus.LIVE)
+            case ev.QUESTION_HIDDEN:
+                self._set_status(question, QuestionStatus.HIDDEN)
+            case ev.QUESTION_EDITED:
+                question.text = d["text"]
+                question.edited = True
+            case ev.QUESTION_ANSWERED:
+                self._set_status(question, QuestionStatus.ANSWERED)
+                question.answered_at = event.at
+            case ev.QUESTION_UNHIGHLIGHTED:
+                self._set_status(question, QuestionStatus.LIVE)
+            case ev.QUESTION_HIGHLIGHTED:
+                previous = self.highlighted
+                if previous is not None and previous != question.id:
+                    self._set_status(self.questions[previous], QuestionStatus.LIVE)
+                    changed.append(previous)
+                question.status = QuestionStatus.HIGHLIGHTED
+                self.highlighted = question.id
+            case ev.QUESTION_MERGED:
+                target = self.questions[d["into"]]
+                self._set_status(question, QuestionStatus.MERGED)
+                question.merged_into = target.id
+                target.voters |= question.voters
+                target.merged_from.append(question.id)
+                changed.append(target.id)
+            case _:
+                raise ValueError(f"not a question event: {event.type}")
+        return changed
+
+    def _set_status(self, question: Question, status: QuestionStatus) -> None:
+        if self.highlighted == question.id:
+            self.highlighted = None
+        question.status = status

@@ -1,0 +1,610 @@
+"""Read the YAML programme file, and convert a programme to and from JSON-ready data.
+
+The programme file is what organisers write by hand, so every mistake must be reported
+with the file name, the line and the dotted path of the offending field, e.g.
+``demo.yaml:42: networks[0].seasons[0].events[2].sessions[0].items[1].minutes: expected
+a positive integer, got 'abc'``. Unknown keys are rejected so that a typo never passes
+silently.
+
+Shape of the file (every key not marked required may be left out)::
+
+    networks:                          # required, a list
+      - id: ledarskap                  # required
+        title: Ledarskap och ...       # required
+        description: ...
+        moderator: {name: Anki Udd, title: ..., organisation: Ledarna}
+        contact: natverk@altinget.se
+        seasons:
+          - id: varen-2020             # required, unique within the network
+            title: Våren 2020          # required
+            events:
+              - id: forandringsresa    # required, unique within the season
+                title: ...             # required
+                date: 2020-05-05       # YYYY-MM-DD; absent while postponed / to come
+                start: "09:30"         # HH:MM (quotes optional)
+                end: "12:30"           # HH:MM, after start
+                venue: ...
+                status: scheduled      # scheduled|live|done|postponed|date-to-come
+                note: ...
+                tracks:                # parallel strands of a conference
+                  - {id: tema-1, title: ..., description: ...}
+                sessions:
+                  - id: ledarskap-2020-05-05  # ^[a-z0-9][a-z0-9-]{1,62}$, unique in file
+                    title: ...                # required
+                    description: ...
+                    track: tema-1             # id of a track of the same event
+                    moderator: {name: ...}
+                    items:
+                      - id: valkommen         # required, unique within the session
+                        kind: talk            # required: talk|dialogue|break|discussion
+                        title: Välkommen      # required
+                        description: ...
+                        speakers: [{name: ..., title: ..., organisation: ...}]
+                        start: "09:30"        # HH:MM
+                        minutes: 10           # positive integer
+                        status: scheduled     # as for events
+
+Other ids (network, season, event, track, item) are letters, digits, ``-``, ``_`` and
+``.``. Text values are kept exactly as written, only stripped of surrounding whitespace;
+paragraphs inside a description are separated by a newline.
+
+`programme_to_data` / `programme_from_data` give an exact, JSON-compatible round trip
+(dates and times as ISO strings) for storing a programme in a database. The data has the
+same shape as the file, so it also parses back with `parse_programme`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from companion.domain.programme import (
+    AgendaItem,
+    Event,
+    ItemKind,
+    Network,
+    Programme,
+    Season,
+    Session,
+    Speaker,
+    Status,
+    Track,
+)
+
+SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+# Session ids end up in URLs and topic names, hence the strict pattern above; the other
+# ids only need to be unambiguous tokens.
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TIME_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+_MINUTES_RE = re.compile(r"^\d+$")
+_NULL_TAG = "tag:yaml.org,2002:null"
+
+_ROOT_KEYS = ("networks",)
+_NETWORK_KEYS = ("id", "title", "description", "moderator", "contact", "seasons")
+_SEASON_KEYS = ("id", "title", "events")
+_EVENT_KEYS = (
+    "id",
+    "title",
+    "date",
+    "start",
+    "end",
+    "venue",
+    "status",
+    "note",
+    "tracks",
+    "sessions",
+)
+_TRACK_KEYS = ("id", "title", "description")
+_SESSION_KEYS = ("id", "title", "description", "track", "moderator", "items")
+_ITEM_KEYS = ("id", "kind", "title", "description", "speakers", "start", "minutes", "status")
+_SPEAKER_KEYS = ("name", "title", "organisation")
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class ProgrammeError(ValueError):
+    """The programme file is invalid; says where (file, line, field) and why."""
+
+    def __init__(self, filename: str, line: int, field: str, message: str) -> None:
+        self.filename = filename
+        self.line = line
+        self.field = field
+        self.message = message
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.filename}:{self.line}: "
+        return f"{where}{self.field}: {self.message}" if self.field else where + self.message
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_programme(text: str, filename: str) -> Programme:
+    """Parse and validate a YAML programme; raise ProgrammeError on the first problem.
+
+    `filename` is only used in error messages; nothing is read from disk.
+    """
+    try:
+        # compose() rather than load(): the node tree keeps line numbers for error messages
+        # and the raw text of scalars, so "12:30" is not read as a base-60 integer (750),
+        # "yes" stays a string and a date stays exactly as written until we check it.
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        parts = [part for part in (exc.context, exc.problem) if part]
+        raise ProgrammeError(filename, line, "", "invalid YAML: " + ", ".join(parts)) from exc
+    except yaml.YAMLError as exc:
+        # Reader errors (e.g. control characters) carry a character position only.
+        position = getattr(exc, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else 1
+        first_line = str(exc).splitlines()[0]  # drop the "in <unicode string>" tail
+        raise ProgrammeError(filename, line, "", f"invalid YAML: {first_line}") from exc
+    if root is None:
+        raise ProgrammeError(filename, 1, "networks", "the file is empty")
+    return _Parser(filename).programme(root)
+
+
+@dataclass(frozen=True, slots=True)
+class _Map:
+    """A checked YAML mapping: its node, its dotted path and its value nodes by key."""
+
+    node: MappingNode
+    path: str
+    values: dict[str, Node]
+
+    def at(self, key: str) -> str:
+        """The dotted path of one of this mapping's fields."""
+        return f"{self.path}.{key}" if self.path else key
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
+
+
+def _describe(node: Node) -> str:
+    """How a wrong value is shown in a message."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if _is_null(node):
+        return "nothing"
+    return repr(node.value)
+
+
+class _Parser:
+    """Walks the composed node tree; holds the file-wide state (ids seen so far)."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.network_ids: dict[str, int] = {}
+        self.session_ids: dict[str, int] = {}
+
+    # ---- generic helpers
+
+    def error(self, node: Node, field: str, message: str) -> ProgrammeError:
+        return ProgrammeError(self.filename, node.start_mark.line + 1, field, message)
+
+    def mapping(self, node: Node, path: str, keys: tuple[str, ...]) -> _Map:
+        if not isinstance(node, MappingNode):
+            raise self.error(node, path, f"expected a mapping, got {_describe(node)}")
+        values: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise self.error(key_node, path, "keys must be plain names")
+            key = key_node.value
+            field = f"{path}.{key}" if path else key
+            if key not in keys:
+                hint = difflib.get_close_matches(key, keys, n=1)
+                message = f"unknown key {key!r}; " + (
+                    f"did you mean {hint[0]!r}?" if hint else f"expected one of: {', '.join(keys)}"
+                )
+                raise self.error(key_node, field, message)
+            if key in values:
+                line = values[key].start_mark.line + 1
+                raise self.error(key_node, field, f"duplicate key (already given at line {line})")
+            values[key] = value_node
+        return _Map(node, path, values)
+
+    def value(self, m: _Map, key: str, required: bool) -> Node | None:
+        """The value node of `key`, or None when absent or null (an error if required)."""
+        node = m.values.get(key)
+        if node is None or _is_null(node):
+            if required:
+                where = node if node is not None else m.node
+                raise self.error(where, m.at(key), "required field is missing")
+            return None
+        return node
+
+    def scalar(self, m: _Map, key: str, what: str, required: bool = False) -> str | None:
+        """The stripped raw text of a scalar field, or None when absent."""
+        node = self.value(m, key, required)
+        if node is None:
+            return None
+        if not isinstance(node, ScalarNode):
+            raise self.error(node, m.at(key), f"expected {what}, got {_describe(node)}")
+        text = node.value.strip()
+        if required and not text:
+            raise self.error(node, m.at(key), "must not be empty")
+        return text
+
+    def text(self, m: _Map, key: str, required: bool = False) -> str:
+        return self.scalar(m, key, "text", required) or ""
+
+    def ident(
+        self, m: _Map, key: str, seen: dict[str, int], what: str, pattern: re.Pattern[str] = ID_RE
+    ) -> str:
+        """A required id matching `pattern`, not already in `seen` (which it is added to)."""
+        value = self.scalar(m, key, "an id", required=True) or ""
+        node = m.values[key]  # present: scalar() raised otherwise
+        if not pattern.match(value):
+            raise self.error(node, m.at(key), f"invalid {what} id {value!r}: {_id_rule(pattern)}")
+        if value in seen:
+            raise self.error(
+                node,
+                m.at(key),
+                f"duplicate {what} id {value!r} (already used at line {seen[value]})",
+            )
+        seen[value] = node.start_mark.line + 1
+        return value
+
+    def sequence(self, m: _Map, key: str) -> list[tuple[Node, str]]:
+        """The elements of a list field with their paths; an absent list is empty."""
+        node = self.value(m, key, required=False)
+        if node is None:
+            return []
+        if not isinstance(node, SequenceNode):
+            raise self.error(node, m.at(key), f"expected a list, got {_describe(node)}")
+        return [(child, f"{m.at(key)}[{i}]") for i, child in enumerate(node.value)]
+
+    def enum(self, m: _Map, key: str, enum: type[_E], default: _E | None = None) -> _E:
+        """An enum value; required when there is no default."""
+        value = self.scalar(m, key, "a name", required=default is None)
+        if value is None:
+            assert default is not None  # scalar() raised otherwise
+            return default
+        try:
+            return enum(value)
+        except ValueError:
+            names = ", ".join(member.value for member in enum)
+            raise self.error(
+                m.values[key], m.at(key), f"expected one of {names}, got {value!r}"
+            ) from None
+
+    def date(self, m: _Map, key: str) -> dt.date | None:
+        value = self.scalar(m, key, "a date YYYY-MM-DD")
+        if value is None:
+            return None
+        try:
+            if not _DATE_RE.match(value):
+                raise ValueError
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            raise self.error(
+                m.values[key], m.at(key), f"expected a date YYYY-MM-DD, got {value!r}"
+            ) from None
+
+    def time(self, m: _Map, key: str) -> dt.time | None:
+        value = self.scalar(m, key, "a time HH:MM")
+        if value is None:
+            return None
+        if not _TIME_RE.match(value):
+            raise self.error(m.values[key], m.at(key), f"expected a time HH:MM, got {value!r}")
+        return dt.time.fromisoformat(value)
+
+    def minutes(self, m: _Map, key: str) -> int | None:
+        value = self.scalar(m, key, "a positive integer")
+        if value is None:
+            return None
+        if not _MINUTES_RE.match(value) or int(value) <= 0:
+            raise self.error(
+                m.values[key], m.at(key), f"expected a positive integer, got {value!r}"
+            )
+        return int(value)
+
+    def speaker(self, node: Node, path: str) -> Speaker:
+        m = self.mapping(node, path, _SPEAKER_KEYS)
+        return Speaker(
+            name=self.text(m, "name", required=True),
+            title=self.text(m, "title"),
+            organisation=self.text(m, "organisation"),
+        )
+
+    def optional_speaker(self, m: _Map, key: str) -> Speaker | None:
+        node = self.value(m, key, required=False)
+        return None if node is None else self.speaker(node, m.at(key))
+
+    # ---- the levels of the file, outermost first
+
+    def programme(self, root: Node) -> Programme:
+        m = self.mapping(root, "", _ROOT_KEYS)
+        if "networks" not in m.values:
+            raise self.error(root, "networks", "required field is missing")
+        return Programme(
+            networks=tuple(self.network(node, path) for node, path in self.sequence(m, "networks"))
+        )
+
+    def network(self, node: Node, path: str) -> Network:
+        m = self.mapping(node, path, _NETWORK_KEYS)
+        season_ids: dict[str, int] = {}
+        return Network(
+            id=self.ident(m, "id", self.network_ids, "network"),
+            title=self.text(m, "title", required=True),
+            description=self.text(m, "description"),
+            moderator=self.optional_speaker(m, "moderator"),
+            contact=self.text(m, "contact"),
+            seasons=tuple(
+                self.season(child, child_path, season_ids)
+                for child, child_path in self.sequence(m, "seasons")
+            ),
+        )
+
+    def season(self, node: Node, path: str, season_ids: dict[str, int]) -> Season:
+        m = self.mapping(node, path, _SEASON_KEYS)
+        event_ids: dict[str, int] = {}
+        return Season(
+            id=self.ident(m, "id", season_ids, "season"),
+            title=self.text(m, "title", required=True),
+            events=tuple(
+                self.event(child, child_path, event_ids)
+                for child, child_path in self.sequence(m, "events")
+            ),
+        )
+
+    def event(self, node: Node, path: str, event_ids: dict[str, int]) -> Event:
+        m = self.mapping(node, path, _EVENT_KEYS)
+        event_id = self.ident(m, "id", event_ids, "event")
+        title = self.text(m, "title", required=True)
+        date = self.date(m, "date")
+        start = self.time(m, "start")
+        end = self.time(m, "end")
+        if start is not None and end is not None and end <= start:
+            raise self.error(
+                m.values["end"], m.at("end"), f"end {end:%H:%M} is not after start {start:%H:%M}"
+            )
+        track_ids: dict[str, int] = {}
+        tracks = tuple(
+            self.track(child, child_path, track_ids)
+            for child, child_path in self.sequence(m, "tracks")
+        )
+        return Event(
+            id=event_id,
+            title=title,
+            date=date,
+            start=start,
+            end=end,
+            venue=self.text(m, "venue"),
+            status=self.enum(m, "status", Status, Status.SCHEDULED),
+            note=self.text(m, "note"),
+            tracks=tracks,
+            sessions=tuple(
+                self.session(child, child_path, track_ids)
+                for child, child_path in self.sequence(m, "sessions")
+            ),
+        )
+
+    def track(self, node: Node, path: str, track_ids: dict[str, int]) -> Track:
+        m = self.mapping(node, path, _TRACK_KEYS)
+        return Track(
+            id=self.ident(m, "id", track_ids, "track"),
+            title=self.text(m, "title", required=True),
+            description=self.text(m, "description"),
+        )
+
+    def session(self, node: Node, path: str, track_ids: dict[str, int]) -> Session:
+        m = self.mapping(node, path, _SESSION_KEYS)
+        session_id = self.ident(m, "id", self.session_ids, "session", SESSION_ID_RE)
+        title = self.text(m, "title", required=True)
+        description = self.text(m, "description")
+        track = self.scalar(m, "track", "a track id") or None
+        if track is not None and track not in track_ids:
+            known = ", ".join(track_ids) if track_ids else "none"
+            raise self.error(
+                m.values["track"],
+                m.at("track"),
+                f"unknown track {track!r}; tracks of this event: {known}",
+            )
+        item_ids: dict[str, int] = {}
+        return Session(
+            id=session_id,
+            title=title,
+            description=description,
+            track=track,
+            moderator=self.optional_speaker(m, "moderator"),
+            items=tuple(
+                self.item(child, child_path, item_ids)
+                for child, child_path in self.sequence(m, "items")
+            ),
+        )
+
+    def item(self, node: Node, path: str, item_ids: dict[str, int]) -> AgendaItem:
+        m = self.mapping(node, path, _ITEM_KEYS)
+        return AgendaItem(
+            id=self.ident(m, "id", item_ids, "item"),
+            kind=self.enum(m, "kind", ItemKind),
+            title=self.text(m, "title", required=True),
+            description=self.text(m, "description"),
+            speakers=tuple(
+                self.speaker(child, child_path)
+                for child, child_path in self.sequence(m, "speakers")
+            ),
+            start=self.time(m, "start"),
+            minutes=self.minutes(m, "minutes"),
+            status=self.enum(m, "status", Status, Status.SCHEDULED),
+        )
+
+
+def _id_rule(pattern: re.Pattern[str]) -> str:
+    if pattern is SESSION_ID_RE:
+        return "use 2-63 lowercase letters a-z, digits and '-', not starting with '-'"
+    return "use letters, digits, '-', '_' and '.', starting with a letter or digit"
+
+
+# ------------------------------------------------------------------ JSON-ready data
+
+
+def programme_to_data(p: Programme) -> dict[str, Any]:
+    """The programme as plain JSON-compatible data (same shape as the file, every field).
+
+    Dates are ``YYYY-MM-DD``, times ``HH:MM`` (``HH:MM:SS[.ffffff]`` if they have
+    seconds), enums their string values and absent values ``None``.
+    """
+    return {"networks": [_network_to_data(network) for network in p.networks]}
+
+
+def programme_from_data(d: dict[str, Any]) -> Programme:
+    """Rebuild the programme from `programme_to_data` output; missing keys take defaults.
+
+    Raises KeyError / ValueError on data that was not produced by `programme_to_data`.
+    """
+    return Programme(networks=tuple(_network_from_data(n) for n in d.get("networks") or ()))
+
+
+def _time_to_data(t: dt.time | None) -> str | None:
+    if t is None:
+        return None
+    # Minutes are what the file holds; keep finer precision only if present so the
+    # round trip stays exact for any time.
+    spec = "minutes" if t.second == 0 and t.microsecond == 0 else "auto"
+    return t.isoformat(timespec=spec)
+
+
+def _time_from_data(value: str | None) -> dt.time | None:
+    return None if value is None else dt.time.fromisoformat(value)
+
+
+def _speaker_to_data(s: Speaker | None) -> dict[str, str] | None:
+    if s is None:
+        return None
+    return {"name": s.name, "title": s.title, "organisation": s.organisation}
+
+
+def _speaker_from_data(d: dict[str, Any] | None) -> Speaker | None:
+    if d is None:
+        return None
+    return Speaker(name=d["name"], title=d.get("title", ""), organisation=d.get("organisation", ""))
+
+
+def _network_to_data(n: Network) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "title": n.title,
+        "description": n.description,
+        "moderator": _speaker_to_data(n.moderator),
+        "contact": n.contact,
+        "seasons": [
+            {"id": s.id, "title": s.title, "events": [_event_to_data(e) for e in s.events]}
+            for s in n.seasons
+        ],
+    }
+
+
+def _network_from_data(d: dict[str, Any]) -> Network:
+    return Network(
+        id=d["id"],
+        title=d["title"],
+        description=d.get("description", ""),
+        moderator=_speaker_from_data(d.get("moderator")),
+        contact=d.get("contact", ""),
+        seasons=tuple(
+            Season(
+                id=s["id"],
+                title=s["title"],
+                events=tuple(_event_from_data(e) for e in s.get("events") or ()),
+            )
+            for s in d.get("seasons") or ()
+        ),
+    )
+
+
+def _event_to_data(e: Event) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "title": e.title,
+        "date": e.date.isoformat() if e.date is not None else None,
+        "start": _time_to_data(e.start),
+        "end": _time_to_data(e.end),
+        "venue": e.venue,
+        "status": e.status.value,
+        "note": e.note,
+        "tracks": [{"id": t.id, "title": t.title, "description": t.description} for t in e.tracks],
+        "sessions": [_session_to_data(s) for s in e.sessions],
+    }
+
+
+def _event_from_data(d: dict[str, Any]) -> Event:
+    date = d.get("date")
+    return Event(
+        id=d["id"],
+        title=d["title"],
+        date=dt.date.fromisoformat(date) if date is not None else None,
+        start=_time_from_data(d.get("start")),
+        end=_time_from_data(d.get("end")),
+        venue=d.get("venue", ""),
+        status=Status(d.get("status", Status.SCHEDULED)),
+        note=d.get("note", ""),
+        tracks=tuple(
+            Track(id=t["id"], title=t["title"], description=t.get("description", ""))
+            for t in d.get("tracks") or ()
+        ),
+        sessions=tuple(_session_from_data(s) for s in d.get("sessions") or ()),
+    )
+
+
+def _session_to_data(s: Session) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "title": s.title,
+        "description": s.description,
+        "track": s.track,
+        "moderator": _speaker_to_data(s.moderator),
+        "items": [_item_to_data(i) for i in s.items],
+    }
+
+
+def _session_from_data(d: dict[str, Any]) -> Session:
+    return Session(
+        id=d["id"],
+        title=d["title"],
+        description=d.get("description", ""),
+        track=d.get("track"),
+        moderator=_speaker_from_data(d.get("moderator")),
+        items=tuple(_item_from_data(i) for i in d.get("items") or ()),
+    )
+
+
+def _item_to_data(i: AgendaItem) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "kind": i.kind.value,
+        "title": i.title,
+        "description": i.description,
+        "speakers": [_speaker_to_data(s) for s in i.speakers],
+        "start": _time_to_data(i.start),
+        "minutes": i.minutes,
+        "status": i.status.value,
+    }
+
+
+def _item_from_data(d: dict[str, Any]) -> AgendaItem:
+    speakers = (_speaker_from_data(s) for s in d.get("speakers") or ())
+    return AgendaItem(
+        id=d["id"],
+        kind=ItemKind(d["kind"]),
+        title=d["title"],
+        description=d.get("description", ""),
+        speakers=tuple(s for s in speakers if s is not None),
+        start=_time_from_data(d.get("start")),
+        minutes=d.get("minutes"),
+        status=Status(d.get("status", Status.SCHEDULED)),
+    )

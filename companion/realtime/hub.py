@@ -1,0 +1,272 @@
+"""Fan-out of committed changes to the connections of each session.
+
+One payload is encoded per audience (public, moderators) and written to every socket
+with `websockets.broadcast`, which does not yield per client. Vote counts are coalesced
+and flushed a few times a second as one `counts` message. Changes are delivered in
+`seq` order, kept in a ring for resuming clients, and a socket whose write buffer grows
+past a limit is closed with a reason instead of slowing the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.connection import broadcast
+from websockets.asyncio.server import ServerConnection
+
+from companion.realtime.protocol import encode
+from companion.services.projection import Change
+
+log = logging.getLogger(__name__)
+
+RING_SIZE = 5000
+SLOW_CLOSE_CODE = 4008
+
+
+@dataclass(eq=False, slots=True)
+class Member:
+    """One joined connection."""
+
+    ws: ServerConnection
+    session_id: str
+    role: str  # participant | moderator | screen
+    participant: str | None = None
+    where: str | None = None
+    name: str | None = None
+
+    @property
+    def is_moderator(self) -> bool:
+        """Whether this connection may moderate."""
+        return self.role == "moderator"
+
+
+@dataclass(slots=True)
+class _Entry:
+    seq: int
+    public: str | None
+    moderator: str | None
+    vote: tuple[int, int] | None
+
+
+@dataclass(slots=True)
+class Room:
+    """The connections and delivery state of one session."""
+
+    session_id: str
+    sent_seq: int
+    public: set[ServerConnection] = field(default_factory=set)
+    moderators: set[ServerConnection] = field(default_factory=set)
+    people: dict[str, list[Any]] = field(default_factory=dict)  # participant -> [where, n]
+    screens: int = 0
+    ring: deque[_Entry] = field(default_factory=lambda: deque(maxlen=RING_SIZE))
+    accepted_seq: int = 0
+    waiting: dict[int, Change] = field(default_factory=dict)
+    pending_votes: dict[int, int] = field(default_factory=dict)
+    pending_seq: int = 0
+    presence_dirty: bool = False
+
+    def presence(self) -> dict[str, int]:
+        """Distinct participants in the room and remote, moderator and screen connections."""
+        room = sum(1 for where, _ in self.people.values() if where == "room")
+        return {
+            "room": room,
+            "remote": len(self.people) - room,
+            "moderators": len(self.moderators),
+            "screens": self.screens,
+        }
+
+
+class Hub:
+    """Delivers changes to every joined connection, per session."""
+
+    def __init__(self, coalesce_seconds: float = 0.1, send_buffer_limit: int = 1 << 20) -> None:
+        self.rooms: dict[str, Room] = {}
+        self.coalesce_seconds = coalesce_seconds
+        self.send_buffer_limit = send_buffer_limit
+        self._task: asyncio.Task[None] | None = None
+        self.messages_sent = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the periodic flush of coalesced counts and presence."""
+        self._task = asyncio.get_running_loop().create_task(self._flush_forever())
+
+    async def stop(self) -> None:
+        """Stop flushing."""
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def ensure_room(self, session_id: str, seq: int) -> Room:
+        """The room of a session, created at `seq` (everything up to it already sent)."""
+        room = self.rooms.get(session_id)
+        if room is None:
+            room = Room(session_id, sent_seq=seq, accepted_seq=seq, pending_seq=seq)
+            self.rooms[session_id] = room
+        return room
+
+    # -- changes in ------------------------------------------------------------------
+    def on_change(self, change: Change) -> None:
+        """Take a committed change (from the bus); delivers it in seq order."""
+        room = self.rooms.get(change.session_id)
+        if room is None:
+            room = self.ensure_room(change.session_id, change.seq - 1)
+        if change.seq <= room.accepted_seq:
+            return  # already delivered
+        room.waiting[change.seq] = change
+        while (nxt := room.waiting.pop(room.accepted_seq + 1, None)) is not None:
+            self._accept(room, nxt)
+
+    def _accept(self, room: Room, change: Change) -> None:
+        room.accepted_seq = change.seq
+        if change.vote is not None:
+            room.ring.append(_Entry(change.seq, None, None, change.vote))
+            qid, count = change.vote
+            room.pending_votes[qid] = count
+            room.pending_seq = change.seq
+            return
+        self._flush_votes(room)
+        seq = change.seq
+        public = encode(change.public, seq=seq) if change.public is not None else None
+        moderator = encode(change.moderator, seq=seq) if change.moderator is not None else None
+        room.ring.append(_Entry(seq, public, moderator, None))
+        if public is not None:
+            self._send(room.public, public)
+        if moderator is not None:
+            self._send(room.moderators, moderator)
+        room.sent_seq = seq
+
+    # -- flushing --------------------------------------------------------------------
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.coalesce_seconds)
+            try:
+                self.flush()
+            except Exception:  # never let one bad flush stop all future ones
+                log.exception("flush failed")
+
+    def flush(self) -> None:
+        """Send coalesced counts and changed presence of every room."""
+        for room in self.rooms.values():
+            self._flush_votes(room)
+            if room.presence_dirty:
+                room.presence_dirty = False
+                payload = encode({"type": "presence", **room.presence()}, seq=room.sent_seq)
+                self._send(room.public, payload)
+                self._send(room.moderators, payload)
+
+    def _flush_votes(self, room: Room) -> None:
+        if not room.pending_votes:
+            return
+        payload = encode(
+            {"type": "counts", "counts": {str(q): n for q, n in room.pending_votes.items()}},
+            seq=room.pending_seq,
+        )
+        room.pending_votes = {}
+        room.sent_seq = room.pending_seq
+        self._send(room.public, payload)
+        self._send(room.moderators, payload)
+
+    def _send(self, sockets: set[ServerConnection], payload: str) -> None:
+        if not sockets:
+            return
+        limit = self.send_buffer_limit
+        slow = [ws for ws in sockets if _buffered(ws) > limit]
+        for ws in slow:
+            sockets.discard(ws)
+            asyncio.get_running_loop().create_task(
+                ws.close(SLOW_CLOSE_CODE, "too slow: reconnect to resume")
+            )
+        broadcast(sockets, payload)
+        self.messages_sent += len(sockets)
+
+    # -- members ---------------------------------------------------------------------
+    def join(self, member: Member, since: int | None, snapshot: Any) -> int:
+        """Register a connection and bring it up to date; returns the number replayed.
+
+        Runs without awaiting, so no change can slip between catching up and joining.
+        `snapshot` is called to build a full snapshot when replay is not possible;
+        returns -1 in that case.
+        """
+        room = self.rooms[member.session_id]
+        replayed = self._catch_up(room, member, since, snapshot)
+        if member.is_moderator:
+            room.moderators.add(member.ws)
+        else:
+            room.public.add(member.ws)
+        if member.role == "screen":
+            room.screens += 1
+        elif member.participant is not None:
+            entry = room.people.setdefault(member.participant, [member.where, 0])
+            entry[0] = member.where
+            entry[1] += 1
+        room.presence_dirty = True
+        return replayed
+
+    def leave(self, member: Member) -> None:
+        """Unregister a connection."""
+        room = self.rooms.get(member.session_id)
+        if room is None:
+            return
+        (room.moderators if member.is_moderator else room.public).discard(member.ws)
+        if member.role == "screen":
+            room.screens = max(0, room.screens - 1)
+        elif member.participant is not None:
+            entry = room.people.get(member.participant)
+            if entry is not None:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del room.people[member.participant]
+        room.presence_dirty = True
+
+    def _catch_up(self, room: Room, member: Member, since: int | None, snapshot: Any) -> int:
+        ws = member.ws
+        if since is not None and since == room.sent_seq:
+            return 0
+        first = room.ring[0].seq if room.ring else room.sent_seq + 1
+        if since is None or since > room.sent_seq or since + 1 < first:
+            broadcast([ws], encode(snapshot(), seq=room.sent_seq))
+            return -1
+        out: list[str] = []
+        counts: dict[int, int] = {}
+        counts_seq = 0
+        for entry in room.ring:
+            if entry.seq <= since or entry.seq > room.sent_seq:
+                continue
+            if entry.vote is not None:
+                counts[entry.vote[0]] = entry.vote[1]
+                counts_seq = entry.seq
+                continue
+            if counts:
+                out.append(_counts(counts, counts_seq))
+                counts = {}
+            payload = entry.moderator if member.is_moderator else entry.public
+            if payload is not None:
+                out.append(payload)
+        if counts:
+            out.append(_counts(counts, counts_seq))
+        for payload in out:
+            broadcast([ws], payload)
+        return len(out)
+
+    def connections(self) -> Iterable[ServerConnection]:
+        """Every joined connection, for shutdown."""
+        for room in self.rooms.values():
+            yield from room.public
+            yield from room.moderators
+
+
+def _counts(counts: dict[int, int], seq: int) -> str:
+    return encode({"type": "counts", "counts": {str(q): n for q, n in counts.items()}}, seq=seq)
+
+
+def _buffered(ws: ServerConnection) -> int:
+    transport = ws.transport
+    return transport.get_write_buffer_size() if transport is not None else 0

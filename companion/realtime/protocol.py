@@ -1,0 +1,83 @@
+"""Parsing client messages and encoding server messages of the WebSocket protocol.
+
+The protocol is documented in docs/protocol.md; the error codes here are part of it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CLIENT_TYPES = frozenset(
+    {
+        "join",
+        "ping",
+        "ask",
+        "vote",
+        "question.approve",
+        "question.hide",
+        "question.edit",
+        "question.merge",
+        "question.highlight",
+        "question.unhighlight",
+        "question.answer",
+        "agenda.next",
+        "agenda.prev",
+        "agenda.goto",
+        "timer.start",
+        "timer.pause",
+        "timer.extend",
+        "item.status",
+        "break.start",
+        "break.end",
+        "session.premoderation",
+    }
+)
+
+
+class ProtocolError(Exception):
+    """A message the server cannot act on; answered with an error, connection kept."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse(raw: str | bytes, max_bytes: int) -> dict[str, Any]:
+    """A client message as a dict with a known `type`, or ProtocolError."""
+    if isinstance(raw, bytes):
+        raise ProtocolError("bad_message", "Send JSON text frames, not binary frames.")
+    if len(raw) > max_bytes:  # characters <= bytes; the byte cap is enforced by the server
+        raise ProtocolError("message_too_large", f"Messages are limited to {max_bytes} bytes.")
+    try:
+        message = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ProtocolError("bad_json", "The message is not valid JSON.") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("bad_message", "A message must be a JSON object.")
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("bad_message", "A message needs a `type` string.")
+    if kind not in CLIENT_TYPES:
+        raise ProtocolError("unknown_type", f"Unknown message type {kind[:40]!r}.")
+    request_id = message.get("id")
+    if request_id is not None and not (
+        isinstance(request_id, str | int)
+        and not isinstance(request_id, bool)
+        and len(str(request_id)) <= 64
+    ):
+        raise ProtocolError("bad_message", "`id` must be a short string or number.")
+    return message
+
+
+def encode(body: dict[str, Any], **extra: Any) -> str:
+    """One server message as compact JSON text."""
+    if extra:
+        body = {**body, **extra}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def error(code: str, message: str, request_id: Any = None) -> str:
+    """An error reply."""
+    return encode({"type": "error", "code": code, "message": message, "re": request_id})

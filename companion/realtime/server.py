@@ -1,0 +1,248 @@
+"""The realtime WebSocket endpoint: join, then requests answered with `ack` or `error`.
+
+It runs on the `websockets` server rather than through ASGI because fan-out writes one
+payload to thousands of sockets; see ../shared/notes/realtime.md and bench/ws_fanout.py.
+Transport only: every rule lives in the services and the domain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from companion.domain.errors import DomainError
+from companion.domain.questions import clean_name
+from companion.realtime.hub import Hub, Member
+from companion.realtime.limits import TokenBucket
+from companion.realtime.protocol import ProtocolError, encode, error, parse
+from companion.services.projection import snapshot
+from companion.services.sessions import SessionService
+from companion.services.tokens import TokenError, TokenSigner
+from companion.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT = 30.0
+WHERE = ("room", "remote")
+# Any frame above this is refused by the library (close 1009); between the application
+# limit and this one, the client gets an error and keeps its connection.
+FRAME_LIMIT_FACTOR = 8
+
+
+class RealtimeServer:
+    """Serves /ws for one SessionService and Hub."""
+
+    def __init__(self, settings: Settings, service: SessionService, hub: Hub) -> None:
+        self.settings = settings
+        self.service = service
+        self.hub = hub
+        self.signer = TokenSigner(settings.secret_key, settings.token_days * 86400)
+        self.buckets: dict[tuple[str, str, str], TokenBucket] = {}
+        self._server: Server | None = None
+
+    async def start(self, host: str, port: int) -> Server:
+        """Listen on host:port."""
+        self._server = await serve(
+            self.handle,
+            host,
+            port,
+            compression=None,  # one payload goes to many sockets; see the realtime notes
+            max_size=self.settings.max_message_bytes * FRAME_LIMIT_FACTOR,
+            max_queue=32,
+            ping_interval=20,
+            ping_timeout=20,
+            process_request=self._check_path,
+        )
+        return self._server
+
+    async def close(self) -> None:
+        """Stop accepting and close every connection."""
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+
+    @staticmethod
+    def _check_path(connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.split("?", 1)[0] != "/ws":
+            return connection.respond(404, "Not found: the realtime endpoint is /ws\n")
+        return None
+
+    # -- one connection ----------------------------------------------------------------
+    async def handle(self, ws: ServerConnection) -> None:
+        """Run one connection: wait for a valid join, then serve its requests."""
+        member: Member | None = None
+        conn_bucket = TokenBucket(rate=20, burst=40)
+        try:
+            member = await asyncio.wait_for(self._join(ws, conn_bucket), JOIN_TIMEOUT)
+            async for raw in ws:
+                await self._request(member, raw, conn_bucket)
+        except TimeoutError:
+            await ws.close(4000, "join within 30 seconds")
+        except ConnectionClosed:
+            pass
+        finally:
+            if member is not None:
+                self.hub.leave(member)
+
+    async def _join(self, ws: ServerConnection, bucket: TokenBucket) -> Member:
+        async for raw in ws:
+            request_id = None
+            try:
+                if not bucket.take():
+                    raise ProtocolError("rate_limited", "Too many messages; slow down.")
+                message = parse(raw, self.settings.max_message_bytes)
+                request_id = message.get("id")
+                if message["type"] == "ping":
+                    await ws.send(encode({"type": "pong", "re": request_id}))
+                    continue
+                if message["type"] != "join":
+                    raise ProtocolError("not_joined", "Send a `join` message first.")
+                member, extra = self._admit(ws, message)
+            except (ProtocolError, DomainError, TokenError) as exc:
+                await ws.send(error(exc.code, exc.message, request_id))
+                continue
+            state = self.service.state(member.session_id)
+            room = self.hub.ensure_room(member.session_id, state.seq)
+            await ws.send(
+                encode(
+                    {
+                        "type": "welcome",
+                        "re": request_id,
+                        "role": member.role,
+                        "session_id": member.session_id,
+                        "join_code": self.service.access[member.session_id].join_code,
+                        "server_time": time.time(),
+                        "limits": {
+                            "question_chars": 500,
+                            "name_chars": 60,
+                            "message_bytes": self.settings.max_message_bytes,
+                        },
+                        **extra,
+                    },
+                    seq=room.sent_seq,
+                )
+            )
+            since = message.get("since")
+            if not isinstance(since, int) or isinstance(since, bool):
+                since = None
+            moderator = member.is_moderator
+            replayed = self.hub.join(
+                member,
+                since,
+                lambda: snapshot(
+                    self.service.state(member.session_id), moderator, member.participant
+                ),
+            )
+            if replayed >= 0:
+                await ws.send(encode({"type": "resumed", "replayed": replayed}, seq=room.sent_seq))
+            return member
+        raise ConnectionClosed(None, None)
+
+    def _admit(
+        self, ws: ServerConnection, message: dict[str, Any]
+    ) -> tuple[Member, dict[str, Any]]:
+        role = message.get("role", "participant")
+        if role == "moderator":
+            session_id = message.get("session")
+            self.service.state(session_id)  # unknown_session
+            expected = self.service.access[session_id].moderator_token
+            token = message.get("moderator_token")
+            if not isinstance(token, str) or not hmac.compare_digest(token, expected):
+                raise DomainError("The moderator token is not valid for this session.", "forbidden")
+            return Member(ws, session_id, "moderator"), {}
+        session_id = self.service.session_by_code(message.get("code"))
+        if role == "screen":
+            return Member(ws, session_id, "screen"), {}
+        if role != "participant":
+            raise ProtocolError("bad_message", "`role` must be participant, moderator or screen.")
+        where = message.get("where", "remote")
+        if where not in WHERE:
+            raise ProtocolError("bad_message", "`where` must be `room` or `remote`.")
+        name = clean_name(message.get("name"))
+        token = message.get("token")
+        if token is not None:
+            participant = self.signer.verify(token, session_id)
+        else:
+            participant, token = self.signer.issue(session_id)
+        extra = {"participant": {"id": participant, "token": token, "where": where, "name": name}}
+        return Member(ws, session_id, "participant", participant, where, name), extra
+
+    # -- requests after join -----------------------------------------------------------
+    async def _request(self, member: Member, raw: str | bytes, bucket: TokenBucket) -> None:
+        request_id = None
+        try:
+            if not bucket.take():
+                raise ProtocolError("rate_limited", "Too many messages; slow down.")
+            message = parse(raw, self.settings.max_message_bytes)
+            request_id = message.get("id")
+            reply = await self._dispatch(member, message)
+        except (ProtocolError, DomainError) as exc:
+            reply = error(exc.code, exc.message, request_id)
+        await member.ws.send(reply)
+
+    async def _dispatch(self, member: Member, message: dict[str, Any]) -> str:
+        kind = message["type"]
+        request_id = message.get("id")
+        sid = member.session_id
+        if kind == "ping":
+            return encode({"type": "pong", "re": request_id})
+        if kind == "join":
+            raise ProtocolError("already_joined", "This connection has already joined.")
+        if kind in ("ask", "vote"):
+            if member.role != "participant" or member.participant is None:
+                raise DomainError("Only participants can ask and vote.", "forbidden")
+            self._limit(member, kind)
+            if kind == "ask":
+                name = message.get("name", member.name)
+                outcome = await self.service.ask(
+                    sid, member.participant, member.where or "remote", message.get("text"), name
+                )
+                data = outcome.event.data
+                return encode(
+                    {
+                        "type": "ack",
+                        "re": request_id,
+                        "question": data["id"],
+                        "status": data["status"],
+                    }
+                )
+            outcome = await self.service.vote(sid, member.participant, message.get("question"))
+            qid, count = outcome.change.vote or (0, 0)
+            return encode(
+                {
+                    "type": "ack",
+                    "re": request_id,
+                    "question": qid,
+                    "voted": outcome.event.type == "vote.cast",
+                    "votes": count,
+                }
+            )
+        if not member.is_moderator:
+            raise DomainError("Only the moderator can do that.", "forbidden")
+        await self.service.moderate(sid, kind, message)
+        return encode({"type": "ack", "re": request_id})
+
+    def _limit(self, member: Member, kind: str) -> None:
+        s = self.settings
+        key = (member.session_id, member.participant or "", kind)
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            if kind == "ask":
+                bucket = TokenBucket(s.questions_per_minute / 60, s.question_burst)
+            else:
+                bucket = TokenBucket(s.votes_per_second, s.vote_burst)
+            self.buckets[key] = bucket
+        if not bucket.take():
+            wait = bucket.retry_after()
+            raise ProtocolError(
+                "rate_limited",
+                f"Too many {'questions' if kind == 'ask' else 'votes'}; try again in {wait:.0f} s.",
+            )

@@ -1,0 +1,169 @@
+"""What clients are told: views of questions and the agenda, per role, and the message
+each committed event turns into.
+
+Moderators see every question with its author's id; participants and the big screen see
+only public questions and never who asked or voted. Messages are computed right after
+the event is applied, so replaying them later gives exactly what was sent live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from companion.domain import events as ev
+from companion.domain.agenda import Agenda
+from companion.domain.programme import AgendaItem, Session, Speaker
+from companion.domain.questions import Question
+from companion.domain.session_state import Applied, SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """The outcome of one committed event, ready for fan-out.
+
+    `public` and `moderator` are message bodies for those audiences (None: nothing to
+    send); `vote` is (question id, new count) for vote events, which are coalesced.
+    """
+
+    session_id: str
+    seq: int
+    public: dict[str, Any] | None
+    moderator: dict[str, Any] | None
+    vote: tuple[int, int] | None = None
+
+
+def question_view(q: Question, moderator: bool) -> dict[str, Any]:
+    """A question as one role sees it."""
+    view: dict[str, Any] = {
+        "id": q.id,
+        "text": q.text,
+        "name": q.name,
+        "where": q.where,
+        "status": q.status.value,
+        "votes": q.votes,
+        "item_id": q.item_id,
+        "asked_at": q.asked_at,
+        "answered_at": q.answered_at,
+        "edited": q.edited,
+        "merged_from": list(q.merged_from),
+    }
+    if moderator:
+        view["author"] = q.author
+        view["merged_into"] = q.merged_into
+    return view
+
+
+def speaker_view(s: Speaker) -> dict[str, str]:
+    """A speaker as shown on pages."""
+    return {"name": s.name, "title": s.title, "organisation": s.organisation}
+
+
+def item_view(item: AgendaItem, agenda: Agenda) -> dict[str, Any]:
+    """An agenda item with its live status."""
+    return {
+        "id": item.id,
+        "kind": item.kind.value,
+        "title": item.title,
+        "description": item.description,
+        "speakers": [speaker_view(s) for s in item.speakers],
+        "start": item.start.strftime("%H:%M") if item.start else None,
+        "minutes": item.minutes,
+        "status": agenda.statuses[item.id].value,
+        "started_at": agenda.started_at.get(item.id),
+    }
+
+
+def agenda_view(agenda: Agenda) -> dict[str, Any]:
+    """The running agenda; clients compute time left from the timer and the server clock."""
+    timer = agenda.timer
+    brk = agenda.current_break
+    nxt = agenda.next_item()
+    return {
+        "current": agenda.current,
+        "next": nxt.id if nxt else None,
+        "items": [item_view(item, agenda) for item in agenda.items],
+        "timer": {
+            "planned_seconds": timer.planned_seconds,
+            "elapsed": timer.elapsed,
+            "running_since": timer.running_since,
+        },
+        "break": (
+            {
+                "started_at": brk.started_at,
+                "minutes": brk.minutes,
+                "message": brk.message,
+                "ends_at": brk.ends_at,
+            }
+            if brk
+            else None
+        ),
+    }
+
+
+def session_view(session: Session, state: SessionState) -> dict[str, Any]:
+    """Title, moderator and settings of a session."""
+    return {
+        "id": session.id,
+        "title": session.title,
+        "description": session.description,
+        "moderator": speaker_view(session.moderator) if session.moderator else None,
+        "premoderation": state.premoderation,
+    }
+
+
+def public_questions(state: SessionState) -> list[dict[str, Any]]:
+    """Every question participants may see."""
+    return [question_view(q, False) for q in state.board.questions.values() if q.is_public]
+
+
+def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) -> Change:
+    """The messages one applied event produces; `was_public` is taken before applying."""
+    event = applied.event
+    sid, seq = event.session_id, event.seq
+    if event.type in ev.VOTE_TYPES:
+        q = state.board.questions[event.data["id"]]
+        return Change(sid, seq, None, None, vote=(q.id, q.votes))
+    if applied.questions:
+        mod_views, pub_views, removed = [], [], []
+        for qid in applied.questions:
+            q = state.board.questions[qid]
+            mod_views.append(question_view(q, True))
+            if q.is_public:
+                pub_views.append(question_view(q, False))
+            elif was_public.get(qid):
+                removed.append(qid)
+        moderator = {"type": "questions", "questions": mod_views, "removed": []}
+        public = (
+            {"type": "questions", "questions": pub_views, "removed": removed}
+            if pub_views or removed
+            else None
+        )
+        return Change(sid, seq, public, moderator)
+    if applied.agenda:
+        body = {"type": "agenda", "agenda": agenda_view(state.agenda)}
+        return Change(sid, seq, body, body)
+    body = {"type": "session", "session": session_view(state.session, state)}
+    return Change(sid, seq, body, body)
+
+
+def snapshot(state: SessionState, moderator: bool, participant: str | None) -> dict[str, Any]:
+    """The whole state as one role sees it (without `seq`, which the sender adds)."""
+    questions = state.board.questions.values()
+    if moderator:
+        views = [question_view(q, True) for q in questions]
+    else:
+        views = [
+            question_view(q, False)
+            for q in questions
+            if q.is_public or (participant is not None and q.author == participant)
+        ]
+    mine = [q.id for q in questions if participant is not None and q.author == participant]
+    return {
+        "type": "snapshot",
+        "session": session_view(state.session, state),
+        "agenda": agenda_view(state.agenda),
+        "questions": views,
+        "mine": mine,
+        "my_votes": state.board.voted_by(participant) if participant else [],
+    }

@@ -1,0 +1,202 @@
+"""Use cases of live sessions: load, ask, vote, moderate, run the agenda.
+
+Every command follows one path: decide with the domain rules against the in-memory
+state, apply the event (so the next command sees it), append it to the store, and only
+after the commit publish the change and acknowledge. If the store fails, the session
+is rebuilt from the store so memory never keeps what the disk does not have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from companion.backends.base import Bus, Store, StoreUnavailable
+from companion.domain import access as access_rules
+from companion.domain import events as ev
+from companion.domain.access import SessionAccess
+from companion.domain.errors import DomainError, NotFound
+from companion.domain.programme import Programme
+from companion.domain.session_state import SessionState
+from companion.programme_file import programme_from_data, programme_to_data
+from companion.services.projection import Change, project
+
+log = logging.getLogger(__name__)
+
+RECENT_CHANGES = 5000
+
+Decide = Callable[[SessionState], ev.Draft]
+
+# Moderator actions by protocol name: each takes the state and the message's fields.
+MODERATOR_ACTIONS: dict[str, Callable[[SessionState, dict[str, Any]], ev.Draft]] = {
+    "question.approve": lambda s, m: s.board.approve(m.get("question")),
+    "question.hide": lambda s, m: s.board.hide(m.get("question")),
+    "question.edit": lambda s, m: s.board.edit(m.get("question"), m.get("text")),
+    "question.merge": lambda s, m: s.board.merge(m.get("question"), m.get("into")),
+    "question.highlight": lambda s, m: s.board.highlight(m.get("question")),
+    "question.unhighlight": lambda s, m: s.board.unhighlight(m.get("question")),
+    "question.answer": lambda s, m: s.board.answer(m.get("question")),
+    "agenda.next": lambda s, m: s.agenda.step(+1),
+    "agenda.prev": lambda s, m: s.agenda.step(-1),
+    "agenda.goto": lambda s, m: s.agenda.goto(m.get("item")),
+    "timer.start": lambda s, m: s.agenda.start_timer(),
+    "timer.pause": lambda s, m: s.agenda.pause_timer(),
+    "timer.extend": lambda s, m: s.agenda.extend_timer(m.get("minutes")),
+    "item.status": lambda s, m: s.agenda.set_status(m.get("item"), m.get("status")),
+    "break.start": lambda s, m: s.agenda.start_break(m.get("minutes"), m.get("message", "")),
+    "break.end": lambda s, m: s.agenda.end_break(),
+    "session.premoderation": lambda s, m: s.set_premoderation(m.get("on")),
+}
+
+
+class StoreError(DomainError):
+    """The change could not be stored; it was not applied."""
+
+    code = "store_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command did: the committed event and the change sent to clients."""
+
+    event: ev.Event
+    change: Change
+
+
+class SessionService:
+    """All live sessions of this process, over one store and one bus."""
+
+    def __init__(self, store: Store, bus: Bus, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.bus = bus
+        self.clock = clock
+        self.programme = Programme()
+        self.access: dict[str, SessionAccess] = {}
+        self.by_code: dict[str, str] = {}
+        self.states: dict[str, SessionState] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- loading ---------------------------------------------------------------------
+    async def import_programme(self, programme: Programme) -> list[SessionAccess]:
+        """Store a programme and give its new sessions codes and moderator tokens."""
+        existing = {a.session_id: a for a in await self.store.load_access()}
+        codes = {a.join_code for a in existing.values()}
+        fresh = []
+        for _, _, _, session in programme.sessions():
+            if session.id in existing:
+                continue
+            code = access_rules.new_join_code()
+            while code in codes:
+                code = access_rules.new_join_code()
+            codes.add(code)
+            fresh.append(SessionAccess(session.id, code, access_rules.new_moderator_token()))
+        await self.store.save_programme(programme_to_data(programme), fresh)
+        return [*existing.values(), *fresh]
+
+    async def load(self, prime: Callable[[Change], None] | None = None) -> None:
+        """Load the programme and rebuild every session's state from its event log.
+
+        `prime` receives the changes of each session's most recent events, so that the
+        realtime layer can replay them to clients that reconnect after a restart.
+        """
+        data = await self.store.load_programme()
+        self.programme = programme_from_data(data) if data else Programme()
+        self.access = {a.session_id: a for a in await self.store.load_access()}
+        self.by_code = {a.join_code: a.session_id for a in self.access.values()}
+        self.states = {}
+        for _, _, _, session in self.programme.sessions():
+            if session.id in self.access:
+                self.states[session.id] = await self._rebuild(session.id, prime)
+
+    async def _rebuild(
+        self, session_id: str, prime: Callable[[Change], None] | None
+    ) -> SessionState:
+        found = self.programme.find_session(session_id)
+        assert found is not None
+        state = SessionState(found[3])
+        events = await self.store.load_events(session_id)
+        first_primed = len(events) - RECENT_CHANGES
+        for i, event in enumerate(events):
+            if prime is not None and i >= first_primed:
+                was_public = self._public_flags(state, event.type, event.data)
+                prime(project(state, state.apply(event), was_public))
+            else:
+                state.apply(event)
+        return state
+
+    # -- queries ---------------------------------------------------------------------
+    def session_by_code(self, code: object) -> str:
+        """The session a join code opens, or NotFound."""
+        normal = access_rules.normalise_code(code)
+        session_id = self.by_code.get(normal) if normal else None
+        if session_id is None:
+            raise NotFound("No session has that code.", code="unknown_code")
+        return session_id
+
+    def state(self, session_id: object) -> SessionState:
+        """The live state of a session, or NotFound."""
+        state = self.states.get(session_id) if isinstance(session_id, str) else None
+        if state is None:
+            raise NotFound("No such session.", code="unknown_session")
+        return state
+
+    # -- commands --------------------------------------------------------------------
+    async def ask(
+        self, session_id: str, participant: str, where: str, text: object, name: object
+    ) -> Outcome:
+        """A participant asks a question under the current agenda item."""
+        return await self.execute(
+            session_id,
+            lambda s: s.board.ask(
+                text, name, participant, where, s.agenda.current, s.premoderation
+            ),
+        )
+
+    async def vote(self, session_id: str, participant: str, question: object) -> Outcome:
+        """A participant casts or withdraws a vote."""
+        return await self.execute(session_id, lambda s: s.board.vote(question, participant))
+
+    async def moderate(self, session_id: str, action: str, fields: dict[str, Any]) -> Outcome:
+        """Run a moderator action by its protocol name."""
+        rule = MODERATOR_ACTIONS.get(action)
+        if rule is None:
+            raise DomainError(f"Unknown moderator action {action!r}.", code="unknown_type")
+        return await self.execute(session_id, lambda s: rule(s, fields))
+
+    async def execute(self, session_id: str, decide: Decide) -> Outcome:
+        """Decide, apply, store, then publish one event of one session."""
+        state = self.state(session_id)
+        draft = decide(state)
+        event = ev.Event(session_id, state.seq + 1, draft.type, draft.data, self.clock())
+        was_public = self._public_flags(state, draft.type, draft.data)
+        change = project(state, state.apply(event), was_public)
+        try:
+            await self.store.append([event])
+        except (StoreUnavailable, OSError) as exc:
+            log.error("store failed for %s seq %s: %s", session_id, event.seq, exc)
+            await self._recover(session_id)
+            raise StoreError("The change could not be saved; please try again.") from exc
+        self.bus.publish(change)
+        return Outcome(event, change)
+
+    async def _recover(self, session_id: str) -> None:
+        # Later commands may already have applied on top of the failed one; one lock keeps
+        # concurrent failures from rebuilding twice.
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            try:
+                self.states[session_id] = await self._rebuild(session_id, None)
+            except (StoreUnavailable, OSError):
+                log.exception("could not rebuild %s from the store", session_id)
+
+    @staticmethod
+    def _public_flags(state: SessionState, kind: str, data: dict[str, Any]) -> dict[int, bool]:
+        if not kind.startswith("question."):
+            return {}
+        ids = [data.get("id"), data.get("into"), state.board.highlighted]
+        questions = state.board.questions
+        return {qid: questions[qid].is_public for qid in ids if qid in questions}

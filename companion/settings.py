@@ -1,0 +1,102 @@
+"""One frozen settings object, read from the environment once at start-up.
+
+Every setting has a default that works with no configuration: a database and a secret
+key in the user's data directory, HTTP on 127.0.0.1:8000 and realtime on port 8001.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from platformdirs import user_data_dir
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Configuration of one Companion process."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    ws_port: int = 8001
+    data_dir: Path = Path(user_data_dir("companion", appauthor=False))
+    database: str = ""
+    secret_key: str = ""
+    public_url: str = ""
+    public_ws_url: str = ""
+    sqlite_synchronous: str = "NORMAL"
+    max_message_bytes: int = 8192
+    send_buffer_limit: int = 1 << 20
+    question_burst: int = 3
+    questions_per_minute: int = 6
+    vote_burst: int = 20
+    votes_per_second: int = 5
+    coalesce_ms: int = 100
+    token_days: int = 30
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the pages."""
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Where pages open the realtime WebSocket."""
+        return self.public_ws_url or f"ws://{self.host}:{self.ws_port}/ws"
+
+    def with_secret(self) -> Settings:
+        """These settings with a secret key: configured, or kept in the data directory."""
+        if self.secret_key:
+            return self
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Write-then-rename so two processes starting together agree on one key.
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            if not path.exists():
+                tmp.replace(path)
+            else:
+                tmp.unlink()
+        return replace(self, secret_key=path.read_text().strip())
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Settings from COMPANION_* environment variables, with defaults for the rest."""
+    env = dict(os.environ if env is None else env)
+    defaults = Settings()
+    data_dir = Path(env.get("COMPANION_DATA_DIR") or defaults.data_dir)
+    database = env.get("COMPANION_DATABASE") or str(data_dir / "companion.db")
+    settings = Settings(
+        host=env.get("COMPANION_HOST") or defaults.host,
+        port=_int(env, "COMPANION_PORT", defaults.port),
+        ws_port=_int(env, "COMPANION_WS_PORT", defaults.ws_port),
+        data_dir=data_dir,
+        database=database,
+        secret_key=env.get("COMPANION_SECRET_KEY", ""),
+        public_url=env.get("COMPANION_PUBLIC_URL", ""),
+        public_ws_url=env.get("COMPANION_PUBLIC_WS_URL", ""),
+        sqlite_synchronous=env.get("COMPANION_SQLITE_SYNCHRONOUS") or "NORMAL",
+        max_message_bytes=_int(env, "COMPANION_MAX_MESSAGE_BYTES", defaults.max_message_bytes),
+        question_burst=_int(env, "COMPANION_QUESTION_BURST", defaults.question_burst),
+        questions_per_minute=_int(
+            env, "COMPANION_QUESTIONS_PER_MINUTE", defaults.questions_per_minute
+        ),
+        vote_burst=_int(env, "COMPANION_VOTE_BURST", defaults.vote_burst),
+        votes_per_second=_int(env, "COMPANION_VOTES_PER_SECOND", defaults.votes_per_second),
+        coalesce_ms=_int(env, "COMPANION_COALESCE_MS", defaults.coalesce_ms),
+    )
+    return settings
