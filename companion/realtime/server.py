@@ -133,18 +133,18 @@ class RealtimeServer:
             since = message.get("since")
             if not isinstance(since, int) or isinstance(since, bool):
                 since = None
-            moderator = member.is_moderator
-            replayed = self.hub.join(
-                member,
-                since,
-                lambda: snapshot(
-                    self.service.state(member.session_id), moderator, member.participant
-                ),
-            )
+            replayed = self.hub.join(member, since, self._snapshot_for(member))
             if replayed >= 0:
                 await ws.send(encode({"type": "resumed", "replayed": replayed}, seq=room.sent_seq))
             return member
         raise ConnectionClosed(None, None)
+
+    def _snapshot_for(self, member: Member) -> Callable[[], dict[str, Any]]:
+        def build() -> dict[str, Any]:
+            state = self.service.state(member.session_id)
+            return snapshot(state, member.is_moderator, member.participant)
+
+        return build
 
     def _admit(
         self, ws: ServerConnection, message: dict[str, Any]
