@@ -31,9 +31,9 @@ async def serve(
     await store.open()
     bus = MemoryBus()
     service = SessionService(store, bus)
-    hub = Hub(settings.coalesce_ms / 1000, settings.send_buffer_limit)
+    hub = Hub(settings.coalesce_ms / 1000, settings.send_buffer_limit, settings.replay_events)
     bus.subscribe(hub.on_change)
-    await service.load(prime=hub.on_change)
+    await service.load(prime=hub.on_change, recent=settings.replay_events)
     for session_id, state in service.states.items():
         hub.ensure_room(session_id, state.seq)
     hub.start()

@@ -44,6 +44,7 @@ class Settings:
     vote_burst: int = 20
     votes_per_second: int = 5
     coalesce_ms: int = 100
+    replay_events: int = 5000
     token_days: int = 30
 
     @property
@@ -98,5 +99,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         vote_burst=_int(env, "COMPANION_VOTE_BURST", defaults.vote_burst),
         votes_per_second=_int(env, "COMPANION_VOTES_PER_SECOND", defaults.votes_per_second),
         coalesce_ms=_int(env, "COMPANION_COALESCE_MS", defaults.coalesce_ms),
+        replay_events=_int(env, "COMPANION_REPLAY_EVENTS", defaults.replay_events),
     )
     return settings

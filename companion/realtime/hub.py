@@ -25,7 +25,6 @@ from companion.services.projection import Change
 
 log = logging.getLogger(__name__)
 
-RING_SIZE = 5000
 SLOW_CLOSE_CODE = 4008
 
 
@@ -64,7 +63,7 @@ class Room:
     moderators: set[ServerConnection] = field(default_factory=set)
     people: dict[str, list[Any]] = field(default_factory=dict)  # participant -> [where, n]
     screens: int = 0
-    ring: deque[_Entry] = field(default_factory=lambda: deque(maxlen=RING_SIZE))
+    ring: deque[_Entry] = field(default_factory=deque)
     accepted_seq: int = 0
     waiting: dict[int, Change] = field(default_factory=dict)
     pending_votes: dict[int, int] = field(default_factory=dict)
@@ -85,8 +84,14 @@ class Room:
 class Hub:
     """Delivers changes to every joined connection, per session."""
 
-    def __init__(self, coalesce_seconds: float = 0.1, send_buffer_limit: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        coalesce_seconds: float = 0.1,
+        send_buffer_limit: int = 1 << 20,
+        replay_events: int = 5000,
+    ) -> None:
         self.rooms: dict[str, Room] = {}
+        self.replay_events = replay_events
         self.coalesce_seconds = coalesce_seconds
         self.send_buffer_limit = send_buffer_limit
         self._task: asyncio.Task[None] | None = None
@@ -109,6 +114,7 @@ class Hub:
         room = self.rooms.get(session_id)
         if room is None:
             room = Room(session_id, sent_seq=seq, accepted_seq=seq, pending_seq=seq)
+            room.ring = deque(maxlen=self.replay_events)
             self.rooms[session_id] = room
         return room
 

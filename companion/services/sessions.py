@@ -97,7 +97,9 @@ class SessionService:
         await self.store.save_programme(programme_to_data(programme), fresh)
         return [*existing.values(), *fresh]
 
-    async def load(self, prime: Callable[[Change], None] | None = None) -> None:
+    async def load(
+        self, prime: Callable[[Change], None] | None = None, recent: int = RECENT_CHANGES
+    ) -> None:
         """Load the programme and rebuild every session's state from its event log.
 
         `prime` receives the changes of each session's most recent events, so that the
@@ -110,16 +112,19 @@ class SessionService:
         self.states = {}
         for _, _, _, session in self.programme.sessions():
             if session.id in self.access:
-                self.states[session.id] = await self._rebuild(session.id, prime)
+                self.states[session.id] = await self._rebuild(session.id, prime, recent)
 
     async def _rebuild(
-        self, session_id: str, prime: Callable[[Change], None] | None
+        self,
+        session_id: str,
+        prime: Callable[[Change], None] | None,
+        recent: int = RECENT_CHANGES,
     ) -> SessionState:
         found = self.programme.find_session(session_id)
         assert found is not None
         state = SessionState(found[3])
         events = await self.store.load_events(session_id)
-        first_primed = len(events) - RECENT_CHANGES
+        first_primed = len(events) - recent
         for i, event in enumerate(events):
             if prime is not None and i >= first_primed:
                 was_public = self._public_flags(state, event.type, event.data)

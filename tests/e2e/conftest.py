@@ -1,0 +1,78 @@
+"""Fixtures for end-to-end tests: a real server process with the demo programme."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.serverproc import ServerProcess
+from tests.wsclient import Client
+
+SESSION = "ledarskap-2020-05-05"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A fresh `companion serve` on free loopback ports with the demo programme imported."""
+    proc = ServerProcess(tmp_path)
+    result = proc.import_programme()
+    assert result.returncode == 0, result.stderr
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[list[Client]]:
+    """Collects clients opened by a test and closes them afterwards."""
+    opened: list[Client] = []
+    yield opened
+    for client in opened:
+        await client.close()
+
+
+class Room:
+    """Helpers to join the demo session in each role."""
+
+    def __init__(self, server: ServerProcess, opened: list[Client], session: str = SESSION):
+        self.server = server
+        self.opened = opened
+        self.session = session
+        self.code, self.moderator_token = server.access()[session]
+
+    async def connect(self) -> Client:
+        """A connected, not yet joined client."""
+        client = await Client.open(self.server.ws)
+        self.opened.append(client)
+        return client
+
+    async def participant(self, where: str = "room", **fields: object) -> Client:
+        """A joined participant."""
+        client = await self.connect()
+        welcome = await client.join(code=self.code.lower(), where=where, **fields)
+        assert welcome["type"] == "welcome", welcome
+        return client
+
+    async def moderator(self, **fields: object) -> Client:
+        """A joined moderator."""
+        client = await self.connect()
+        welcome = await client.join(
+            role="moderator", session=self.session, moderator_token=self.moderator_token, **fields
+        )
+        assert welcome["type"] == "welcome", welcome
+        return client
+
+    async def screen(self) -> Client:
+        """A joined big screen."""
+        client = await self.connect()
+        welcome = await client.join(role="screen", code=self.code)
+        assert welcome["type"] == "welcome", welcome
+        return client
+
+
+@pytest.fixture
+def room(server: ServerProcess, clients: list[Client]) -> Room:
+    """The demo session, ready to join."""
+    return Room(server, clients)
