@@ -30,6 +30,10 @@ class TokenBucket:
             return True
         return False
 
+    def refund(self) -> None:
+        """Give back a token spent on an action that was refused anyway."""
+        self.tokens = min(self.burst, self.tokens + 1)
+
     def retry_after(self) -> float:
         """Seconds until the next token."""
         return max(0.0, (1 - self.tokens) / self.rate) if self.rate else float("inf")

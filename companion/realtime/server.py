@@ -126,8 +126,7 @@ class RealtimeServer:
                             "message_bytes": self.settings.max_message_bytes,
                         },
                         **extra,
-                    },
-                    seq=room.sent_seq,
+                    }
                 )
             )
             since = message.get("since")
@@ -199,38 +198,42 @@ class RealtimeServer:
         if kind in ("ask", "vote"):
             if member.role != "participant" or member.participant is None:
                 raise DomainError("Only participants can ask and vote.", "forbidden")
-            self._limit(member, kind)
-            if kind == "ask":
-                name = message.get("name", member.name)
-                outcome = await self.service.ask(
-                    sid, member.participant, member.where or "remote", message.get("text"), name
-                )
-                data = outcome.event.data
-                return encode(
-                    {
-                        "type": "ack",
-                        "re": request_id,
-                        "question": data["id"],
-                        "status": data["status"],
-                    }
-                )
-            outcome = await self.service.vote(sid, member.participant, message.get("question"))
-            qid, count = outcome.change.vote or (0, 0)
-            return encode(
-                {
-                    "type": "ack",
-                    "re": request_id,
-                    "question": qid,
-                    "voted": outcome.event.type == "vote.cast",
-                    "votes": count,
-                }
-            )
+            bucket = self._limit(member, kind)
+            try:
+                return await self._participant_action(member, message, kind)
+            except DomainError:
+                bucket.refund()  # a refused question or vote should not use up the allowance
+                raise
         if not member.is_moderator:
             raise DomainError("Only the moderator can do that.", "forbidden")
         await self.service.moderate(sid, kind, message)
         return encode({"type": "ack", "re": request_id})
 
-    def _limit(self, member: Member, kind: str) -> None:
+    async def _participant_action(self, member: Member, message: dict[str, Any], kind: str) -> str:
+        request_id = message.get("id")
+        participant = member.participant or ""
+        if kind == "ask":
+            name = message.get("name", member.name)
+            outcome = await self.service.ask(
+                member.session_id, participant, member.where or "remote", message.get("text"), name
+            )
+            data = outcome.event.data
+            return encode(
+                {"type": "ack", "re": request_id, "question": data["id"], "status": data["status"]}
+            )
+        outcome = await self.service.vote(member.session_id, participant, message.get("question"))
+        qid, count = outcome.change.vote or (0, 0)
+        return encode(
+            {
+                "type": "ack",
+                "re": request_id,
+                "question": qid,
+                "voted": outcome.event.type == "vote.cast",
+                "votes": count,
+            }
+        )
+
+    def _limit(self, member: Member, kind: str) -> TokenBucket:
         s = self.settings
         key = (member.session_id, member.participant or "", kind)
         bucket = self.buckets.get(key)
@@ -246,3 +249,4 @@ class RealtimeServer:
                 "rate_limited",
                 f"Too many {'questions' if kind == 'ask' else 'votes'}; try again in {wait:.0f} s.",
             )
+        return bucket
