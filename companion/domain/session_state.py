@@ -34,6 +34,9 @@ class SessionState:
         self.premoderation = premoderation
         self.board = QuestionBoard()
         self.agenda = Agenda(items=session.items)
+        # Live-stream status; offline until a publisher goes live (the stream issue adds that).
+        self.stream_status = "offline"
+        self.stream_since: float | None = None
 
     def set_premoderation(self, on: object) -> ev.Draft:
         """Turn pre-moderation of new questions on or off."""

@@ -109,6 +109,7 @@ def session_view(session: Session, state: SessionState) -> dict[str, Any]:
         "description": session.description,
         "moderator": speaker_view(session.moderator) if session.moderator else None,
         "premoderation": state.premoderation,
+        "stream": {"status": state.stream_status, "since": state.stream_since},
     }
 
 

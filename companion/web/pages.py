@@ -1,18 +1,23 @@
-"""HTML pages and small JSON endpoints. Transport only: reads from the services."""
+"""HTML pages, the QR code, catalogues and small JSON endpoints. Transport only."""
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
 from typing import Any
 
+import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from companion.domain.access import normalise_code
 from companion.domain.errors import NotFound
 from companion.domain.programme import Status
 from companion.services.sessions import SessionService
 from companion.settings import Settings
+from companion.web.i18n import COOKIE, LANGUAGES, catalogue, choose_language, translator
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
@@ -26,39 +31,121 @@ def make_environment() -> Environment:
 
 
 class Pages:
-    """Request handlers for the landing page and the session lookup API."""
+    """Request handlers for every page people open."""
 
     def __init__(self, settings: Settings, service: SessionService) -> None:
         self.settings = settings
         self.service = service
         self.env = make_environment()
 
-    def _render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
-        html = self.env.get_template(name).render(**context)
-        return HTMLResponse(html, status_code=status)
+    # -- shared ----------------------------------------------------------------------
+    def _lang(self, request: Request) -> str:
+        return choose_language(request.cookies.get(COOKIE), request.headers.get("accept-language"))
 
+    def _render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        lang = self._lang(request)
+        html = self.env.get_template(name).render(
+            lang=lang,
+            other_lang=next(code for code in LANGUAGES if code != lang),
+            t=translator(lang),
+            catalogue_json=json.dumps(catalogue(lang), ensure_ascii=False),
+            ws_url=self.settings.public_ws_url,
+            ws_port=self.settings.ws_port,
+            Status=Status,
+            **context,
+        )
+        response = HTMLResponse(html, status_code=status)
+        response.headers["cache-control"] = "no-store"
+        response.headers["vary"] = "accept-language, cookie"
+        return response
+
+    def _session_for_code(self, request: Request) -> str | None:
+        try:
+            return self.service.session_by_code(request.path_params["code"])
+        except NotFound:
+            return None
+
+    def _unknown(self, request: Request) -> Response:
+        return self._render(request, "unknown_code.html", 404, code=request.path_params["code"])
+
+    def _session_context(self, session_id: str) -> dict[str, Any]:
+        network, season, event, session = (
+            self.service.programme.find_session(session_id) or (None,) * 4
+        )
+        code = self.service.access[session_id].join_code
+        return {
+            "network": network,
+            "season": season,
+            "event": event,
+            "session": session,
+            "code": code,
+            "join_url": f"{self.settings.base_url}/j/{code}",
+        }
+
+    # -- pages -----------------------------------------------------------------------
     async def landing(self, request: Request) -> Response:
         """The programme with each event's status and a box to type a join code."""
         code = request.query_params.get("code")
         if code is not None:
-            return RedirectResponse(f"/j/{code.strip()}", status_code=303)
-        return self._render("landing.html", programme=self.service.programme, Status=Status)
+            normal = normalise_code(code) or "".join(code.split())[:12] or "-"
+            return RedirectResponse(f"/j/{normal}", status_code=303)
+        return self._render(
+            request, "landing.html", programme=self.service.programme, access=self.service.access
+        )
 
     async def join(self, request: Request) -> Response:
-        """Where a typed code or a QR code leads: the session's participant entry."""
-        try:
-            session_id = self.service.session_by_code(request.path_params["code"])
-        except NotFound:
-            return self._render("unknown_code.html", status=404, code=request.path_params["code"])
-        found = self.service.programme.find_session(session_id)
-        assert found is not None
+        """Where a typed code or a QR code leads: asks room or remote, and a name."""
+        session_id = self._session_for_code(request)
+        if session_id is None:
+            return self._unknown(request)
+        return self._render(request, "join.html", **self._session_context(session_id))
+
+    async def participant(self, request: Request) -> Response:
+        """The phone page (in the room) or the remote page (with the stream)."""
+        session_id = self._session_for_code(request)
+        if session_id is None:
+            return self._unknown(request)
+        mode = request.url.path.split("/")[1]  # "room" (phone) or "remote"
         return self._render(
-            "join.html",
-            session=found[3],
-            event=found[2],
-            code=self.service.access[session_id].join_code,
-            ws_url=self.settings.ws_url,
+            request, "participant.html", mode=mode, **self._session_context(session_id)
         )
+
+    async def screen(self, request: Request) -> Response:
+        """The big screen of the room."""
+        session_id = self._session_for_code(request)
+        if session_id is None:
+            return self._unknown(request)
+        return self._render(request, "screen.html", **self._session_context(session_id))
+
+    async def moderator(self, request: Request) -> Response:
+        """The moderator console; the key comes in the link's fragment, never to the server."""
+        session_id = request.path_params["session_id"]
+        if session_id not in self.service.states:
+            return self._render(request, "unknown_code.html", 404, code=session_id)
+        return self._render(request, "moderator.html", **self._session_context(session_id))
+
+    async def qr(self, request: Request) -> Response:
+        """An SVG QR code of the session's join link, drawn on the server."""
+        session_id = self._session_for_code(request)
+        if session_id is None:
+            return Response("unknown code\n", status_code=404, media_type="text/plain")
+        code = self.service.access[session_id].join_code
+        out = io.BytesIO()
+        segno.make(f"{self.settings.base_url}/j/{code}", error="m").save(
+            out, kind="svg", scale=10, border=2, xmldecl=False, dark="#000", light="#fff"
+        )
+        return Response(
+            out.getvalue(),
+            media_type="image/svg+xml",
+            headers={"cache-control": "public, max-age=300"},
+        )
+
+    async def strings(self, request: Request) -> Response:
+        """One language's catalogue, for the language switch."""
+        lang = request.path_params["lang"]
+        if lang not in LANGUAGES:
+            return JSONResponse({"code": "not_found", "message": "No such language."}, 404)
+        return JSONResponse(catalogue(lang))
 
     async def session_api(self, request: Request) -> Response:
         """Public facts about the session a join code opens, and where to connect."""
@@ -66,13 +153,14 @@ class Pages:
             session_id = self.service.session_by_code(request.path_params["code"])
         except NotFound as exc:
             return JSONResponse({"code": exc.code, "message": exc.message}, status_code=404)
-        _, _, event, session = self.service.programme.find_session(session_id) or (None,) * 4
+        context = self._session_context(session_id)
         return JSONResponse(
             {
                 "session_id": session_id,
-                "title": session.title,
-                "event": event.title,
-                "join_code": self.service.access[session_id].join_code,
+                "title": context["session"].title,
+                "event": context["event"].title,
+                "join_code": context["code"],
+                "join_url": context["join_url"],
                 "ws_url": self.settings.ws_url,
             }
         )

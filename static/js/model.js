@@ -1,0 +1,88 @@
+// The client-side copy of a session's state, kept current by the server's events.
+
+export class SessionModel {
+  constructor() {
+    this.session = null;
+    this.agenda = null;
+    this.questions = new Map();
+    this.mine = new Set();
+    this.myVotes = new Set();
+    this.presence = { room: 0, remote: 0, moderators: 0, screens: 0 };
+    this.clockOffset = 0; // server time minus local time, seconds
+  }
+
+  welcome(message) {
+    this.clockOffset = message.server_time - Date.now() / 1000;
+  }
+
+  /** Server time now, in unix seconds. */
+  now() {
+    return Date.now() / 1000 + this.clockOffset;
+  }
+
+  /** Fold one server event in; returns the names of the parts that changed. */
+  apply(message) {
+    switch (message.type) {
+      case "snapshot":
+        this.session = message.session;
+        this.agenda = message.agenda;
+        this.questions = new Map(message.questions.map((q) => [q.id, q]));
+        this.mine = new Set(message.mine);
+        this.myVotes = new Set(message.my_votes);
+        return ["session", "agenda", "questions"];
+      case "questions":
+        for (const q of message.questions) this.questions.set(q.id, q);
+        for (const id of message.removed) this.questions.delete(id);
+        return ["questions"];
+      case "counts":
+        for (const [id, votes] of Object.entries(message.counts)) {
+          const q = this.questions.get(Number(id));
+          if (q) q.votes = votes;
+        }
+        return ["counts"];
+      case "agenda":
+        this.agenda = message.agenda;
+        return ["agenda"];
+      case "session":
+        this.session = message.session;
+        return ["session"];
+      case "presence":
+        this.presence = message;
+        return ["presence"];
+      default:
+        return [];
+    }
+  }
+
+  /** Questions with one of the statuses, sorted by votes (then oldest) or newest first. */
+  list(statuses, order = "votes") {
+    const chosen = [...this.questions.values()].filter((q) => statuses.includes(q.status));
+    if (order === "newest") chosen.sort((a, b) => b.asked_at - a.asked_at);
+    else chosen.sort((a, b) => b.votes - a.votes || a.asked_at - b.asked_at);
+    return chosen;
+  }
+
+  highlighted() {
+    return [...this.questions.values()].find((q) => q.status === "highlighted") ?? null;
+  }
+
+  item(id) {
+    return this.agenda?.items.find((item) => item.id === id) ?? null;
+  }
+
+  currentItem() {
+    return this.item(this.agenda?.current);
+  }
+
+  nextItem() {
+    return this.item(this.agenda?.next);
+  }
+
+  /** Seconds left on the current item's timer (negative when over time). */
+  timeLeft() {
+    const timer = this.agenda?.timer;
+    if (!timer) return null;
+    const running = timer.running_since === null ? 0 : Math.max(0, this.now() - timer.running_since);
+    return timer.planned_seconds - timer.elapsed - running;
+  }
+}

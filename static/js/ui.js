@@ -1,0 +1,92 @@
+// Small DOM helpers. User-written text only ever goes in through textContent.
+import { t } from "./i18n.js";
+
+/** Create an element: el("li", {class: "q", dataset: {id: 3}}, "text", childNode). */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "class") node.className = value;
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+let toastTimer = null;
+
+/** Show a short message (errors, confirmations) in the page's live region. */
+export function toast(message, kind = "error") {
+  const box = document.getElementById("toast");
+  if (!box) return;
+  box.textContent = message;
+  box.dataset.kind = kind;
+  box.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { box.hidden = true; }, 6000);
+}
+
+/** The readable message for a server error, in the current language. */
+export function errorText(error) {
+  const key = `error.${error.code}`;
+  const text = t(key);
+  return text === key ? t("error.generic") : text;
+}
+
+/** Show the connection state: hidden while live, a banner otherwise. */
+export function showConnection(status) {
+  const box = document.getElementById("conn-status");
+  if (!box) return;
+  document.body.dataset.connection = status;
+  if (status === "live") {
+    box.hidden = true;
+    box.textContent = "";
+    return;
+  }
+  box.hidden = false;
+  box.textContent = t(status === "reconnecting" ? "common.reconnecting" : "common.connecting");
+}
+
+/** Seconds as m:ss (or h:mm:ss), with a leading minus when negative. */
+export function clock(seconds) {
+  const sign = seconds < 0 ? "−" : "";
+  let s = Math.floor(Math.abs(seconds));
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  const mm = h ? String(m).padStart(2, "0") : String(m);
+  return `${sign}${h ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
+}
+
+/** A unix time as HH:MM in the visitor's locale. */
+export function timeOfDay(unixSeconds) {
+  return new Date(unixSeconds * 1000).toLocaleTimeString(document.documentElement.lang, {
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+/** Remember a small value on this device. */
+export const remember = {
+  get(key, fallback = null) {
+    try {
+      const raw = localStorage.getItem(`companion.${key}`);
+      return raw === null ? fallback : JSON.parse(raw);
+    } catch {
+      return fallback;
+    }
+  },
+  set(key, value) {
+    try {
+      localStorage.setItem(`companion.${key}`, JSON.stringify(value));
+    } catch {
+      /* private mode: not remembered, still works */
+    }
+  },
+};

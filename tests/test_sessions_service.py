@@ -1,0 +1,377 @@
+"""Tests of the session service over a real SQLite store and the in-memory bus."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from companion.backends.base import StoreUnavailable
+from companion.backends.memory import MemoryBus
+from companion.backends.sqlite import SQLiteStore
+from companion.cli import demo_programme_text
+from companion.domain.access import CODE_ALPHABET, SessionAccess
+from companion.domain.errors import DomainError, NotFound
+from companion.domain.events import Event
+from companion.domain.programme import Programme
+from companion.programme_file import parse_programme
+from companion.services.projection import Change
+from companion.services.sessions import SessionService
+
+SID = "ledarskap-2020-05-05"
+
+
+def demo_programme() -> Programme:
+    return parse_programme(demo_programme_text(), "demo/programme.yaml")
+
+
+class Clock:
+    """A deterministic clock: every reading is one second later."""
+
+    def __init__(self) -> None:
+        self.ticks = itertools.count(1_700_000_000)
+
+    def __call__(self) -> float:
+        return float(next(self.ticks))
+
+
+class FlakyStore:
+    """The real store, except that appends (and optionally loads) can be made to fail."""
+
+    def __init__(self, inner: SQLiteStore, error: type[Exception] = StoreUnavailable) -> None:
+        self.inner = inner
+        self.error = error
+        self.fail_appends = False
+        self.fail_loads = False
+
+    async def open(self) -> None:
+        await self.inner.open()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def save_programme(self, data: dict[str, Any], access: list[SessionAccess]) -> None:
+        await self.inner.save_programme(data, access)
+
+    async def load_programme(self) -> dict[str, Any] | None:
+        return await self.inner.load_programme()
+
+    async def load_access(self) -> list[SessionAccess]:
+        return await self.inner.load_access()
+
+    async def append(self, events: list[Event]) -> None:
+        if self.fail_appends:
+            raise self.error("disk full")
+        await self.inner.append(events)
+
+    async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
+        if self.fail_loads:
+            raise self.error("disk gone")
+        return await self.inner.load_events(session_id, after_seq)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "companion.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
+    s = SQLiteStore(db_path)
+    await s.open()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def published() -> list[Change]:
+    return []
+
+
+@pytest.fixture
+async def service(store: SQLiteStore, published: list[Change]) -> SessionService:
+    svc = SessionService(store, MemoryBus(), clock=Clock())
+    svc.bus.subscribe(published.append)
+    await svc.import_programme(demo_programme())
+    await svc.load()
+    return svc
+
+
+async def fresh_service(store: Any) -> SessionService:
+    svc = SessionService(store, MemoryBus(), clock=Clock())
+    await svc.import_programme(demo_programme())
+    await svc.load()
+    return svc
+
+
+def code_of(service: SessionService, session_id: str = SID) -> str:
+    return service.access[session_id].join_code
+
+
+# -- import and load -----------------------------------------------------------------
+
+
+async def test_every_demo_session_gets_a_code_and_a_moderator_token(
+    service: SessionService,
+) -> None:
+    """Each session has a unique 6-character unambiguous code and a long secret."""
+    session_ids = [s.id for _, _, _, s in demo_programme().sessions()]
+    assert sorted(service.access) == sorted(session_ids)
+    assert sorted(service.states) == sorted(session_ids)
+    codes = [a.join_code for a in service.access.values()]
+    assert len(set(codes)) == len(codes)
+    for access in service.access.values():
+        assert len(access.join_code) == 6
+        assert set(access.join_code) <= set(CODE_ALPHABET)
+        assert not set(access.join_code) & set("01ILO")
+        assert len(access.moderator_token) >= 40
+    assert len({a.moderator_token for a in service.access.values()}) == len(codes)
+
+
+async def test_reimport_keeps_codes_and_tokens(service: SessionService) -> None:
+    """Importing the programme again does not change any session's secrets."""
+    before = dict(service.access)
+    again = await service.import_programme(demo_programme())
+    await service.load()
+    assert {a.session_id: a for a in again} == before
+    assert service.access == before
+
+
+async def test_session_by_code_is_case_insensitive_and_ignores_spaces(
+    service: SessionService,
+) -> None:
+    """Typed codes match in lower case, with spaces or a dash in the middle."""
+    code = code_of(service)
+    for typed in (code, code.lower(), f"  {code[:3]} {code[3:]} ", f"{code[:3]}-{code[3:]}"):
+        assert service.session_by_code(typed) == SID
+
+
+@pytest.mark.parametrize("typed", ["", "ABCDE", "ABCDEFG", "O0I1L0", None, 123456])
+async def test_unknown_or_impossible_codes_are_unknown_code(
+    service: SessionService, typed: object
+) -> None:
+    """Codes that match no session raise NotFound with code unknown_code."""
+    with pytest.raises(NotFound) as exc_info:
+        service.session_by_code(typed)
+    assert exc_info.value.code == "unknown_code"
+
+
+async def test_unknown_session_and_action_are_refused(service: SessionService) -> None:
+    """Commands name an existing session and a known moderator action."""
+    with pytest.raises(NotFound) as exc_info:
+        await service.ask("no-such-session", "p1", "room", "Hej?", None)
+    assert exc_info.value.code == "unknown_session"
+    with pytest.raises(DomainError) as exc_info:
+        await service.moderate(SID, "question.delete", {"question": 1})
+    assert exc_info.value.code == "unknown_type"
+
+
+# -- commands, commit and publish -----------------------------------------------------
+
+
+async def test_commands_publish_changes_in_seq_order_after_commit(
+    service: SessionService, published: list[Change], db_path: Path
+) -> None:
+    """Every published change is already in the database, and seqs arrive in order."""
+    stored_when_published: list[tuple[int, int]] = []
+
+    def check_committed(change: Change) -> None:
+        with sqlite3.connect(db_path) as db:
+            row = db.execute(
+                "SELECT MAX(seq) FROM events WHERE session_id = ?", (change.session_id,)
+            ).fetchone()
+        stored_when_published.append((change.seq, row[0] or 0))
+
+    service.bus.subscribe(check_committed)
+    asked = await service.ask(SID, "p1", "room", "  Hur mäter ni förändring?  ", "Åsa")
+    assert asked.event.seq == 1
+    assert asked.event.data["text"] == "Hur mäter ni förändring?"
+    assert asked.change.moderator is not None
+    assert asked.change.moderator["questions"][0]["author"] == "p1"
+    voted = await service.vote(SID, "p2", 1)
+    assert voted.change.vote == (1, 1)
+    await service.moderate(SID, "question.highlight", {"question": 1})
+    await service.moderate(SID, "agenda.next", {})
+    # A burst of concurrent votes from different participants.
+    await asyncio.gather(*(service.vote(SID, f"v{i}", 1) for i in range(40)))
+
+    assert [c.seq for c in published] == list(range(1, 45))
+    assert all(stored >= seq for seq, stored in stored_when_published)
+    assert published[-1].vote == (1, 41)
+    assert service.state(SID).seq == 44
+
+
+async def test_a_refused_command_publishes_and_stores_nothing(
+    service: SessionService, published: list[Change], store: SQLiteStore
+) -> None:
+    """A domain error leaves the state, the log and the bus untouched."""
+    with pytest.raises(DomainError) as exc_info:
+        await service.ask(SID, "p1", "room", "   ", None)
+    assert exc_info.value.code == "text_empty"
+    with pytest.raises(NotFound):
+        await service.vote(SID, "p1", 7)
+    assert published == []
+    assert service.state(SID).seq == 0
+    assert await store.load_events(SID) == []
+
+
+async def test_questions_are_filed_under_the_current_item(service: SessionService) -> None:
+    """A question asked after agenda.next belongs to the item that became current."""
+    await service.moderate(SID, "agenda.next", {})
+    outcome = await service.ask(SID, "p1", "remote", "Fråga", None)
+    assert outcome.event.data["item_id"] == "valkommen"
+    assert outcome.event.data["where"] == "remote"
+
+
+async def test_premoderation_through_the_service_holds_questions(
+    service: SessionService, published: list[Change]
+) -> None:
+    """With premoderation on, an asked question reaches moderators only."""
+    await service.moderate(SID, "session.premoderation", {"on": True})
+    outcome = await service.ask(SID, "p1", "room", "Hemlig?", None)
+    assert outcome.change.public is None
+    assert outcome.change.moderator is not None
+    assert outcome.change.moderator["questions"][0]["status"] == "pending"
+    assert published[-1] == outcome.change
+
+
+# -- rebuild -------------------------------------------------------------------------
+
+
+async def run_a_meeting(service: SessionService) -> None:
+    await service.moderate(SID, "agenda.next", {})
+    await service.ask(SID, "p1", "room", "Första frågan", "Anna")
+    await service.ask(SID, "p2", "remote", "Andra frågan", None)
+    await service.ask(SID, "p3", "remote", "Första frågan igen", None)
+    for participant in ("p2", "p3", "p4"):
+        await service.vote(SID, participant, 1)
+    await service.vote(SID, "p4", 3)
+    await service.vote(SID, "p5", 3)
+    await service.moderate(SID, "question.merge", {"question": 3, "into": 1})
+    await service.moderate(SID, "question.highlight", {"question": 2})
+    await service.moderate(SID, "question.edit", {"question": 2, "text": "Andra frågan, ändrad"})
+    await service.moderate(SID, "timer.extend", {"minutes": 5})
+    await service.moderate(SID, "agenda.next", {})
+    await service.moderate(SID, "break.start", {"minutes": 15, "message": "Fika"})
+
+
+async def test_a_new_service_over_the_same_file_rebuilds_identical_state(
+    service: SessionService, db_path: Path
+) -> None:
+    """After a restart the questions, votes and agenda are exactly as before."""
+    await run_a_meeting(service)
+    before = service.state(SID)
+    await service.store.close()
+
+    reopened = SQLiteStore(db_path)
+    await reopened.open()
+    try:
+        restarted = SessionService(reopened, MemoryBus())
+        await restarted.load()
+        after = restarted.state(SID)
+        assert after.seq == before.seq == 15
+        assert after.board.questions == before.board.questions
+        assert after.board.questions[1].votes == 4
+        assert after.board.highlighted == before.board.highlighted == 2
+        assert after.agenda == before.agenda
+        assert after.agenda.current == "samtal-olsson"
+        assert restarted.access == service.access
+    finally:
+        await reopened.close()
+
+
+async def test_prime_receives_the_same_changes_that_were_published(
+    service: SessionService, published: list[Change]
+) -> None:
+    """On load, `prime` gets each recent event's change, equal to what went out live."""
+    await run_a_meeting(service)
+    primed: list[Change] = []
+    restarted = SessionService(service.store, MemoryBus())
+    await restarted.load(prime=primed.append)
+    assert [c.seq for c in primed] == list(range(1, 16))
+    assert {c.session_id for c in primed} == {SID}
+    assert primed == published
+
+
+# -- store failures ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error", [StoreUnavailable, OSError])
+async def test_a_failed_append_is_reported_and_rolled_back(
+    store: SQLiteStore, error: type[Exception]
+) -> None:
+    """When the store refuses, the caller gets store_unavailable and memory forgets it."""
+    flaky = FlakyStore(store, error)
+    service = await fresh_service(flaky)
+    published: list[Change] = []
+    service.bus.subscribe(published.append)
+    await service.ask(SID, "p1", "room", "Sparad", None)
+
+    flaky.fail_appends = True
+    with pytest.raises(DomainError) as exc_info:
+        await service.ask(SID, "p2", "room", "Försvinner", None)
+    assert exc_info.value.code == "store_unavailable"
+    state = service.state(SID)
+    assert state.seq == 1
+    assert [q.text for q in state.board.questions.values()] == ["Sparad"]
+    assert [c.seq for c in published] == [1]
+
+    flaky.fail_appends = False
+    retried = await service.ask(SID, "p2", "room", "Nytt försök", None)
+    assert (retried.event.seq, retried.event.data["id"]) == (2, 2)
+    assert [e.data["text"] for e in await store.load_events(SID)] == ["Sparad", "Nytt försök"]
+
+
+async def test_a_failed_vote_is_not_counted(store: SQLiteStore) -> None:
+    """A vote that could not be stored does not stay in the count."""
+    flaky = FlakyStore(store)
+    service = await fresh_service(flaky)
+    await service.ask(SID, "p1", "room", "Fråga", None)
+    flaky.fail_appends = True
+    with pytest.raises(DomainError):
+        await service.vote(SID, "p2", 1)
+    assert service.state(SID).board.questions[1].votes == 0
+
+
+async def test_concurrent_commands_after_a_failed_one_are_all_refused(
+    store: SQLiteStore,
+) -> None:
+    """Commands applied on top of a failed one fail too, leaving a gap-free log."""
+    flaky = FlakyStore(store)
+    service = await fresh_service(flaky)
+    await service.ask(SID, "p1", "room", "Fråga", None)
+    flaky.fail_appends = True
+    first = asyncio.create_task(service.vote(SID, "p2", 1))
+    await asyncio.sleep(0)  # the first vote is applied and its append has failed
+    flaky.fail_appends = False
+    results = await asyncio.gather(
+        first, *(service.vote(SID, f"p{i}", 1) for i in range(3, 6)), return_exceptions=True
+    )
+    assert [getattr(r, "code", None) for r in results] == ["store_unavailable"] * 4
+    assert [e.seq for e in await store.load_events(SID)] == [1]
+    state = service.state(SID)
+    assert (state.seq, state.board.questions[1].votes) == (1, 0)
+    retried = await service.vote(SID, "p3", 1)
+    assert retried.event.seq == 2
+    assert service.state(SID).board.questions[1].votes == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="SessionService._recover swallows a failed rebuild, so when the store cannot "
+    "load either, the change that was never stored stays in memory (visible in snapshots)",
+)
+async def test_memory_never_keeps_a_change_the_store_refused(store: SQLiteStore) -> None:
+    """Even when the store cannot be read back, the refused change is not kept in memory."""
+    flaky = FlakyStore(store)
+    service = await fresh_service(flaky)
+    flaky.fail_appends = flaky.fail_loads = True
+    with pytest.raises(DomainError) as exc_info:
+        await service.ask(SID, "p1", "room", "Aldrig sparad", None)
+    assert exc_info.value.code == "store_unavailable"
+    assert service.state(SID).board.questions == {}
