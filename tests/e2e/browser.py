@@ -1,0 +1,66 @@
+"""Headless Chromium (Debian's) through Playwright, for browser tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+CHROMIUM = os.environ.get("COMPANION_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+OUTPUT = Path(os.environ.get("COMPANION_TEST_OUTPUT", "test-output"))
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+PHONE = {"width": 360, "height": 740}
+LAPTOP = {"width": 1280, "height": 800}
+TABLET = {"width": 1024, "height": 768}
+SCREEN = {"width": 1920, "height": 1080}
+
+
+@asynccontextmanager
+async def chromium(extra_flags: list[str] | None = None) -> AsyncIterator[Browser]:
+    """A launched headless Chromium, closed afterwards."""
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=[*FLAGS, *(extra_flags or [])]
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+async def new_page(
+    browser: Browser, viewport: dict[str, int], locale: str = "sv-SE", **options: object
+) -> tuple[BrowserContext, Page]:
+    """A fresh context (its own storage) at a viewport, with console errors collected."""
+    context = await browser.new_context(viewport=viewport, locale=locale, **options)
+    page = await context.new_page()
+    page.console_errors = []  # type: ignore[attr-defined]
+    page.on(
+        "console",
+        lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None,  # type: ignore[attr-defined]
+    )
+    page.on("pageerror", lambda exc: page.console_errors.append(str(exc)))  # type: ignore[attr-defined]
+    return context, page
+
+
+async def screenshot(page: Page, name: str) -> Path:
+    """Save a screenshot in the run's output folder and keep the newest in docs/screenshots."""
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = OUTPUT / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=False)
+    (SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
+    return path
