@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import uvicorn
 
@@ -23,10 +24,24 @@ def open_store(settings: Settings) -> SQLiteStore:
     return SQLiteStore(settings.database, settings.sqlite_synchronous)
 
 
-async def serve(
-    settings: Settings, on_ready: Callable[[SessionService], None] | None = None
-) -> None:
-    """Run HTTP and realtime until interrupted (SIGINT/SIGTERM)."""
+@dataclass
+class Core:
+    """Everything of one process except HTTP: store, service, fan-out and realtime server."""
+
+    store: SQLiteStore
+    service: SessionService
+    hub: Hub
+    realtime: RealtimeServer
+
+    async def close(self) -> None:
+        """Stop realtime, fan-out and the store, in that order."""
+        await self.realtime.close()
+        await self.hub.stop()
+        await self.store.close()
+
+
+async def start_core(settings: Settings) -> Core:
+    """Open the store, rebuild every session and start the realtime endpoint."""
     store = open_store(settings)
     await store.open()
     bus = MemoryBus()
@@ -39,8 +54,16 @@ async def serve(
     hub.start()
     realtime = RealtimeServer(settings, service, hub)
     await realtime.start(settings.host, settings.ws_port)
+    return Core(store, service, hub, realtime)
+
+
+async def serve(
+    settings: Settings, on_ready: Callable[[SessionService], None] | None = None
+) -> None:
+    """Run HTTP and realtime until interrupted (SIGINT/SIGTERM)."""
+    core = await start_core(settings)
     config = uvicorn.Config(
-        create_app(settings, service),
+        create_app(settings, core.service),
         host=settings.host,
         port=settings.port,
         log_level="warning",
@@ -49,10 +72,8 @@ async def serve(
     )
     server = uvicorn.Server(config)
     if on_ready is not None:
-        on_ready(service)
+        on_ready(core.service)
     try:
         await server.serve()
     finally:
-        await realtime.close()
-        await hub.stop()
-        await store.close()
+        await core.close()

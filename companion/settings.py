@@ -100,5 +100,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         votes_per_second=_int(env, "COMPANION_VOTES_PER_SECOND", defaults.votes_per_second),
         coalesce_ms=_int(env, "COMPANION_COALESCE_MS", defaults.coalesce_ms),
         replay_events=_int(env, "COMPANION_REPLAY_EVENTS", defaults.replay_events),
+        send_buffer_limit=_int(env, "COMPANION_SEND_BUFFER_LIMIT", defaults.send_buffer_limit),
     )
     return settings

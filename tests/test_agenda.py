@@ -303,11 +303,6 @@ def test_next_item_skips_postponed_and_date_to_come_items() -> None:
     assert run.agenda.next_item() is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Agenda.step(+1) (agenda.next) ignores postponed items although next_item() and "
-    "agenda_view()['next'] skip them, so 'next' goes to a postponed item and makes it live",
-)
 def test_agenda_next_goes_to_the_item_announced_as_next() -> None:
     """agenda.next moves to the item that agenda_view announces as next."""
     run = Run()

@@ -83,11 +83,11 @@ class SQLiteStore:
 
     async def close(self) -> None:
         """Finish queued work and stop the writer thread."""
-        if self._thread is None:
+        thread, self._thread = self._thread, None
+        if thread is None:
             return
         self._jobs.put(_STOP)
-        await asyncio.to_thread(self._thread.join)
-        self._thread = None
+        await asyncio.to_thread(thread.join)
 
     async def save_programme(self, data: dict[str, Any], access: list[SessionAccess]) -> None:
         """Replace the programme and add secrets for sessions that have none, in one commit."""
@@ -124,25 +124,40 @@ class SQLiteStore:
 
     # -- writer thread -------------------------------------------------------------------
     def _submit(self, kind: str, args: Any) -> asyncio.Future[Any]:
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
             raise StoreUnavailable("The store is not open.")
         job = _Job(kind, args, asyncio.get_running_loop())
         self._jobs.put(job)
         return job.future
 
     def _run(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except Exception as exc:  # e.g. a directory or an unwritable path
+            self._fail_queued(StoreUnavailable(f"SQLite cannot open {self.path}: {exc}"))
+            return
         try:
             while True:
                 job = self._jobs.get()
                 if job is _STOP:
-                    return
+                    break
                 if job.kind == "append":
                     self._append_batch(db, job)
                 else:
                     self._one(db, job)
         finally:
             db.close()
+            self._fail_queued(StoreUnavailable("The store is closed."))
+
+    def _fail_queued(self, error: BaseException) -> None:
+        """Answer every job still queued (and any that races in) with an error."""
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                return
+            if job is not _STOP:
+                job.loop.call_soon_threadsafe(_resolve, job.future, None, error)
 
     def _one(self, db: sqlite3.Connection, job: _Job) -> None:
         handlers: dict[str, Callable[[sqlite3.Connection, Any], Any]] = {
@@ -152,7 +167,7 @@ class SQLiteStore:
         }
         try:
             result, error = handlers[job.kind](db, job.args), None
-        except sqlite3.Error as exc:
+        except Exception as exc:  # the writer thread must survive anything one job does
             result, error = None, StoreUnavailable(f"SQLite: {exc}")
         job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
 
@@ -180,6 +195,16 @@ class SQLiteStore:
             self._jobs.put(_STOP)
 
     def _write_events(self, db: sqlite3.Connection, batch: list[_Job]) -> None:
+        try:
+            errors = self._write_accepted(db, batch)
+        except Exception as exc:  # e.g. the database file vanished under us
+            errors = {id(job): StoreUnavailable(f"SQLite: {exc}") for job in batch}
+        for job in batch:
+            job.loop.call_soon_threadsafe(_resolve, job.future, None, errors.get(id(job)))
+
+    def _write_accepted(
+        self, db: sqlite3.Connection, batch: list[_Job]
+    ) -> dict[int, BaseException]:
         # Each session's log must stay gap-free: an append whose seq does not follow the
         # last stored one (because an earlier append failed) is refused, not stored.
         last = self._last_seq
@@ -201,25 +226,24 @@ class SQLiteStore:
                 accepted.append(job)
             else:
                 errors[id(job)] = StoreUnavailable("event out of sequence; an earlier write failed")
-        rows = [
-            (e.session_id, e.seq, e.type, json.dumps(e.data, ensure_ascii=False), e.at)
-            for job in accepted
-            for e in job.args
-        ]
         try:
+            rows = [
+                (e.session_id, e.seq, e.type, json.dumps(e.data, ensure_ascii=False), e.at)
+                for job in accepted
+                for e in job.args
+            ]
             db.execute("BEGIN IMMEDIATE")
             db.executemany(
                 "INSERT INTO events (session_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)", rows
             )
             db.execute("COMMIT")
             last.update(tentative)
-        except sqlite3.Error as exc:
+        except Exception as exc:  # the writer thread must survive anything one batch does
             if db.in_transaction:
                 db.execute("ROLLBACK")
             for job in accepted:
                 errors[id(job)] = StoreUnavailable(f"SQLite: {exc}")
-        for job in batch:
-            job.loop.call_soon_threadsafe(_resolve, job.future, None, errors.get(id(job)))
+        return errors
 
     @staticmethod
     def _max_seq(db: sqlite3.Connection, session_id: str) -> int:
@@ -250,6 +274,6 @@ class SQLiteStore:
                 [(a.session_id, a.join_code, a.moderator_token) for a in access],
             )
             db.execute("COMMIT")
-        except sqlite3.Error:
+        except Exception:
             db.execute("ROLLBACK")
             raise

@@ -16,6 +16,8 @@ from companion.domain.programme import AgendaItem, Status
 
 # Statuses a moderator may set by hand; live and done follow from moving the agenda.
 SETTABLE_STATUSES = frozenset({Status.SCHEDULED, Status.POSTPONED, Status.DATE_TO_COME})
+# Items that next/previous step over; "go to" can still reach them.
+SKIPPED_STATUSES = frozenset({Status.POSTPONED, Status.DATE_TO_COME})
 MAX_EXTEND_MINUTES = 120
 MAX_BREAK_MINUTES = 180
 
@@ -86,7 +88,7 @@ class Agenda:
         """The item that follows the current one, skipping postponed ones."""
         start = self.index(self.current)
         for item in self.items[(start + 1 if start is not None else 0) :]:
-            if self.statuses[item.id] not in (Status.POSTPONED, Status.DATE_TO_COME):
+            if self.statuses[item.id] not in SKIPPED_STATUSES:
                 return item
         return None
 
@@ -99,14 +101,20 @@ class Agenda:
         return ev.Draft(ev.AGENDA_MOVED, {"item_id": item.id})
 
     def step(self, offset: int) -> ev.Draft:
-        """Move to the next (+1) or previous (-1) item."""
+        """Move to the next (+1) or previous (-1) item, skipping postponed ones."""
         if not self.items:
             raise InvalidState("This session has no agenda.")
         index = self.index(self.current)
-        target = (0 if offset > 0 else None) if index is None else index + offset
-        if target is None or not 0 <= target < len(self.items):
-            raise InvalidState("There is no item in that direction.", code="agenda_end")
-        return ev.Draft(ev.AGENDA_MOVED, {"item_id": self.items[target].id})
+        if index is None:
+            candidates = self.items if offset > 0 else ()
+        elif offset > 0:
+            candidates = self.items[index + 1 :]
+        else:
+            candidates = tuple(reversed(self.items[:index]))
+        for item in candidates:
+            if self.statuses[item.id] not in SKIPPED_STATUSES:
+                return ev.Draft(ev.AGENDA_MOVED, {"item_id": item.id})
+        raise InvalidState("There is no item in that direction.", code="agenda_end")
 
     def start_timer(self) -> ev.Draft:
         """Start or resume the current item's timer."""
@@ -163,7 +171,9 @@ class Agenda:
                 f"A break lasts 1 to {MAX_BREAK_MINUTES} minutes.", code="invalid_value"
             )
         if not isinstance(message, str) or len(message.strip()) > 200:
-            raise InvalidState("The break message must be text of at most 200 characters.")
+            raise InvalidState(
+                "The break message must be text of at most 200 characters.", code="invalid_value"
+            )
         return ev.Draft(ev.BREAK_STARTED, {"minutes": minutes, "message": message.strip()})
 
     def end_break(self) -> ev.Draft:

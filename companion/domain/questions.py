@@ -65,10 +65,19 @@ class Question:
         return self.status in PUBLIC_STATUSES
 
 
+def _require_unicode(text: str, what: str) -> None:
+    # JSON can carry lone surrogates ("\ud800"), which no UTF-8 store or page can hold.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidText(f"The {what} contains characters that are not valid text.") from None
+
+
 def clean_text(text: Any) -> str:
     """A question text trimmed and checked against the length limits."""
     if not isinstance(text, str):
         raise InvalidText("The question must be text.")
+    _require_unicode(text, "question")
     text = text.strip()
     if not text:
         raise InvalidText("The question is empty.", code="text_empty")
@@ -85,6 +94,7 @@ def clean_name(name: Any) -> str | None:
         return None
     if not isinstance(name, str):
         raise InvalidText("The name must be text.")
+    _require_unicode(name, "name")
     name = " ".join(name.split())
     if not name:
         return None
@@ -249,6 +259,7 @@ class QuestionBoard:
                 question.voters.discard(d["participant"])
             case ev.QUESTION_APPROVED:
                 self._set_status(question, QuestionStatus.LIVE)
+                question.answered_at = None
             case ev.QUESTION_HIDDEN:
                 self._set_status(question, QuestionStatus.HIDDEN)
             case ev.QUESTION_EDITED:

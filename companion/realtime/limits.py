@@ -30,6 +30,10 @@ class TokenBucket:
             return True
         return False
 
+    def is_full(self) -> bool:
+        """Whether the bucket has refilled completely (it can be forgotten)."""
+        return self.tokens + (self.clock() - self.stamp) * self.rate >= self.burst
+
     def refund(self) -> None:
         """Give back a token spent on an action that was refused anyway."""
         self.tokens = min(self.burst, self.tokens + 1)

@@ -36,19 +36,36 @@ CLIENT_TYPES = frozenset(
 
 
 class ProtocolError(Exception):
-    """A message the server cannot act on; answered with an error, connection kept."""
+    """A message the server cannot act on; answered with an error, connection kept.
 
-    def __init__(self, code: str, message: str) -> None:
+    `request_id` is the message's `id` when it could be read, so the reply can name it;
+    `retry_after` (seconds) tells a rate-limited client when to try again.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        request_id: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str | int) and not isinstance(value, bool) and len(str(value)) <= 64
 
 
 def parse(raw: str | bytes, max_bytes: int) -> dict[str, Any]:
     """A client message as a dict with a known `type`, or ProtocolError."""
     if isinstance(raw, bytes):
         raise ProtocolError("bad_message", "Send JSON text frames, not binary frames.")
-    if len(raw) > max_bytes:  # characters <= bytes; the byte cap is enforced by the server
+    # A character is 1-4 bytes in UTF-8: only encode when the length alone cannot decide.
+    if len(raw) > max_bytes or (len(raw) * 4 > max_bytes and len(raw.encode()) > max_bytes):
         raise ProtocolError("message_too_large", f"Messages are limited to {max_bytes} bytes.")
     try:
         message = json.loads(raw)
@@ -78,6 +95,7 @@ def encode(body: dict[str, Any], **extra: Any) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
-def error(code: str, message: str, request_id: Any = None) -> str:
+def error(code: str, message: str, request_id: Any = None, **extra: Any) -> str:
     """An error reply."""
-    return encode({"type": "error", "code": code, "message": message, "re": request_id})
+    body = {"type": "error", "code": code, "message": message, "re": request_id}
+    return encode(body, **{k: v for k, v in extra.items() if v is not None})

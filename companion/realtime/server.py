@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from companion.domain.errors import DomainError
-from companion.domain.questions import clean_name
+from companion.domain.questions import MAX_NAME_CHARS, MAX_QUESTION_CHARS, clean_name
 from companion.realtime.hub import Hub, Member
 from companion.realtime.limits import TokenBucket
 from companion.realtime.protocol import ProtocolError, encode, error, parse
@@ -31,6 +32,7 @@ from companion.settings import Settings
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 30.0
+MAX_BUCKETS = 50_000
 WHERE = ("room", "remote")
 # Any frame above this is refused by the library (close 1009); between the application
 # limit and this one, the client gets an error and keeps its connection.
@@ -96,10 +98,9 @@ class RealtimeServer:
         async for raw in ws:
             request_id = None
             try:
-                if not bucket.take():
-                    raise ProtocolError("rate_limited", "Too many messages; slow down.")
                 message = parse(raw, self.settings.max_message_bytes)
                 request_id = message.get("id")
+                self._throttle(bucket)
                 if message["type"] == "ping":
                     await ws.send(encode({"type": "pong", "re": request_id}))
                     continue
@@ -107,7 +108,7 @@ class RealtimeServer:
                     raise ProtocolError("not_joined", "Send a `join` message first.")
                 member, extra = self._admit(ws, message)
             except (ProtocolError, DomainError, TokenError) as exc:
-                await ws.send(error(exc.code, exc.message, request_id))
+                await ws.send(_error_reply(exc, request_id))
                 continue
             state = self.service.state(member.session_id)
             room = self.hub.ensure_room(member.session_id, state.seq)
@@ -121,8 +122,8 @@ class RealtimeServer:
                         "join_code": self.service.access[member.session_id].join_code,
                         "server_time": time.time(),
                         "limits": {
-                            "question_chars": 500,
-                            "name_chars": 60,
+                            "question_chars": MAX_QUESTION_CHARS,
+                            "name_chars": MAX_NAME_CHARS,
                             "message_bytes": self.settings.max_message_bytes,
                         },
                         **extra,
@@ -154,7 +155,9 @@ class RealtimeServer:
             self.service.state(session_id)  # unknown_session
             expected = self.service.access[session_id].moderator_token
             token = message.get("moderator_token")
-            if not isinstance(token, str) or not hmac.compare_digest(token, expected):
+            if not isinstance(token, str) or not hmac.compare_digest(
+                token.encode(), expected.encode()
+            ):
                 raise DomainError("The moderator token is not valid for this session.", "forbidden")
             return Member(ws, session_id, "moderator"), {}
         session_id = self.service.session_by_code(message.get("code"))
@@ -178,14 +181,23 @@ class RealtimeServer:
     async def _request(self, member: Member, raw: str | bytes, bucket: TokenBucket) -> None:
         request_id = None
         try:
-            if not bucket.take():
-                raise ProtocolError("rate_limited", "Too many messages; slow down.")
             message = parse(raw, self.settings.max_message_bytes)
             request_id = message.get("id")
+            self._throttle(bucket)
             reply = await self._dispatch(member, message)
         except (ProtocolError, DomainError) as exc:
-            reply = error(exc.code, exc.message, request_id)
+            reply = _error_reply(exc, request_id)
         await member.ws.send(reply)
+
+    @staticmethod
+    def _throttle(bucket: TokenBucket) -> None:
+        if not bucket.take():
+            wait = bucket.retry_after()
+            raise ProtocolError(
+                "rate_limited",
+                f"Too many messages; try again in {math.ceil(wait)} s.",
+                retry_after=round(wait, 2),
+            )
 
     async def _dispatch(self, member: Member, message: dict[str, Any]) -> str:
         kind = message["type"]
@@ -238,6 +250,9 @@ class RealtimeServer:
         key = (member.session_id, member.participant or "", kind)
         bucket = self.buckets.get(key)
         if bucket is None:
+            if len(self.buckets) > MAX_BUCKETS:
+                # Forget participants who have been quiet long enough to be back at full.
+                self.buckets = {k: b for k, b in self.buckets.items() if not b.is_full()}
             if kind == "ask":
                 bucket = TokenBucket(s.questions_per_minute / 60, s.question_burst)
             else:
@@ -245,8 +260,18 @@ class RealtimeServer:
             self.buckets[key] = bucket
         if not bucket.take():
             wait = bucket.retry_after()
+            what = "questions" if kind == "ask" else "votes"
             raise ProtocolError(
                 "rate_limited",
-                f"Too many {'questions' if kind == 'ask' else 'votes'}; try again in {wait:.0f} s.",
+                f"Too many {what}; try again in {math.ceil(wait)} s.",
+                retry_after=round(wait, 2),
             )
         return bucket
+
+
+def _error_reply(exc: ProtocolError | DomainError | TokenError, request_id: Any) -> str:
+    if isinstance(exc, ProtocolError):
+        return error(
+            exc.code, exc.message, exc.request_id or request_id, retry_after=exc.retry_after
+        )
+    return error(exc.code, exc.message, request_id)

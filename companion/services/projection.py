@@ -14,7 +14,7 @@ from typing import Any
 from companion.domain import events as ev
 from companion.domain.agenda import Agenda
 from companion.domain.programme import AgendaItem, Session, Speaker
-from companion.domain.questions import Question
+from companion.domain.questions import Question, QuestionStatus
 from companion.domain.session_state import Applied, SessionState
 
 
@@ -157,7 +157,12 @@ def snapshot(state: SessionState, moderator: bool, participant: str | None) -> d
         views = [
             question_view(q, False)
             for q in questions
-            if q.is_public or (participant is not None and q.author == participant)
+            if q.is_public
+            or (
+                q.status == QuestionStatus.PENDING
+                and participant is not None
+                and q.author == participant
+            )
         ]
     mine = [q.id for q in questions if participant is not None and q.author == participant]
     return {

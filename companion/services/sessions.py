@@ -79,6 +79,7 @@ class SessionService:
         self.by_code: dict[str, str] = {}
         self.states: dict[str, SessionState] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.broken: set[str] = set()  # sessions whose memory may be ahead of the store
 
     # -- loading ---------------------------------------------------------------------
     async def import_programme(self, programme: Programme) -> list[SessionAccess]:
@@ -174,6 +175,10 @@ class SessionService:
 
     async def execute(self, session_id: str, decide: Decide) -> Outcome:
         """Decide, apply, store, then publish one event of one session."""
+        if session_id in self.broken:
+            await self._recover(session_id)
+            if session_id in self.broken:
+                raise StoreError("The session cannot be saved right now; please try again.")
         state = self.state(session_id)
         draft = decide(state)
         event = ev.Event(session_id, state.seq + 1, draft.type, draft.data, self.clock())
@@ -183,20 +188,29 @@ class SessionService:
             await self.store.append([event])
         except (StoreUnavailable, OSError) as exc:
             log.error("store failed for %s seq %s: %s", session_id, event.seq, exc)
-            await self._recover(session_id)
+            await self._recover(session_id, state)
             raise StoreError("The change could not be saved; please try again.") from exc
         self.bus.publish(change)
         return Outcome(event, change)
 
-    async def _recover(self, session_id: str) -> None:
+    async def _recover(self, session_id: str, failed_state: SessionState | None = None) -> None:
         # Later commands may already have applied on top of the failed one; one lock keeps
-        # concurrent failures from rebuilding twice.
+        # concurrent failures from rebuilding the same state twice.
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         async with lock:
+            if failed_state is not None and self.states.get(session_id) is not failed_state:
+                return  # already rebuilt since that state was used
+            if failed_state is None and session_id not in self.broken:
+                return
+            self.broken.add(session_id)
             try:
                 self.states[session_id] = await self._rebuild(session_id, None)
-            except (StoreUnavailable, OSError):
+            except Exception:
+                # Memory may hold a change the store refused: refuse commands until a
+                # rebuild from the store succeeds.
                 log.exception("could not rebuild %s from the store", session_id)
+            else:
+                self.broken.discard(session_id)
 
     @staticmethod
     def _public_flags(state: SessionState, kind: str, data: dict[str, Any]) -> dict[int, bool]:

@@ -45,7 +45,7 @@ class TokenSigner:
         if not isinstance(token, str) or len(token) > 300 or token.count(".") != 3:
             raise TokenError("invalid_token", "The participant token is malformed.")
         body, mac = token.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac(body)):
+        if not token.isascii() or not hmac.compare_digest(mac.encode(), self._mac(body).encode()):
             raise TokenError("invalid_token", "The participant token is not valid.")
         token_session, participant_id, issued = body.split(".")
         if token_session != session_id:

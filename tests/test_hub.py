@@ -1,0 +1,97 @@
+"""The hub's fan-out with real sockets: a client that stops reading is cut off, others are not slowed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from dataclasses import replace
+from pathlib import Path
+
+from websockets.asyncio.client import connect
+
+from companion.cli import demo_programme_text
+from companion.programme_file import parse_programme
+from companion.runtime import start_core
+from companion.settings import Settings
+from tests.serverproc import free_port
+from tests.wsclient import Client
+
+SESSION = "ledarskap-2020-05-05"
+
+
+async def test_a_stalled_client_is_closed_and_the_others_keep_up(tmp_path: Path) -> None:
+    """A client that stops reading is closed with 4008 once its buffer passes the limit; a reading client gets every event."""
+    settings = replace(
+        Settings(),
+        data_dir=tmp_path,
+        database=str(tmp_path / "c.db"),
+        secret_key="k",
+        ws_port=free_port(),
+        send_buffer_limit=64 * 1024,
+    )
+    core = await start_core(settings)
+    try:
+        await core.service.import_programme(parse_programme(demo_programme_text(), "demo"))
+        await core.service.load()
+        for session_id, state in core.service.states.items():
+            core.hub.ensure_room(session_id, state.seq)
+        access = core.service.access[SESSION]
+        url = f"ws://127.0.0.1:{settings.ws_port}/ws"
+
+        reader = await Client.open(url)
+        await reader.join(code=access.join_code, where="room")
+        qid = (await reader.request({"type": "ask", "text": "Start?"}))["question"]
+
+        # The stalled client: a tiny receive window and a tiny client queue, never read.
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.connect(("127.0.0.1", settings.ws_port))
+        stalled = await connect(url, sock=raw, max_queue=1, compression=None)
+        await stalled.send(
+            json.dumps({"type": "join", "code": access.join_code, "where": "remote"})
+        )
+        await asyncio.sleep(0.2)
+        # Shrink the server-side kernel buffer too, so the backlog shows up in user space soon.
+        server_side = next(
+            ws
+            for ws in core.hub.rooms[SESSION].public
+            if ws.remote_address[1] == raw.getsockname()[1]
+        )
+        server_side.transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+        )
+
+        moderator = await Client.open(url)
+        await moderator.join(
+            role="moderator", session=SESSION, moderator_token=access.moderator_token
+        )
+        edits = 150
+        for i in range(edits):
+            text = f"{i:04d} " + "å" * 490
+            reply = await moderator.request(
+                {"type": "question.edit", "question": qid, "text": text}
+            )
+            assert reply["type"] == "ack"
+            if i % 30 == 29:
+                await asyncio.sleep(1.6)  # stay under the per-connection message rate
+
+        last = await reader.wait_for(
+            lambda m: (
+                m["type"] == "questions"
+                and m["questions"][0]["text"].startswith(f"{edits - 1:04d}")
+            ),
+            timeout=10,
+        )
+        texts = [m["questions"][0]["text"][:4] for m in reader.events("questions")]
+        assert texts[-edits:] == [f"{i:04d}" for i in range(edits)] and last
+        room = core.hub.rooms[SESSION]
+        assert len(room.public) == 1  # only the reader is still registered
+        close_sent = server_side.protocol.close_sent
+        assert close_sent is not None and close_sent.code == 4008
+        assert "too slow" in close_sent.reason
+        await reader.close()
+        await moderator.close()
+        raw.close()
+    finally:
+        await core.close()
