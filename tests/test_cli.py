@@ -1,0 +1,98 @@
+"""The `companion` command: demo prints every session's links; import refuses bad files whole."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.serverproc import DEMO, ServerProcess, free_port
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "companion.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_import_of_a_malformed_file_names_file_line_and_field_and_imports_nothing(
+    tmp_path: Path,
+) -> None:
+    """A bad minutes value stops the import with file:line: field, and the stored programme stays as it was."""
+    lines = DEMO.read_text("utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if re.match(r"\s+minutes: \d+", line))
+    lines[index] = re.sub(r"minutes: \d+", "minutes: tio", lines[index])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("\n".join(lines) + "\n", "utf-8")
+    server = ServerProcess(tmp_path)
+    result = run(["import", str(bad)], server.env)
+    assert result.returncode == 2
+    assert f"{bad}:{index + 1}:" in result.stderr and ".minutes" in result.stderr
+    assert not (tmp_path / "companion.db").exists()
+
+    assert server.import_programme().returncode == 0
+    with sqlite3.connect(tmp_path / "companion.db") as db:
+        before = db.execute("SELECT data FROM programme").fetchall()
+    bad_again = run(["import", str(bad)], server.env)
+    assert bad_again.returncode == 2
+    with sqlite3.connect(tmp_path / "companion.db") as db:
+        assert db.execute("SELECT data FROM programme").fetchall() == before
+
+
+def test_reimport_keeps_join_codes(tmp_path: Path) -> None:
+    """Importing the same programme again keeps every session's join code and moderator token."""
+    server = ServerProcess(tmp_path)
+    assert server.import_programme().returncode == 0
+    first = server.access()
+    assert server.import_programme().returncode == 0
+    assert server.access() == first and len(first) == 8
+
+
+def test_demo_starts_the_service_and_prints_every_sessions_links(tmp_path: Path) -> None:
+    """`companion demo` on an empty data directory loads the demo and prints codes and links."""
+    port, ws_port = free_port(), free_port()
+    env = dict(os.environ)
+    env.update(
+        COMPANION_DATA_DIR=str(tmp_path),
+        COMPANION_PORT=str(port),
+        COMPANION_WS_PORT=str(ws_port),
+        PYTHONUNBUFFERED="1",
+    )
+    out = tmp_path / "demo.out"
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "companion.cli", "demo"], env=env, stdout=sink, stderr=sink
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(out.read_text())
+        text = out.read_text()
+        codes = re.findall(r"join code:\s+([A-Z2-9]{6})", text)
+        assert len(codes) == 8
+        assert (
+            len(re.findall(rf"moderator:\s+http://127.0.0.1:{port}/moderate/\S+#key=\S+", text))
+            == 8
+        )
+        assert f"http://127.0.0.1:{port}/j/{codes[0]}" in text
+        assert "Klarahuset" in body.decode() and "Leda för tillit" in body.decode()
+        assert (tmp_path / "secret_key").exists()  # generated, kept in the data directory
+    finally:
+        proc.terminate()
+        proc.wait(10)
