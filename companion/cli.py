@@ -55,7 +55,8 @@ def print_links(settings: Settings, service: SessionService) -> None:
         if access is None:
             continue
         when = f"{event.date} " if event.date else ""
-        print(f"\n{when}{event.title} — {session.title}")
+        title = event.title if session.title == event.title else f"{event.title} — {session.title}"
+        print(f"\n{when}{title}")
         print(f"  join code:   {access.join_code}")
         print(f"  participant: {base}/j/{access.join_code}")
         print(f"  big screen:  {base}/screen/{access.join_code}")
