@@ -49,7 +49,8 @@ export function showConnection(status) {
     return;
   }
   box.hidden = false;
-  box.textContent = t(status === "reconnecting" ? "common.reconnecting" : "common.connecting");
+  const key = { reconnecting: "common.reconnecting", failed: "common.connection_failed" }[status];
+  box.textContent = t(key ?? "common.connecting");
 }
 
 /** Seconds as m:ss (or h:mm:ss), with a leading minus when negative. */
@@ -69,6 +70,7 @@ export function timeOfDay(unixSeconds) {
   return new Date(unixSeconds * 1000).toLocaleTimeString(document.documentElement.lang, {
     hour: "2-digit",
     minute: "2-digit",
+    hourCycle: "h23",
   });
 }
 

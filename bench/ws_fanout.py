@@ -1,0 +1,1197 @@
+"""Fan-out benchmark of the realtime server: how fast does a vote reach every participant?
+
+Run from the repository root (it is a benchmark, not a test; pytest never collects it):
+
+    python bench/ws_fanout.py                                    # sizes 100,1000,3000
+    python bench/ws_fanout.py --sizes 1000,3000 --vote-rate 1000
+    python bench/ws_fanout.py --sizes 10000
+    python bench/ws_fanout.py --help                             # every option
+
+For each size N it starts a real `companion serve` process (tests.serverproc.ServerProcess,
+its own data directory, the demo programme imported, per-participant vote and question
+limits raised so the load is not refused) and drives ONE session of it:
+
+* N listeners join as participants (`where: room`), spread over `--workers` processes
+  (each one uvloop event loop holding many `websockets` client connections, compression
+  off), connected in batches; the connect time is measured.
+* A separate voter process holds the voters (their own participants, not counted in N)
+  and asks the questions they vote on before the listeners join. During the window
+  (`--seconds`) it sends `--vote-rate` votes/s, each voter voting once per question so
+  every vote *casts* and counts only grow, plus `--question-rate` new questions/s. Votes
+  are spread so that no connection sends more than about 5 messages/s (the server allows
+  20/s per connection whatever the settings say). A probe connection sends WebSocket
+  pings every 20 ms: its round trip shows how long the server's event loop is blocked.
+
+What it reports, per size:
+
+* vote latency, "all clients": for each vote, from sending it (time.monotonic(), which is
+  system-wide on Linux, so comparable across processes) to the moment the LAST listener
+  first received a `counts` message whose count for that question reached the value the
+  vote's ack reported; p50/p99 over votes. "per pair": the same over every
+  (vote, listener) pair. A pair never seen before the recording ends counts as infinite.
+* messages/s received by all listeners together (every type) and per listener.
+* server CPU (psutil, all threads; % of ONE core, the machine has two), server RSS after
+  the listeners joined and (RSS after - RSS before) / N as KiB per connection.
+* load-generator CPU: all bench processes together, % of one core, so a reader can see
+  whether the clients, which share the same two cores, were the bottleneck.
+* diagnostics: vote ack latency, probe ping round trip, spread of one broadcast over the
+  listeners (first to last receipt), server CPU per delivered message, machine CPU busy.
+
+The markdown table and the exact command line are printed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import bisect
+import contextlib
+import json
+import math
+import multiprocessing as mp
+import os
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from array import array
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+import uvloop  # noqa: E402
+from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
+from websockets.exceptions import ConnectionClosed  # noqa: E402
+
+from tests.serverproc import ServerProcess  # noqa: E402
+
+COUNTS_PREFIX = '{"type":"counts"'
+PRESENCE_PREFIX = '{"type":"presence"'
+WELCOME_PREFIX = '{"type":"welcome"'
+ERROR_PREFIX = '{"type":"error"'
+ACK_PREFIX = '{"type":"ack"'
+SEQ_KEY = '"seq":'
+COUNTS_BYTES = COUNTS_PREFIX.encode()
+PRESENCE_BYTES = PRESENCE_PREFIX.encode()
+WELCOME_BYTES = WELCOME_PREFIX.encode()
+ERROR_BYTES = ERROR_PREFIX.encode()
+SEQ_BYTES = SEQ_KEY.encode()
+HIST_RESOLUTION = 1e-4  # 0.1 ms bins for the per-pair latency histogram
+HIST_MAX_SECONDS = 600.0
+PER_VOTER_RATE = 5.0  # votes/s per voter connection; the server allows 20 messages/s each
+UNLIMITED = "1000000"
+MONO = time.monotonic
+
+
+class BenchError(RuntimeError):
+    """A step of the benchmark failed or timed out."""
+
+
+UVLOOP_SERVE = (
+    "import sys, uvloop; uvloop.install(); "
+    "from companion.cli import main; sys.exit(main(['serve']))"
+)
+
+
+@dataclass
+class BenchServer(ServerProcess):
+    """ServerProcess that can also run the unchanged server on uvloop (`--server-loop`).
+
+    `companion serve` calls asyncio.run(), so it runs on the default asyncio loop; this
+    variant installs uvloop's policy first, to measure what the loop alone changes.
+    """
+
+    loop: str = "asyncio"
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start serving (on the chosen loop) and wait until HTTP answers."""
+        if self.loop == "asyncio":
+            super().start(timeout)
+            return
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", UVLOOP_SERVE], env=self.env, stdout=log, stderr=log, cwd=ROOT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"server exited: {self.log()}")
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{self.http}/healthz", timeout=1).read()
+                return
+            time.sleep(0.05)
+        raise BenchError(f"server did not start: {self.log()}")
+
+
+# -- configuration handed to the worker processes ----------------------------------------
+@dataclass(frozen=True)
+class ListenerConfig:
+    """What one listener process does."""
+
+    url: str
+    code: str
+    count: int
+    batch: int
+    join_timeout: float
+    client: str
+
+
+@dataclass(frozen=True)
+class VoterConfig:
+    """What the voter process does."""
+
+    url: str
+    code: str
+    voters: int
+    questions: int
+    vote_rate: float
+    question_rate: float
+    join_timeout: float
+
+
+# -- small helpers shared by the processes -----------------------------------------------
+def _pipe_recv(conn: Connection, timeout: float, what: str) -> Any:
+    if not conn.poll(timeout):
+        raise BenchError(f"timed out after {timeout:.0f} s waiting for {what}")
+    return conn.recv()
+
+
+async def _pipe_recv_async(conn: Connection, timeout: float, what: str) -> Any:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, _pipe_recv, conn, timeout, what)
+
+
+def _seq_of(raw: str) -> int:
+    """The `seq` of a server message: it is the last key, so no full parse is needed."""
+    i = raw.rfind(SEQ_KEY)
+    try:
+        return int(raw[i + len(SEQ_KEY) : -1])
+    except ValueError:
+        return int(json.loads(raw)["seq"])
+
+
+async def _open_joined(url: str, code: str, timeout: float) -> ClientConnection:
+    """A connection that has joined the session as a participant in the room."""
+    async with asyncio.timeout(timeout):
+        ws = await connect(
+            url,
+            compression=None,
+            open_timeout=None,  # bounded by the timeout above
+            ping_interval=None,  # the server pings; the library answers
+            close_timeout=1,
+            max_queue=64,
+        )
+        try:
+            await ws.send(json.dumps({"type": "join", "code": code, "where": "room", "id": 0}))
+            while True:
+                raw = await ws.recv()
+                if isinstance(raw, str) and raw.startswith(WELCOME_PREFIX):
+                    return ws
+                if isinstance(raw, str) and raw.startswith(ERROR_PREFIX):
+                    raise BenchError(f"join refused: {json.loads(raw).get('code')}")
+        except BaseException:
+            if ws.transport is not None:
+                ws.transport.abort()
+            raise
+
+
+def _failure_name(exc: BaseException) -> str:
+    text = str(exc).split("\n", 1)[0][:60]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def _connect_many(
+    url: str, code: str, count: int, batch: int, timeout: float
+) -> tuple[list[ClientConnection], Counter[str]]:
+    """Open and join `count` connections, `batch` at a time."""
+    conns: list[ClientConnection] = []
+    failures: Counter[str] = Counter()
+    for start in range(0, count, batch):
+        size = min(batch, count - start)
+        results = await asyncio.gather(
+            *(_open_joined(url, code, timeout) for _ in range(size)), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                failures[_failure_name(result)] += 1
+            else:
+                conns.append(result)
+    return conns, failures
+
+
+def _abort_all(conns: Iterable[ClientConnection]) -> None:
+    for ws in conns:
+        if ws.transport is not None:
+            ws.transport.abort()
+
+
+# -- listener processes --------------------------------------------------------------------
+@dataclass
+class _Recorder:
+    """What the listeners of one process received; per-message work is kept tiny."""
+
+    t0: float = math.inf
+    window_end: float = math.inf
+    record_end: float = math.inf
+    times: list[array[float]] = field(default_factory=list)
+    seqs: list[array[int]] = field(default_factory=list)
+    msgs: list[int] = field(default_factory=list)
+    raws: dict[int, str] = field(default_factory=dict)
+    pre_messages: int = 0
+    pre_presence: int = 0
+    closed: Counter[str] = field(default_factory=Counter)
+    finishing: bool = False
+    alive: list[bool] = field(default_factory=list)
+
+    def add_client(self) -> int:
+        self.times.append(array("d"))
+        self.seqs.append(array("q"))
+        self.msgs.append(0)
+        self.alive.append(True)
+        return len(self.msgs) - 1
+
+    def drop_client(self, idx: int) -> None:
+        """A client that never joined: left out of the results."""
+        self.alive[idx] = False
+
+
+async def _listen(ws: ClientConnection, idx: int, rec: _Recorder) -> None:
+    times = rec.times[idx]
+    seqs = rec.seqs[idx]
+    msgs = rec.msgs
+    raws = rec.raws
+    try:
+        async for raw in ws:
+            t = MONO()
+            if t < rec.t0:
+                rec.pre_messages += 1
+                if isinstance(raw, str) and raw.startswith(PRESENCE_PREFIX):
+                    rec.pre_presence += 1
+                continue
+            if t < rec.window_end:
+                msgs[idx] += 1
+            if t < rec.record_end and isinstance(raw, str) and raw.startswith(COUNTS_PREFIX):
+                seq = _seq_of(raw)
+                times.append(t)
+                seqs.append(seq)
+                if seq not in raws:
+                    raws[seq] = raw
+    except ConnectionClosed:
+        pass
+    finally:
+        if not rec.finishing:
+            rec.closed[f"{ws.close_code} {ws.close_reason or ''}".strip()] += 1
+
+
+def _recorded_matrix(rec: _Recorder) -> tuple[list[int], np.ndarray]:
+    """Receipt time of each counts message (columns, by seq) per listener (rows); NaN if none."""
+    all_seqs = sorted(rec.raws)
+    col = {s: i for i, s in enumerate(all_seqs)}
+    rows = [i for i, alive in enumerate(rec.alive) if alive]
+    matrix = np.full((len(rows), len(all_seqs)), np.nan)
+    for row, i in enumerate(rows):
+        for t, s in zip(rec.times[i], rec.seqs[i], strict=True):
+            c = col[s]
+            if math.isnan(matrix[row, c]):
+                matrix[row, c] = t
+    return all_seqs, matrix
+
+
+# -- the lean listener client ------------------------------------------------------------------
+def _client_frame(opcode: int, payload: bytes) -> bytes:
+    """One client frame; masked (as RFC 6455 requires) with a zero key, so no XOR is needed."""
+    n = len(payload)
+    if n < 126:
+        header = bytes((0x80 | opcode, 0x80 | n))
+    elif n < 1 << 16:
+        header = bytes((0x80 | opcode, 0x80 | 126)) + n.to_bytes(2, "big")
+    else:
+        header = bytes((0x80 | opcode, 0x80 | 127)) + n.to_bytes(8, "big")
+    return header + b"\x00\x00\x00\x00" + payload
+
+
+class RawListener(asyncio.Protocol):
+    """A minimal WebSocket client for listening: frames parsed in data_received, no task.
+
+    `websockets` costs the client about 30 µs per received message (parser, queue and a
+    task switch per message); with two cores shared with the server, that made the load
+    generator the bottleneck. This one does the handshake, joins, answers pings and close
+    frames, and records `counts` messages with the same few operations as `_listen`.
+    """
+
+    def __init__(self, cfg: ListenerConfig, rec: _Recorder, idx: int) -> None:
+        self.cfg = cfg
+        self.rec = rec
+        self.idx = idx
+        self.times = rec.times[idx]
+        self.seqs = rec.seqs[idx]
+        self.transport: asyncio.Transport | None = None
+        self.joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.upgraded = False
+        self.buf = b""
+        self.fragments: list[bytes] = []
+        self.close_code: int | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
+        parts = urlsplit(self.cfg.url)
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def abort(self) -> None:
+        """Drop the connection without a closing handshake."""
+        if self.transport is not None:
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.joined.done():
+            self.joined.set_exception(BenchError(f"closed before welcome ({self.close_code})"))
+        if not self.rec.finishing:
+            self.rec.closed[f"{self.close_code}"] += 1
+
+    def data_received(self, data: bytes) -> None:
+        if self.buf:
+            data = self.buf + data
+            self.buf = b""
+        if not self.upgraded:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = data
+                return
+            if not data.startswith(b"HTTP/1.1 101"):
+                self.joined.set_exception(BenchError(data.split(b"\r\n", 1)[0].decode()))
+                self.abort()
+                return
+            self.upgraded = True
+            join = {"type": "join", "code": self.cfg.code, "where": "room", "id": 0}
+            self._send(1, json.dumps(join).encode())
+            data = data[end + 4 :]
+        pos, n = 0, len(data)
+        while n - pos >= 2:
+            b0, length = data[pos], data[pos + 1] & 0x7F
+            head = pos + 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length = int.from_bytes(data[head : head + 2], "big")
+                head += 2
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length = int.from_bytes(data[head : head + 8], "big")
+                head += 8
+            if n - head < length:
+                break
+            pos = head + length
+            self._frame(b0, data[head:pos])
+        if pos < n:
+            self.buf = data[pos:]
+
+    def _frame(self, b0: int, payload: bytes) -> None:
+        opcode = b0 & 0x0F
+        if not b0 & 0x80 or (opcode == 0 and self.fragments):  # fragmented message
+            self.fragments.append(payload)
+            if not b0 & 0x80:
+                return
+            payload, opcode = b"".join(self.fragments), 1
+            self.fragments = []
+        if opcode == 1:
+            self._message(payload)
+        elif opcode == 9:
+            self._send(10, payload)
+        elif opcode == 8:
+            self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+            self._send(8, payload[:2])
+            if self.transport is not None:
+                self.transport.close()
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(_client_frame(opcode, payload))
+
+    def _message(self, raw: bytes) -> None:
+        t = MONO()
+        rec = self.rec
+        if t < rec.t0:
+            if not self.joined.done():
+                if raw.startswith(WELCOME_BYTES):
+                    self.joined.set_result(None)
+                elif raw.startswith(ERROR_BYTES):
+                    self.joined.set_exception(BenchError(f"join refused: {raw[:120]!r}"))
+                return
+            rec.pre_messages += 1
+            if raw.startswith(PRESENCE_BYTES):
+                rec.pre_presence += 1
+            return
+        if t < rec.window_end:
+            rec.msgs[self.idx] += 1
+        if t < rec.record_end and raw.startswith(COUNTS_BYTES):
+            i = raw.rfind(SEQ_BYTES)
+            seq = int(raw[i + len(SEQ_BYTES) : -1])
+            self.times.append(t)
+            self.seqs.append(seq)
+            if seq not in rec.raws:
+                rec.raws[seq] = raw.decode()
+
+
+async def _raw_open(cfg: ListenerConfig, rec: _Recorder) -> RawListener:
+    loop = asyncio.get_running_loop()
+    parts = urlsplit(cfg.url)
+    idx = rec.add_client()
+    protocol: RawListener | None = None
+    try:
+        async with asyncio.timeout(cfg.join_timeout):
+            _, protocol = await loop.create_connection(
+                lambda: RawListener(cfg, rec, idx), parts.hostname, parts.port
+            )
+            await protocol.joined
+        return protocol
+    except BaseException:
+        rec.drop_client(idx)
+        if protocol is not None:
+            protocol.abort()
+        raise
+
+
+async def _raw_connect_many(
+    cfg: ListenerConfig, count: int, rec: _Recorder
+) -> tuple[list[RawListener], Counter[str]]:
+    results = await asyncio.gather(
+        *(_raw_open(cfg, rec) for _ in range(count)), return_exceptions=True
+    )
+    opened = [r for r in results if isinstance(r, RawListener)]
+    failures = Counter(_failure_name(r) for r in results if isinstance(r, BaseException))
+    return opened, failures
+
+
+async def _listener_main(conn: Connection, cfg: ListenerConfig) -> None:
+    rec = _Recorder()
+    aborts: list[Callable[[], None]] = []
+    tasks: list[asyncio.Task[None]] = []
+    loop = asyncio.get_running_loop()
+    conn.send(("hello", os.getpid()))
+    await _pipe_recv_async(conn, 300, "connect order")
+    started = MONO()
+    failures: Counter[str] = Counter()
+    for start in range(0, cfg.count, cfg.batch):
+        size = min(cfg.batch, cfg.count - start)
+        if cfg.client == "raw":
+            raw_opened, failed = await _raw_connect_many(cfg, size, rec)
+            aborts.extend(p.abort for p in raw_opened)
+        else:
+            opened, failed = await _connect_many(cfg.url, cfg.code, size, size, cfg.join_timeout)
+            for ws in opened:
+                idx = rec.add_client()
+                aborts.append(ws.transport.abort)
+                tasks.append(loop.create_task(_listen(ws, idx, rec)))
+        failures.update(failed)
+    conn.send(("connected", sum(rec.alive), dict(failures), MONO() - started))
+    try:
+        _, t0, window_end, record_end = await _pipe_recv_async(conn, 900, "go")
+        rec.t0, rec.window_end, rec.record_end = t0, window_end, record_end
+        await asyncio.sleep(max(0.0, record_end - MONO()))
+        rec.finishing = True
+        seqs, matrix = _recorded_matrix(rec)
+        conn.send(
+            (
+                "result",
+                {
+                    "seqs": seqs,
+                    "matrix": matrix,
+                    "raws": {s: rec.raws[s] for s in seqs},
+                    "msgs": [m for m, alive in zip(rec.msgs, rec.alive, strict=True) if alive],
+                    "pre_messages": rec.pre_messages,
+                    "pre_presence": rec.pre_presence,
+                    "closed": dict(rec.closed),
+                },
+            )
+        )
+        with contextlib.suppress(BenchError):
+            await _pipe_recv_async(conn, 120, "exit")
+    finally:
+        rec.finishing = True
+        for abort in aborts:
+            with contextlib.suppress(Exception):
+                abort()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def listener_process(conn: Connection, cfg: ListenerConfig) -> None:
+    """Entry point of one listener process."""
+    try:
+        uvloop.run(_listener_main(conn, cfg))
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            conn.send(("error", _failure_name(exc)))
+        raise
+
+
+# -- the voter process -----------------------------------------------------------------------
+@dataclass
+class _Requests:
+    """Acks and errors by request id, answered by the readers of the voter connections."""
+
+    acks: dict[int, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    waiters: dict[int, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    finishing: bool = False
+    closed: Counter[str] = field(default_factory=Counter)
+
+
+async def _read_replies(ws: ClientConnection, req: _Requests) -> None:
+    try:
+        async for raw in ws:
+            if isinstance(raw, str) and (
+                raw.startswith(ACK_PREFIX) or raw.startswith(ERROR_PREFIX)
+            ):
+                t = MONO()
+                message = json.loads(raw)
+                rid = message.get("re")
+                if isinstance(rid, int):
+                    req.acks[rid] = (t, message)
+                    waiter = req.waiters.pop(rid, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(message)
+    except ConnectionClosed:
+        pass
+    finally:
+        if not req.finishing:
+            req.closed[f"{ws.close_code} {ws.close_reason or ''}".strip()] += 1
+
+
+async def _every(
+    rate: float, t0: float, end: float, action: Callable[[int], Awaitable[None]]
+) -> None:
+    """Call action(k) at t0 + k / rate until end; late calls catch up at once."""
+    if rate <= 0:
+        return
+    total = round(rate * (end - t0))
+    k = 0
+    while k < total:
+        now = MONO()
+        while k < total and t0 + k / rate <= now:
+            await action(k)
+            k += 1
+        if k < total:
+            await asyncio.sleep(max(0.0, t0 + k / rate - MONO()))
+
+
+async def _voter_main(conn: Connection, cfg: VoterConfig) -> None:
+    req = _Requests()
+    loop = asyncio.get_running_loop()
+    voters, failed = await _connect_many(cfg.url, cfg.code, cfg.voters, 50, cfg.join_timeout)
+    if failed or not voters:
+        raise BenchError(f"voters could not join: {dict(failed)}")
+    readers = [loop.create_task(_read_replies(ws, req)) for ws in voters]
+    probe = await _open_joined(cfg.url, cfg.code, cfg.join_timeout)
+    readers.append(loop.create_task(_read_replies(probe, req)))  # keeps it reading
+    ids = iter(range(1, 1 << 62))
+    try:
+        qids: list[int] = []
+        for m in range(cfg.questions):
+            rid = next(ids)
+            waiter: asyncio.Future[dict[str, Any]] = loop.create_future()
+            req.waiters[rid] = waiter
+            text = f"Benchmark question {m + 1}: what is the latency of fan-out?"
+            await voters[m % len(voters)].send(json.dumps({"type": "ask", "text": text, "id": rid}))
+            reply = await asyncio.wait_for(waiter, 30)
+            if reply.get("type") != "ack":
+                raise BenchError(f"asking a question failed: {reply}")
+            qids.append(int(reply["question"]))
+        conn.send(("ready", qids, os.getpid()))
+        _, t0, window_end, record_end = await _pipe_recv_async(conn, 900, "go")
+
+        votes: list[tuple[int, int, int, float]] = []  # (request id, voter, question, sent)
+        asked: list[tuple[int, float]] = []
+        rtts: list[float] = []
+        n_voters, n_questions = len(voters), len(qids)
+
+        async def vote(k: int) -> None:
+            voter, round_ = k % n_voters, k // n_voters
+            qid = qids[(voter + round_) % n_questions]  # once per question per voter
+            rid = next(ids)
+            message = json.dumps({"type": "vote", "question": qid, "id": rid})
+            sent = MONO()
+            votes.append((rid, voter, qid, sent))
+            await voters[voter].send(message)
+
+        async def ask(m: int) -> None:
+            rid = next(ids)
+            text = f"New question {m + 1} asked during the window"
+            asked.append((rid, MONO()))
+            await voters[(m * 7 + 3) % n_voters].send(
+                json.dumps({"type": "ask", "text": text, "id": rid})
+            )
+
+        async def probe_loop() -> None:
+            await asyncio.sleep(max(0.0, t0 - MONO()))
+            while MONO() < window_end:
+                sent = MONO()
+                try:
+                    pong = await probe.ping()
+                    await asyncio.wait_for(pong, max(0.1, record_end - MONO()))
+                except (TimeoutError, ConnectionClosed):
+                    rtts.append(math.inf)
+                    break
+                rtts.append(MONO() - sent)
+                await asyncio.sleep(0.02)
+
+        async with asyncio.timeout(record_end - MONO() + 5):
+            await asyncio.gather(
+                _every(cfg.vote_rate, t0, window_end, vote),
+                _every(cfg.question_rate, t0, window_end, ask),
+                probe_loop(),
+            )
+        last_send = votes[-1][3] if votes else t0
+        wanted = [rid for rid, *_ in votes] + [rid for rid, _ in asked]
+        while MONO() < record_end and any(rid not in req.acks for rid in wanted):
+            await asyncio.sleep(0.05)
+        vote_rows = []
+        for rid, _voter, qid, sent in votes:
+            ack = req.acks.get(rid)
+            if ack is None:
+                vote_rows.append((sent, qid, math.nan, False, 0, "no reply"))
+                continue
+            t, message = ack
+            if message.get("type") == "ack":
+                vote_rows.append(
+                    (sent, qid, t, bool(message.get("voted")), int(message.get("votes", 0)), "")
+                )
+            else:
+                vote_rows.append((sent, qid, t, False, 0, str(message.get("code"))))
+        ask_rows = [
+            (sent, req.acks[rid][0] if rid in req.acks else math.nan,
+             req.acks[rid][1].get("type") if rid in req.acks else "no reply")
+            for rid, sent in asked
+        ]  # fmt: skip
+        req.finishing = True
+        conn.send(
+            (
+                "result",
+                {
+                    "votes": vote_rows,
+                    "asks": ask_rows,
+                    "rtts": rtts,
+                    "last_send": last_send,
+                    "closed": dict(req.closed),
+                },
+            )
+        )
+        with contextlib.suppress(BenchError):
+            await _pipe_recv_async(conn, 120, "exit")
+    finally:
+        req.finishing = True
+        _abort_all([*voters, probe])
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+
+
+def voter_process(conn: Connection, cfg: VoterConfig) -> None:
+    """Entry point of the voter process."""
+    try:
+        uvloop.run(_voter_main(conn, cfg))
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            conn.send(("error", _failure_name(exc)))
+        raise
+
+
+# -- analysis ---------------------------------------------------------------------------------
+def _pct(values: np.ndarray | list[float], q: float) -> float:
+    arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        return math.nan
+    return float(np.percentile(arr, q, method="higher"))
+
+
+def _hist_pct(hist: np.ndarray, missing: int, q: float) -> float:
+    """Percentile q of a latency histogram; missing pairs count as infinitely late."""
+    total = int(hist.sum()) + missing
+    if total == 0:
+        return math.nan
+    rank = math.ceil(q / 100 * total)
+    cum = np.cumsum(hist)
+    i = int(np.searchsorted(cum, rank))
+    return math.inf if i >= hist.size else (i + 1) * HIST_RESOLUTION
+
+
+def analyse(
+    votes: list[tuple[float, int, float, bool, int, str]],
+    seqs: list[int],
+    matrix: np.ndarray,
+    raws: dict[int, str],
+    window: tuple[float, float],
+) -> dict[str, Any]:
+    """Vote-to-listener latencies from the votes and the receipt matrix (listeners x seqs)."""
+    col_of = {s: i for i, s in enumerate(seqs)}
+    by_question: dict[int, tuple[list[int], list[int]]] = {}  # q -> (columns, counts)
+    for s in seqs:
+        for q, n in json.loads(raws[s])["counts"].items():
+            cols, vals = by_question.setdefault(int(q), ([], []))
+            cols.append(col_of[s])
+            vals.append(int(n))
+    groups: dict[tuple[int, int], list[float]] = {}
+    unmatched = 0
+    for sent, qid, _, voted, count, _ in votes:
+        if not voted:
+            continue
+        cols, vals = by_question.get(qid, ([], []))
+        pos = bisect.bisect_left(vals, count)
+        if pos >= len(vals):
+            unmatched += 1
+            continue
+        groups.setdefault((qid, pos), []).append(sent)
+    n_listeners = matrix.shape[0]
+    hist = np.zeros(int(HIST_MAX_SECONDS / HIST_RESOLUTION) + 1, dtype=np.int64)
+    missing_pairs = unmatched * n_listeners
+    negative = 0
+    worst: list[float] = [math.inf] * unmatched
+    for (qid, pos), sends in groups.items():
+        cols = by_question[qid][0]
+        seen = matrix[:, cols[pos]].copy()
+        later = pos + 1
+        while later < len(cols) and np.isnan(seen).any():  # a listener missed one message
+            gaps = np.isnan(seen)
+            seen[gaps] = matrix[gaps, cols[later]]
+            later += 1
+        have = seen[~np.isnan(seen)]
+        absent = n_listeners - have.size
+        s = np.asarray(sends)
+        lat = have[:, None] - s[None, :]
+        negative += int((lat < 0).sum())
+        bins = np.clip((lat / HIST_RESOLUTION).astype(np.int64), 0, hist.size - 1).ravel()
+        counted = np.bincount(bins)
+        hist[: counted.size] += counted
+        missing_pairs += absent * s.size
+        top = float(have.max()) if have.size else math.inf
+        worst.extend([math.inf] * s.size if absent else (top - s).tolist())
+    spreads = []
+    for c in range(matrix.shape[1]):
+        got = matrix[:, c][~np.isnan(matrix[:, c])]
+        if got.size == n_listeners and n_listeners:
+            spreads.append(float(got.max() - got.min()))
+    firsts = np.sort(np.fmin.reduce(matrix, axis=0)) if matrix.size else np.array([])
+    firsts = firsts[(firsts >= window[0]) & (firsts < window[1])]  # first receipt of each
+    gaps = np.diff(firsts)
+    return {
+        "counts_per_s": firsts.size / (window[1] - window[0]),
+        "gap_p50": _pct(gaps, 50),
+        "gap_max": float(gaps.max()) if gaps.size else math.nan,
+        "votes_measured": len(worst),
+        "all_p50": _pct(worst, 50),
+        "all_p99": _pct(worst, 99),
+        "all_max": max(worst) if worst else math.nan,
+        "pair_p50": _hist_pct(hist, missing_pairs, 50),
+        "pair_p99": _hist_pct(hist, missing_pairs, 99),
+        "missing_pairs": missing_pairs,
+        "negative_pairs": negative,
+        "spread_p50": _pct(spreads, 50),
+        "spread_p99": _pct(spreads, 99),
+        "spread_max": max(spreads) if spreads else math.nan,
+        "broadcasts": matrix.shape[1],
+    }
+
+
+# -- the orchestrator -------------------------------------------------------------------------
+def _cpu(procs: Iterable[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _machine_busy() -> tuple[float, float]:
+    t = psutil.cpu_times()
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    return sum(t) - idle, sum(t)
+
+
+def _wait_quiet(threshold: float, patience: float) -> float:
+    """Wait (up to `patience` s) until other processes leave the machine nearly idle.
+
+    Returns the busy % (of all cores) over the last second; the machine is shared.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        a = _machine_busy()
+        time.sleep(1.0)
+        b = _machine_busy()
+        busy = (b[0] - a[0]) / max(1e-9, b[1] - a[1]) * 100
+        if busy <= threshold or time.monotonic() >= deadline:
+            if busy > threshold:
+                _log(f"warning: machine still {busy:.0f}% busy before the run")
+            return busy
+        _log(f"machine {busy:.0f}% busy (other processes); waiting")
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _voters_for(args: argparse.Namespace) -> int:
+    return args.voters or max(10, math.ceil(args.vote_rate / PER_VOTER_RATE))
+
+
+def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
+    """Run the benchmark at one size; returns the measured figures (or what broke)."""
+    row: dict[str, Any] = {"size": size}
+    ctx = mp.get_context("spawn")
+    procs: list[mp.process.BaseProcess] = []
+    pipes: list[Connection] = []
+    tmp = tempfile.TemporaryDirectory(prefix="companion-bench-")
+    env = {
+        "COMPANION_VOTES_PER_SECOND": UNLIMITED,
+        "COMPANION_VOTE_BURST": UNLIMITED,
+        "COMPANION_QUESTION_BURST": UNLIMITED,
+        "COMPANION_QUESTIONS_PER_MINUTE": UNLIMITED,
+    }
+    if args.coalesce_ms is not None:
+        env["COMPANION_COALESCE_MS"] = str(args.coalesce_ms)
+    server = BenchServer(Path(tmp.name), extra_env=env, loop=args.server_loop)
+    try:
+        row["busy_before"] = _wait_quiet(args.quiet, args.quiet_wait)
+        imported = server.import_programme()
+        if imported.returncode != 0:
+            raise BenchError(f"import failed: {imported.stderr[-500:]}")
+        server.start()
+        assert server.proc is not None
+        sproc = psutil.Process(server.proc.pid)
+        code = sorted(server.access().values())[0][0]
+
+        n_voters = _voters_for(args)
+        per_voter = math.ceil(args.vote_rate * args.seconds / n_voters)
+        n_questions = max(args.questions, per_voter + 1)
+        row.update(voters=n_voters, questions=n_questions)
+        vparent, vchild = ctx.Pipe()
+        vcfg = VoterConfig(
+            server.ws,
+            code,
+            n_voters,
+            n_questions,
+            args.vote_rate,
+            args.question_rate,
+            args.join_timeout,
+        )
+        vproc = ctx.Process(target=voter_process, args=(vchild, vcfg), daemon=True)
+        vproc.start()
+        procs.append(vproc)
+        pipes.append(vparent)
+        ready = _pipe_recv(vparent, 300, "voters and questions")
+        if ready[0] != "ready":
+            raise BenchError(f"voter process: {ready[1]}")
+        time.sleep(0.5)
+        rss_before = sproc.memory_info().rss
+
+        workers = max(1, min(args.workers, size))
+        shares = [size // workers + (1 if i < size % workers else 0) for i in range(workers)]
+        batch = max(1, args.batch // workers)
+        lpipes: list[Connection] = []
+        for share in shares:
+            parent, child = ctx.Pipe()
+            lcfg = ListenerConfig(server.ws, code, share, batch, args.join_timeout, args.client)
+            p = ctx.Process(target=listener_process, args=(child, lcfg), daemon=True)
+            p.start()
+            procs.append(p)
+            lpipes.append(parent)
+        pipes.extend(lpipes)
+        for parent in lpipes:
+            hello = _pipe_recv(parent, 120, "listener process start")
+            if hello[0] != "hello":
+                raise BenchError(f"listener process: {hello[1]}")
+        _log(f"[{size}] connecting {size} listeners in {workers} processes, batch {args.batch}")
+        started = time.monotonic()
+        for parent in lpipes:
+            parent.send(("connect",))
+        connected, failures = 0, Counter[str]()
+        for parent in lpipes:
+            reply = _pipe_recv(parent, args.connect_timeout, "listeners to connect")
+            if reply[0] != "connected":
+                raise BenchError(f"listener process: {reply[1]}")
+            connected += reply[1]
+            failures.update(reply[2])
+        row["connect_s"] = time.monotonic() - started
+        row["connected"] = connected
+        row["connect_failures"] = dict(failures)
+        _log(
+            f"[{size}] {connected} connected in {row['connect_s']:.1f} s; failures {dict(failures)}"
+        )
+        if connected == 0:
+            raise BenchError("no listener could connect")
+        time.sleep(args.settle)
+        rss_after = sproc.memory_info().rss
+        row["rss_mib"] = rss_after / 2**20
+        row["kib_per_conn"] = (rss_after - rss_before) / 1024 / connected
+        with contextlib.suppress(psutil.Error):
+            row["server_fds"] = sproc.num_fds()
+
+        loadgen = [psutil.Process(os.getpid())] + [psutil.Process(p.pid) for p in procs if p.pid]
+        t0 = time.monotonic() + 0.3
+        window_end = t0 + args.seconds
+        record_end = window_end + args.grace
+        for parent in pipes:
+            parent.send(("go", t0, window_end, record_end))
+        time.sleep(max(0.0, t0 - time.monotonic()))
+        cpu_server0, cpu_load0, busy0 = _cpu([sproc]), _cpu(loadgen), _machine_busy()
+        sys0 = sproc.cpu_times().system
+        per_second: list[float] = []
+        last = cpu_server0
+        while time.monotonic() < window_end - 0.01:
+            time.sleep(min(1.0, max(0.0, window_end - time.monotonic())))
+            now = _cpu([sproc])
+            per_second.append(now - last)
+            last = now
+        cpu_server1, cpu_load1, busy1 = _cpu([sproc]), _cpu(loadgen), _machine_busy()
+        row["server_cpu"] = (cpu_server1 - cpu_server0) / args.seconds * 100
+        row["server_sys"] = (sproc.cpu_times().system - sys0) / args.seconds * 100
+        row["server_cpu_peak"] = max(per_second) * 100 if per_second else math.nan
+        row["loadgen_cpu"] = (cpu_load1 - cpu_load0) / args.seconds * 100
+        row["machine_busy"] = (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) * 100
+        cores = os.cpu_count() or 1
+        row["other_cpu"] = row["machine_busy"] * cores - row["server_cpu"] - row["loadgen_cpu"]
+        row["server_threads"] = sproc.num_threads()
+
+        wait = args.grace + 120
+        vres = _pipe_recv(vparent, wait, "voter results")
+        if vres[0] != "result":
+            raise BenchError(f"voter process: {vres[1]}")
+        results = []
+        for parent in lpipes:
+            lres = _pipe_recv(parent, wait, "listener results")
+            if lres[0] != "result":
+                raise BenchError(f"listener process: {lres[1]}")
+            results.append(lres[1])
+        for parent in pipes:
+            with contextlib.suppress(OSError):
+                parent.send(("exit",))
+
+        votes = vres[1]["votes"]
+        seqs = sorted({s for r in results for s in r["seqs"]})
+        raws: dict[int, str] = {}
+        for r in results:
+            raws.update(r["raws"])
+        col = {s: i for i, s in enumerate(seqs)}
+        blocks = []
+        for r in results:
+            block = np.full((r["matrix"].shape[0], len(seqs)), np.nan)
+            block[:, [col[s] for s in r["seqs"]]] = r["matrix"]
+            blocks.append(block)
+        matrix = np.vstack(blocks)
+        _log(f"[{size}] analysing {len(votes)} votes x {matrix.shape[0]} listeners")
+        row.update(analyse(votes, seqs, matrix, raws, (t0, window_end)))
+        msgs = sum(sum(r["msgs"]) for r in results)
+        row["msgs_per_s"] = msgs / args.seconds
+        row["msgs_per_client_s"] = msgs / args.seconds / connected
+        row["pre_messages"] = sum(r["pre_messages"] for r in results)
+        row["pre_presence"] = sum(r["pre_presence"] for r in results)
+        closed: Counter[str] = Counter()
+        for r in results:
+            closed.update(r["closed"])
+        closed.update(vres[1]["closed"])
+        row["closed"] = dict(closed)
+        ok = [v for v in votes if v[3]]
+        row["votes_sent"] = len(votes)
+        row["votes_cast"] = len(ok)
+        row["vote_errors"] = dict(Counter(v[5] for v in votes if v[5]))
+        row["vote_rate_real"] = len(votes) / max(1e-9, vres[1]["last_send"] - t0)
+        acks = [v[2] - v[0] for v in votes if not math.isnan(v[2])]
+        row["ack_p50"], row["ack_p99"] = _pct(acks, 50), _pct(acks, 99)
+        rtts = vres[1]["rtts"]
+        row["ping_p50"], row["ping_p99"] = _pct(rtts, 50), _pct(rtts, 99)
+        row["ping_max"] = max(rtts) if rtts else math.nan
+        row["asks"] = dict(Counter(a[2] for a in vres[1]["asks"]))
+        delivered = msgs + 0.0
+        row["server_us_per_msg"] = (
+            (cpu_server1 - cpu_server0) / delivered * 1e6 if delivered else math.nan
+        )
+    except (BenchError, OSError, psutil.Error, RuntimeError) as exc:
+        row["error"] = _failure_name(exc)
+        _log(f"[{size}] FAILED: {row['error']}")
+        if server.proc is not None and server.proc.poll() is not None:
+            row["error"] += f" (server exited {server.proc.returncode})"
+            _log(server.log())
+    finally:
+        for parent in pipes:
+            with contextlib.suppress(OSError):
+                parent.send(("exit",))
+        for p in procs:
+            p.join(30)
+            if p.is_alive():
+                p.terminate()
+                p.join(5)
+        server.stop()
+        tmp.cleanup()
+    return row
+
+
+# -- output -------------------------------------------------------------------------------------
+def _ms(value: float) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return "never" if math.isinf(value) else f"{value * 1000:.0f}"
+
+
+def _num(row: dict[str, Any], key: str, fmt: str) -> str:
+    value = row.get(key)
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt % value
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The main markdown table."""
+    lines = [
+        "| size | connect s | vote p50/p99 all clients ms | per-pair p50/p99 ms "
+        "| msgs/s total (per client) | server CPU % | server RSS MiB | KiB/conn | loadgen CPU % |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        msgs = (
+            f"{r['msgs_per_s']:,.0f} ({r['msgs_per_client_s']:.1f})" if "msgs_per_s" in r else "-"
+        )
+        lines.append(
+            f"| {r['size']:,} | {_num(r, 'connect_s', '%.1f')} "
+            f"| {_ms(r.get('all_p50', math.nan))} / {_ms(r.get('all_p99', math.nan))} "
+            f"| {_ms(r.get('pair_p50', math.nan))} / {_ms(r.get('pair_p99', math.nan))} "
+            f"| {msgs} | {_num(r, 'server_cpu', '%.0f')} | {_num(r, 'rss_mib', '%.0f')} "
+            f"| {_num(r, 'kib_per_conn', '%.1f')} | {_num(r, 'loadgen_cpu', '%.0f')} |"
+        )
+    return "\n".join(lines)
+
+
+def diagnostics(rows: list[dict[str, Any]]) -> str:
+    """The second table: what explains the first."""
+    lines = [
+        "| size | votes sent/cast (rate/s) | vote ack p50/p99 ms | probe ping p50/p99/max ms "
+        "| broadcast spread p50/p99/max ms | server CPU peak 1 s % (sys %) "
+        "| server µs/delivered msg | machine busy % of 2 cores (others, % of 1) "
+        "| counts msgs/s, gap p50/max ms "
+        "| msgs before window (presence) | unseen pairs |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if "votes_sent" not in r:
+            continue
+        lines.append(
+            f"| {r['size']:,} | {r['votes_sent']:,}/{r['votes_cast']:,} "
+            f"({r['vote_rate_real']:.0f}) | {_ms(r['ack_p50'])} / {_ms(r['ack_p99'])} "
+            f"| {_ms(r['ping_p50'])} / {_ms(r['ping_p99'])} / {_ms(r['ping_max'])} "
+            f"| {_ms(r['spread_p50'])} / {_ms(r['spread_p99'])} / {_ms(r['spread_max'])} "
+            f"| {r['server_cpu_peak']:.0f} ({r['server_sys']:.0f}) | {r['server_us_per_msg']:.1f} "
+            f"| {r['machine_busy']:.0f} ({r['other_cpu']:.0f}) "
+            f"| {r['counts_per_s']:.1f}, {_ms(r['gap_p50'])}/{_ms(r['gap_max'])} "
+            f"| {r['pre_messages']:,} ({r['pre_presence']:,}) "
+            f"| {r['missing_pairs']:,} |"
+        )
+    return "\n".join(lines)
+
+
+def notes(rows: list[dict[str, Any]]) -> str:
+    """Failures, errors and closed connections, one line per size where there were any."""
+    out = []
+    for r in rows:
+        extra = {
+            k: r[k]
+            for k in ("error", "connect_failures", "vote_errors", "closed", "negative_pairs")
+            if r.get(k)
+        }
+        extra.update(voters=r.get("voters"), questions=r.get("questions"), asks=r.get("asks"))
+        extra["broadcasts recorded"] = r.get("broadcasts")
+        out.append(f"- {r['size']:,}: " + ", ".join(f"{k}: {v}" for k, v in extra.items()))
+    return "\n".join(out)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--sizes", default="100,1000,3000", help="listener counts, e.g. 100,1000")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
+    parser.add_argument("--vote-rate", type=float, default=100.0, help="votes per second")
+    parser.add_argument("--question-rate", type=float, default=2.0, help="questions per second")
+    parser.add_argument("--workers", type=int, default=2, help="listener processes")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "websockets"),
+        default="raw",
+        help="listener client: lean protocol (raw) or websockets.asyncio.client",
+    )
+    parser.add_argument("--voters", type=int, default=0, help="voter connections (0: auto)")
+    parser.add_argument("--questions", type=int, default=0, help="questions to vote on (min)")
+    parser.add_argument("--batch", type=int, default=100, help="connections opened at once")
+    parser.add_argument("--grace", type=float, default=5.0, help="seconds to wait for deliveries")
+    parser.add_argument("--settle", type=float, default=1.5, help="pause after connecting")
+    parser.add_argument("--join-timeout", type=float, default=30.0, help="per connection")
+    parser.add_argument("--connect-timeout", type=float, default=600.0, help="all connections")
+    parser.add_argument(
+        "--server-loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="run the server as shipped (asyncio) or with uvloop installed first",
+    )
+    parser.add_argument("--quiet", type=float, default=15.0, help="busy %% to wait below")
+    parser.add_argument("--quiet-wait", type=float, default=120.0, help="seconds to wait")
+    parser.add_argument("--coalesce-ms", type=int, default=None, help="COMPANION_COALESCE_MS")
+    args = parser.parse_args(argv)
+    args.size_list = [int(s) for s in args.sizes.split(",") if s.strip()]
+    return args
+
+
+def raise_nofile(needed: int) -> int:
+    """Raise RLIMIT_NOFILE to the hard limit (inherited by the server and the workers)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, needed)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < needed:
+        _log(f"warning: RLIMIT_NOFILE {target} < {needed} needed by the server")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every size and print the tables."""
+    args = parse_args(argv)
+    command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
+    voters = _voters_for(args)
+    limit = raise_nofile(max(args.size_list) + voters + 200)
+    rows = []
+    for size in args.size_list:
+        rows.append(run_size(args, size))
+        _log(table(rows[-1:]))
+    print(f"\nCommand: `{command}`\n")
+    print(
+        f"Window {args.seconds:g} s, {args.vote_rate:g} votes/s by {voters} voter connections, "
+        f"{args.question_rate:g} questions/s, listeners in {args.workers} processes, "
+        f"coalesce {args.coalesce_ms if args.coalesce_ms is not None else 'default (100)'} ms, "
+        f"server loop {args.server_loop}, listener client {args.client}, "
+        f"RLIMIT_NOFILE {limit}, {os.cpu_count()} CPUs, the clients share them with the server. "
+        "CPU % is of one core.\n"
+    )
+    print(table(rows))
+    print()
+    print(diagnostics(rows))
+    print()
+    print(notes(rows))
+    return 0 if all("error" not in r for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,671 @@
+// The moderator console: agenda and timer on the left, the question queue on the right.
+// Every change goes to the server as a request; the console redraws only from server
+// events (snapshot, questions, counts, agenda, session, presence), so every open
+// console and the big screen show the same state and a reload shows it again.
+import { t, onLanguageChange, currentLang } from "./i18n.js";
+import { el, toast, errorText, showConnection, clock, timeOfDay } from "./ui.js";
+import { Live } from "./live.js";
+import { SessionModel } from "./model.js";
+
+const $ = (id) => document.getElementById(id);
+const root = $("mod");
+const SESSION = root.dataset.session;
+const KEY_NAME = `companion.modkey.${SESSION}`;
+
+// Which question statuses each tab lists; "live" includes the highlighted one.
+const TABS = {
+  pending: ["pending"],
+  live: ["highlighted", "live"],
+  answered: ["answered"],
+  hidden: ["hidden"],
+};
+// The actions the domain allows per status (companion/domain/questions.py).
+const ACTIONS = {
+  pending: ["approve", "highlight", "answer", "edit", "merge", "hide"],
+  live: ["highlight", "answer", "edit", "merge", "hide"],
+  highlighted: ["unhighlight", "answer", "edit", "merge", "hide"],
+  answered: ["reopen", "edit", "merge", "hide"],
+  hidden: ["approve", "edit", "merge"],
+};
+const REQUESTS = {
+  approve: "question.approve",
+  reopen: "question.approve", // approving an answered question reopens it
+  hide: "question.hide",
+  highlight: "question.highlight",
+  unhighlight: "question.unhighlight",
+  answer: "question.answer",
+};
+const LABELS = {
+  approve: "moderator.approve",
+  reopen: "moderator.reopen",
+  hide: "moderator.hide",
+  edit: "moderator.edit",
+  merge: "moderator.merge_into",
+  highlight: "moderator.highlight",
+  unhighlight: "moderator.unhighlight",
+  answer: "moderator.mark_answered",
+};
+const ITEM_STATUSES = { postpone: "postponed", "date-to-come": "date-to-come", reschedule: "scheduled" };
+const PRIMARY = new Set(["approve", "reopen", "highlight"]);
+const EXTEND_MINUTES = 5;
+const BREAK_MINUTES = 15;
+
+const model = new SessionModel();
+let live = null;
+let ready = false;
+let tab = null; // chosen from the first snapshot, then by the moderator
+const editing = new Map(); // question id -> draft text, kept across redraws
+let mergeSource = null;
+const known = new Set(); // question ids seen, to announce only new pending ones
+const inflight = new Set(); // requests not answered yet: a double tap sends once
+const rendered = new Map(); // question id -> {sig, node}: unchanged rows are kept as is
+
+// -- the key ---------------------------------------------------------------------------
+// It arrives in the fragment (never sent over HTTP) and is kept on this device so a reload
+// without the fragment still works; then it is taken out of the address bar.
+const keyStore = {
+  read() {
+    for (const storage of [sessionStorage, localStorage]) {
+      try {
+        const key = storage.getItem(KEY_NAME);
+        if (key) return key;
+      } catch {
+        /* storage blocked: only the fragment works */
+      }
+    }
+    return null;
+  },
+  write(key) {
+    for (const storage of [sessionStorage, localStorage]) {
+      try {
+        storage.setItem(KEY_NAME, key);
+      } catch {
+        /* private mode: this tab still has it in memory */
+      }
+    }
+  },
+  clear() {
+    for (const storage of [sessionStorage, localStorage]) {
+      try {
+        storage.removeItem(KEY_NAME);
+      } catch {
+        /* nothing kept */
+      }
+    }
+  },
+};
+
+function takeKey() {
+  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fromUrl) {
+    keyStore.write(fromUrl);
+    history.replaceState(history.state, "", location.pathname + location.search);
+    return fromUrl;
+  }
+  return keyStore.read();
+}
+
+function needKey() {
+  keyStore.clear();
+  live?.stop();
+  live = null; // controls then send nothing at all
+  ready = false;
+  $("console").hidden = true;
+  $("need-key").hidden = false;
+  showConnection("live"); // hides the banner: there is nothing to reconnect to
+}
+
+// -- requests --------------------------------------------------------------------------
+async function send(message) {
+  const key = JSON.stringify(message);
+  if (!live || inflight.has(key)) return false;
+  inflight.add(key);
+  try {
+    await live.request(message);
+    return true;
+  } catch (error) {
+    toast(errorText(error));
+    return false;
+  } finally {
+    inflight.delete(key);
+  }
+}
+
+// -- focus across redraws --------------------------------------------------------------
+// Rows are rebuilt when they change; put focus back on the same control (or a neighbour)
+// so keyboard and switch users keep their place.
+function redrawKeepingFocus(container, draw) {
+  const active = document.activeElement;
+  if (!active || active === document.body || !container.contains(active)) {
+    draw();
+    return;
+  }
+  const row = active.closest("li");
+  const rowKey = row?.dataset.id ?? row?.dataset.item;
+  const index = row ? [...container.children].indexOf(row) : -1;
+  const action = active.dataset.action;
+  const selection = active.tagName === "TEXTAREA" ? [active.selectionStart, active.selectionEnd] : null;
+  draw();
+  if (document.activeElement === active) return;
+  const attr = row?.dataset.id !== undefined ? "data-id" : "data-item";
+  const sameRow = rowKey === undefined ? null : container.querySelector(`li[${attr}="${CSS.escape(rowKey)}"]`);
+  // Kept but moved (re-sorted) nodes lose focus too; otherwise the same control in the
+  // same row, else the nearest row that still has a control.
+  const rows = [...container.children];
+  const start = Math.max(0, Math.min(index, rows.length - 1));
+  const near = [...rows.slice(start), ...rows.slice(0, start).reverse()];
+  const target =
+    (active.isConnected ? active : null) ||
+    (sameRow && action && visible(sameRow.querySelector(`[data-action="${action}"]`))) ||
+    (sameRow && selection && sameRow.querySelector("textarea")) ||
+    firstControl(sameRow) ||
+    near.map(firstControl).find(Boolean);
+  if (target) {
+    target.focus();
+    if (selection && target.tagName === "TEXTAREA") target.setSelectionRange(...selection);
+  } else if (container === $("queue")) {
+    $(`tab-${tab}`).focus();
+  }
+}
+
+function visible(node) {
+  return node && !node.hidden && !node.disabled ? node : null;
+}
+
+function firstControl(node) {
+  if (!node) return null;
+  return [...node.querySelectorAll("button, textarea")].find((b) => !b.hidden && !b.disabled) ?? null;
+}
+
+// -- agenda ----------------------------------------------------------------------------
+function speakerLine(speakers) {
+  return speakers.map((s) => [s.name, s.title, s.organisation].filter(Boolean).join(", ")).join(" · ");
+}
+
+function itemMeta(item) {
+  const parts = [t(`common.kind_${item.kind}`)];
+  if (item.minutes) parts.push(t("common.minutes", { n: item.minutes }));
+  if (item.speakers.length) parts.push(item.speakers.map((s) => s.name).join(", "));
+  return parts.join(" · ");
+}
+
+function renderNow() {
+  const agenda = model.agenda;
+  const item = model.currentItem();
+  const index = item ? agenda.items.indexOf(item) : -1;
+  $("current-title").textContent = item ? item.title : t("common.no_current_item");
+  $("current-speakers").textContent = item ? speakerLine(item.speakers) || itemMeta(item) : "";
+  $("btn-prev").disabled = index <= 0;
+  $("btn-next").disabled = index >= agenda.items.length - 1;
+
+  const running = agenda.timer.running_since !== null;
+  const timerButton = $("btn-timer");
+  timerButton.textContent = t(running ? "moderator.pause_timer" : "moderator.start_timer");
+  timerButton.dataset.running = String(running);
+  for (const id of ["btn-timer", "btn-shorten", "btn-extend"]) $(id).disabled = !item;
+
+  const pause = agenda.break;
+  $("btn-break").hidden = Boolean(pause);
+  $("btn-break-end").hidden = !pause;
+  $("break-state").hidden = !pause;
+  $("break-state").textContent = pause ? t("common.break_until", { time: timeOfDay(pause.ends_at) }) : "";
+  $("now-card").dataset.break = String(Boolean(pause));
+  renderTimer();
+}
+
+function renderTimer() {
+  if (!model.agenda) return;
+  const item = model.currentItem();
+  const timer = model.agenda.timer;
+  const box = $("timer");
+  let text = "–";
+  let label = "moderator.time_left";
+  let over = false;
+  if (item) {
+    const left = model.timeLeft();
+    if (!item.minutes && timer.planned_seconds === 0) {
+      // An item without a planned length counts up instead of showing "over time".
+      text = clock(-left);
+      label = "moderator.elapsed";
+    } else {
+      over = left < 0;
+      text = clock(left);
+      if (over) label = "moderator.overrun";
+    }
+  }
+  box.closest(".timer-box").hidden = !item;
+  if (box.textContent !== text) box.textContent = text;
+  box.dataset.overrun = String(over);
+  $("timer-label").dataset.i18n = label;
+  $("timer-label").textContent = t(label);
+  $("timer-state").textContent = item && timer.running_since === null ? t("moderator.paused") : "";
+}
+
+function renderAgendaList() {
+  const list = $("agenda-list");
+  const agenda = model.agenda;
+  redrawKeepingFocus(list, () => {
+    list.replaceChildren(
+      ...agenda.items.map((item) => {
+        const current = item.id === agenda.current;
+        const open = !current && item.status !== "done";
+        const titleId = `item-title-${item.id}`;
+        const button = (action, key, show, extra = {}) =>
+          el("button", { type: "button", dataset: { action }, hidden: !show, "aria-describedby": titleId, ...extra }, t(key));
+        return el(
+          "li",
+          {
+            class: "mod-item",
+            dataset: { item: item.id, status: item.status },
+            "aria-current": current ? "true" : null,
+          },
+          el(
+            "div",
+            { class: "item-head" },
+            item.start ? el("span", { class: "item-time" }, item.start) : null,
+            el("span", { class: "item-title", id: titleId }, item.title),
+            el("span", { class: "status", dataset: { status: item.status } }, t(`common.status_${item.status}`)),
+          ),
+          el(
+            "div",
+            { class: "item-foot" },
+            el("p", { class: "item-meta" }, itemMeta(item)),
+            el(
+              "div",
+              { class: "item-actions" },
+              button("goto", "moderator.goto", !current),
+              button("postpone", "moderator.postpone", open && item.status !== "postponed"),
+              button("date-to-come", "moderator.date_to_come", open && item.status !== "date-to-come"),
+              button("reschedule", "moderator.reschedule", open && item.status !== "scheduled"),
+            ),
+          ),
+        );
+      }),
+    );
+  });
+}
+
+function renderAgenda() {
+  if (!model.agenda) return;
+  renderNow();
+  renderAgendaList();
+}
+
+// -- questions -------------------------------------------------------------------------
+function sortedFor(name) {
+  const questions = model.list(TABS[name]);
+  if (name === "pending") questions.sort((a, b) => a.asked_at - b.asked_at); // first come, first moderated
+  if (name === "live") questions.sort((a, b) => (b.status === "highlighted") - (a.status === "highlighted"));
+  if (name === "answered") questions.sort((a, b) => (b.answered_at ?? 0) - (a.answered_at ?? 0));
+  if (name === "hidden") questions.sort((a, b) => b.asked_at - a.asked_at);
+  return questions; // Array.sort is stable, so "live" keeps the vote order under the highlight
+}
+
+function authorCounts() {
+  const counts = new Map();
+  for (const q of model.questions.values()) counts.set(q.author, (counts.get(q.author) ?? 0) + 1);
+  return counts;
+}
+
+function questionRow(q, byAuthor) {
+  const textId = `q-text-${q.id}`;
+  const draft = editing.get(q.id);
+  const body = [];
+  if (draft === undefined) {
+    body.push(el("p", { class: "q-text", id: textId }, q.text));
+  } else {
+    const field = `q-edit-${q.id}`;
+    body.push(
+      el(
+        "form",
+        { class: "q-edit", dataset: { id: q.id } },
+        el("label", { for: field }, t("moderator.question_text")),
+        el("textarea", { id: field, maxlength: 500, rows: 3, dataset: { action: "draft" } }, draft),
+        el(
+          "div",
+          { class: "button-row" },
+          el("button", { type: "submit", class: "primary", dataset: { action: "save" } }, t("moderator.save")),
+          el("button", { type: "button", dataset: { action: "cancel" } }, t("moderator.cancel")),
+        ),
+      ),
+    );
+  }
+  const asked = byAuthor.get(q.author) ?? 1;
+  body.push(
+    el(
+      "p",
+      { class: "q-meta" },
+      el("span", { class: "q-name" }, q.name ?? t("common.anonymous")),
+      el("span", { class: "q-where", dataset: { where: q.where } }, t(q.where === "room" ? "common.in_room" : "common.remote")),
+      el(
+        "span",
+        { class: "q-author" },
+        `${t("moderator.author")} #${String(q.author).slice(0, 6)}`,
+        asked > 1 ? ` (${t("moderator.author_questions", { n: asked })})` : null,
+      ),
+      el("span", { class: "q-time" }, timeOfDay(q.asked_at)),
+      q.edited ? el("span", { class: "q-edited" }, t("moderator.edited")) : null,
+    ),
+  );
+  if (q.merged_from.length) {
+    body.push(
+      el(
+        "div",
+        { class: "q-merged" },
+        el("span", { class: "q-merged-label" }, t("moderator.merged_from")),
+        el(
+          "ul",
+          {},
+          q.merged_from.map((id) => el("li", { dataset: { merged: id } }, `#${id} ${model.questions.get(id)?.text ?? ""}`)),
+        ),
+      ),
+    );
+  }
+  if (draft === undefined) {
+    body.push(
+      el(
+        "div",
+        { class: "q-actions", role: "group", "aria-label": t("moderator.actions_for", { id: q.id }) },
+        (ACTIONS[q.status] ?? []).map((action) =>
+          el(
+            "button",
+            {
+              type: "button",
+              class: [PRIMARY.has(action) ? "primary" : "", action === "hide" ? "danger" : ""].join(" ").trim() || null,
+              dataset: { action },
+              "aria-describedby": textId,
+              "aria-haspopup": action === "merge" ? "dialog" : null,
+            },
+            t(LABELS[action]),
+          ),
+        ),
+      ),
+    );
+  }
+  return el(
+    "li",
+    { class: "question", id: `q-${q.id}`, dataset: { id: q.id, status: q.status } },
+    el(
+      "div",
+      { class: "q-side" },
+      el("span", { class: "q-votes" }, String(q.votes)),
+      el("span", { class: "q-votes-label" }, t("common.votes")),
+    ),
+    el(
+      "div",
+      { class: "q-body" },
+      q.status === "highlighted" ? el("span", { class: "badge on-screen-badge" }, t("questions.highlighted")) : null,
+      body,
+    ),
+  );
+}
+
+function renderQueue() {
+  if (!ready) return;
+  const list = $("queue");
+  const byAuthor = authorCounts();
+  const questions = sortedFor(tab);
+  const lang = currentLang();
+  redrawKeepingFocus(list, () => {
+    const rows = questions.map((q) => {
+      // Votes are left out of the signature: counts arrive often and only change a number,
+      // so a row being tapped is not replaced under the finger.
+      const { votes, ...rest } = q;
+      const sig = JSON.stringify([rest, lang, editing.has(q.id), byAuthor.get(q.author), q.merged_from.map((id) => model.questions.get(id)?.text)]);
+      let entry = rendered.get(q.id);
+      if (!entry || entry.sig !== sig) {
+        entry = { sig, node: questionRow(q, byAuthor) };
+        rendered.set(q.id, entry);
+      }
+      entry.node.querySelector(".q-votes").textContent = String(votes);
+      return entry.node;
+    });
+    const wanted = new Set(rows);
+    for (const node of [...list.children]) if (!wanted.has(node)) node.remove();
+    rows.forEach((node, i) => {
+      if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
+    });
+  });
+  for (const id of rendered.keys()) if (!model.questions.has(id)) rendered.delete(id);
+  for (const id of editing.keys()) if (model.questions.get(id)?.status === "merged") editing.delete(id);
+  $("queue-empty").hidden = questions.length > 0;
+
+  for (const name of Object.keys(TABS)) $(`count-${name}`).textContent = String(model.list(TABS[name]).length);
+  $("tab-pending").dataset.attention = String(model.list(TABS.pending).length > 0);
+
+  const shown = model.highlighted();
+  $("on-screen").hidden = !shown;
+  $("on-screen-text").textContent = shown ? shown.text : "";
+  if ($("merge-dialog").open) renderMergeTargets();
+}
+
+function selectTab(name, focus = false) {
+  tab = name;
+  for (const button of document.querySelectorAll("#tabs [role=tab]")) {
+    const selected = button.dataset.tab === name;
+    button.setAttribute("aria-selected", String(selected));
+    button.tabIndex = selected ? 0 : -1;
+    if (selected && focus) button.focus();
+  }
+  $("queue-panel").setAttribute("aria-labelledby", `tab-${name}`);
+  renderQueue();
+}
+
+// -- merging ---------------------------------------------------------------------------
+function openMerge(id) {
+  mergeSource = id;
+  renderMergeTargets();
+  $("merge-dialog").showModal();
+}
+
+function renderMergeTargets() {
+  const source = model.questions.get(mergeSource);
+  if (!source || source.status === "merged") {
+    $("merge-dialog").close();
+    return;
+  }
+  $("merge-source").textContent = source.text;
+  const order = ["highlighted", "live", "pending", "answered", "hidden"];
+  const targets = [...model.questions.values()]
+    .filter((q) => q.id !== source.id && q.status !== "merged")
+    .sort((a, b) => order.indexOf(a.status) - order.indexOf(b.status) || b.votes - a.votes);
+  $("merge-targets").replaceChildren(
+    ...targets.map((q) =>
+      el(
+        "li",
+        {},
+        el(
+          "button",
+          { type: "button", class: "merge-target", dataset: { mergeTarget: q.id } },
+          el("span", { class: "status", dataset: { status: q.status } }, t(`moderator.status_${q.status}`)),
+          el("span", { class: "merge-text" }, q.text),
+          el("span", { class: "merge-votes" }, `${q.votes} ${t("common.votes")}`),
+        ),
+      ),
+    ),
+  );
+  $("merge-none").hidden = targets.length > 0;
+}
+
+// -- presence and settings -------------------------------------------------------------
+function renderPresence() {
+  const p = model.presence;
+  for (const name of ["room", "remote", "moderators", "screens"]) $(`count-${name}`).textContent = String(p[name] ?? 0);
+}
+
+function renderSession() {
+  if (model.session) $("premoderation").checked = Boolean(model.session.premoderation);
+}
+
+// -- events from the server ------------------------------------------------------------
+function announce(text) {
+  $("announce").textContent = text;
+}
+
+function onMessage(message) {
+  if (message.type === "questions") {
+    for (const q of message.questions) {
+      if (!known.has(q.id) && q.status === "pending") announce(t("moderator.new_pending", { text: q.text }));
+    }
+  }
+  const changed = model.apply(message);
+  if (message.type === "snapshot") {
+    known.clear();
+    rendered.clear();
+    $("queue").replaceChildren();
+    if (!ready) {
+      ready = true;
+      $("console").removeAttribute("aria-busy");
+      // Start where the work is: pending questions when pre-moderating.
+      if (tab === null) tab = message.session.premoderation ? "pending" : "live";
+      selectTab(tab);
+    }
+  }
+  for (const id of model.questions.keys()) known.add(id);
+  if (changed.includes("session")) renderSession();
+  if (changed.includes("agenda")) renderAgenda();
+  if (changed.includes("questions") || changed.includes("counts")) renderQueue();
+  if (changed.includes("presence")) renderPresence();
+}
+
+function onStatus(status, error) {
+  root.dataset.connection = status;
+  if (status === "failed") {
+    if (error?.code === "forbidden") needKey();
+    else toast(errorText(error ?? {}));
+    return;
+  }
+  showConnection(status);
+}
+
+// -- controls --------------------------------------------------------------------------
+function wireControls() {
+  $("btn-prev").addEventListener("click", () => send({ type: "agenda.prev" }));
+  $("btn-next").addEventListener("click", () => send({ type: "agenda.next" }));
+  $("btn-timer").addEventListener("click", () =>
+    send({ type: model.agenda?.timer.running_since !== null ? "timer.pause" : "timer.start" }),
+  );
+  $("btn-extend").addEventListener("click", () => send({ type: "timer.extend", minutes: EXTEND_MINUTES }));
+  $("btn-shorten").addEventListener("click", () => send({ type: "timer.extend", minutes: -EXTEND_MINUTES }));
+  $("btn-break").addEventListener("click", () => send({ type: "break.start", minutes: BREAK_MINUTES }));
+  $("btn-break-end").addEventListener("click", () => send({ type: "break.end" }));
+
+  $("agenda-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const item = button.closest("li[data-item]").dataset.item;
+    const action = button.dataset.action;
+    if (action === "goto") send({ type: "agenda.goto", item });
+    else send({ type: "item.status", item, status: ITEM_STATUSES[action] });
+  });
+
+  const premoderation = $("premoderation");
+  premoderation.addEventListener("change", async () => {
+    const ok = await send({ type: "session.premoderation", on: premoderation.checked });
+    if (!ok) renderSession(); // show the server's setting again
+  });
+
+  const tabs = [...document.querySelectorAll("#tabs [role=tab]")];
+  for (const button of tabs) button.addEventListener("click", () => selectTab(button.dataset.tab));
+  $("tabs").addEventListener("keydown", (event) => {
+    const index = tabs.findIndex((b) => b.dataset.tab === tab);
+    const moves = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 };
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    const next = tabs[(moves[event.key] + tabs.length) % tabs.length];
+    selectTab(next.dataset.tab, true);
+  });
+
+  const queue = $("queue");
+  queue.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (!button) return;
+    const id = Number(button.closest("li.question").dataset.id);
+    const action = button.dataset.action;
+    if (action === "save") return; // handled by the form's submit
+    if (action === "edit") {
+      editing.set(id, model.questions.get(id)?.text ?? "");
+      renderQueue();
+      const field = $(`q-edit-${id}`);
+      field?.focus();
+      field?.setSelectionRange(field.value.length, field.value.length);
+    } else if (action === "cancel") {
+      stopEditing(id);
+    } else if (action === "merge") {
+      openMerge(id);
+    } else if (REQUESTS[action]) {
+      send({ type: REQUESTS[action], question: id });
+    }
+  });
+  queue.addEventListener("input", (event) => {
+    if (event.target.matches("textarea[data-action=draft]")) {
+      editing.set(Number(event.target.closest("form").dataset.id), event.target.value);
+    }
+  });
+  queue.addEventListener("keydown", (event) => {
+    if (!event.target.matches("textarea[data-action=draft]")) return;
+    const id = Number(event.target.closest("form").dataset.id);
+    if (event.key === "Escape") stopEditing(id);
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) saveEdit(id);
+  });
+  queue.addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveEdit(Number(event.target.dataset.id));
+  });
+
+  const dialog = $("merge-dialog");
+  $("merge-cancel").addEventListener("click", () => dialog.close());
+  $("merge-targets").addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-merge-target]");
+    if (!button || mergeSource === null) return;
+    const ok = await send({ type: "question.merge", question: mergeSource, into: Number(button.dataset.mergeTarget) });
+    if (ok) dialog.close();
+  });
+  dialog.addEventListener("close", () => {
+    const source = mergeSource;
+    mergeSource = null;
+    // The button that opened the dialog may have been redrawn; return focus to its row.
+    const row = document.querySelector(`#queue li[data-id="${source}"]`);
+    if (row && !row.contains(document.activeElement)) firstControl(row)?.focus();
+  });
+}
+
+function stopEditing(id) {
+  editing.delete(id);
+  renderQueue();
+  document.querySelector(`#queue li[data-id="${id}"] [data-action=edit]`)?.focus();
+}
+
+async function saveEdit(id) {
+  const text = (editing.get(id) ?? "").trim();
+  if (text === model.questions.get(id)?.text) {
+    stopEditing(id);
+    return;
+  }
+  if (await send({ type: "question.edit", question: id, text })) stopEditing(id);
+}
+
+// -- start -----------------------------------------------------------------------------
+onLanguageChange(() => {
+  if (!ready) return;
+  rendered.clear();
+  renderAgenda();
+  renderQueue();
+  if ($("merge-dialog").open) renderMergeTargets();
+});
+
+const key = takeKey();
+if (!key) {
+  needKey();
+} else {
+  wireControls();
+  live = new Live({
+    join: { role: "moderator", session: SESSION, moderator_token: key },
+    onMessage,
+    onStatus,
+    onWelcome: (message) => model.welcome(message),
+  });
+  live.start();
+  // The timer is computed locally from the server's clock; redraw it every half second.
+  setInterval(renderTimer, 500);
+}

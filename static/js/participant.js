@@ -1,0 +1,354 @@
+// The participant page: phone in the room (/room/CODE) or laptop at a distance (/remote/CODE).
+// One script for both; the remote parts (stream, full agenda) exist only in remote mode.
+import { onLanguageChange, t } from "./i18n.js";
+import { Live } from "./live.js";
+import { SessionModel } from "./model.js";
+import { el, errorText, remember, showConnection, timeOfDay, toast } from "./ui.js";
+
+const root = document.getElementById("participant");
+const code = root.dataset.code;
+const mode = root.dataset.mode === "remote" ? "remote" : "room";
+const profile = remember.get("profile", {}) ?? {};
+const myName = typeof profile.name === "string" ? profile.name.trim() : "";
+
+const model = new SessionModel();
+const MAX_CHARS = 500;
+// Statuses anyone may see; own pending questions are added on top.
+const PUBLIC = ["live", "highlighted", "answered"];
+const VOTABLE = new Set(["live", "highlighted"]);
+
+const $ = (id) => document.getElementById(id);
+const form = $("ask-form");
+const textarea = $("question-text");
+const charCount = $("char-count");
+const showName = $("show-name");
+const list = $("questions");
+const announcer = $("announce");
+const sortButtons = { votes: $("sort-votes"), newest: $("sort-newest") };
+
+let order = remember.get("sort", "votes") === "newest" ? "newest" : "votes";
+let ready = false; // no announcements before the first snapshot
+const rows = new Map(); // question id -> <li>
+const busyVotes = new Set(); // question ids with a vote request in flight
+let asking = null; // text of the question being sent: its event may arrive before the ack
+
+// -- helpers -------------------------------------------------------------------------
+
+function votesText(n) {
+  return n === 1 ? t("questions.votes_one") : t("questions.votes_other", { n });
+}
+
+function speakerNames(item) {
+  return (item?.speakers ?? []).map((s) => s.name).join(", ");
+}
+
+function plannedText(item) {
+  const parts = [];
+  if (item.start) parts.push(item.start);
+  if (item.minutes) parts.push(t("common.minutes", { n: item.minutes }));
+  return parts.join(" · ");
+}
+
+function visibleQuestions() {
+  return model
+    .list([...PUBLIC, "pending"], order)
+    .filter((q) => q.status !== "pending" || model.mine.has(q.id));
+}
+
+// -- rendering: now / next / break / stream / agenda ---------------------------------
+
+function renderNow() {
+  const box = $("current-item");
+  const item = model.currentItem();
+  const title = box.querySelector(".item-title");
+  const speakers = box.querySelector(".item-speakers");
+  const time = box.querySelector(".item-time");
+  box.dataset.state = item ? "current" : "none";
+  title.textContent = item ? item.title : t("common.no_current_item");
+  speakers.textContent = item ? speakerNames(item) : "";
+  speakers.hidden = !speakers.textContent;
+  time.textContent = item ? plannedText(item) : "";
+  time.hidden = !time.textContent;
+
+  const nextBox = $("next-item");
+  const next = model.nextItem();
+  nextBox.hidden = !next;
+  if (next) {
+    nextBox.querySelector(".item-time").textContent = next.start ?? "";
+    nextBox.querySelector(".item-title").textContent = next.title;
+  }
+
+  const banner = $("break-banner");
+  const pause = model.agenda?.break ?? null;
+  banner.hidden = !pause;
+  if (pause) {
+    banner.querySelector(".break-until").textContent = t("common.break_until", { time: timeOfDay(pause.ends_at) });
+    banner.querySelector(".break-message").textContent = pause.message ?? "";
+  }
+}
+
+function renderStream() {
+  const overlay = $("stream-status");
+  if (!overlay) return;
+  const status = model.session?.stream?.status ?? "offline";
+  overlay.dataset.status = status;
+  overlay.hidden = status === "live";
+  const key = `stream.${status}`;
+  overlay.textContent = t(key) === key ? t("stream.offline") : t(key);
+}
+
+function renderAgenda() {
+  const agenda = $("agenda");
+  if (!agenda) return;
+  const items = model.agenda?.items ?? [];
+  agenda.replaceChildren(
+    ...items.map((item) => {
+      const current = item.id === model.agenda.current;
+      return el(
+        "li",
+        {
+          class: `agenda-item${current ? " current" : ""}`,
+          dataset: { item: item.id, status: item.status, kind: item.kind },
+          "aria-current": current ? "true" : null,
+        },
+        el("span", { class: "agenda-time" }, item.start ?? ""),
+        el(
+          "div",
+          { class: "agenda-body" },
+          el("span", { class: "agenda-title" }, item.title),
+          speakerNames(item) ? el("span", { class: "agenda-speakers" }, speakerNames(item)) : null,
+          el(
+            "span",
+            { class: "agenda-meta" },
+            el("span", { class: "agenda-kind" }, t(`common.kind_${item.kind}`)),
+            item.minutes ? el("span", { class: "agenda-minutes" }, t("common.minutes", { n: item.minutes })) : null,
+            el("span", { class: "status", dataset: { status: item.status } }, t(`common.status_${item.status}`)),
+          ),
+        ),
+      );
+    }),
+  );
+}
+
+// -- rendering: questions ------------------------------------------------------------
+
+function badge(kind, key) {
+  return el("span", { class: `badge badge-${kind}` }, t(key));
+}
+
+function createRow(id) {
+  return el(
+    "li",
+    { class: "question", dataset: { id } },
+    el(
+      "div",
+      { class: "q-body" },
+      el("div", { class: "q-badges" }),
+      el("p", { class: "q-text" }),
+      el("p", { class: "q-meta" }, el("span", { class: "q-name" }), el("span", { class: "q-where" })),
+    ),
+    el(
+      "button",
+      { type: "button", class: "vote-button", dataset: { id } },
+      el("span", { class: "vote-arrow", "aria-hidden": "true" }, "▲"),
+      el("span", { class: "q-votes" }),
+    ),
+  );
+}
+
+// Rows are patched in place, never replaced, so a tap that lands while counts arrive still counts.
+function updateRow(row, q) {
+  const mine = model.mine.has(q.id);
+  const voted = model.myVotes.has(q.id);
+  row.dataset.status = q.status;
+  row.classList.toggle("mine", mine);
+  const badges = [];
+  if (mine) badges.push(badge("mine", "questions.mine"));
+  if (q.status === "pending") badges.push(badge("pending", "questions.pending"));
+  if (q.status === "highlighted") badges.push(badge("highlighted", "questions.highlighted"));
+  if (q.status === "answered") badges.push(badge("answered", "questions.answered"));
+  const badgeBox = row.querySelector(".q-badges");
+  badgeBox.replaceChildren(...badges);
+  badgeBox.hidden = badges.length === 0;
+  setText(row.querySelector(".q-text"), q.text);
+  setText(row.querySelector(".q-name"), q.name || t("common.anonymous"));
+  const where = row.querySelector(".q-where");
+  setText(where, q.where ? t(q.where === "room" ? "common.in_room" : "common.remote") : "");
+  where.hidden = !q.where;
+  const button = row.querySelector(".vote-button");
+  button.setAttribute("aria-pressed", voted ? "true" : "false");
+  button.setAttribute("aria-label", `${t("questions.vote_for", { text: q.text })} (${votesText(q.votes)})`);
+  // Withdrawing stays possible after a question is answered; casting does not.
+  button.disabled = !(VOTABLE.has(q.status) || voted);
+  button.setAttribute("aria-busy", busyVotes.has(q.id) ? "true" : "false");
+  setText(button.querySelector(".q-votes"), String(q.votes));
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+function renderQuestions() {
+  const focused = document.activeElement;
+  const wanted = visibleQuestions();
+  const keep = new Set(wanted.map((q) => q.id));
+  for (const [id, row] of rows) {
+    if (!keep.has(id)) {
+      row.remove();
+      rows.delete(id);
+    }
+  }
+  wanted.forEach((q, index) => {
+    let row = rows.get(q.id);
+    if (!row) {
+      row = createRow(q.id);
+      rows.set(q.id, row);
+    }
+    updateRow(row, q);
+    if (list.children[index] !== row) list.insertBefore(row, list.children[index] ?? null);
+  });
+  $("questions-empty").hidden = wanted.length > 0;
+  // Moving a row drops focus from its button; give it back.
+  if (focused && focused !== document.activeElement && list.contains(focused)) focused.focus();
+}
+
+function renderSort() {
+  for (const [name, button] of Object.entries(sortButtons)) {
+    button.setAttribute("aria-pressed", name === order ? "true" : "false");
+  }
+}
+
+function renderAskForm() {
+  const left = MAX_CHARS - textarea.value.length;
+  charCount.textContent = t("questions.chars_left", { n: left });
+  charCount.classList.toggle("low", left <= 50);
+  const row = $("show-name-row");
+  row.hidden = !myName;
+  row.querySelector(".show-name-label").textContent = myName ? t("questions.show_name_as", { name: myName }) : "";
+}
+
+function renderAll() {
+  renderNow();
+  renderStream();
+  renderAgenda();
+  renderQuestions();
+  renderSort();
+  renderAskForm();
+}
+
+// -- live updates --------------------------------------------------------------------
+
+function announceNew(message) {
+  if (!ready) return;
+  for (const q of message.questions) {
+    if (!rows.has(q.id) && PUBLIC.includes(q.status) && !model.mine.has(q.id) && q.text !== asking) {
+      announcer.textContent = t("questions.new_question", { text: q.text });
+    }
+  }
+}
+
+function onMessage(message) {
+  if (message.type === "questions") announceNew(message);
+  const parts = model.apply(message);
+  if (message.type === "snapshot") ready = true;
+  if (parts.includes("session")) renderStream();
+  if (parts.includes("agenda")) {
+    renderNow();
+    renderAgenda();
+  }
+  if (parts.includes("questions") || parts.includes("counts")) renderQuestions();
+}
+
+const live = new Live({
+  join: { code, where: profile.where || mode, name: myName || null },
+  tokenKey: `companion.token.${code}`,
+  onMessage,
+  onWelcome: (welcome) => model.welcome(welcome),
+  onStatus: (status, error) => {
+    showConnection(status);
+    if (status === "failed") {
+      // Live has given up (e.g. unknown code): say why instead of "connecting" forever.
+      const message = error ? errorText(error) : t("error.generic");
+      document.getElementById("conn-status").textContent = message;
+      toast(message);
+    }
+  },
+});
+
+// -- actions -------------------------------------------------------------------------
+
+textarea.addEventListener("input", renderAskForm);
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = textarea.value.trim();
+  if (!text) {
+    toast(errorText({ code: "text_empty" }));
+    textarea.focus();
+    return;
+  }
+  const submit = $("ask-submit");
+  submit.disabled = true;
+  const name = showName.checked && myName ? myName : null;
+  asking = text;
+  try {
+    const ack = await live.request({ type: "ask", text, name });
+    model.mine.add(ack.question);
+    // A held question never reaches us as an event, so show it from what we sent.
+    if (!model.questions.has(ack.question)) {
+      model.questions.set(ack.question, {
+        id: ack.question,
+        text,
+        name,
+        where: profile.where || mode,
+        status: ack.status,
+        votes: 0,
+        asked_at: model.now(),
+      });
+    }
+    textarea.value = "";
+    renderAskForm();
+    renderQuestions();
+    toast(t(ack.status === "pending" ? "questions.held" : "questions.sent"), "info");
+  } catch (error) {
+    toast(errorText(error));
+  } finally {
+    asking = null;
+    submit.disabled = false;
+  }
+});
+
+list.addEventListener("click", async (event) => {
+  const button = event.target.closest(".vote-button");
+  if (!button || button.disabled) return;
+  const id = Number(button.dataset.id);
+  // Ignore taps while a vote is in flight; not `disabled`, which would drop keyboard focus.
+  if (busyVotes.has(id)) return;
+  busyVotes.add(id);
+  button.setAttribute("aria-busy", "true");
+  try {
+    const ack = await live.request({ type: "vote", question: id });
+    const q = model.questions.get(ack.question);
+    if (q) q.votes = ack.votes;
+    if (ack.voted) model.myVotes.add(ack.question);
+    else model.myVotes.delete(ack.question);
+  } catch (error) {
+    toast(errorText(error));
+  } finally {
+    busyVotes.delete(id);
+    renderQuestions();
+  }
+});
+
+for (const [name, button] of Object.entries(sortButtons)) {
+  button.addEventListener("click", () => {
+    order = name;
+    remember.set("sort", order);
+    renderSort();
+    renderQuestions();
+  });
+}
+
+onLanguageChange(renderAll);
+renderAll();
+live.start();

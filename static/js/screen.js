@@ -1,0 +1,116 @@
+// The big screen of the room: read-only, joined as role "screen", readable from the back row.
+import { onLanguageChange, t } from "./i18n.js";
+import { Live } from "./live.js";
+import { SessionModel } from "./model.js";
+import { el, errorText, showConnection, timeOfDay, toast } from "./ui.js";
+
+const root = document.getElementById("screen");
+const code = root.dataset.code;
+const model = new SessionModel();
+const $ = (id) => document.getElementById(id);
+
+function renderNow() {
+  const item = model.currentItem();
+  $("screen-current").textContent = item ? item.title : t("common.no_current_item");
+  const speakers = $("screen-speakers");
+  speakers.textContent = (item?.speakers ?? [])
+    .map((s) => [s.name, s.title, s.organisation].filter(Boolean).join(", "))
+    .join(" · ");
+  speakers.hidden = !speakers.textContent;
+
+  const nextBox = $("screen-next");
+  const next = model.nextItem();
+  nextBox.hidden = !next;
+  if (next) {
+    nextBox.querySelector(".next-time").textContent = next.start ?? "";
+    nextBox.querySelector(".next-title").textContent = next.title;
+  }
+
+  const banner = $("screen-break");
+  const pause = model.agenda?.break ?? null;
+  banner.hidden = !pause;
+  if (pause) {
+    banner.querySelector(".break-until").textContent = t("common.break_until", { time: timeOfDay(pause.ends_at) });
+    banner.querySelector(".break-message").textContent = pause.message ?? "";
+  }
+}
+
+// The largest size at which the whole question fits on the screen; 1 is the largest.
+const SIZES = ["size-1", "size-2", "size-3", "size-4", "size-5", "size-6"];
+
+function fitQuestion() {
+  const box = $("screen-question");
+  const text = box.querySelector(".q-text");
+  if (!text) return;
+  for (const size of SIZES) {
+    text.classList.remove(...SIZES);
+    text.classList.add(size);
+    if (box.scrollHeight <= box.clientHeight + 1) return;
+  }
+}
+
+let shown = null; // what the question area shows now, so unrelated events do not re-announce it
+
+function renderQuestion() {
+  const box = $("screen-question");
+  const q = model.highlighted();
+  const label = $("screen-question-label");
+  const key = JSON.stringify([document.documentElement.lang, q?.id, q?.text, q?.name]);
+  if (key === shown) return;
+  shown = key;
+  box.dataset.empty = q ? "false" : "true";
+  root.classList.toggle("has-question", Boolean(q));
+  if (!q) {
+    box.replaceChildren(label, el("p", { class: "q-empty" }, t("screen.no_question")));
+    return;
+  }
+  box.replaceChildren(
+    label,
+    el("blockquote", { class: "q-text size-1", dataset: { id: q.id } }, q.text),
+    el("p", { class: "q-name" }, q.name || t("common.anonymous")),
+  );
+  fitQuestion();
+}
+
+function renderCount() {
+  const { room = 0, remote = 0 } = model.presence ?? {};
+  $("screen-count").textContent = String(room + remote);
+  $("screen-count-detail").textContent = t("screen.participants_detail", { room, remote });
+}
+
+function renderAll() {
+  renderNow();
+  renderQuestion();
+  renderCount();
+  fitQuestion();
+}
+
+function onMessage(message) {
+  const parts = model.apply(message);
+  if (parts.includes("agenda")) {
+    renderNow();
+    fitQuestion(); // a break banner or longer title leaves less room
+  }
+  if (parts.includes("questions")) renderQuestion();
+  if (parts.includes("presence")) renderCount();
+}
+
+const live = new Live({
+  join: { role: "screen", code },
+  onMessage,
+  onWelcome: (welcome) => model.welcome(welcome),
+  onStatus: (status, error) => {
+    showConnection(status);
+    if (status === "failed") {
+      // Live has given up (e.g. unknown code): say why instead of "connecting" forever.
+      const message = error ? errorText(error) : t("error.generic");
+      document.getElementById("conn-status").textContent = message;
+      toast(message);
+    }
+  },
+});
+
+onLanguageChange(renderAll);
+window.addEventListener("resize", fitQuestion);
+renderAll();
+live.start();

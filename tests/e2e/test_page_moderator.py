@@ -1,0 +1,323 @@
+"""The moderator console in real Chromium at tablet size, against a real server process.
+
+Participants are WebSocket clients (tests.wsclient); everything the console does must reach
+them through the server, so these tests check both the page and what the clients receive.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from companion.web.i18n import catalogue
+from tests.e2e.browser import TABLET, chromium, new_page, screenshot
+from tests.e2e.conftest import Room
+from tests.wsclient import Client
+
+SV = catalogue("sv")  # new_page opens pages with a Swedish locale
+expect.set_options(timeout=8_000)
+
+
+@pytest.fixture
+async def chrome() -> AsyncIterator[Browser]:
+    """One headless Chromium for the test."""
+    async with chromium() as browser:
+        yield browser
+
+
+async def open_console(chrome: Browser, room: Room, key: str | None = None) -> Page:
+    """A fresh tablet page on the console; the key goes in the fragment unless it is ''."""
+    _, page = await new_page(chrome, TABLET)
+    token = room.moderator_token if key is None else key
+    fragment = f"#key={token}" if token else ""
+    await page.goto(f"{room.server.http}/moderate/{room.session}{fragment}")
+    return page
+
+
+async def ready(page: Page) -> None:
+    """Wait until the console has its first snapshot."""
+    await expect(page.locator("#console")).to_be_visible()
+    await expect(page.locator("#console")).not_to_have_attribute("aria-busy", "true")
+
+
+def question(page: Page, qid: int):
+    """The queue row of one question (only present while its tab is selected)."""
+    return page.locator(f"#queue li.question[data-id='{qid}']")
+
+
+def agenda_current(item: str):
+    """Predicate: an `agenda` event whose current item is `item`."""
+    return lambda m: m["type"] == "agenda" and m["agenda"]["current"] == item
+
+
+def agenda_item(message: dict[str, Any], item: str) -> dict[str, Any]:
+    """One item of an agenda message."""
+    return next(i for i in message["agenda"]["items"] if i["id"] == item)
+
+
+async def clean(page: Page) -> None:
+    """No console errors and no error toast: every request the console sent was accepted."""
+    assert page.console_errors == []  # type: ignore[attr-defined]
+    await expect(page.locator("#toast")).to_be_hidden()
+
+
+async def ask(client: Client, text: str) -> int:
+    """Ask a question and return its id."""
+    ack = await client.request({"type": "ask", "text": text})
+    assert ack["type"] == "ack", ack
+    return ack["question"]
+
+
+async def test_question_moves_through_pending_live_highlight_answered_hidden(
+    chrome: Browser, room: Room
+) -> None:
+    """With pre-moderation switched on in the console, a question goes pending, approved, edited, highlighted, answered and hidden."""
+    page = await open_console(chrome, room)
+    await ready(page)
+    asker = await room.participant("room", name="Anna")
+
+    await page.locator("#premoderation").click()
+    await expect(page.locator("#premoderation")).to_be_checked()
+    await asker.wait_for(lambda m: m["type"] == "session" and m["session"]["premoderation"])
+
+    qid = await ask(asker, "Hur lång tid tar en omorganisation?")
+    await page.locator("#tab-pending").click()
+    row = question(page, qid)
+    await expect(row).to_have_attribute("data-status", "pending")
+    await expect(row.locator(".q-text")).to_have_text("Hur lång tid tar en omorganisation?")
+    await expect(row.locator(".q-name")).to_have_text("Anna")
+    await expect(page.locator("#count-pending")).to_have_text("1")
+    await expect(row.locator("button[data-action=answer]")).to_be_visible()
+    await expect(row.locator("button[data-action=unhighlight]")).to_have_count(0)
+
+    await row.locator("button[data-action=approve]").click()
+    await expect(row).to_have_count(0)  # it left the pending tab
+    await page.locator("#tab-live").click()
+    await expect(row).to_have_attribute("data-status", "live")
+    await expect(page.locator("#count-live")).to_have_text("1")
+
+    edited = "Hur lång tid tar en omorganisation i staten?"
+    await row.locator("button[data-action=edit]").click()
+    await row.locator("textarea").fill(edited)
+    await row.locator("button[data-action=save]").click()
+    await expect(row.locator(".q-text")).to_have_text(edited)
+    await asker.wait_for(
+        lambda m: (
+            m["type"] == "questions"
+            and any(q["id"] == qid and q["text"] == edited and q["edited"] for q in m["questions"])
+        )
+    )
+
+    await row.locator("button[data-action=highlight]").click()
+    await expect(row).to_have_attribute("data-status", "highlighted")
+    await expect(row.locator(".on-screen-badge")).to_be_visible()
+    await expect(page.locator("#on-screen-text")).to_have_text(edited)
+
+    await row.locator("button[data-action=answer]").click()
+    await expect(row).to_have_count(0)
+    await expect(page.locator("#on-screen")).to_be_hidden()
+    await page.locator("#tab-answered").click()
+    await expect(row).to_have_attribute("data-status", "answered")
+    await expect(row.locator("button[data-action=reopen]")).to_be_visible()
+    await expect(row.locator("button[data-action=approve]")).to_have_count(0)
+
+    await row.locator("button[data-action=hide]").click()
+    await expect(row).to_have_count(0)
+    await page.locator("#tab-hidden").click()
+    await expect(row).to_have_attribute("data-status", "hidden")
+    await expect(row.locator("button[data-action=hide]")).to_have_count(0)
+    await asker.wait_for(lambda m: m["type"] == "questions" and qid in m["removed"])
+    await clean(page)
+
+
+async def test_merge_unites_votes(chrome: Browser, room: Room) -> None:
+    """Merging a duplicate through the picker gives the target every distinct voter of both."""
+    page = await open_console(chrome, room)
+    await ready(page)
+    await page.locator("#btn-next").click()
+    await expect(page.locator("#current-title")).to_have_text("Välkommen")
+    anna = await room.participant("room", name="Anna Lind")
+    bo = await room.participant("remote")
+    cecilia = await room.participant("room", name="Cecilia")
+    first = await ask(anna, "Vad kostar en omorganisation för en myndighet?")
+    duplicate = await ask(bo, "Vad kostar det att omorganisera?")
+    other = await ask(cecilia, "Hur mäter ni om kulturen faktiskt förändras?")
+    for voter, qid in ((anna, first), (bo, duplicate), (cecilia, first), (cecilia, duplicate)):
+        assert (await voter.request({"type": "vote", "question": qid}))["voted"] is True
+    await expect(question(page, first).locator(".q-votes")).to_have_text("2")
+    await expect(question(page, duplicate).locator(".q-votes")).to_have_text("2")
+
+    await question(page, other).locator("button[data-action=highlight]").click()
+    await expect(question(page, other)).to_have_attribute("data-status", "highlighted")
+    await page.locator("#queue-panel").evaluate("node => node.closest('.mod-col').scrollTo(0, 0)")
+    await screenshot(page, "moderator")
+
+    await question(page, duplicate).locator("button[data-action=merge]").click()
+    dialog = page.locator("#merge-dialog")
+    await expect(dialog).to_be_visible()
+    await expect(dialog.locator(f"button[data-merge-target='{duplicate}']")).to_have_count(0)
+    await dialog.locator(f"button[data-merge-target='{first}']").click()
+    await expect(dialog).to_be_hidden()
+
+    await expect(question(page, duplicate)).to_have_count(0)
+    await expect(question(page, first).locator(".q-votes")).to_have_text("3")
+    await expect(question(page, first).locator(".q-merged")).to_contain_text(f"#{duplicate}")
+    merged = await anna.wait_for(
+        lambda m: (
+            m["type"] == "questions"
+            and any(q["id"] == first and q["votes"] == 3 for q in m["questions"])
+        )
+    )
+    assert duplicate in merged["removed"]
+    await clean(page)
+
+
+async def test_agenda_controls_move_postpone_and_time(chrome: Browser, room: Room) -> None:
+    """Next, previous, go to, postpone, timer, break and a negative extension to overrun reach participants."""
+    page = await open_console(chrome, room)
+    await ready(page)
+    viewer = await room.participant("remote")
+    await expect(page.locator("#current-title")).to_have_text(SV["common.no_current_item"])
+
+    await page.locator("#btn-next").click()
+    await viewer.wait_for(agenda_current("valkommen"))
+    await expect(page.locator("li[data-item=valkommen]")).to_have_attribute("aria-current", "true")
+    await expect(page.locator("#current-title")).to_have_text("Välkommen")
+    await expect(page.locator("#timer")).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+    await expect(page.locator("#timer")).to_have_attribute("data-overrun", "false")
+
+    await page.locator("#btn-next").click()
+    await viewer.wait_for(agenda_current("samtal-olsson"))
+    await expect(page.locator("li[data-item=samtal-olsson]")).to_have_attribute(
+        "aria-current", "true"
+    )
+    await expect(page.locator("li[data-item=valkommen]")).to_have_attribute("data-status", "done")
+    await page.locator("#btn-prev").click()
+    await viewer.wait_for(agenda_current("valkommen"))
+    await page.locator("li[data-item=fika] button[data-action=goto]").click()
+    await viewer.wait_for(agenda_current("fika"))
+    await expect(page.locator("#current-title")).to_have_text("Fika")
+    await expect(page.locator("li[data-item=fika] button[data-action=postpone]")).to_be_hidden()
+
+    await page.locator("li[data-item=diskussion] button[data-action=postpone]").click()
+    await expect(page.locator("li[data-item=diskussion]")).to_have_attribute(
+        "data-status", "postponed"
+    )
+    event = await viewer.wait_for(
+        lambda m: m["type"] == "agenda" and agenda_item(m, "diskussion")["status"] == "postponed"
+    )
+    assert event["agenda"]["next"] == "avslutning"  # the postponed item is skipped
+    await page.locator("li[data-item=diskussion] button[data-action=reschedule]").click()
+    await expect(page.locator("li[data-item=diskussion]")).to_have_attribute(
+        "data-status", "scheduled"
+    )
+
+    await expect(page.locator("#btn-timer")).to_have_text(SV["moderator.pause_timer"])
+    await page.locator("#btn-timer").click()
+    await viewer.wait_for(
+        lambda m: m["type"] == "agenda" and m["agenda"]["timer"]["running_since"] is None
+    )
+    await expect(page.locator("#btn-timer")).to_have_text(SV["moderator.start_timer"])
+    await page.locator("#btn-timer").click()
+    await expect(page.locator("#btn-timer")).to_have_text(SV["moderator.pause_timer"])
+
+    await page.locator("#btn-break").click()
+    await viewer.wait_for(lambda m: m["type"] == "agenda" and m["agenda"]["break"] is not None)
+    await expect(page.locator("#btn-break-end")).to_be_visible()
+    await page.locator("#btn-break-end").click()
+    await viewer.wait_for(lambda m: m["type"] == "agenda" and m["agenda"]["break"] is None)
+    await expect(page.locator("#btn-break")).to_be_visible()
+
+    # Välkommen is planned for 10 minutes: two times −5 leaves none, so it runs over at once.
+    await page.locator("li[data-item=valkommen] button[data-action=goto]").click()
+    await viewer.wait_for(agenda_current("valkommen"))
+    await expect(page.locator("#timer")).to_have_text(re.compile(r"^(10:00|9:[0-5]\d)$"))
+    for _ in range(2):
+        await page.locator("#btn-shorten").click()
+    await viewer.wait_for(
+        lambda m: m["type"] == "agenda" and m["agenda"]["timer"]["planned_seconds"] == 0
+    )
+    await expect(page.locator("#timer")).to_have_attribute("data-overrun", "true")
+    await expect(page.locator("#timer")).to_have_text(re.compile(r"^−0:\d\d$"))
+    await expect(page.locator("#timer-label")).to_have_text(SV["moderator.overrun"])
+    await clean(page)
+
+
+async def test_reload_keeps_the_key_and_the_state(chrome: Browser, room: Room) -> None:
+    """The key leaves the address bar but is remembered, so a reload shows the same state and still moderates."""
+    page = await open_console(chrome, room)
+    await ready(page)
+    assert "#" not in page.url
+    stored = f"companion.modkey.{room.session}"
+    assert await page.evaluate(f"localStorage.getItem('{stored}')") == room.moderator_token
+    assert await page.evaluate(f"sessionStorage.getItem('{stored}')") == room.moderator_token
+
+    viewer = await room.participant("room")
+    await page.locator("#btn-next").click()
+    await viewer.wait_for(agenda_current("valkommen"))
+    qid = await ask(viewer, "Syns min fråga efter omladdning?")
+    await expect(question(page, qid)).to_be_visible()
+
+    await page.reload()
+    await ready(page)
+    assert "#" not in page.url
+    await expect(page.locator("#need-key")).to_be_hidden()
+    await expect(page.locator("li[data-item=valkommen]")).to_have_attribute("aria-current", "true")
+    await expect(question(page, qid).locator(".q-text")).to_have_text(
+        "Syns min fråga efter omladdning?"
+    )
+    await page.locator("#btn-next").click()
+    await viewer.wait_for(agenda_current("samtal-olsson"))
+    await clean(page)
+
+
+async def test_wrong_or_missing_key_shows_need_key(chrome: Browser, room: Room) -> None:
+    """A wrong key (or none) shows need_key, forgets the key and leaves the session untouched."""
+    observer = await room.moderator()
+    page = await open_console(chrome, room, key="not-the-moderator-key")
+    await expect(page.locator("#need-key")).to_be_visible()
+    await expect(page.locator("#need-key")).to_have_text(SV["moderator.need_key"])
+    await expect(page.locator("#console")).to_be_hidden()
+    await expect(page.locator("#btn-next")).to_be_hidden()
+    assert await page.evaluate(f"localStorage.getItem('companion.modkey.{room.session}')") is None
+    # Even a scripted click does nothing: there is no authorised connection to send on.
+    await page.locator("#btn-next").evaluate("button => button.click()")
+    await page.locator("#premoderation").evaluate("box => box.click()")
+
+    bare = await open_console(chrome, room, key="")
+    await expect(bare.locator("#need-key")).to_be_visible()
+    await expect(bare.locator("#console")).to_be_hidden()
+    await bare.locator("#btn-next").evaluate("button => button.click()")
+
+    await expect(page.locator("#toast")).to_be_hidden()  # nothing was even sent
+    probe = await observer.request({"type": "ping"})
+    assert probe["type"] == "pong"
+    assert observer.events("agenda") == [] and observer.events("session") == []
+    assert page.console_errors == [] and bare.console_errors == []  # type: ignore[attr-defined]
+
+
+async def test_presence_counts_and_keyboard_tabs(chrome: Browser, room: Room) -> None:
+    """Two participants (room and remote) show as 1 + 1, and the queue tabs follow the arrow keys."""
+    page = await open_console(chrome, room)
+    await ready(page)
+    await room.participant("room")
+    await room.participant("remote")
+    await expect(page.locator("#count-room")).to_have_text("1")
+    await expect(page.locator("#count-remote")).to_have_text("1")
+    await expect(page.locator("#count-moderators")).to_have_text("1")
+
+    await expect(page.locator("#tab-live")).to_have_attribute("aria-selected", "true")
+    await page.locator("#tab-live").focus()
+    await page.keyboard.press("ArrowRight")
+    await expect(page.locator("#tab-answered")).to_be_focused()
+    await expect(page.locator("#tab-answered")).to_have_attribute("aria-selected", "true")
+    await page.keyboard.press("Home")
+    await expect(page.locator("#tab-pending")).to_have_attribute("aria-selected", "true")
+    await page.keyboard.press("ArrowLeft")
+    await expect(page.locator("#tab-hidden")).to_be_focused()
+    await expect(page.locator("#queue-panel")).to_have_attribute("aria-labelledby", "tab-hidden")
+    await clean(page)

@@ -1,0 +1,301 @@
+"""The participant pages in a real browser: the phone in the room and the remote page."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from companion.web.i18n import catalogue
+from tests.e2e.browser import LAPTOP, PHONE, chromium, new_page, screenshot
+from tests.e2e.conftest import Room
+
+SV = catalogue("sv")
+EN = catalogue("en")
+XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"><b>bold</b>'
+
+
+def chars_left(strings: dict[str, str], n: int) -> str:
+    """The character counter's text for n characters left."""
+    return strings["questions.chars_left"].replace("{n}", str(n))
+
+
+async def open_page(
+    browser: Browser, viewport: dict[str, int], profile: dict[str, str] | None = None
+) -> tuple[BrowserContext, Page]:
+    """A Swedish page whose console errors land in `page.errors`."""
+    context, page = await new_page(browser, viewport)
+    page.errors = page.console_errors  # type: ignore[attr-defined]
+    if profile is not None:
+        await context.add_init_script(
+            f"localStorage.setItem('companion.profile', {json.dumps(json.dumps(profile))})"
+        )
+    return context, page
+
+
+async def go_live(page: Page, url: str) -> None:
+    """Open a page and wait until its realtime connection has joined."""
+    await page.goto(url)
+    await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+
+
+async def test_phone_joins_asks_and_sees_votes(room: Room) -> None:
+    """A phone joins via /j/CODE, asks a question marked as its own, and a second visitor's vote reaches both."""
+    karin = await room.participant("room", name="Karin Lund")
+    first = "Hur har ni fått med medarbetarna i förändringsarbetet?"
+    ack = await karin.request({"type": "ask", "text": first, "name": "Karin Lund"})
+    bo = await room.participant("remote")
+    await bo.request({"type": "ask", "text": "Vilket stöd fick cheferna under resan?"})
+    await bo.request({"type": "vote", "question": ack["question"]})
+    moderator = await room.moderator()
+    for _ in range(2):
+        await moderator.request({"type": "agenda.next"})
+    async with chromium() as browser:
+        _, phone = await open_page(browser, PHONE)
+        await phone.goto(f"{room.server.http}/j/{room.code}")
+        await phone.check("input[name=where][value=room]")
+        await phone.fill("#join-name", "Anna Berg")
+        await phone.click("#join-form button[type=submit]")
+        await phone.wait_for_url(f"**/room/{room.code}")
+        await expect(phone.locator("body")).to_have_attribute("data-connection", "live")
+        await expect(phone.locator("#current-item .item-title")).to_have_text(
+            "En myndighets förändringsresa"
+        )
+
+        text = "Hur mäter ni att kulturen faktiskt förändras?"
+        await phone.fill("#question-text", text)
+        await expect(phone.locator("#char-count")).to_have_text(chars_left(SV, 500 - len(text)))
+        await expect(phone.locator("#show-name-row")).to_contain_text("Anna Berg")
+        await expect(phone.locator("#show-name")).not_to_be_checked()
+        await phone.check("#show-name")
+        await phone.click("#ask-submit")
+        await expect(phone.locator("#toast")).to_have_text(SV["questions.sent"])
+        await expect(phone.locator("#char-count")).to_have_text(chars_left(SV, 500))
+
+        mine = phone.locator("li.question.mine")
+        await expect(mine).to_have_count(1)
+        await expect(mine.locator(".q-text")).to_have_text(text)
+        await expect(mine.locator(".q-name")).to_have_text("Anna Berg")
+        await expect(mine.locator(".badge-mine")).to_have_text(SV["questions.mine"])
+        await expect(mine.locator(".q-votes")).to_have_text("0")
+        box = await mine.locator(".vote-button").bounding_box()
+        assert box is not None and box["width"] >= 48 and box["height"] >= 48
+
+        _, other = await open_page(browser, PHONE)  # no profile: anonymous, no name box
+        await go_live(other, f"{room.server.http}/room/{room.code}")
+        await expect(other.locator("#show-name-row")).to_be_hidden()
+        theirs = other.locator("li.question", has_text=text)
+        await expect(theirs).not_to_have_class(re.compile(r"\bmine\b"))
+        await expect(theirs.locator(".q-name")).to_have_text("Anna Berg")
+        await theirs.locator(".vote-button").click()
+        await expect(theirs.locator(".vote-button")).to_have_attribute("aria-pressed", "true")
+        await expect(theirs.locator(".q-votes")).to_have_text("1")
+        await expect(mine.locator(".q-votes")).to_have_text("1")
+        await expect(mine.locator(".vote-button")).to_have_attribute("aria-pressed", "false")
+        # Newest first puts the new question on top; by votes the older one wins the tie.
+        await phone.click("#sort-newest")
+        await expect(phone.locator("#sort-newest")).to_have_attribute("aria-pressed", "true")
+        await expect(phone.locator("#sort-votes")).to_have_attribute("aria-pressed", "false")
+        await expect(phone.locator("li.question").first).to_have_class(re.compile(r"\bmine\b"))
+        await phone.click("#sort-votes")
+        await expect(phone.locator("#sort-votes")).to_have_attribute("aria-pressed", "true")
+        await expect(phone.locator("li.question .q-text").first).to_have_text(first)
+        # Frame the screenshot on the ask form and the list below it.
+        await phone.evaluate(
+            "scrollTo(0, document.querySelector('.ask').getBoundingClientRect().top + scrollY - 12)"
+        )
+        await phone.locator("#toast").evaluate("node => { node.hidden = true; }")
+        await screenshot(phone, "phone")
+        assert phone.errors == [] and other.errors == []  # type: ignore[attr-defined]
+
+
+async def test_question_markup_is_shown_as_text(room: Room) -> None:
+    """A question full of HTML is shown literally to its author and to others, and nothing runs."""
+    async with chromium() as browser:
+        _, phone = await open_page(browser, PHONE, {"where": "room", "name": "Anna"})
+        await go_live(phone, f"{room.server.http}/room/{room.code}")
+        await phone.fill("#question-text", XSS)
+        await phone.click("#ask-submit")
+        _, other = await open_page(browser, PHONE)
+        await go_live(other, f"{room.server.http}/room/{room.code}")
+        for page in (phone, other):
+            text = page.locator("li.question .q-text")
+            await expect(text).to_have_count(1)
+            assert await text.text_content() == XSS
+            assert await text.locator("b, img, script").count() == 0
+            assert await page.evaluate("typeof window.__xss") == "undefined"
+            assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_remote_shows_stream_state_and_live_agenda(room: Room) -> None:
+    """The remote page shows the offline stream and the full agenda, following the moderator's moves and breaks."""
+    moderator = await room.moderator()
+    asker = await room.participant("remote")
+    voter = await room.participant("room")
+    for text in (
+        "Vilka mått använder ESV för att följa upp kulturförändringen?",
+        "Vad skulle du göra annorlunda om du började om idag?",
+    ):
+        ack = await asker.request({"type": "ask", "text": text})
+        await voter.request({"type": "vote", "question": ack["question"]})
+    async with chromium() as browser:
+        _, page = await open_page(browser, LAPTOP, {"where": "remote", "name": "Bo Ek"})
+        await go_live(page, f"{room.server.http}/remote/{room.code}")
+        status = page.locator("#stream-status")
+        await expect(status).to_be_visible()
+        await expect(status).to_have_attribute("data-status", "offline")
+        await expect(status).to_have_text(SV["stream.offline"])
+        await expect(page.locator("#stream-video")).to_be_attached()
+        agenda = page.locator("ol#agenda > li[data-item]")
+        await expect(agenda).to_have_count(5)
+        await expect(page.locator("#agenda [aria-current]")).to_have_count(0)
+        await expect(page.locator("#current-item .item-title")).to_have_text(
+            SV["common.no_current_item"]
+        )
+
+        for _ in range(2):
+            assert (await moderator.request({"type": "agenda.next"}))["type"] == "ack"
+        current = page.locator('#agenda li[data-item="samtal-olsson"]')
+        await expect(current).to_have_attribute("aria-current", "true")
+        await expect(page.locator("#agenda [aria-current]")).to_have_count(1)
+        await expect(current.locator(".status")).to_have_text(SV["common.status_live"])
+        await expect(page.locator('#agenda li[data-item="valkommen"] .status')).to_have_text(
+            SV["common.status_done"]
+        )
+        await expect(page.locator("#current-item .item-title")).to_have_text(
+            "En myndighets förändringsresa"
+        )
+        await expect(page.locator("#current-item .item-speakers")).to_have_text("Clas Olsson")
+        await expect(page.locator("#current-item .item-time")).to_have_text("09:40 · 75 min")
+        await expect(page.locator("#next-item .item-title")).to_have_text("Fika")
+
+        await moderator.request(
+            {"type": "item.status", "item": "avslutning", "status": "postponed"}
+        )
+        await expect(page.locator('#agenda li[data-item="avslutning"] .status')).to_have_text(
+            SV["common.status_postponed"]
+        )
+        await moderator.request({"type": "break.start", "minutes": 15, "message": "Kaffe i foajén"})
+        banner = page.locator("#break-banner")
+        await expect(banner).to_be_visible()
+        await expect(banner).to_contain_text(SV["common.break_until"].split("{")[0].strip())
+        await expect(banner.locator(".break-message")).to_have_text("Kaffe i foajén")
+        await moderator.request({"type": "break.end"})
+        await expect(banner).to_be_hidden()
+
+        # Two columns: the stream on the left, the questions on the right.
+        stream = await page.locator("#stream").bounding_box()
+        ask = await page.locator("#ask-form").bounding_box()
+        assert stream and ask and ask["x"] >= stream["x"] + stream["width"]
+        await expect(page.locator("li.question")).to_have_count(2)
+        await screenshot(page, "remote")
+        assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def translated(page: Page, strings: dict[str, str]) -> None:
+    """Assert every text the page shows is the catalogue's string in one language."""
+    declared = await page.evaluate(
+        """() => [...document.querySelectorAll("[data-i18n]")].map((node) =>
+            [node.dataset.i18n, node.textContent, node.dataset.i18nVars || "{}"])"""
+    )
+    assert declared
+    for key, text, raw in declared:
+        expected = strings[key]
+        for name, value in json.loads(raw).items():
+            expected = expected.replace("{" + name + "}", str(value))
+        assert text == expected, key
+    for selector, key in (
+        ("#stream-status", "stream.offline"),
+        ("#current-item .item-title", "common.no_current_item"),
+        ("li.question .q-name", "common.anonymous"),
+        ("#questions .badge-mine", "questions.mine"),
+        ('#agenda li[data-item="valkommen"] .agenda-kind', "common.kind_talk"),
+        ('#agenda li[data-item="valkommen"] .status', "common.status_scheduled"),
+    ):
+        await expect(page.locator(selector).first).to_have_text(strings[key])
+    await expect(page.locator("#char-count")).to_have_text(chars_left(strings, 500))
+    await expect(page.locator("#show-name-row")).to_have_text(
+        strings["questions.show_name_as"].replace("{name}", "Bo Ek")
+    )
+    await expect(page.locator("#question-text")).to_have_attribute(
+        "placeholder", strings["questions.ask_placeholder"]
+    )
+    label = await page.locator("li.question .vote-button").first.get_attribute("aria-label")
+    assert label and label.startswith(strings["questions.vote_for"].split("{")[0])
+
+
+async def test_language_switch_translates_every_string(room: Room) -> None:
+    """The language switch re-translates static and live-rendered text without a reload and sets `lang`."""
+    async with chromium() as browser:
+        _, page = await open_page(browser, LAPTOP, {"where": "remote", "name": "Bo Ek"})
+        await go_live(page, f"{room.server.http}/remote/{room.code}")
+        await page.fill("#question-text", "Finns presentationen att ladda ner?")
+        await page.click("#ask-submit")
+        await expect(page.locator("li.question.mine")).to_have_count(1)
+        await expect(page.locator("#toast")).to_be_visible()
+        await page.locator("#toast").evaluate("node => { node.hidden = true; }")
+        assert await page.evaluate("document.documentElement.lang") == "sv"
+        await translated(page, SV)
+        before = await page.locator("#ask-heading").text_content()
+
+        await page.click("#lang-switch")
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await translated(page, EN)
+        assert await page.locator("#ask-heading").text_content() != before
+        await expect(page.locator("#lang-switch")).to_have_text(EN["common.switch_language"])
+
+        await page.reload()  # the choice is remembered
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await expect(page.locator("#sort-votes")).to_have_text(EN["questions.sort_votes"])
+        assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_reload_keeps_the_same_participant(room: Room) -> None:
+    """After a reload, and in a second tab, the page is the same participant: votes stay pressed, held questions stay its own."""
+    moderator = await room.moderator()
+    asker = await room.participant("remote")
+    ack = await asker.request({"type": "ask", "text": "Vad kostar en omorganisation?"})
+    await moderator.request({"type": "session.premoderation", "on": True})
+    async with chromium() as browser:
+        context, page = await open_page(browser, PHONE)
+        url = f"{room.server.http}/room/{room.code}"
+        await go_live(page, url)
+        theirs = page.locator(f'li.question[data-id="{ack["question"]}"]')
+        await theirs.locator(".vote-button").focus()
+        await page.keyboard.press("Enter")  # keyboard works, and focus stays on the button
+        await expect(theirs.locator(".vote-button")).to_have_attribute("aria-pressed", "true")
+        await expect(theirs.locator(".q-votes")).to_have_text("1")
+        await expect(theirs.locator(".vote-button")).to_be_focused()
+
+        await page.fill("#question-text", "Hur lång tid tar det?")
+        await page.click("#ask-submit")
+        await expect(page.locator("#toast")).to_have_text(SV["questions.held"])
+        held = page.locator('li.question.mine[data-status="pending"]')
+        await expect(held.locator(".badge-pending")).to_have_text(SV["questions.pending"])
+        await expect(held.locator(".vote-button")).to_be_disabled()
+
+        await page.reload()
+        await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+        await expect(theirs.locator(".vote-button")).to_have_attribute("aria-pressed", "true")
+        await expect(theirs.locator(".q-votes")).to_have_text("1")
+        await expect(held.locator(".q-text")).to_have_text("Hur lång tid tar det?")
+
+        await moderator.request({"type": "session.premoderation", "on": False})
+        await asker.request({"type": "ask", "text": "Finns det en rapport?"})
+        await expect(page.locator("#announce")).to_have_text(
+            SV["questions.new_question"].replace("{text}", "Finns det en rapport?")
+        )
+
+        second = await context.new_page()
+        await go_live(second, url)
+        await expect(
+            second.locator(f'li.question[data-id="{ack["question"]}"] .vote-button')
+        ).to_have_attribute("aria-pressed", "true")
+        qid = int(await held.get_attribute("data-id") or 0)
+        await moderator.request({"type": "question.approve", "question": qid})
+        await expect(page.locator(f'li.question.mine[data-id="{qid}"]')).to_have_attribute(
+            "data-status", "live"
+        )
+        await expect(page.locator(".badge-pending")).to_have_count(0)
+        assert page.errors == []  # type: ignore[attr-defined]
