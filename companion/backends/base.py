@@ -17,6 +17,14 @@ class StoreUnavailable(Exception):
     """The store could not take or give data; nothing was acknowledged."""
 
 
+class SeqConflict(StoreUnavailable):
+    """An append did not follow the stored log (another writer, or an earlier failure)."""
+
+    def __init__(self, last_seq: int) -> None:
+        super().__init__(f"event out of sequence: the log ends at {last_seq}")
+        self.last_seq = last_seq
+
+
 class Store(Protocol):
     """Durable state: the programme, session secrets and each session's event log."""
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from companion.backends.base import StoreUnavailable
+from companion.backends.base import SeqConflict, StoreUnavailable
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
 
@@ -225,7 +225,7 @@ class SQLiteStore:
                 tentative = staged
                 accepted.append(job)
             else:
-                errors[id(job)] = StoreUnavailable("event out of sequence; an earlier write failed")
+                errors[id(job)] = SeqConflict(staged[job.args[0].session_id])
         try:
             rows = [
                 (e.session_id, e.seq, e.type, json.dumps(e.data, ensure_ascii=False), e.at)

@@ -1,0 +1,153 @@
+"""One contract, every store: the embedded SQLite store and the Redis store behave alike."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from companion.backends.base import SeqConflict, StoreUnavailable
+from companion.backends.redis import RedisStore
+from companion.backends.sqlite import SQLiteStore
+from companion.domain.access import SessionAccess
+from companion.domain.events import Event
+from tests.redisproc import RedisProcess
+
+SID = "tema-1-session-2"
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisProcess]:
+    """One real redis-server for this module."""
+    server = RedisProcess(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def flush(server: RedisProcess) -> None:
+    """Empty the Redis database between tests."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=2) as s:
+        s.sendall(b"FLUSHALL\r\n")
+        assert s.recv(16).startswith(b"+OK")
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[SQLiteStore | RedisStore]:
+    """An open store of each kind, empty."""
+    if request.param == "sqlite":
+        s: SQLiteStore | RedisStore = SQLiteStore(tmp_path / "c.db")
+    else:
+        server = request.getfixturevalue("redis_server")
+        flush(server)
+        s = RedisStore(server.url)
+    await s.open()
+    yield s
+    await s.close()
+
+
+def ev(seq: int, kind: str = "question.asked", **data: object) -> Event:
+    """An event of the test session."""
+    return Event(SID, seq, kind, {"n": seq, **data}, 1_700_000_000.0 + seq)
+
+
+async def test_programme_and_access_round_trip(store) -> None:
+    """The programme comes back as saved (Swedish intact) and secrets are kept on re-save."""
+    data = {
+        "networks": [
+            {"id": "n", "title": "Ledarskap och innovation i offentlig sektor – Österlund"}
+        ]
+    }
+    first = SessionAccess(SID, "K7PM2Q", "secret-1")
+    await store.save_programme(data, [first])
+    assert await store.load_programme() == data
+    await store.save_programme({"networks": []}, [SessionAccess(SID, "ZZZZZZ", "other")])
+    assert await store.load_programme() == {"networks": []}
+    assert await store.load_access() == [first]
+
+
+async def test_events_come_back_in_order_after_a_seq(store) -> None:
+    """Appended events load in order, filtered by after_seq, with data and time intact."""
+    await store.append([ev(1, text="Hur gör man?")])
+    await store.append([ev(2), ev(3)])
+    events = await store.load_events(SID)
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert events[0] == ev(1, text="Hur gör man?")
+    assert [e.seq for e in await store.load_events(SID, after_seq=2)] == [3]
+    assert await store.load_events("other-session") == []
+
+
+async def test_an_append_that_does_not_follow_the_log_is_refused(store) -> None:
+    """A gap or a repeated seq raises SeqConflict naming the last stored seq, and stores nothing."""
+    await store.append([ev(1)])
+    with pytest.raises(SeqConflict) as gap:
+        await store.append([ev(3)])
+    assert gap.value.last_seq == 1
+    with pytest.raises(SeqConflict):
+        await store.append([ev(1)])
+    assert [e.seq for e in await store.load_events(SID)] == [1]
+
+
+async def test_racing_writers_of_the_same_seq_one_wins(store) -> None:
+    """When two writers append the same next seq at once, exactly one succeeds."""
+    await store.append([ev(1)])
+    results = await asyncio.gather(
+        *(store.append([ev(2, writer=i)]) for i in range(5)), return_exceptions=True
+    )
+    assert sum(r is None for r in results) == 1
+    assert all(isinstance(r, SeqConflict) for r in results if r is not None)
+    assert len(await store.load_events(SID, after_seq=1)) == 1
+
+
+async def test_a_burst_of_appends_all_land(store) -> None:
+    """Hundreds of appends to many sessions at once are all stored, each session in order."""
+
+    async def writer(session: str) -> None:
+        for seq in range(1, 21):
+            await store.append([Event(session, seq, "vote.cast", {"id": 1}, float(seq))])
+
+    sessions = [f"s-{i}" for i in range(30)]
+    await asyncio.gather(*(writer(s) for s in sessions))
+    for session in sessions:
+        assert [e.seq for e in await store.load_events(session)] == list(range(1, 21))
+
+
+async def test_data_survives_reopening(store, request: pytest.FixtureRequest) -> None:
+    """Closing and opening the store again (Redis: restarting the server) keeps everything."""
+    await store.save_programme({"networks": []}, [SessionAccess(SID, "K7PM2Q", "s")])
+    await store.append([ev(1), ev(2)])
+    await store.close()
+    if isinstance(store, RedisStore):
+        server: RedisProcess = request.getfixturevalue("redis_server")
+        server.stop()
+        server.start()
+    await store.open()
+    assert [e.seq for e in await store.load_events(SID)] == [1, 2]
+    assert await store.load_access() == [SessionAccess(SID, "K7PM2Q", "s")]
+
+
+async def test_redis_down_is_a_clear_error_not_a_hang(redis_server: RedisProcess) -> None:
+    """While Redis is down an append fails with StoreUnavailable within seconds; it works again after."""
+    flush(redis_server)
+    store = RedisStore(redis_server.url)
+    await store.open()
+    try:
+        await store.append([ev(1)])
+        redis_server.kill()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await store.append([ev(2)])
+        assert time.monotonic() - started < 6
+        redis_server.start()
+        await store.append([ev(2)])
+        assert [e.seq for e in await store.load_events(SID)] == [1, 2]
+    finally:
+        await store.close()
+        if redis_server.proc is None or redis_server.proc.poll() is not None:
+            redis_server.start()
