@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 
 from companion.app import create_app
+from companion.backends.base import Store
 from companion.backends.memory import MemoryBus
 from companion.backends.sqlite import SQLiteStore
 from companion.realtime.hub import Hub
@@ -19,8 +21,12 @@ from companion.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def open_store(settings: Settings) -> SQLiteStore:
-    """The configured store (the embedded SQLite file for now)."""
+def open_store(settings: Settings) -> Store:
+    """The configured store: Redis when REDIS_URL is set, else the embedded SQLite file."""
+    if settings.redis_url:
+        from companion.backends.redis import RedisStore  # optional dependency, loaded lazily
+
+        return RedisStore(settings.redis_url)
     return SQLiteStore(settings.database, settings.sqlite_synchronous)
 
 
@@ -28,13 +34,16 @@ def open_store(settings: Settings) -> SQLiteStore:
 class Core:
     """Everything of one process except HTTP: store, service, fan-out and realtime server."""
 
-    store: SQLiteStore
+    store: Store
     service: SessionService
     hub: Hub
     realtime: RealtimeServer
+    tail: Any = None
 
     async def close(self) -> None:
         """Stop realtime, fan-out and the store, in that order."""
+        if self.tail is not None:
+            await self.tail.stop()
         await self.realtime.close()
         await self.hub.stop()
         await self.store.close()
@@ -52,9 +61,16 @@ async def start_core(settings: Settings) -> Core:
     for session_id, state in service.states.items():
         hub.ensure_room(session_id, state.seq)
     hub.start()
+    tail = None
+    if settings.redis_url:
+        from companion.backends.redis import RedisTail
+
+        # Other processes append to the same logs: follow them from where we are.
+        tail = RedisTail(settings.redis_url)
+        tail.start({sid: st.seq for sid, st in service.states.items()}, service.on_remote_event)
     realtime = RealtimeServer(settings, service, hub)
     await realtime.start(settings.host, settings.ws_port)
-    return Core(store, service, hub, realtime)
+    return Core(store, service, hub, realtime, tail)
 
 
 async def serve(

@@ -46,6 +46,7 @@ class Settings:
     coalesce_ms: int = 100
     replay_events: int = 5000
     token_days: int = 30
+    redis_url: str = ""
 
     @property
     def base_url(self) -> str:
@@ -100,6 +101,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         votes_per_second=_int(env, "COMPANION_VOTES_PER_SECOND", defaults.votes_per_second),
         coalesce_ms=_int(env, "COMPANION_COALESCE_MS", defaults.coalesce_ms),
         replay_events=_int(env, "COMPANION_REPLAY_EVENTS", defaults.replay_events),
+        redis_url=env.get("REDIS_URL") or env.get("COMPANION_REDIS_URL", ""),
         send_buffer_limit=_int(env, "COMPANION_SEND_BUFFER_LIMIT", defaults.send_buffer_limit),
     )
     return settings

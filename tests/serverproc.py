@@ -107,6 +107,18 @@ class ServerProcess:
 
     def access(self) -> dict[str, tuple[str, str]]:
         """session id -> (join code, moderator token), read from the database."""
+        redis_url = self.extra_env.get("REDIS_URL")
+        if redis_url:
+            import json
+
+            import redis
+
+            with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+                rows = client.hgetall("companion:access")
+            return {
+                sid: (d["join_code"], d["moderator_token"])
+                for sid, d in ((sid, json.loads(raw)) for sid, raw in rows.items())
+            }
         with contextlib.closing(sqlite3.connect(self.data_dir / "companion.db")) as db:
             rows = db.execute("SELECT session_id, join_code, moderator_token FROM session_access")
             return {r[0]: (r[1], r[2]) for r in rows}

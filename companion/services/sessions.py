@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from companion.backends.base import Bus, Store, StoreUnavailable
+from companion.backends.base import Bus, SeqConflict, Store, StoreUnavailable
 from companion.domain import access as access_rules
 from companion.domain import events as ev
 from companion.domain.access import SessionAccess
@@ -28,6 +28,8 @@ from companion.services.projection import Change, project
 log = logging.getLogger(__name__)
 
 RECENT_CHANGES = 5000
+MAX_CONFLICTS = 20  # shared stores: retries when another process appended first
+RECENT_OWN = 256  # shared stores: changes kept to answer our own commands
 
 Decide = Callable[[SessionState], ev.Draft]
 
@@ -80,6 +82,7 @@ class SessionService:
         self.states: dict[str, SessionState] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.broken: set[str] = set()  # sessions whose memory may be ahead of the store
+        self._recent: dict[str, dict[int, Change]] = {}  # shared stores: seq -> change
 
     # -- loading ---------------------------------------------------------------------
     async def import_programme(self, programme: Programme) -> list[SessionAccess]:
@@ -175,6 +178,8 @@ class SessionService:
 
     async def execute(self, session_id: str, decide: Decide) -> Outcome:
         """Decide, apply, store, then publish one event of one session."""
+        if getattr(self.store, "shared", False):
+            return await self._execute_shared(session_id, decide)
         if session_id in self.broken:
             await self._recover(session_id)
             if session_id in self.broken:
@@ -192,6 +197,69 @@ class SessionService:
             raise StoreError("The change could not be saved; please try again.") from exc
         self.bus.publish(change)
         return Outcome(event, change)
+
+    # -- shared stores (several processes append to one log) ------------------------------
+    async def _execute_shared(self, session_id: str, decide: Decide) -> Outcome:
+        # Another process may append first: decide against the latest state, append only if
+        # the log still ends where that state does (the store checks), else catch up and
+        # decide again. Applying only after the append keeps memory equal to the log.
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            for _ in range(MAX_CONFLICTS):
+                state = self.state(session_id)
+                draft = decide(state)
+                event = ev.Event(session_id, state.seq + 1, draft.type, draft.data, self.clock())
+                try:
+                    await self.store.append([event])
+                except SeqConflict:
+                    await self._catch_up_or_fail(session_id)
+                    continue
+                except (StoreUnavailable, OSError) as exc:
+                    raise StoreError("The change could not be saved; please try again.") from exc
+                # The log ended at state.seq, so only the tail can have applied anything
+                # meanwhile, and then only this very event.
+                change = self.apply_committed(event) or self._recent[session_id][event.seq]
+                return Outcome(event, change)
+        raise StoreError("The session is too busy right now; please try again.", "busy")
+
+    async def _catch_up_or_fail(self, session_id: str) -> None:
+        try:
+            await self.catch_up(session_id)
+        except (StoreUnavailable, OSError) as exc:
+            raise StoreError("The change could not be saved; please try again.") from exc
+
+    def apply_committed(self, event: ev.Event) -> Change | None:
+        """Fold an event that is already in the shared log (from this or another process).
+
+        Returns the published change, or None when the event was already applied. A gap
+        (an event ahead of the state) is left to `catch_up`, which reads the log.
+        """
+        state = self.states.get(event.session_id)
+        if state is None or event.seq != state.seq + 1:
+            return None
+        was_public = self._public_flags(state, event.type, event.data)
+        change = project(state, state.apply(event), was_public)
+        recent = self._recent.setdefault(event.session_id, {})
+        recent[event.seq] = change
+        recent.pop(event.seq - RECENT_OWN, None)
+        self.bus.publish(change)
+        return change
+
+    def on_remote_event(self, event: ev.Event) -> None:
+        """An event seen on the shared log's tail; applies it, or catches up on a gap."""
+        state = self.states.get(event.session_id)
+        if state is None or event.seq <= state.seq:
+            return
+        if event.seq == state.seq + 1:
+            self.apply_committed(event)
+        else:
+            asyncio.get_running_loop().create_task(self.catch_up(event.session_id))
+
+    async def catch_up(self, session_id: str) -> None:
+        """Apply every event of the shared log that this process has not applied yet."""
+        state = self.state(session_id)
+        for event in await self.store.load_events(session_id, state.seq):
+            self.apply_committed(event)
 
     async def _recover(self, session_id: str, failed_state: SessionState | None = None) -> None:
         # Later commands may already have applied on top of the failed one; one lock keeps
