@@ -67,7 +67,11 @@ async def start_core(settings: Settings) -> Core:
 
         # Other processes append to the same logs: follow them from where we are.
         tail = RedisTail(settings.redis_url)
-        tail.start({sid: st.seq for sid, st in service.states.items()}, service.on_remote_event)
+        tail.start(
+            {sid: st.seq for sid, st in service.states.items()},
+            service.on_remote_event,
+            hub.store_state,
+        )
     realtime = RealtimeServer(settings, service, hub)
     await realtime.start(settings.host, settings.ws_port)
     return Core(store, service, hub, realtime, tail)

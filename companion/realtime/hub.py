@@ -96,6 +96,7 @@ class Hub:
         self.send_buffer_limit = send_buffer_limit
         self._task: asyncio.Task[None] | None = None
         self.messages_sent = 0
+        self.store_available = True
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -261,6 +262,14 @@ class Hub:
         for payload in out:
             broadcast([ws], payload)
         return len(out)
+
+    def store_state(self, available: bool) -> None:
+        """Tell every client whether the shared store answers (pages show "reconnecting")."""
+        self.store_available = available
+        payload = encode({"type": "status", "store": "ok" if available else "unavailable"})
+        for room in self.rooms.values():
+            self._send(room.public, payload)
+            self._send(room.moderators, payload)
 
     def connections(self) -> Iterable[ServerConnection]:
         """Every joined connection, for shutdown."""

@@ -134,6 +134,8 @@ class RealtimeServer:
             if not isinstance(since, int) or isinstance(since, bool):
                 since = None
             replayed = self.hub.join(member, since, self._snapshot_for(member))
+            if not self.hub.store_available:
+                await ws.send(encode({"type": "status", "store": "unavailable"}))
             if replayed >= 0:
                 await ws.send(encode({"type": "resumed", "replayed": replayed}, seq=room.sent_seq))
             return member

@@ -88,6 +88,11 @@ export class Live {
     if (EVENT_TYPES.has(message.type) && typeof message.seq === "number") {
       this.seq = message.seq;
     }
+    if (message.type === "status") {
+      // The server is up but its shared store is not: show it like a lost connection.
+      this.onStatus(message.store === "ok" ? "live" : "reconnecting");
+      return;
+    }
     if (message.type !== "ack" && message.type !== "pong") this.onMessage(message);
   }
 

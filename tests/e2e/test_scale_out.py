@@ -97,3 +97,46 @@ async def test_two_processes_share_questions_votes_and_moderation(cluster) -> No
     finally:
         for client in opened:
             await client.close()
+
+
+async def test_redis_restart_while_clients_are_connected(cluster) -> None:
+    """Clients are told the store is unavailable, actions fail fast with a clear code, and all resumes when Redis is back."""
+    redis, a, b = cluster
+    code, key = a.access()[SESSION]
+    opened: list[Client] = []
+    try:
+        on_a = await join(a, code)
+        on_b = await join(b, code)
+        opened += [on_a, on_b]
+        before = (await on_a.request({"type": "ask", "text": "Före Redis-omstarten?"}))["question"]
+        assert (await on_b.request({"type": "vote", "question": before}))["voted"] is True
+
+        redis.stop()
+        for client in (on_a, on_b):
+            await client.wait_for(
+                lambda m: m == {"type": "status", "store": "unavailable"}, timeout=15
+            )
+        started = asyncio.get_running_loop().time()
+        failed = await on_a.request({"type": "ask", "text": "Under avbrottet?"}, timeout=15)
+        assert failed["type"] == "error" and failed["code"] == "store_unavailable"
+        assert asyncio.get_running_loop().time() - started < 10
+
+        redis.start()
+        for client in (on_a, on_b):
+            await client.wait_for(lambda m: m == {"type": "status", "store": "ok"}, timeout=15)
+        after = await on_b.request({"type": "ask", "text": "Efter Redis-omstarten?"})
+        assert after["type"] == "ack" and after["question"] == before + 1
+        await on_a.wait_for(
+            lambda m: (
+                m["type"] == "questions" and m["questions"][0]["text"] == "Efter Redis-omstarten?"
+            )
+        )
+        moderator = await Client.open(a.ws)
+        opened.append(moderator)
+        await moderator.join(role="moderator", session=SESSION, moderator_token=key)
+        snap = await moderator.wait_for(lambda m: m["type"] == "snapshot")
+        votes = {q["text"]: q["votes"] for q in snap["questions"]}
+        assert votes == {"Före Redis-omstarten?": 1, "Efter Redis-omstarten?": 0}
+    finally:
+        for client in opened:
+            await client.close()
