@@ -1,4 +1,4 @@
-"""`companion demo | serve | import FILE | links` — the command-line entry point."""
+"""`companion demo | serve | import FILE | links | migrate` — the command-line entry point."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from companion.backends.base import StoreUnavailable
 from companion.backends.memory import MemoryBus
+from companion.migrate import MigrationError, MigrationReport, migrate, store_for_url
 from companion.programme_file import ProgrammeError, parse_programme
 from companion.runtime import open_store, serve
 from companion.services.sessions import SessionService
@@ -46,6 +48,20 @@ async def load_service(settings: Settings) -> SessionService:
         await store.close()
 
 
+async def run_migration(source_url: str, target_url: str) -> MigrationReport:
+    """Open both stores and copy everything from one to the other."""
+    source, target = store_for_url(source_url), store_for_url(target_url)
+    await source.open()
+    try:
+        await target.open()
+        try:
+            return await migrate(source, target)
+        finally:
+            await target.close()
+    finally:
+        await source.close()
+
+
 def print_links(settings: Settings, service: SessionService) -> None:
     """For every session: its join code, participant link, screen link and moderator link."""
     base = settings.base_url
@@ -73,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     imp = sub.add_parser("import", help="import a programme YAML file")
     imp.add_argument("file", type=Path)
     sub.add_parser("links", help="print join codes and links of every session")
+    mig = sub.add_parser("migrate", help="copy everything to another store, e.g. SQLite -> Redis")
+    mig.add_argument("--from", dest="source", required=True, help="sqlite:///FILE or redis://...")
+    mig.add_argument(
+        "--to", dest="target", required=True, help="redis://HOST:PORT/DB or sqlite:///FILE"
+    )
     args = parser.parse_args(argv)
     settings = load_settings().with_secret()
 
@@ -86,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
             service = asyncio.run(import_text(settings, text, str(args.file)))
             print_links(settings, service)
             return 0
+        if args.command == "migrate":
+            report = asyncio.run(run_migration(args.source, args.target))
+            print(f"copied {report.sessions} sessions and {report.events} events")
+            return 0
         if args.command == "links":
             print_links(settings, asyncio.run(load_service(settings)))
             return 0
@@ -94,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             if not service.programme.networks:
                 asyncio.run(import_text(settings, demo_programme_text(), "demo/programme.yaml"))
         asyncio.run(serve(settings, on_ready=lambda s: print_links(settings, s)))
-    except ProgrammeError as exc:
+    except (ProgrammeError, MigrationError, StoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
