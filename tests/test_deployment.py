@@ -1,0 +1,60 @@
+"""The deployment files hang together (no Docker engine here, so this checks their content)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_compose_file_describes_redis_replicas_proxy_and_turn() -> None:
+    """docker-compose.yml parses, and wires Redis (append-only, volume), 2+ replicas, nginx and coturn."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    replicas = [name for name in services if name.startswith("companion-")]
+    assert len(replicas) >= 2
+    redis_command = " ".join(services["redis"]["command"])
+    assert "--appendonly yes" in redis_command and "--appendfsync always" in redis_command
+    assert "redis-data:/data" in services["redis"]["volumes"] and "redis-data" in compose["volumes"]
+    ports = set()
+    for name in replicas:
+        env = services[name]["environment"]
+        assert env["REDIS_URL"].startswith("redis://")
+        assert "COMPANION_SECRET_KEY" in env and "${" in env["COMPANION_SECRET_KEY"]  # from .env
+        ports |= {env["COMPANION_PORT"], env["COMPANION_WS_PORT"]}
+        assert services[name]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert len(ports) == 2 * len(replicas)  # every replica listens on its own ports
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    for name in replicas:
+        env = services[name]["environment"]
+        assert f"127.0.0.1:{env['COMPANION_PORT']}" in nginx
+        assert f"127.0.0.1:{env['COMPANION_WS_PORT']}" in nginx
+    assert "hash $media_session consistent" in nginx and "Upgrade $http_upgrade" in nginx
+    assert "./deploy/nginx.conf" in " ".join(services["proxy"]["volumes"])
+    assert "use-auth-secret" in (ROOT / "deploy" / "turnserver.conf").read_text()
+    assert "turn" in services
+
+
+def test_no_secret_is_committed_in_deployment_files() -> None:
+    """Secrets are only referenced (${...} from .env), never written into the files."""
+    for path in (ROOT / "docker-compose.yml", ROOT / "Dockerfile", *(ROOT / "deploy").glob("*")):
+        text = path.read_text()
+        for line in text.splitlines():
+            if re.search(r"(SECRET|PASSWORD|secret)\w*\s*[:=]", line) and "${" not in line:
+                assert line.strip().startswith("#") or "use-auth-secret" in line, (path, line)
+
+
+def test_media_route_hash_extracts_the_session_id() -> None:
+    """The nginx map sends /whip/<session>/... and /whep/<session>/... of one session to one replica."""
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    pattern = re.search(r"map \$uri \$media_session \{ ~(\S+) \$sid;", nginx).group(1)
+    regex = re.compile(pattern.replace("(?<sid>", "(?P<sid>"))
+    for uri in (
+        "/whip/tema-1-session-2",
+        "/whep/tema-1-session-2/abc123",
+        "/whip/tema-1-session-2/r/1",
+    ):
+        assert regex.match(uri).group("sid") == "tema-1-session-2"
