@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -12,7 +13,11 @@ from starlette.staticfiles import StaticFiles
 from companion.services.sessions import SessionService
 from companion.settings import Settings
 from companion.web.pages import Pages
+from companion.web.report_pages import ReportPages
 from companion.web.security import SecurityHeaders
+
+if TYPE_CHECKING:
+    from companion.media.registry import MediaRegistry
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -25,9 +30,19 @@ def realtime_origin(settings: Settings) -> str:
     return f"ws://*:{settings.ws_port}"
 
 
-def create_app(settings: Settings, service: SessionService) -> Starlette:
-    """The Starlette app serving pages and JSON for one SessionService."""
+def create_app(
+    settings: Settings, service: SessionService, media: MediaRegistry | None = None
+) -> Starlette:
+    """The Starlette app serving pages and JSON for one SessionService.
+
+    With `media`, it also serves the live stream (WHIP, WHEP, the camera page).
+    """
     pages = Pages(settings, service)
+    stream_routes = []
+    if media is not None:
+        from companion.media.routes import media_routes  # aiortc is loaded only to stream
+
+        stream_routes = media_routes(media, pages)
     return Starlette(
         routes=[
             Route("/", pages.landing),
@@ -36,10 +51,16 @@ def create_app(settings: Settings, service: SessionService) -> Starlette:
             Route("/remote/{code}", pages.participant),
             Route("/screen/{code}", pages.screen),
             Route("/moderate/{session_id}", pages.moderator),
+            Route(
+                "/moderate/{session_id}/report.{fmt}",
+                ReportPages(settings, service).report,
+                methods=["GET", "POST"],
+            ),
             Route("/qr/{code}.svg", pages.qr),
             Route("/i18n/{lang}.json", pages.strings),
             Route("/api/sessions/{code}", pages.session_api),
             Route("/healthz", pages.health),
+            *stream_routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders, connect_src=realtime_origin(settings))],

@@ -82,8 +82,12 @@ async def serve(
 ) -> None:
     """Run HTTP and realtime until interrupted (SIGINT/SIGTERM)."""
     core = await start_core(settings)
+    from companion.media.registry import MediaRegistry  # aiortc is loaded only to serve
+
+    media = MediaRegistry(settings, core.service, core.hub)
+    await media.start()
     config = uvicorn.Config(
-        create_app(settings, core.service),
+        create_app(settings, core.service, media),
         host=settings.host,
         port=settings.port,
         log_level="warning",
@@ -96,4 +100,5 @@ async def serve(
     try:
         await server.serve()
     finally:
+        await media.close()
         await core.close()

@@ -47,6 +47,14 @@ class Settings:
     replay_events: int = 5000
     token_days: int = 30
     redis_url: str = ""
+    # Live stream (companion/media): STUN/TURN URLs, space-separated ("" = host candidates
+    # only, enough on a LAN or a server with a public address), TURN credentials, viewers
+    # per session, and the video bitrate (0: from the picture size).
+    ice_servers: str = ""
+    turn_username: str = ""
+    turn_credential: str = ""
+    stream_max_viewers: int = 200
+    stream_kbps: int = 0
 
     @property
     def base_url(self) -> str:
@@ -103,5 +111,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         replay_events=_int(env, "COMPANION_REPLAY_EVENTS", defaults.replay_events),
         redis_url=env.get("REDIS_URL") or env.get("COMPANION_REDIS_URL", ""),
         send_buffer_limit=_int(env, "COMPANION_SEND_BUFFER_LIMIT", defaults.send_buffer_limit),
+        ice_servers=env.get("COMPANION_ICE_SERVERS", ""),
+        turn_username=env.get("COMPANION_TURN_USERNAME", ""),
+        turn_credential=env.get("COMPANION_TURN_CREDENTIAL", ""),
+        stream_max_viewers=_int(env, "COMPANION_STREAM_MAX_VIEWERS", defaults.stream_max_viewers),
+        stream_kbps=_int(env, "COMPANION_STREAM_KBPS", defaults.stream_kbps),
     )
     return settings

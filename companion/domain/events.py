@@ -63,5 +63,15 @@ ITEM_STATUS_SET = "item.status"
 BREAK_STARTED = "break.started"
 BREAK_ENDED = "break.ended"
 PREMODERATION_SET = "session.premoderation"
+POLL_CREATED = "poll.created"
+POLL_OPENED = "poll.opened"  # also a reopening of a closed poll
+POLL_CLOSED = "poll.closed"
+POLL_RESULTS_HIDDEN = "poll.results_hidden"
+POLL_SHOWN = "poll.shown"
+POLL_UNSHOWN = "poll.unshown"
+POLL_ANSWERED = "poll.answered"  # coalesced on the way out, like votes
+ATTENDANCE_PEAK = "attendance.peak"
+STREAM_STARTED = "stream.started"  # a publisher went live; data: source
+STREAM_STOPPED = "stream.stopped"  # the publisher went away; data: reason
 
 VOTE_TYPES = frozenset({VOTE_CAST, VOTE_WITHDRAWN})

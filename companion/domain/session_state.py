@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 
 from companion.domain import events as ev
 from companion.domain.agenda import Agenda
+from companion.domain.attendance import Attendance
 from companion.domain.errors import InvalidState
+from companion.domain.polls import PollBoard
 from companion.domain.programme import Session
 from companion.domain.questions import QuestionBoard
 
@@ -23,6 +25,8 @@ class Applied:
     questions: list[int] = field(default_factory=list)
     agenda: bool = False
     settings: bool = False
+    polls: list[int] = field(default_factory=list)
+    attendance: bool = False
 
 
 class SessionState:
@@ -34,7 +38,9 @@ class SessionState:
         self.premoderation = premoderation
         self.board = QuestionBoard()
         self.agenda = Agenda(items=session.items)
-        # Live-stream status; offline until a publisher goes live (the stream issue adds that).
+        self.polls = PollBoard()
+        self.attendance = Attendance()
+        # Live-stream status ("offline" | "live") and when it last changed (None: never live).
         self.stream_status = "offline"
         self.stream_since: float | None = None
 
@@ -44,6 +50,34 @@ class SessionState:
             raise InvalidState("`on` must be true or false.", code="invalid_value")
         return ev.Draft(ev.PREMODERATION_SET, {"on": on})
 
+    def start_stream(self, source: object) -> ev.Draft:
+        """A publisher went live (`source`: "whip" for an encoder, "browser" for the camera page)."""
+        if self.stream_status == "live":
+            raise InvalidState("The stream is already live.", code="stream_live")
+        if source not in ("whip", "browser"):
+            raise InvalidState("`source` must be whip or browser.", code="invalid_value")
+        return ev.Draft(ev.STREAM_STARTED, {"source": source})
+
+    def stop_stream(self, reason: object) -> ev.Draft:
+        """The publisher went away (stopped, lost, or the server restarted)."""
+        if self.stream_status != "live":
+            raise InvalidState("The stream is not live.", code="stream_offline")
+        return ev.Draft(ev.STREAM_STOPPED, {"reason": str(reason)[:60]})
+
+    def create_poll(self, fields: dict[str, object]) -> ev.Draft:
+        """Prepare a poll, attached to an agenda item (`item`) or to the whole session."""
+        item = fields.get("item")
+        item_id = None if item is None else self.agenda.item(item).id  # not_found
+        return self.polls.create(
+            fields.get("kind"),
+            fields.get("text"),
+            fields.get("options"),
+            fields.get("max_choices"),
+            fields.get("scale"),
+            item_id,
+            fields.get("hide_results", False),
+        )
+
     def apply(self, event: ev.Event) -> Applied:
         """Fold the next event into the state; events must come in `seq` order."""
         if event.seq != self.seq + 1:
@@ -52,8 +86,18 @@ class SessionState:
         kind = event.type.split(".", 1)[0]
         if kind in ("question", "vote"):
             return Applied(event, questions=self.board.apply(event))
+        if kind == "poll":
+            return Applied(event, polls=self.polls.apply(event))
+        if kind == "attendance":
+            self.attendance.apply(event)
+            return Applied(event, attendance=True)
         if event.type == ev.PREMODERATION_SET:
             self.premoderation = bool(event.data["on"])
+            return Applied(event, settings=True)
+        if kind == "stream":
+            # The stream status is part of the session view (`session` message).
+            self.stream_status = "live" if event.type == ev.STREAM_STARTED else "offline"
+            self.stream_since = event.at
             return Applied(event, settings=True)
         self.agenda.apply(event)
         return Applied(event, agenda=True)

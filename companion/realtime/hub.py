@@ -1,8 +1,9 @@
 """Fan-out of committed changes to the connections of each session.
 
 One payload is encoded per audience (public, moderators) and written to every socket
-with `websockets.broadcast`, which does not yield per client. Vote counts are coalesced
-and flushed a few times a second as one `counts` message. Changes are delivered in
+with `websockets.broadcast`, which does not yield per client. Vote counts and poll
+tallies are coalesced and flushed a few times a second as one `counts` message (the
+latest value per question and per poll wins). Changes are delivered in
 `seq` order, kept in a ring for resuming clients, and a socket whose write buffer grows
 past a limit is closed with a reason instead of slowing the others.
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +53,43 @@ class _Entry:
     public: str | None
     moderator: str | None
     vote: tuple[int, int] | None
+    tally: tuple[int, dict[str, Any], dict[str, Any]] | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    """Coalesced changes not sent yet: the latest vote count per question and the latest
+    results per poll, and the seq of the last change they include."""
+
+    votes: dict[int, int] = field(default_factory=dict)
+    tallies: dict[int, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
+    seq: int = 0
+
+    def add(self, item: Change | _Entry) -> None:
+        """Take in one coalesced change (live) or ring entry (replay)."""
+        if item.vote is not None:
+            self.votes[item.vote[0]] = item.vote[1]
+        if item.tally is not None:
+            poll, public, moderator = item.tally
+            self.tallies[poll] = (public, moderator)
+        self.seq = item.seq
+
+    def __bool__(self) -> bool:
+        return bool(self.votes or self.tallies)
+
+    def payloads(self) -> tuple[str, str]:
+        """The `counts` message for participants and screens, and the one for moderators."""
+        counts = {str(q): n for q, n in self.votes.items()}
+        if not self.tallies:
+            payload = encode({"type": "counts", "counts": counts}, seq=self.seq)
+            return payload, payload
+        # Results differ by audience only while a poll's results are hidden.
+        public = {str(p): pub for p, (pub, _) in self.tallies.items()}
+        moderator = {str(p): mod for p, (_, mod) in self.tallies.items()}
+        return (
+            encode({"type": "counts", "counts": counts, "tallies": public}, seq=self.seq),
+            encode({"type": "counts", "counts": counts, "tallies": moderator}, seq=self.seq),
+        )
 
 
 @dataclass(slots=True)
@@ -63,12 +102,16 @@ class Room:
     moderators: set[ServerConnection] = field(default_factory=set)
     people: dict[str, list[Any]] = field(default_factory=dict)  # participant -> [where, n]
     screens: int = 0
+    viewers: int = 0  # open live-stream (WHEP) viewers, set by companion.media
     ring: deque[_Entry] = field(default_factory=deque)
     accepted_seq: int = 0
     waiting: dict[int, Change] = field(default_factory=dict)
-    pending_votes: dict[int, int] = field(default_factory=dict)
-    pending_seq: int = 0
+    pending: _Pending = field(default_factory=_Pending)
     presence_dirty: bool = False
+    # Attendance: the highest numbers seen by this process, and the last ones reported.
+    peak: tuple[int, int] = (0, 0)
+    peak_reported: tuple[int, int] = (0, 0)
+    peak_reported_at: float = float("-inf")
 
     def presence(self) -> dict[str, int]:
         """Distinct participants in the room and remote, moderator and screen connections."""
@@ -78,6 +121,7 @@ class Room:
             "remote": len(self.people) - room,
             "moderators": len(self.moderators),
             "screens": self.screens,
+            "viewers": self.viewers,
         }
 
 
@@ -97,6 +141,10 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self.messages_sent = 0
         self.store_available = True
+        # Called with (session id, peak in room, peak remote) when this process sees a new
+        # attendance peak; the realtime server records it as an event.
+        self.on_peak: Callable[[str, int, int], None] | None = None
+        self.peak_interval = 2.0
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -114,10 +162,17 @@ class Hub:
         """The room of a session, created at `seq` (everything up to it already sent)."""
         room = self.rooms.get(session_id)
         if room is None:
-            room = Room(session_id, sent_seq=seq, accepted_seq=seq, pending_seq=seq)
+            room = Room(session_id, sent_seq=seq, accepted_seq=seq)
             room.ring = deque(maxlen=self.replay_events)
             self.rooms[session_id] = room
         return room
+
+    def set_viewers(self, session_id: str, viewers: int) -> None:
+        """The number of live-stream viewers; sent with the next presence message."""
+        room = self.rooms.get(session_id)
+        if room is not None and room.viewers != viewers:
+            room.viewers = viewers
+            room.presence_dirty = True
 
     # -- changes in ------------------------------------------------------------------
     def on_change(self, change: Change) -> None:
@@ -133,13 +188,11 @@ class Hub:
 
     def _accept(self, room: Room, change: Change) -> None:
         room.accepted_seq = change.seq
-        if change.vote is not None:
-            room.ring.append(_Entry(change.seq, None, None, change.vote))
-            qid, count = change.vote
-            room.pending_votes[qid] = count
-            room.pending_seq = change.seq
+        if change.vote is not None or change.tally is not None:
+            room.ring.append(_Entry(change.seq, None, None, change.vote, change.tally))
+            room.pending.add(change)
             return
-        self._flush_votes(room)
+        self._flush_counts(room)  # earlier coalesced changes go first: seq order holds
         seq = change.seq
         public = encode(change.public, seq=seq) if change.public is not None else None
         moderator = encode(change.moderator, seq=seq) if change.moderator is not None else None
@@ -162,24 +215,38 @@ class Hub:
     def flush(self) -> None:
         """Send coalesced counts and changed presence of every room."""
         for room in self.rooms.values():
-            self._flush_votes(room)
+            self._flush_counts(room)
             if room.presence_dirty:
                 room.presence_dirty = False
-                payload = encode({"type": "presence", **room.presence()}, seq=room.sent_seq)
+                presence = room.presence()
+                room.peak = (
+                    max(room.peak[0], presence["room"]),
+                    max(room.peak[1], presence["remote"]),
+                )
+                payload = encode({"type": "presence", **presence}, seq=room.sent_seq)
                 self._send(room.public, payload)
                 self._send(room.moderators, payload)
+            self._report_peak(room)
 
-    def _flush_votes(self, room: Room) -> None:
-        if not room.pending_votes:
+    def _report_peak(self, room: Room) -> None:
+        # A new peak is reported at once, then at most every `peak_interval` seconds, so a
+        # crowd joining costs a handful of events and the final peak still arrives.
+        if self.on_peak is None or room.peak == room.peak_reported:
             return
-        payload = encode(
-            {"type": "counts", "counts": {str(q): n for q, n in room.pending_votes.items()}},
-            seq=room.pending_seq,
-        )
-        room.pending_votes = {}
-        room.sent_seq = room.pending_seq
-        self._send(room.public, payload)
-        self._send(room.moderators, payload)
+        now = time.monotonic()
+        if now - room.peak_reported_at < self.peak_interval:
+            return
+        room.peak_reported, room.peak_reported_at = room.peak, now
+        self.on_peak(room.session_id, *room.peak)
+
+    def _flush_counts(self, room: Room) -> None:
+        if not room.pending:
+            return
+        public, moderator = room.pending.payloads()
+        room.sent_seq = room.pending.seq
+        room.pending = _Pending()
+        self._send(room.public, public)
+        self._send(room.moderators, moderator)
 
     def _send(self, sockets: set[ServerConnection], payload: str) -> None:
         if not sockets:
@@ -242,23 +309,21 @@ class Hub:
             broadcast([ws], encode(snapshot(), seq=room.sent_seq))
             return -1
         out: list[str] = []
-        counts: dict[int, int] = {}
-        counts_seq = 0
+        pending = _Pending()  # coalesced exactly like the live flush
         for entry in room.ring:
             if entry.seq <= since or entry.seq > room.sent_seq:
                 continue
-            if entry.vote is not None:
-                counts[entry.vote[0]] = entry.vote[1]
-                counts_seq = entry.seq
+            if entry.vote is not None or entry.tally is not None:
+                pending.add(entry)
                 continue
-            if counts:
-                out.append(_counts(counts, counts_seq))
-                counts = {}
+            if pending:
+                out.append(pending.payloads()[member.is_moderator])
+                pending = _Pending()
             payload = entry.moderator if member.is_moderator else entry.public
             if payload is not None:
                 out.append(payload)
-        if counts:
-            out.append(_counts(counts, counts_seq))
+        if pending:
+            out.append(pending.payloads()[member.is_moderator])
         for payload in out:
             broadcast([ws], payload)
         return len(out)
@@ -276,10 +341,6 @@ class Hub:
         for room in self.rooms.values():
             yield from room.public
             yield from room.moderators
-
-
-def _counts(counts: dict[int, int], seq: int) -> str:
-    return encode({"type": "counts", "counts": {str(q): n for q, n in counts.items()}}, seq=seq)
 
 
 def _buffered(ws: ServerConnection) -> int:

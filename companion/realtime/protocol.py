@@ -31,6 +31,13 @@ CLIENT_TYPES = frozenset(
         "break.start",
         "break.end",
         "session.premoderation",
+        "poll.answer",
+        "poll.create",
+        "poll.open",
+        "poll.close",
+        "poll.hide_results",
+        "poll.show",
+        "poll.unshow",
     }
 )
 

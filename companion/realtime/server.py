@@ -20,6 +20,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from companion.domain.errors import DomainError
+from companion.domain.polls import MAX_WORD_CHARS
 from companion.domain.questions import MAX_NAME_CHARS, MAX_QUESTION_CHARS, clean_name
 from companion.realtime.hub import Hub, Member
 from companion.realtime.limits import TokenBucket
@@ -49,6 +50,8 @@ class RealtimeServer:
         self.signer = TokenSigner(settings.secret_key, settings.token_days * 86400)
         self.buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self._server: Server | None = None
+        self._peak_tasks: set[asyncio.Task[None]] = set()
+        hub.on_peak = self._record_peak
 
     async def start(self, host: str, port: int) -> Server:
         """Listen on host:port."""
@@ -124,6 +127,7 @@ class RealtimeServer:
                         "limits": {
                             "question_chars": MAX_QUESTION_CHARS,
                             "name_chars": MAX_NAME_CHARS,
+                            "answer_chars": MAX_WORD_CHARS,
                             "message_bytes": self.settings.max_message_bytes,
                         },
                         **extra,
@@ -209,9 +213,9 @@ class RealtimeServer:
             return encode({"type": "pong", "re": request_id})
         if kind == "join":
             raise ProtocolError("already_joined", "This connection has already joined.")
-        if kind in ("ask", "vote"):
+        if kind in ("ask", "vote", "poll.answer"):
             if member.role != "participant" or member.participant is None:
-                raise DomainError("Only participants can ask and vote.", "forbidden")
+                raise DomainError("Only participants can ask, vote and answer polls.", "forbidden")
             bucket = self._limit(member, kind)
             try:
                 return await self._participant_action(member, message, kind)
@@ -235,6 +239,14 @@ class RealtimeServer:
             return encode(
                 {"type": "ack", "re": request_id, "question": data["id"], "status": data["status"]}
             )
+        if kind == "poll.answer":
+            outcome = await self.service.answer_poll(
+                member.session_id, participant, message.get("poll"), message.get("answer")
+            )
+            data = outcome.event.data
+            return encode(
+                {"type": "ack", "re": request_id, "poll": data["id"], "answer": data["answer"]}
+            )
         outcome = await self.service.vote(member.session_id, participant, message.get("question"))
         qid, count = outcome.change.vote or (0, 0)
         return encode(
@@ -257,18 +269,32 @@ class RealtimeServer:
                 self.buckets = {k: b for k, b in self.buckets.items() if not b.is_full()}
             if kind == "ask":
                 bucket = TokenBucket(s.questions_per_minute / 60, s.question_burst)
-            else:
+            else:  # votes, and poll answers in a bucket of their own with the same limits
                 bucket = TokenBucket(s.votes_per_second, s.vote_burst)
             self.buckets[key] = bucket
         if not bucket.take():
             wait = bucket.retry_after()
-            what = "questions" if kind == "ask" else "votes"
+            what = {"ask": "questions", "vote": "votes"}.get(kind, "answers")
             raise ProtocolError(
                 "rate_limited",
                 f"Too many {what}; try again in {math.ceil(wait)} s.",
                 retry_after=round(wait, 2),
             )
         return bucket
+
+    # -- attendance ----------------------------------------------------------------------
+    def _record_peak(self, session_id: str, room: int, remote: int) -> None:
+        # Called from the hub's flush, which must not wait for the store.
+        task = asyncio.get_running_loop().create_task(self._store_peak(session_id, room, remote))
+        self._peak_tasks.add(task)
+        task.add_done_callback(self._peak_tasks.discard)
+
+    async def _store_peak(self, session_id: str, room: int, remote: int) -> None:
+        try:
+            await self.service.record_attendance(session_id, room, remote)
+        except DomainError as exc:
+            if exc.code != "no_change":  # not higher than the stored peak: nothing to do
+                log.warning("attendance peak of %s not recorded: %s", session_id, exc.message)
 
 
 def _error_reply(exc: ProtocolError | DomainError | TokenError, request_id: Any) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 from companion.domain import events as ev
 from companion.domain.agenda import Agenda
+from companion.domain.attendance import Attendance
+from companion.domain.polls import Poll, hidden_results, results
 from companion.domain.programme import AgendaItem, Session, Speaker
 from companion.domain.questions import Question, QuestionStatus
 from companion.domain.session_state import Applied, SessionState
@@ -23,7 +25,9 @@ class Change:
     """The outcome of one committed event, ready for fan-out.
 
     `public` and `moderator` are message bodies for those audiences (None: nothing to
-    send); `vote` is (question id, new count) for vote events, which are coalesced.
+    send); `vote` is (question id, new count) for vote events and `tally` is (poll id,
+    results for participants and screens, results for moderators) for poll answers: both
+    are coalesced into `counts` messages.
     """
 
     session_id: str
@@ -31,6 +35,7 @@ class Change:
     public: dict[str, Any] | None
     moderator: dict[str, Any] | None
     vote: tuple[int, int] | None = None
+    tally: tuple[int, dict[str, Any], dict[str, Any]] | None = None
 
 
 def question_view(q: Question, moderator: bool) -> dict[str, Any]:
@@ -118,6 +123,41 @@ def public_questions(state: SessionState) -> list[dict[str, Any]]:
     return [question_view(q, False) for q in state.board.questions.values() if q.is_public]
 
 
+def poll_results(poll: Poll, moderator: bool) -> dict[str, Any]:
+    """A poll's results as one role may see them: only the number of answers while hidden."""
+    return results(poll) if moderator or poll.results_public else hidden_results(poll)
+
+
+def poll_view(poll: Poll, on_screen: bool, moderator: bool) -> dict[str, Any]:
+    """A poll as one role sees it (participants and screens never see drafts)."""
+    return {
+        "id": poll.id,
+        "kind": poll.kind.value,
+        "text": poll.text,
+        "options": [{"id": i, "text": text} for i, text in enumerate(poll.options, 1)],
+        "max_choices": poll.max_choices,
+        "scale": poll.scale,
+        "item_id": poll.item_id,
+        "status": poll.status.value,
+        "hide_results": poll.hide_results,
+        "on_screen": on_screen,
+        "created_at": poll.created_at,
+        "opened_at": poll.opened_at,
+        "closed_at": poll.closed_at,
+        "results": poll_results(poll, moderator),
+    }
+
+
+def attendance_view(attendance: Attendance) -> dict[str, Any]:
+    """Peak attendance so far (moderators only)."""
+    return {
+        "peak_room": attendance.peak_room,
+        "peak_remote": attendance.peak_remote,
+        "peak_room_at": attendance.peak_room_at,
+        "peak_remote_at": attendance.peak_remote_at,
+    }
+
+
 def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) -> Change:
     """The messages one applied event produces; `was_public` is taken before applying."""
     event = applied.event
@@ -125,6 +165,24 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
     if event.type in ev.VOTE_TYPES:
         q = state.board.questions[event.data["id"]]
         return Change(sid, seq, None, None, vote=(q.id, q.votes))
+    if event.type == ev.POLL_ANSWERED:
+        poll = state.polls.polls[event.data["id"]]
+        full = results(poll)
+        public_results = full if poll.results_public else hidden_results(poll)
+        return Change(sid, seq, None, None, tally=(poll.id, public_results, full))
+    if applied.polls:
+        polls = [state.polls.polls[pid] for pid in applied.polls]
+        screen = state.polls.on_screen
+        moderator = {
+            "type": "polls",
+            "polls": [poll_view(p, p.id == screen, True) for p in polls],
+        }
+        pub_views = [poll_view(p, p.id == screen, False) for p in polls if p.is_public]
+        public = {"type": "polls", "polls": pub_views} if pub_views else None
+        return Change(sid, seq, public, moderator)
+    if applied.attendance:
+        body = {"type": "attendance", "attendance": attendance_view(state.attendance)}
+        return Change(sid, seq, None, body)
     if applied.questions:
         mod_views, pub_views, removed = [], [], []
         for qid in applied.questions:
@@ -172,4 +230,16 @@ def snapshot(state: SessionState, moderator: bool, participant: str | None) -> d
         "questions": views,
         "mine": mine,
         "my_votes": state.board.voted_by(participant) if participant else [],
+        "polls": [
+            poll_view(p, p.id == state.polls.on_screen, moderator)
+            for p in state.polls.polls.values()
+            if moderator or p.is_public
+        ],
+        # Poll ids as strings, like `counts`: JSON object keys are strings.
+        "my_answers": (
+            {str(k): v for k, v in state.polls.answers_of(participant).items()}
+            if participant
+            else {}
+        ),
+        **({"attendance": attendance_view(state.attendance)} if moderator else {}),
     }

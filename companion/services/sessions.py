@@ -52,6 +52,12 @@ MODERATOR_ACTIONS: dict[str, Callable[[SessionState, dict[str, Any]], ev.Draft]]
     "break.start": lambda s, m: s.agenda.start_break(m.get("minutes"), m.get("message", "")),
     "break.end": lambda s, m: s.agenda.end_break(),
     "session.premoderation": lambda s, m: s.set_premoderation(m.get("on")),
+    "poll.create": lambda s, m: s.create_poll(m),
+    "poll.open": lambda s, m: s.polls.open(m.get("poll")),
+    "poll.close": lambda s, m: s.polls.close(m.get("poll")),
+    "poll.hide_results": lambda s, m: s.polls.set_hide_results(m.get("poll"), m.get("hide")),
+    "poll.show": lambda s, m: s.polls.show(m.get("poll")),
+    "poll.unshow": lambda s, m: s.polls.unshow(m.get("poll")),
 }
 
 
@@ -168,6 +174,16 @@ class SessionService:
     async def vote(self, session_id: str, participant: str, question: object) -> Outcome:
         """A participant casts or withdraws a vote."""
         return await self.execute(session_id, lambda s: s.board.vote(question, participant))
+
+    async def answer_poll(
+        self, session_id: str, participant: str, poll: object, answer: object
+    ) -> Outcome:
+        """A participant answers a poll, or changes their answer while it is open."""
+        return await self.execute(session_id, lambda s: s.polls.answer(poll, participant, answer))
+
+    async def record_attendance(self, session_id: str, room: int, remote: int) -> Outcome:
+        """Record a new attendance peak; DomainError `no_change` when it is not higher."""
+        return await self.execute(session_id, lambda s: s.attendance.record(room, remote))
 
     async def moderate(self, session_id: str, action: str, fields: dict[str, Any]) -> Outcome:
         """Run a moderator action by its protocol name."""

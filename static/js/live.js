@@ -1,7 +1,9 @@
 // The realtime connection: join, resume from the last seq after a drop, requests with replies.
 // Protocol: docs/protocol.md.
 
-const EVENT_TYPES = new Set(["snapshot", "questions", "counts", "agenda", "session", "presence", "resumed"]);
+const EVENT_TYPES = new Set([
+  "snapshot", "questions", "counts", "agenda", "session", "presence", "resumed", "polls", "attendance",
+]);
 
 function realtimeUrl() {
   const configured = document.querySelector('meta[name="companion-ws-url"]');

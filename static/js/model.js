@@ -7,6 +7,9 @@ export class SessionModel {
     this.questions = new Map();
     this.mine = new Set();
     this.myVotes = new Set();
+    this.polls = new Map(); // poll id -> poll view (with its results)
+    this.myAnswers = new Map(); // poll id -> this participant's answer
+    this.attendance = null; // peaks, moderators only
     this.presence = { room: 0, remote: 0, moderators: 0, screens: 0 };
     this.clockOffset = 0; // server time minus local time, seconds
   }
@@ -29,7 +32,10 @@ export class SessionModel {
         this.questions = new Map(message.questions.map((q) => [q.id, q]));
         this.mine = new Set(message.mine);
         this.myVotes = new Set(message.my_votes);
-        return ["session", "agenda", "questions"];
+        this.polls = new Map((message.polls ?? []).map((p) => [p.id, p]));
+        this.myAnswers = new Map(Object.entries(message.my_answers ?? {}).map(([id, a]) => [Number(id), a]));
+        this.attendance = message.attendance ?? null;
+        return ["session", "agenda", "questions", "polls", "attendance"];
       case "questions":
         for (const q of message.questions) this.questions.set(q.id, q);
         for (const id of message.removed) this.questions.delete(id);
@@ -39,7 +45,18 @@ export class SessionModel {
           const q = this.questions.get(Number(id));
           if (q) q.votes = votes;
         }
-        return ["counts"];
+        if (!message.tallies) return ["counts"];
+        for (const [id, results] of Object.entries(message.tallies)) {
+          const poll = this.polls.get(Number(id));
+          if (poll) poll.results = results;
+        }
+        return ["counts", "tallies"];
+      case "polls":
+        for (const poll of message.polls) this.polls.set(poll.id, poll);
+        return ["polls"];
+      case "attendance":
+        this.attendance = message.attendance;
+        return ["attendance"];
       case "agenda":
         this.agenda = message.agenda;
         return ["agenda"];
@@ -60,6 +77,11 @@ export class SessionModel {
     if (order === "newest") chosen.sort((a, b) => b.asked_at - a.asked_at);
     else chosen.sort((a, b) => b.votes - a.votes || a.asked_at - b.asked_at);
     return chosen;
+  }
+
+  /** The poll on the big screen, or null. */
+  pollOnScreen() {
+    return [...this.polls.values()].find((p) => p.on_screen) ?? null;
   }
 
   highlighted() {

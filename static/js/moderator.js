@@ -6,6 +6,7 @@ import { t, onLanguageChange, currentLang } from "./i18n.js";
 import { el, toast, errorText, showConnection, clock, timeOfDay } from "./ui.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
+import { PollConsole } from "./poll-console.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("mod");
@@ -59,6 +60,8 @@ let mergeSource = null;
 const known = new Set(); // question ids seen, to announce only new pending ones
 const inflight = new Set(); // requests not answered yet: a double tap sends once
 const rendered = new Map(); // question id -> {sig, node}: unchanged rows are kept as is
+// The polls panel and the report (poll-console.js); `key` is read when a report is asked for.
+const pollConsole = new PollConsole({ model, send, session: SESSION, key: () => key });
 
 // -- the key ---------------------------------------------------------------------------
 // It arrives in the fragment (never sent over HTTP) and is kept on this device so a reload
@@ -491,10 +494,39 @@ function renderMergeTargets() {
 function renderPresence() {
   const p = model.presence;
   for (const name of ["room", "remote", "moderators", "screens"]) $(`count-${name}`).textContent = String(p[name] ?? 0);
+  renderStreamState();
 }
 
 function renderSession() {
   if (model.session) $("premoderation").checked = Boolean(model.session.premoderation);
+  renderStreamState();
+}
+
+// -- the live stream: status, viewers, the camera page and what OBS needs ---------------
+function renderStreamState() {
+  const stream = model.session?.stream ?? { status: "offline", since: null };
+  const box = $("stream-state");
+  box.dataset.status = stream.status;
+  box.textContent =
+    stream.status === "live"
+      ? `${t("stream.live_since", { time: stream.since ? timeOfDay(stream.since) : "–" })} · ${t("stream.viewers", { n: model.presence.viewers ?? 0 })}`
+      : t("stream.not_live");
+}
+
+async function setupStream(key) {
+  // The camera page takes the key from its fragment, like this console.
+  $("link-camera").href = `/camera/${encodeURIComponent(SESSION)}#key=${encodeURIComponent(key)}`;
+  try {
+    const response = await fetch(`/api/stream/${encodeURIComponent(SESSION)}`, {
+      headers: { Authorization: `Bearer ${key}` },
+    });
+    if (!response.ok) return;
+    const info = await response.json();
+    $("obs-whip-url").textContent = info.whip_url;
+    $("obs-stream-key").textContent = info.stream_key;
+  } catch {
+    /* offline: the OBS details stay empty until the next load */
+  }
 }
 
 // -- events from the server ------------------------------------------------------------
@@ -526,6 +558,8 @@ function onMessage(message) {
   if (changed.includes("agenda")) renderAgenda();
   if (changed.includes("questions") || changed.includes("counts")) renderQueue();
   if (changed.includes("presence")) renderPresence();
+  if (changed.includes("polls") || changed.includes("tallies")) pollConsole.render();
+  if (changed.includes("attendance")) pollConsole.renderAttendance();
 }
 
 function onStatus(status, error) {
@@ -652,6 +686,8 @@ onLanguageChange(() => {
   renderAgenda();
   renderQueue();
   if ($("merge-dialog").open) renderMergeTargets();
+  pollConsole.render();
+  pollConsole.renderAttendance();
 });
 
 const key = takeKey();
@@ -659,6 +695,7 @@ if (!key) {
   needKey();
 } else {
   wireControls();
+  pollConsole.wire();
   live = new Live({
     join: { role: "moderator", session: SESSION, moderator_token: key },
     onMessage,
@@ -666,6 +703,7 @@ if (!key) {
     onWelcome: (message) => model.welcome(message),
   });
   live.start();
+  setupStream(key);
   // The timer is computed locally from the server's clock; redraw it every half second.
   setInterval(renderTimer, 500);
 }

@@ -3,6 +3,8 @@
 import { onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
+import { PollList } from "./polls.js";
+import { StreamPlayer } from "./player.js";
 import { el, errorText, remember, showConnection, timeOfDay, toast } from "./ui.js";
 
 const root = document.getElementById("participant");
@@ -31,6 +33,14 @@ let ready = false; // no announcements before the first snapshot
 const rows = new Map(); // question id -> <li>
 const busyVotes = new Set(); // question ids with a vote request in flight
 let asking = null; // text of the question being sent: its event may arrive before the ack
+// Polls (polls.js): answer forms and results; answers go out as `poll.answer`.
+const polls = new PollList({
+  section: $("polls"),
+  list: $("poll-list"),
+  model,
+  send: (poll, answer) => live.request({ type: "poll.answer", poll, answer }),
+  notify: (text, kind = "error") => toast(text, kind),
+});
 
 // -- helpers -------------------------------------------------------------------------
 
@@ -87,14 +97,18 @@ function renderNow() {
   }
 }
 
+// The remote page plays the stream over WHEP with this page's participant token (player.js).
+const player =
+  mode === "remote" && $("stream")
+    ? new StreamPlayer({
+        root: $("stream"),
+        endpoint: `/whep/${encodeURIComponent(code)}`,
+        token: () => localStorage.getItem(`companion.token.${code}`),
+      })
+    : null;
+
 function renderStream() {
-  const overlay = $("stream-status");
-  if (!overlay) return;
-  const status = model.session?.stream?.status ?? "offline";
-  overlay.dataset.status = status;
-  overlay.hidden = status === "live";
-  const key = `stream.${status}`;
-  overlay.textContent = t(key) === key ? t("stream.offline") : t(key);
+  player?.setStatus(model.session?.stream?.status ?? "offline");
 }
 
 function renderAgenda() {
@@ -234,6 +248,7 @@ function renderAll() {
   renderQuestions();
   renderSort();
   renderAskForm();
+  polls.render();
 }
 
 // -- live updates --------------------------------------------------------------------
@@ -257,6 +272,7 @@ function onMessage(message) {
     renderAgenda();
   }
   if (parts.includes("questions") || parts.includes("counts")) renderQuestions();
+  if (parts.includes("polls") || parts.includes("tallies")) polls.render();
 }
 
 const live = new Live({

@@ -2,6 +2,7 @@
 import { onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
+import { resultsView } from "./polls.js";
 import { el, errorText, showConnection, timeOfDay, toast } from "./ui.js";
 
 const root = document.getElementById("screen");
@@ -78,9 +79,24 @@ function renderCount() {
   $("screen-count-detail").textContent = t("screen.participants_detail", { room, remote });
 }
 
+// The poll on screen replaces the question area; its results are redrawn on every tally.
+function renderPoll() {
+  const box = $("screen-poll");
+  const poll = model.pollOnScreen();
+  box.hidden = !poll;
+  root.classList.toggle("has-poll", Boolean(poll));
+  $("screen-question").hidden = Boolean(poll);
+  if (!poll) return;
+  box.dataset.id = String(poll.id);
+  box.dataset.status = poll.status;
+  box.querySelector(".poll-text").textContent = poll.text;
+  box.querySelector(".poll-body").replaceChildren(resultsView(poll, { large: true }));
+}
+
 function renderAll() {
   renderNow();
   renderQuestion();
+  renderPoll();
   renderCount();
   fitQuestion();
 }
@@ -92,6 +108,7 @@ function onMessage(message) {
     fitQuestion(); // a break banner or longer title leaves less room
   }
   if (parts.includes("questions")) renderQuestion();
+  if (parts.includes("polls") || parts.includes("tallies")) renderPoll();
   if (parts.includes("presence")) renderCount();
 }
 

@@ -1,0 +1,75 @@
+"""HTTP routes of the live stream: WHIP, WHEP, the camera page, the moderator's stream
+settings (stream key and WHIP URL for OBS) and process-wide media counts."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from companion.media.registry import Forbidden, MediaError, MediaRegistry, Unauthorized
+from companion.media.signalling import bearer, error_response
+from companion.media.whep import WhepEndpoint
+from companion.media.whip import WhipEndpoint
+from companion.web.pages import Pages
+
+
+class StreamPages:
+    """The camera page and the JSON the console and camera page read."""
+
+    def __init__(self, registry: MediaRegistry, pages: Pages) -> None:
+        self.registry = registry
+        self.pages = pages
+
+    async def camera(self, request: Request) -> Response:
+        """Pick camera and microphone, preview, go live; the key comes in the fragment."""
+        session_id = request.path_params["session_id"]
+        if session_id not in self.registry.service.states:
+            return self.pages._render(request, "unknown_code.html", 404, code=session_id)
+        return self.pages._render(request, "camera.html", **self.pages._session_context(session_id))
+
+    async def settings(self, request: Request) -> Response:
+        """Stream key, WHIP URL and status, for the moderator (Bearer moderator token)."""
+        try:
+            session_id = self.registry.resolve(request.path_params["session_id"])
+            token = bearer(request)
+            if not token:
+                raise Unauthorized("Send the moderator token as a Bearer token.")
+            if not self.registry.is_moderator(session_id, token):
+                raise Forbidden("That is not this session's moderator token.")
+        except MediaError as exc:
+            return error_response(exc)
+        state = self.registry.service.states[session_id]
+        base = self.registry.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+        return JSONResponse(
+            {
+                "session_id": session_id,
+                "whip_url": f"{base}/whip/{session_id}",
+                "whep_url": f"{base}/whep/{session_id}",
+                "stream_key": self.registry.stream_key(session_id),
+                "status": state.stream_status,
+                "since": state.stream_since,
+                "viewers": len(self.registry.viewers.get(session_id, ())),
+            },
+            headers={"cache-control": "no-store"},
+        )
+
+    async def stats(self, request: Request) -> Response:
+        """Counts of open peer connections, publishers and viewers of this process."""
+        return JSONResponse(self.registry.stats(), headers={"cache-control": "no-store"})
+
+
+def media_routes(registry: MediaRegistry, pages: Pages) -> list[Route]:
+    """Every route of the live stream, for `create_app`."""
+    whip = WhipEndpoint(registry)
+    whep = WhepEndpoint(registry)
+    stream = StreamPages(registry, pages)
+    return [
+        Route("/whip/{session}", whip.collection, methods=["POST", "OPTIONS"]),
+        Route("/whip/{session}/{resource}", whip.resource, methods=["DELETE", "PATCH", "OPTIONS"]),
+        Route("/whep/{session}", whep.collection, methods=["POST", "OPTIONS"]),
+        Route("/whep/{session}/{resource}", whep.resource, methods=["DELETE", "PATCH", "OPTIONS"]),
+        Route("/camera/{session_id}", stream.camera),
+        Route("/api/stream/{session_id}", stream.settings),
+        Route("/healthz/media", stream.stats),
+    ]

@@ -1,0 +1,352 @@
+"""The meeting report: what happened in a session, as JSON, as zipped CSV and as data for
+the printable summary page.
+
+Everything comes from the session's state, which is the fold of its event log, so a
+report made during the session is simply the state so far. Times are the server's local
+time (set `TZ`, e.g. `TZ=Europe/Stockholm`), ISO 8601 with the offset in JSON and
+`YYYY-MM-DD HH:MM:SS` in CSV, which spreadsheets read as a date and time.
+
+CSV dialect, chosen so that the files open correctly by double-click in a Swedish Excel
+or LibreOffice: UTF-8 with a byte-order mark (without it Excel reads å, ä, ö as
+mojibake), `;` between fields (a Swedish spreadsheet's list separator, because `,` is the
+decimal sign), decimal commas, CRLF line ends, fields quoted only when needed. Text
+written by participants that starts with `=`, `+`, `-`, `@`, a tab or a carriage return
+gets a leading `'` so a spreadsheet never runs it as a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import zipfile
+from typing import Any
+
+from companion.domain.polls import CHOICE_KINDS, Poll, PollKind, results
+from companion.domain.programme import Event, Network, Session
+from companion.domain.questions import PUBLIC_STATUSES, Question
+from companion.domain.session_state import SessionState
+
+REPORT_VERSION = 1
+TOP_QUESTIONS = 10
+CSV_DELIMITER = ";"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+def _speakers(speakers: Any) -> str:
+    return ", ".join(s.name for s in speakers)
+
+
+def _percent(count: int, total: int) -> float:
+    return round(100 * count / total, 1) if total else 0.0
+
+
+def poll_rows(poll: Poll) -> list[dict[str, Any]]:
+    """One row per option, rating value or word: what was answered and how often."""
+    full = results(poll, cloud_words=None)
+    n = poll.respondents
+    if poll.kind in CHOICE_KINDS:
+        labels = [(str(i), text) for i, text in enumerate(poll.options, 1)]
+        counts = full["counts"]
+    elif poll.kind == PollKind.RATING:
+        labels = [(str(v), str(v)) for v in range(1, (poll.scale or 0) + 1)]
+        counts = full["distribution"]
+    else:
+        labels = [(word, word) for word, _ in full["words"]]
+        counts = [count for _, count in full["words"]]
+    return [
+        {"option": key, "answer": label, "count": count, "percent": _percent(count, n)}
+        for (key, label), count in zip(labels, counts, strict=True)
+    ]
+
+
+def build_report(
+    state: SessionState,
+    network: Network | None,
+    event: Event | None,
+    generated_at: float,
+) -> dict[str, Any]:
+    """The whole report of one session as plain data (the JSON format)."""
+    session: Session = state.session
+    agenda = state.agenda
+    titles = {item.id: item.title for item in session.items}
+    asked_under: dict[str | None, int] = {}
+    for q in state.board.questions.values():
+        asked_under[q.item_id] = asked_under.get(q.item_id, 0) + 1
+    att = state.attendance
+    return {
+        "format": "companion-report",
+        "version": REPORT_VERSION,
+        "generated_at": _iso(generated_at),
+        "session": {
+            "id": session.id,
+            "title": session.title,
+            "event": event.title if event else None,
+            "network": network.title if network else None,
+            "date": event.date.isoformat() if event and event.date else None,
+            "venue": event.venue if event else None,
+            "moderator": session.moderator.name if session.moderator else None,
+        },
+        "attendance": {
+            "peak_room": att.peak_room,
+            "peak_room_at": _iso(att.peak_room_at),
+            "peak_remote": att.peak_remote,
+            "peak_remote_at": _iso(att.peak_remote_at),
+        },
+        "agenda": [
+            {
+                "position": i,
+                "id": item.id,
+                "kind": item.kind.value,
+                "title": item.title,
+                "speakers": _speakers(item.speakers),
+                "planned_start": item.start.strftime("%H:%M") if item.start else None,
+                "planned_minutes": item.minutes,
+                "status": agenda.statuses[item.id].value,
+                "started_at": _iso(agenda.started_at.get(item.id)),
+                "questions": asked_under.get(item.id, 0),
+            }
+            for i, item in enumerate(session.items, 1)
+        ],
+        "questions": [_question(q, titles) for q in state.board.questions.values()],
+        "polls": [_poll(p, titles) for p in state.polls.polls.values()],
+    }
+
+
+def _question(q: Question, titles: dict[str, str]) -> dict[str, Any]:
+    return {
+        "id": q.id,
+        "text": q.text,
+        "name": q.name,
+        "anonymous": q.name is None,
+        "where": q.where,
+        "status": q.status.value,
+        "votes": q.votes,
+        "merged_into": q.merged_into,
+        "merged_from": list(q.merged_from),
+        "item_id": q.item_id,
+        "item_title": titles.get(q.item_id) if q.item_id else None,
+        "asked_at": _iso(q.asked_at),
+        "answered_at": _iso(q.answered_at),
+        "edited": q.edited,
+    }
+
+
+def _poll(p: Poll, titles: dict[str, str]) -> dict[str, Any]:
+    full = results(p, cloud_words=None)
+    return {
+        "id": p.id,
+        "kind": p.kind.value,
+        "text": p.text,
+        "item_id": p.item_id,
+        "item_title": titles.get(p.item_id) if p.item_id else None,
+        "status": p.status.value,
+        "hide_results": p.hide_results,
+        "max_choices": p.max_choices,
+        "scale": p.scale,
+        "options": list(p.options),
+        "created_at": _iso(p.created_at),
+        "opened_at": _iso(p.opened_at),
+        "closed_at": _iso(p.closed_at),
+        "respondents": p.respondents,
+        "average": full.get("average"),
+        "results": poll_rows(p),
+    }
+
+
+def top_questions(report: dict[str, Any], limit: int = TOP_QUESTIONS) -> list[dict[str, Any]]:
+    """The public questions with the most votes (the earliest first among equals)."""
+    public = {s.value for s in PUBLIC_STATUSES}
+    shown = [q for q in report["questions"] if q["status"] in public]
+    return sorted(shown, key=lambda q: (-q["votes"], q["asked_at"] or ""))[:limit]
+
+
+# -- encodings -------------------------------------------------------------------------------
+
+
+def to_json(report: dict[str, Any]) -> bytes:
+    """The report as UTF-8 JSON, Swedish characters as they are."""
+    return json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def _csv_time(iso: str | None) -> str:
+    return iso[:19].replace("T", " ") if iso else ""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    # Spreadsheets run a cell starting with these as a formula (CSV injection).
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=CSV_DELIMITER, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def csv_tables(report: dict[str, Any]) -> dict[str, bytes]:
+    """One CSV file per table, by file name."""
+    s, att = report["session"], report["attendance"]
+    tables = {
+        "session.csv": _table(
+            ["field", "value"],
+            [
+                ["id", s["id"]],
+                ["title", s["title"]],
+                ["event", s["event"]],
+                ["network", s["network"]],
+                ["date", s["date"]],
+                ["venue", s["venue"]],
+                ["moderator", s["moderator"]],
+                ["generated_at", _csv_time(report["generated_at"])],
+            ],
+        ),
+        "attendance.csv": _table(
+            ["where", "peak", "reached_at"],
+            [
+                ["room", att["peak_room"], _csv_time(att["peak_room_at"])],
+                ["remote", att["peak_remote"], _csv_time(att["peak_remote_at"])],
+            ],
+        ),
+        "agenda.csv": _table(
+            [
+                "position",
+                "item_id",
+                "kind",
+                "title",
+                "speakers",
+                "planned_start",
+                "planned_minutes",
+                "status",
+                "started_at",
+                "questions",
+            ],
+            [
+                [
+                    a["position"],
+                    a["id"],
+                    a["kind"],
+                    a["title"],
+                    a["speakers"],
+                    a["planned_start"],
+                    a["planned_minutes"],
+                    a["status"],
+                    _csv_time(a["started_at"]),
+                    a["questions"],
+                ]
+                for a in report["agenda"]
+            ],
+        ),
+        "questions.csv": _table(
+            [
+                "id",
+                "text",
+                "name",
+                "anonymous",
+                "where",
+                "status",
+                "votes",
+                "merged_into",
+                "merged_from",
+                "item_id",
+                "item_title",
+                "asked_at",
+                "answered_at",
+                "edited",
+            ],
+            [
+                [
+                    q["id"],
+                    q["text"],
+                    q["name"],
+                    q["anonymous"],
+                    q["where"],
+                    q["status"],
+                    q["votes"],
+                    q["merged_into"],
+                    " ".join(str(i) for i in q["merged_from"]),
+                    q["item_id"],
+                    q["item_title"],
+                    _csv_time(q["asked_at"]),
+                    _csv_time(q["answered_at"]),
+                    q["edited"],
+                ]
+                for q in report["questions"]
+            ],
+        ),
+        "polls.csv": _table(
+            [
+                "id",
+                "kind",
+                "text",
+                "options",
+                "max_choices",
+                "scale",
+                "item_id",
+                "item_title",
+                "status",
+                "hide_results",
+                "respondents",
+                "average",
+                "opened_at",
+                "closed_at",
+            ],
+            [
+                [
+                    p["id"],
+                    p["kind"],
+                    p["text"],
+                    " | ".join(p["options"]),
+                    p["max_choices"],
+                    p["scale"],
+                    p["item_id"],
+                    p["item_title"],
+                    p["status"],
+                    p["hide_results"],
+                    p["respondents"],
+                    p["average"],
+                    _csv_time(p["opened_at"]),
+                    _csv_time(p["closed_at"]),
+                ]
+                for p in report["polls"]
+            ],
+        ),
+        "poll_results.csv": _table(
+            ["poll_id", "poll", "kind", "option", "answer", "count", "percent"],
+            [
+                [p["id"], p["text"], p["kind"], r["option"], r["answer"], r["count"], r["percent"]]
+                for p in report["polls"]
+                for r in p["results"]
+            ],
+        ),
+    }
+    return tables
+
+
+def to_zip(report: dict[str, Any]) -> bytes:
+    """Every CSV table in one zip file, in a folder named after the session."""
+    out = io.BytesIO()
+    folder = f"companion-{report['session']['id']}"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in csv_tables(report).items():
+            archive.writestr(f"{folder}/{name}", data)
+    return out.getvalue()

@@ -1,0 +1,311 @@
+// The camera page: pick a camera and a microphone, preview, Go live / Stop.
+// It publishes over WHIP (POST /whip/SESSION with the moderator key as Bearer token) and
+// follows the session as a moderator, so the status it shows is the server's.
+import { onLanguageChange, t } from "./i18n.js";
+import { Live } from "./live.js";
+import { SessionModel } from "./model.js";
+import { el, showConnection, timeOfDay, toast } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+const root = $("camera");
+const SESSION = root.dataset.session;
+const KEY_NAME = `companion.modkey.${SESSION}`; // shared with the console
+const GATHER_MS = 2000;
+
+const model = new SessionModel();
+const preview = $("preview");
+const pickCamera = $("pick-camera");
+const pickMicrophone = $("pick-microphone");
+const goLive = $("go-live");
+const stopLive = $("stop-live");
+
+let key = null;
+let media = null; // the MediaStream being previewed (and sent when live)
+let pc = null;
+let resource = null; // the WHIP session URL, for DELETE
+let phase = "idle"; // idle | starting | live | stopping
+
+// -- the key: from the fragment (never sent over HTTP), then kept on this device -------
+function readKey() {
+  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fromUrl) {
+    for (const storage of [sessionStorage, localStorage]) {
+      try {
+        storage.setItem(KEY_NAME, fromUrl);
+      } catch {
+        /* storage blocked: this tab keeps it in memory */
+      }
+    }
+    history.replaceState(history.state, "", location.pathname + location.search);
+    return fromUrl;
+  }
+  for (const storage of [sessionStorage, localStorage]) {
+    try {
+      const stored = storage.getItem(KEY_NAME);
+      if (stored) return stored;
+    } catch {
+      /* nothing kept */
+    }
+  }
+  return null;
+}
+
+function needKey() {
+  for (const storage of [sessionStorage, localStorage]) {
+    try {
+      storage.removeItem(KEY_NAME);
+    } catch {
+      /* nothing kept */
+    }
+  }
+  $("camera-main").hidden = true;
+  $("need-key").hidden = false;
+  showConnection("live");
+}
+
+// -- devices and preview ---------------------------------------------------------------
+function constraints() {
+  const video = { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 } };
+  if (pickCamera.value) video.deviceId = { exact: pickCamera.value };
+  let audio = true;
+  if (pickMicrophone.value === "none") audio = false;
+  else if (pickMicrophone.value) audio = { deviceId: { exact: pickMicrophone.value } };
+  return { video, audio };
+}
+
+function fillSelect(select, devices, extra = []) {
+  const current = select.value;
+  select.replaceChildren(
+    ...extra,
+    ...devices.map((d, i) => el("option", { value: d.deviceId }, d.label || `${select.id === "pick-camera" ? t("stream.camera") : t("stream.microphone")} ${i + 1}`)),
+  );
+  if ([...select.options].some((o) => o.value === current)) select.value = current;
+  select.disabled = select.options.length === 0;
+}
+
+async function listDevices() {
+  const devices = await navigator.mediaDevices.enumerateDevices();
+  fillSelect(pickCamera, devices.filter((d) => d.kind === "videoinput"));
+  fillSelect(
+    pickMicrophone,
+    devices.filter((d) => d.kind === "audioinput"),
+    [el("option", { value: "none", "data-i18n": "stream.no_microphone" }, t("stream.no_microphone"))],
+  );
+  // Show the devices actually in use.
+  for (const track of media?.getTracks() ?? []) {
+    const id = track.getSettings().deviceId;
+    const select = track.kind === "video" ? pickCamera : pickMicrophone;
+    if (id && [...select.options].some((o) => o.value === id)) select.value = id;
+  }
+}
+
+async function startPreview() {
+  $("camera-error").hidden = true;
+  $("retry-camera").hidden = true;
+  try {
+    const next = await navigator.mediaDevices.getUserMedia(constraints());
+    const previous = media;
+    media = next;
+    preview.srcObject = media;
+    preview.play().catch(() => {});
+    if (pc) await replaceTracks();
+    for (const track of previous?.getTracks() ?? []) track.stop();
+    await listDevices();
+  } catch (error) {
+    $("camera-error").textContent = t("stream.camera_error");
+    $("camera-error").hidden = false;
+    $("retry-camera").hidden = false;
+    console.warn("getUserMedia failed", error);
+  }
+  render();
+}
+
+async function replaceTracks() {
+  for (const sender of pc.getSenders()) {
+    const kind = sender.track?.kind ?? null;
+    const track = media.getTracks().find((t) => t.kind === kind) ?? null;
+    if (kind) await sender.replaceTrack(track);
+  }
+}
+
+// -- publishing over WHIP --------------------------------------------------------------
+function gathered(connection) {
+  if (connection.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, GATHER_MS);
+    function done() {
+      clearTimeout(timer);
+      connection.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    }
+    function check() {
+      if (connection.iceGatheringState === "complete") done();
+    }
+    connection.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+async function start() {
+  if (!media || phase !== "idle") return;
+  phase = "starting";
+  render();
+  const connection = new RTCPeerConnection();
+  pc = connection;
+  for (const track of media.getTracks()) {
+    connection.addTransceiver(track, { direction: "sendonly", streams: [media] });
+  }
+  connection.addEventListener("connectionstatechange", () => {
+    if (pc !== connection) return;
+    if (connection.connectionState === "connected" && phase === "starting") {
+      phase = "live";
+      render();
+    } else if (connection.connectionState === "failed") {
+      toast(t("stream.connection_lost"));
+      teardown();
+    }
+  });
+  try {
+    await connection.setLocalDescription(await connection.createOffer());
+    await gathered(connection);
+    const response = await fetch(`/whip/${encodeURIComponent(SESSION)}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${key}` },
+      body: connection.localDescription.sdp,
+    });
+    if (response.status !== 201) {
+      if (response.status === 401 || response.status === 403) needKey();
+      throw new Error(response.status === 409 ? "busy" : `status ${response.status}`);
+    }
+    resource = new URL(response.headers.get("Location"), location.href).href;
+    await connection.setRemoteDescription({ type: "answer", sdp: await response.text() });
+  } catch (error) {
+    toast(t(error.message === "busy" ? "stream.busy" : "stream.publish_failed"));
+    teardown();
+  }
+}
+
+async function stop() {
+  if (!pc) return;
+  phase = "stopping";
+  render();
+  // DELETE before closing: a closed connection ends the publication on the server, and
+  // the DELETE would then find nothing.
+  if (resource) {
+    await fetch(resource, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${key}` },
+      signal: AbortSignal.timeout(3000),
+    }).catch(() => {});
+  }
+  teardown();
+}
+
+function teardown() {
+  pc?.close();
+  pc = null;
+  resource = null;
+  phase = "idle";
+  render();
+}
+
+// -- the stream key for OBS ------------------------------------------------------------
+async function loadSettings() {
+  const response = await fetch(`/api/stream/${encodeURIComponent(SESSION)}`, {
+    headers: { Authorization: `Bearer ${key}` },
+  });
+  if (response.status === 401 || response.status === 403) {
+    needKey();
+    return;
+  }
+  if (!response.ok) return;
+  const info = await response.json();
+  $("whip-url").value = info.whip_url;
+  $("stream-key").value = info.stream_key;
+}
+
+function wireKeyControls() {
+  const showKey = $("show-key");
+  showKey.addEventListener("click", () => {
+    const shown = $("stream-key").type === "text";
+    $("stream-key").type = shown ? "password" : "text";
+    showKey.setAttribute("aria-pressed", shown ? "false" : "true");
+    showKey.dataset.i18n = shown ? "stream.show_key" : "stream.hide_key";
+    showKey.textContent = t(showKey.dataset.i18n);
+  });
+  for (const button of root.querySelectorAll("button.copy")) {
+    button.addEventListener("click", async () => {
+      const input = $(button.dataset.copy);
+      try {
+        await navigator.clipboard.writeText(input.value);
+      } catch {
+        input.type = "text";
+        input.select();
+        document.execCommand("copy");
+      }
+      toast(t("stream.copied"), "info");
+    });
+  }
+}
+
+// -- status ----------------------------------------------------------------------------
+function render() {
+  const stream = model.session?.stream ?? { status: "offline", since: null };
+  const viewers = model.presence?.viewers ?? 0;
+  const serverLive = stream.status === "live";
+  const box = $("camera-status");
+  let text;
+  if (phase === "starting") text = t("stream.starting");
+  else if (phase === "stopping") text = t("stream.stopping");
+  else if (serverLive) {
+    const since = stream.since ? t("stream.live_since", { time: timeOfDay(stream.since) }) : t("stream.live");
+    text = `${since} · ${t("stream.viewers", { n: viewers })}`;
+  } else text = t("stream.not_live");
+  box.textContent = text;
+  box.dataset.status = phase === "idle" ? (serverLive ? "live-elsewhere" : "offline") : phase;
+  const mine = phase !== "idle";
+  goLive.hidden = mine;
+  // Someone else (OBS, another tab) is live: one publisher per session.
+  goLive.disabled = !media || serverLive;
+  stopLive.hidden = !mine;
+  stopLive.disabled = phase === "stopping";
+  pickCamera.disabled = pickCamera.options.length === 0;
+  pickMicrophone.disabled = pickMicrophone.options.length === 0;
+}
+
+function onMessage(message) {
+  const changed = model.apply(message);
+  if (changed.includes("session") || changed.includes("presence")) render();
+}
+
+// -- start -----------------------------------------------------------------------------
+key = readKey();
+if (!key) {
+  needKey();
+} else {
+  wireKeyControls();
+  goLive.addEventListener("click", start);
+  stopLive.addEventListener("click", stop);
+  $("retry-camera").addEventListener("click", startPreview);
+  pickCamera.addEventListener("change", startPreview);
+  pickMicrophone.addEventListener("change", startPreview);
+  // Leaving the page ends the publication at once instead of after a timeout.
+  window.addEventListener("pagehide", () => {
+    if (resource) {
+      fetch(resource, { method: "DELETE", keepalive: true, headers: { Authorization: `Bearer ${key}` } });
+    }
+  });
+  const live = new Live({
+    join: { role: "moderator", session: SESSION, moderator_token: key },
+    onMessage,
+    onWelcome: (message) => model.welcome(message),
+    onStatus: (status, error) => {
+      if (status === "failed" && error?.code === "forbidden") needKey();
+      else showConnection(status);
+    },
+  });
+  live.start();
+  onLanguageChange(render);
+  render();
+  loadSettings();
+  startPreview();
+}

@@ -1,0 +1,273 @@
+// Poll widgets shared by the participant pages, the moderator console and the big screen:
+// results (bars, average and distribution, word cloud) and the answer form.
+// Bar widths and word sizes are CSS custom properties set through the CSSOM, which the
+// Content-Security-Policy allows (inline style attributes it does not).
+import { t } from "./i18n.js";
+import { el, errorText } from "./ui.js";
+
+export const MAX_ANSWER_CHARS = 40;
+
+export function respondentsText(n) {
+  return n === 1 ? t("polls.respondents_one") : t("polls.respondents_other", { n });
+}
+
+/** Whether these results carry tallies (false while the moderator hides them). */
+export function hasTallies(results) {
+  return Boolean(results && ("counts" in results || "distribution" in results || "words" in results));
+}
+
+function percent(count, total) {
+  return total ? Math.round((100 * count) / total) : 0;
+}
+
+function formatNumber(value) {
+  return new Intl.NumberFormat(document.documentElement.lang, { maximumFractionDigits: 1 }).format(value);
+}
+
+function bars(rows, total) {
+  return el(
+    "ol",
+    { class: "poll-bars" },
+    rows.map(({ label, count }) => {
+      const pct = percent(count, total);
+      const fill = el("span", { class: "poll-fill" });
+      fill.style.setProperty("--pct", String(pct));
+      return el(
+        "li",
+        { class: "poll-bar-row" },
+        el("span", { class: "poll-label" }, label),
+        el("span", { class: "poll-bar", "aria-hidden": "true" }, fill),
+        el("span", { class: "poll-num" }, `${count} (${pct} %)`),
+      );
+    }),
+  );
+}
+
+function cloud(words) {
+  const highest = words.length ? words[0][1] : 0;
+  return el(
+    "ul",
+    { class: "poll-cloud" },
+    words.map(([word, count]) => {
+      const item = el("li", { class: "poll-word" }, word, el("span", { class: "poll-word-count" }, ` ${count}`));
+      // 0 for the rarest possible word, 1 for the most frequent one.
+      item.style.setProperty("--w", highest > 1 ? ((count - 1) / (highest - 1)).toFixed(3) : "1");
+      return item;
+    }),
+  );
+}
+
+/** The results of a poll as one element: bars, average with distribution, or a word cloud. */
+export function resultsView(poll, { large = false } = {}) {
+  const results = poll.results ?? { respondents: 0 };
+  const box = el("div", { class: `poll-results${large ? " poll-large" : ""}`, dataset: { kind: poll.kind } });
+  const total = el("p", { class: "poll-respondents" }, respondentsText(results.respondents));
+  if (!hasTallies(results)) {
+    box.append(el("p", { class: "poll-hidden" }, t("polls.hidden")), total);
+    return box;
+  }
+  if (poll.kind === "single" || poll.kind === "multiple") {
+    const rows = poll.options.map((option, i) => ({ label: option.text, count: results.counts[i] ?? 0 }));
+    box.append(bars(rows, results.respondents));
+  } else if (poll.kind === "rating") {
+    const average = results.average === null ? "–" : formatNumber(results.average);
+    box.append(el("p", { class: "poll-average" }, t("polls.average", { value: average })));
+    const rows = results.distribution.map((count, i) => ({ label: String(i + 1), count }));
+    box.append(bars(rows, results.respondents));
+  } else {
+    box.append(cloud(results.words));
+  }
+  box.append(total);
+  return box;
+}
+
+/** An answer as text, for "Your answer: …". */
+export function answerText(poll, answer) {
+  if (answer === undefined || answer === null) return "";
+  const option = (id) => poll.options.find((o) => o.id === id)?.text ?? String(id);
+  if (poll.kind === "single") return option(answer);
+  if (poll.kind === "multiple") return answer.map(option).join(", ");
+  return String(answer);
+}
+
+function hint(poll) {
+  if (poll.kind === "single") return t("polls.choose_one");
+  if (poll.kind === "multiple") return t("polls.choose_up_to", { n: poll.max_choices });
+  if (poll.kind === "rating") return t("polls.rate", { n: poll.scale });
+  return "";
+}
+
+/**
+ * The answer form of an open poll, filled with the current answer.
+ * onSubmit(answer) is called with the answer in protocol form (see docs/protocol.md).
+ */
+export function answerForm(poll, current, onSubmit) {
+  const name = `poll-${poll.id}`;
+  const legendId = `poll-legend-${poll.id}`;
+  const hintId = `poll-hint-${poll.id}`;
+  const form = el("form", { class: "poll-form", dataset: { id: poll.id, kind: poll.kind }, novalidate: true });
+  let field;
+  if (poll.kind === "words") {
+    const inputId = `poll-input-${poll.id}`;
+    field = el(
+      "div",
+      { class: "poll-field" },
+      el("label", { for: inputId, class: "visually-hidden" }, poll.text),
+      el("input", {
+        type: "text",
+        id: inputId,
+        name,
+        maxlength: MAX_ANSWER_CHARS,
+        autocomplete: "off",
+        placeholder: t("polls.word_placeholder"),
+        value: typeof current === "string" ? current : null,
+      }),
+    );
+  } else {
+    const multiple = poll.kind === "multiple";
+    const choices =
+      poll.kind === "rating"
+        ? Array.from({ length: poll.scale }, (_, i) => ({ id: i + 1, text: String(i + 1) }))
+        : poll.options;
+    const chosen = new Set(multiple ? (current ?? []) : current === undefined || current === null ? [] : [current]);
+    field = el(
+      "fieldset",
+      { class: `poll-choices${poll.kind === "rating" ? " poll-scale" : ""}`, "aria-describedby": hintId },
+      el("legend", { id: legendId, class: "visually-hidden" }, poll.text),
+      choices.map((choice) =>
+        el(
+          "label",
+          { class: "poll-choice" },
+          el("input", {
+            type: multiple ? "checkbox" : "radio",
+            name,
+            value: choice.id,
+            checked: chosen.has(choice.id),
+          }),
+          el("span", {}, choice.text),
+        ),
+      ),
+    );
+    if (multiple) {
+      // Leave no way to tick more than allowed; the server checks it too.
+      const limit = () => {
+        const boxes = [...field.querySelectorAll("input")];
+        const full = boxes.filter((b) => b.checked).length >= poll.max_choices;
+        for (const b of boxes) b.disabled = full && !b.checked;
+      };
+      field.addEventListener("change", limit);
+      limit();
+    }
+  }
+  const answered = current !== undefined && current !== null;
+  form.append(
+    hint(poll) ? el("p", { class: "poll-hint", id: hintId }, hint(poll)) : null,
+    field,
+    el(
+      "div",
+      { class: "poll-actions" },
+      el("button", { type: "submit", class: "primary" }, t(answered ? "polls.change" : "polls.send")),
+    ),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (poll.kind === "words") {
+      onSubmit(form.querySelector("input").value);
+      return;
+    }
+    const values = [...form.querySelectorAll("input:checked")].map((input) => Number(input.value));
+    if (poll.kind === "multiple") onSubmit(values);
+    else onSubmit(values.length ? values[0] : null);
+  });
+  return form;
+}
+
+/**
+ * The polls on a participant page: a card per open or closed poll with its answer form,
+ * the participant's answer and, once answered or closed, the results.
+ * send(pollId, answer) makes the request and resolves with the ack.
+ */
+export class PollList {
+  constructor({ section, list, model, send, notify }) {
+    this.section = section;
+    this.list = list;
+    this.model = model;
+    this.send = send;
+    this.notify = notify; // (text, kind = "error") -> shows a toast
+    this.cards = new Map(); // poll id -> {sig, node}
+    this.busy = new Set();
+  }
+
+  ordered() {
+    const polls = [...this.model.polls.values()].filter((p) => p.status !== "draft");
+    const open = polls.filter((p) => p.status === "open").sort((a, b) => (b.opened_at ?? 0) - (a.opened_at ?? 0));
+    const closed = polls.filter((p) => p.status !== "open").sort((a, b) => (b.closed_at ?? 0) - (a.closed_at ?? 0));
+    return [...open, ...closed];
+  }
+
+  render() {
+    const polls = this.ordered();
+    this.section.hidden = polls.length === 0;
+    const focused = document.activeElement;
+    const nodes = polls.map((poll) => {
+      const mine = this.model.myAnswers.get(poll.id);
+      // The form is rebuilt only when what it offers changes, never on a tally, so a
+      // choice being made is not lost when results arrive.
+      const sig = JSON.stringify([document.documentElement.lang, poll.status, poll.text, poll.options, mine]);
+      let entry = this.cards.get(poll.id);
+      if (!entry || entry.sig !== sig) {
+        entry = { sig, node: this.card(poll, mine) };
+        this.cards.set(poll.id, entry);
+      }
+      this.updateResults(entry.node, poll, mine);
+      return entry.node;
+    });
+    const keep = new Set(polls.map((p) => p.id));
+    for (const id of [...this.cards.keys()]) if (!keep.has(id)) this.cards.delete(id);
+    for (const node of [...this.list.children]) if (!nodes.includes(node)) node.remove();
+    nodes.forEach((node, i) => {
+      if (this.list.children[i] !== node) this.list.insertBefore(node, this.list.children[i] ?? null);
+    });
+    if (focused && focused !== document.activeElement && this.list.contains(focused)) focused.focus();
+  }
+
+  card(poll, mine) {
+    const answered = mine !== undefined && mine !== null;
+    return el(
+      "li",
+      { class: "poll-card", dataset: { id: poll.id, status: poll.status, kind: poll.kind } },
+      el("h3", { class: "poll-question" }, poll.text),
+      poll.status === "open"
+        ? answerForm(poll, mine, (answer) => this.submit(poll, answer))
+        : el("p", { class: "poll-state" }, t("polls.closed")),
+      answered ? el("p", { class: "poll-mine" }, t("polls.your_answer", { answer: answerText(poll, mine) })) : null,
+      el("div", { class: "poll-result-slot" }),
+    );
+  }
+
+  updateResults(node, poll, mine) {
+    const slot = node.querySelector(".poll-result-slot");
+    // Results after answering (no nudge before), or for everyone once the poll is closed.
+    const show = poll.status !== "open" || (mine !== undefined && mine !== null);
+    slot.replaceChildren(...(show ? [resultsView(poll)] : []));
+  }
+
+  async submit(poll, answer) {
+    if (answer === null || (Array.isArray(answer) && answer.length === 0)) {
+      this.notify(poll.kind === "multiple" ? t("polls.choose_up_to", { n: poll.max_choices }) : t("polls.choose_one"));
+      return;
+    }
+    if (this.busy.has(poll.id)) return;
+    this.busy.add(poll.id);
+    try {
+      const ack = await this.send(poll.id, answer);
+      this.model.myAnswers.set(ack.poll, ack.answer);
+      this.notify(t("polls.answered"), "info");
+    } catch (error) {
+      this.notify(errorText(error));
+    } finally {
+      this.busy.delete(poll.id);
+      this.render();
+    }
+  }
+}

@@ -1,0 +1,89 @@
+"""Fixtures for stream tests: one real server process per module (each test uses its own
+session of the demo programme, so tests do not see each other's streams)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.media.peers import http
+from tests.serverproc import ServerProcess
+from tests.wsclient import Client
+
+
+@pytest.fixture(scope="module")
+def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A `companion serve` with the demo programme, shared by the tests of a module."""
+    proc = ServerProcess(Path(tmp_path_factory.mktemp("media")))
+    result = proc.import_programme()
+    assert result.returncode == 0, result.stderr
+    proc.start()
+    yield proc
+    proc.stop()
+
+
+class Stage:
+    """One session of the server, with what publishers and viewers need to get in."""
+
+    def __init__(self, server: ServerProcess, session: str, opened: list[Client]) -> None:
+        self.server = server
+        self.session = session
+        self.code, self.moderator_token = server.access()[session]
+        self.opened = opened
+        self.stream_key = ""
+        self.whip_url = ""
+
+    async def load_settings(self) -> dict:
+        """The console's stream settings (stream key, WHIP URL), as the moderator sees them."""
+        answer = await http(
+            "GET",
+            f"{self.server.http}/api/stream/{self.session}",
+            token=self.moderator_token,
+            content_type=None,
+        )
+        assert answer.status == 200, answer.text
+        info = json.loads(answer.body)
+        self.stream_key, self.whip_url = info["stream_key"], info["whip_url"]
+        return info
+
+    async def participant_token(self) -> str:
+        """A participant token, from a real join of the remote page's kind."""
+        client = await Client.open(self.server.ws)
+        self.opened.append(client)
+        welcome = await client.join(code=self.code, where="remote")
+        assert welcome["type"] == "welcome", welcome
+        return welcome["participant"]["token"]
+
+    async def moderator(self) -> Client:
+        """A joined moderator connection (it sees session and presence messages)."""
+        client = await Client.open(self.server.ws)
+        self.opened.append(client)
+        welcome = await client.join(
+            role="moderator", session=self.session, moderator_token=self.moderator_token
+        )
+        assert welcome["type"] == "welcome", welcome
+        return client
+
+    async def stats(self) -> dict:
+        """The server's media counts."""
+        answer = await http("GET", f"{self.server.http}/healthz/media", content_type=None)
+        return json.loads(answer.body)
+
+
+def udp_sockets(server: ServerProcess) -> int:
+    """UDP sockets the server process holds (every peer connection binds its own)."""
+    assert server.proc is not None
+    return sum(1 for c in psutil.Process(server.proc.pid).net_connections(kind="udp"))
+
+
+@pytest.fixture
+async def opened() -> AsyncIterator[list[Client]]:
+    """WebSocket clients a test opened, closed afterwards."""
+    clients: list[Client] = []
+    yield clients
+    for client in clients:
+        await client.close()
