@@ -47,6 +47,13 @@ class Settings:
     replay_events: int = 5000
     token_days: int = 30
     redis_url: str = ""
+    allowed_origins: str = ""
+    trust_proxy: bool = False
+    max_connections_per_address: int = 2000
+    connect_burst: int = 300
+    connects_per_second: int = 50
+    new_participant_burst: int = 500
+    new_participants_per_minute: int = 120
     # Live stream (companion/media): STUN/TURN URLs, space-separated ("" = host candidates
     # only, enough on a LAN or a server with a public address), TURN credentials, viewers
     # per session, and the video bitrate (0: from the picture size).
@@ -110,6 +117,21 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         coalesce_ms=_int(env, "COMPANION_COALESCE_MS", defaults.coalesce_ms),
         replay_events=_int(env, "COMPANION_REPLAY_EVENTS", defaults.replay_events),
         redis_url=env.get("REDIS_URL") or env.get("COMPANION_REDIS_URL", ""),
+        allowed_origins=env.get("COMPANION_ALLOWED_ORIGINS", ""),
+        trust_proxy=env.get("COMPANION_TRUST_PROXY", "").lower() in ("1", "true", "yes"),
+        max_connections_per_address=_int(
+            env, "COMPANION_MAX_CONNECTIONS_PER_ADDRESS", defaults.max_connections_per_address
+        ),
+        connect_burst=_int(env, "COMPANION_CONNECT_BURST", defaults.connect_burst),
+        connects_per_second=_int(
+            env, "COMPANION_CONNECTS_PER_SECOND", defaults.connects_per_second
+        ),
+        new_participant_burst=_int(
+            env, "COMPANION_NEW_PARTICIPANT_BURST", defaults.new_participant_burst
+        ),
+        new_participants_per_minute=_int(
+            env, "COMPANION_NEW_PARTICIPANTS_PER_MINUTE", defaults.new_participants_per_minute
+        ),
         send_buffer_limit=_int(env, "COMPANION_SEND_BUFFER_LIMIT", defaults.send_buffer_limit),
         ice_servers=env.get("COMPANION_ICE_SERVERS", ""),
         turn_username=env.get("COMPANION_TURN_USERNAME", ""),

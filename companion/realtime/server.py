@@ -22,6 +22,7 @@ from websockets.http11 import Request, Response
 from companion.domain.errors import DomainError
 from companion.domain.polls import MAX_WORD_CHARS
 from companion.domain.questions import MAX_NAME_CHARS, MAX_QUESTION_CHARS, clean_name
+from companion.realtime.admission import Admission
 from companion.realtime.hub import Hub, Member
 from companion.realtime.limits import TokenBucket
 from companion.realtime.protocol import ProtocolError, encode, error, parse
@@ -51,6 +52,7 @@ class RealtimeServer:
         self.buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self._server: Server | None = None
         self._peak_tasks: set[asyncio.Task[None]] = set()
+        self.admission = Admission(settings)
         hub.on_peak = self._record_peak
 
     async def start(self, host: str, port: int) -> Server:
@@ -64,7 +66,7 @@ class RealtimeServer:
             max_queue=32,
             ping_interval=20,
             ping_timeout=20,
-            process_request=self._check_path,
+            process_request=self._check_request,
         )
         return self._server
 
@@ -74,17 +76,18 @@ class RealtimeServer:
             self._server.close(close_connections=True)
             await self._server.wait_closed()
 
-    @staticmethod
-    def _check_path(connection: ServerConnection, request: Request) -> Response | None:
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path.split("?", 1)[0] != "/ws":
             return connection.respond(404, "Not found: the realtime endpoint is /ws\n")
-        return None
+        return self.admission.check_upgrade(connection, request)
 
     # -- one connection ----------------------------------------------------------------
     async def handle(self, ws: ServerConnection) -> None:
         """Run one connection: wait for a valid join, then serve its requests."""
         member: Member | None = None
         conn_bucket = TokenBucket(rate=20, burst=40)
+        address = self.admission.address(ws, ws.request) if ws.request else "unknown"
+        self.admission.opened(address)
         try:
             member = await asyncio.wait_for(self._join(ws, conn_bucket), JOIN_TIMEOUT)
             async for raw in ws:
@@ -96,6 +99,7 @@ class RealtimeServer:
         finally:
             if member is not None:
                 self.hub.leave(member)
+            self.admission.closed(address)
 
     async def _join(self, ws: ServerConnection, bucket: TokenBucket) -> Member:
         async for raw in ws:
@@ -178,6 +182,13 @@ class RealtimeServer:
         token = message.get("token")
         if token is not None:
             participant = self.signer.verify(token, session_id)
+        elif not self.admission.new_identity(
+            self.admission.address(ws, ws.request) if ws.request else "unknown"
+        ):
+            # Many fresh identities from one address is how votes get stuffed.
+            raise ProtocolError(
+                "rate_limited", "Too many new participants from this network; try again soon."
+            )
         else:
             participant, token = self.signer.issue(session_id)
         extra = {"participant": {"id": participant, "token": token, "where": where, "name": name}}

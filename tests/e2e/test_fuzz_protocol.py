@@ -81,7 +81,12 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
     """One server for all examples; generous per-participant limits so the rules are what gets tested."""
     server = ServerProcess(
         tmp_path_factory.mktemp("fuzz"),
-        extra_env={"COMPANION_QUESTION_BURST": "100000", "COMPANION_VOTE_BURST": "100000"},
+        extra_env={
+            "COMPANION_QUESTION_BURST": "100000",
+            "COMPANION_VOTE_BURST": "100000",
+            "COMPANION_CONNECT_BURST": "100000",
+            "COMPANION_NEW_PARTICIPANT_BURST": "100000",
+        },
     )
     assert server.import_programme().returncode == 0
     server.start()

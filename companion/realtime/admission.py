@@ -1,0 +1,114 @@
+"""Who may open a realtime connection: origin checks and per-address limits.
+
+A conference venue puts hundreds of phones behind one NAT address, so the per-address
+limits are generous and configurable; they stop floods and vote stuffing (many fresh
+participant identities from one address), not rooms.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import ServerConnection
+from websockets.http11 import Request, Response
+
+from companion.realtime.limits import TokenBucket
+from companion.settings import Settings
+
+MAX_TRACKED = 20_000
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+class Admission:
+    """Decides on WebSocket upgrades and new participant identities, per client address."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.allowed_origins = {
+            _origin_of(o) for o in settings.allowed_origins.split(",") if o.strip()
+        }
+        if settings.public_url:
+            self.allowed_origins.add(_origin_of(settings.public_url))
+        self.open: Counter[str] = Counter()
+        self._attempts: dict[str, TokenBucket] = {}
+        self._identities: dict[str, TokenBucket] = {}
+
+    def address(self, connection: ServerConnection, request: Request) -> str:
+        """The client's address; the proxy's X-Forwarded-For only when configured to trust it."""
+        if self.settings.trust_proxy:
+            forwarded = request.headers.get("X-Forwarded-For", "")
+            if forwarded:
+                return forwarded.split(",")[-1].strip()
+        remote = connection.remote_address
+        return str(remote[0]) if remote else "unknown"
+
+    def origin_allowed(self, request: Request) -> bool:
+        """Browsers must come from our own pages; clients without an Origin are not browsers."""
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True
+        origin = origin.lower()
+        if origin in self.allowed_origins:
+            return True
+        if self.allowed_origins:
+            return False
+        # No list configured: pages and realtime share a host name (ports differ).
+        host = (request.headers.get("Host") or "").rsplit(":", 1)[0].lower()
+        return bool(host) and urlsplit(origin).hostname == host.strip("[]")
+
+    def check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
+        """None to accept the upgrade, or the HTTP response that refuses it."""
+        if not self.origin_allowed(request):
+            return connection.respond(403, "Forbidden: this page's origin may not connect.\n")
+        address = self.address(connection, request)
+        bucket = self._bucket(
+            self._attempts,
+            address,
+            self.settings.connects_per_second,
+            self.settings.connect_burst,
+        )
+        if not bucket.take():
+            response = connection.respond(429, "Too many connection attempts; slow down.\n")
+            response.headers["Retry-After"] = str(max(1, round(bucket.retry_after())))
+            return response
+        if self.open[address] >= self.settings.max_connections_per_address:
+            return connection.respond(429, "Too many connections from this address.\n")
+        return None
+
+    def opened(self, address: str) -> None:
+        """Count an accepted connection."""
+        self.open[address] += 1
+
+    def closed(self, address: str) -> None:
+        """Forget a closed connection."""
+        self.open[address] -= 1
+        if self.open[address] <= 0:
+            del self.open[address]
+
+    def new_identity(self, address: str) -> bool:
+        """Whether this address may get one more fresh participant identity now."""
+        bucket = self._bucket(
+            self._identities,
+            address,
+            self.settings.new_participants_per_minute / 60,
+            self.settings.new_participant_burst,
+        )
+        return bucket.take()
+
+    @staticmethod
+    def _bucket(
+        buckets: dict[str, TokenBucket], key: str, rate: float, burst: float
+    ) -> TokenBucket:
+        bucket = buckets.get(key)
+        if bucket is None:
+            if len(buckets) > MAX_TRACKED:
+                # Addresses that have been quiet long enough to be back at full are forgotten.
+                for stale in [k for k, b in buckets.items() if b.is_full()]:
+                    del buckets[stale]
+            bucket = buckets[key] = TokenBucket(rate, burst)
+        return bucket
