@@ -43,6 +43,9 @@ class Store(Protocol):
     async def load_access(self) -> list[SessionAccess]:
         """The secrets of every session."""
 
+    async def update_access(self, access: SessionAccess, old_code: str) -> None:
+        """Replace one session's join code and moderator token (rotation)."""
+
     async def append(self, events: list[Event]) -> None:
         """Store events durably; returns only once they survive a crash of this process."""
 

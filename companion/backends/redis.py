@@ -150,6 +150,19 @@ class RedisStore:
             out.append(SessionAccess(session_id, d["join_code"], d["moderator_token"]))
         return out
 
+    async def update_access(self, access: SessionAccess, old_code: str) -> None:
+        """Replace one session's join code and moderator token, atomically."""
+        pipe = self._client().pipeline(transaction=True)
+        pipe.hset(
+            ACCESS,
+            access.session_id,
+            json.dumps({"join_code": access.join_code, "moderator_token": access.moderator_token}),
+        )
+        if old_code != access.join_code:
+            pipe.hdel(CODES, old_code)
+            pipe.hset(CODES, access.join_code, access.session_id)
+        await self._call(pipe.execute())
+
     async def append(self, events: list[Event]) -> None:
         """Append one session's consecutive events atomically; SeqConflict if not next."""
         if not events:

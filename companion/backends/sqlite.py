@@ -106,6 +106,16 @@ class SQLiteStore:
         )
         return [SessionAccess(r[0], r[1], r[2]) for r in rows]
 
+    async def update_access(self, access: SessionAccess, old_code: str) -> None:
+        """Replace one session's join code and moderator token."""
+        await self._submit(
+            "query",
+            (
+                "UPDATE session_access SET join_code = ?, moderator_token = ? WHERE session_id = ?",
+                (access.join_code, access.moderator_token, access.session_id),
+            ),
+        )
+
     async def append(self, events: list[Event]) -> None:
         """Store events; returns after their transaction committed."""
         await self._submit("append", events)

@@ -43,6 +43,28 @@ class SessionState:
         # Live-stream status ("offline" | "live") and when it last changed (None: never live).
         self.stream_status = "offline"
         self.stream_since: float | None = None
+        self.locked = False
+        self.closed = False
+        self.join_code: str | None = None  # set by the service from the session's secrets
+        self.key_version = 0
+
+    def set_flag(self, flag: str, on: object) -> ev.Draft:
+        """Lock the session (no new questions) or close it (no questions, votes or answers)."""
+        if not isinstance(on, bool):
+            raise InvalidState("`on` must be true or false.", code="invalid_value")
+        kind = {"locked": ev.SESSION_LOCKED, "closed": ev.SESSION_CLOSED}[flag]
+        return ev.Draft(kind, {"on": on})
+
+    def require_questions_open(self) -> None:
+        """Refuse new questions in a locked or closed session."""
+        self.require_open()
+        if self.locked:
+            raise InvalidState("The session takes no new questions now.", code="session_locked")
+
+    def require_open(self) -> None:
+        """Refuse participant actions in a closed session."""
+        if self.closed:
+            raise InvalidState("The session is closed.", code="session_closed")
 
     def set_premoderation(self, on: object) -> ev.Draft:
         """Turn pre-moderation of new questions on or off."""
@@ -93,6 +115,18 @@ class SessionState:
             return Applied(event, attendance=True)
         if event.type == ev.PREMODERATION_SET:
             self.premoderation = bool(event.data["on"])
+            return Applied(event, settings=True)
+        if event.type == ev.SESSION_LOCKED:
+            self.locked = bool(event.data["on"])
+            return Applied(event, settings=True)
+        if event.type == ev.SESSION_CLOSED:
+            self.closed = bool(event.data["on"])
+            return Applied(event, settings=True)
+        if event.type == ev.CODE_CHANGED:
+            self.join_code = event.data["join_code"]
+            return Applied(event, settings=True)
+        if event.type == ev.KEY_ROTATED:
+            self.key_version += 1
             return Applied(event, settings=True)
         if kind == "stream":
             # The stream status is part of the session view (`session` message).

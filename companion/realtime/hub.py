@@ -202,6 +202,12 @@ class Hub:
         if moderator is not None:
             self._send(room.moderators, moderator)
         room.sent_seq = seq
+        if change.revoke_moderators:
+            # Old moderator links stop working at once: every console must rejoin with the
+            # new key (the one who rotated it has it in their ack).
+            for ws in list(room.moderators):
+                room.moderators.discard(ws)
+                asyncio.get_running_loop().create_task(ws.close(4003, "moderator key changed"))
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:

@@ -235,6 +235,12 @@ class RealtimeServer:
                 raise
         if not member.is_moderator:
             raise DomainError("Only the moderator can do that.", "forbidden")
+        if kind == "session.rotate_key":
+            token = await self.service.rotate_moderator_token(sid)
+            return encode({"type": "ack", "re": request_id, "moderator_token": token})
+        if kind == "session.new_code":
+            code = await self.service.regenerate_join_code(sid)
+            return encode({"type": "ack", "re": request_id, "join_code": code})
         await self.service.moderate(sid, kind, message)
         return encode({"type": "ack", "re": request_id})
 

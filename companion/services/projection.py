@@ -36,6 +36,7 @@ class Change:
     moderator: dict[str, Any] | None
     vote: tuple[int, int] | None = None
     tally: tuple[int, dict[str, Any], dict[str, Any]] | None = None
+    revoke_moderators: bool = False  # the moderator key changed: close their connections
 
 
 def question_view(q: Question, moderator: bool) -> dict[str, Any]:
@@ -115,6 +116,9 @@ def session_view(session: Session, state: SessionState) -> dict[str, Any]:
         "moderator": speaker_view(session.moderator) if session.moderator else None,
         "premoderation": state.premoderation,
         "stream": {"status": state.stream_status, "since": state.stream_since},
+        "locked": state.locked,
+        "closed": state.closed,
+        "join_code": state.join_code,
     }
 
 
@@ -203,7 +207,7 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
         body = {"type": "agenda", "agenda": agenda_view(state.agenda)}
         return Change(sid, seq, body, body)
     body = {"type": "session", "session": session_view(state.session, state)}
-    return Change(sid, seq, body, body)
+    return Change(sid, seq, body, body, revoke_moderators=event.type == ev.KEY_ROTATED)
 
 
 def snapshot(state: SessionState, moderator: bool, participant: str | None) -> dict[str, Any]:

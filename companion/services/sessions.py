@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from companion.backends.base import Bus, SeqConflict, Store, StoreUnavailable
@@ -52,6 +52,8 @@ MODERATOR_ACTIONS: dict[str, Callable[[SessionState, dict[str, Any]], ev.Draft]]
     "break.start": lambda s, m: s.agenda.start_break(m.get("minutes"), m.get("message", "")),
     "break.end": lambda s, m: s.agenda.end_break(),
     "session.premoderation": lambda s, m: s.set_premoderation(m.get("on")),
+    "session.lock": lambda s, m: s.set_flag("locked", m.get("on")),
+    "session.close": lambda s, m: s.set_flag("closed", m.get("on")),
     "poll.create": lambda s, m: s.create_poll(m),
     "poll.open": lambda s, m: s.polls.open(m.get("poll")),
     "poll.close": lambda s, m: s.polls.close(m.get("poll")),
@@ -89,6 +91,7 @@ class SessionService:
         self._locks: dict[str, asyncio.Lock] = {}
         self.broken: set[str] = set()  # sessions whose memory may be ahead of the store
         self._recent: dict[str, dict[int, Change]] = {}  # shared stores: seq -> change
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- loading ---------------------------------------------------------------------
     async def import_programme(self, programme: Programme) -> list[SessionAccess]:
@@ -133,6 +136,8 @@ class SessionService:
         found = self.programme.find_session(session_id)
         assert found is not None
         state = SessionState(found[3])
+        access = self.access.get(session_id)
+        state.join_code = access.join_code if access else None
         events = await self.store.load_events(session_id)
         first_primed = len(events) - recent
         for i, event in enumerate(events):
@@ -166,24 +171,81 @@ class SessionService:
         """A participant asks a question under the current agenda item."""
         return await self.execute(
             session_id,
-            lambda s: s.board.ask(
-                text, name, participant, where, s.agenda.current, s.premoderation
+            lambda s: (
+                s.require_questions_open()
+                or s.board.ask(text, name, participant, where, s.agenda.current, s.premoderation)
             ),
         )
 
     async def vote(self, session_id: str, participant: str, question: object) -> Outcome:
         """A participant casts or withdraws a vote."""
-        return await self.execute(session_id, lambda s: s.board.vote(question, participant))
+        return await self.execute(
+            session_id, lambda s: s.require_open() or s.board.vote(question, participant)
+        )
 
     async def answer_poll(
         self, session_id: str, participant: str, poll: object, answer: object
     ) -> Outcome:
         """A participant answers a poll, or changes their answer while it is open."""
-        return await self.execute(session_id, lambda s: s.polls.answer(poll, participant, answer))
+        return await self.execute(
+            session_id, lambda s: s.require_open() or s.polls.answer(poll, participant, answer)
+        )
 
     async def record_attendance(self, session_id: str, room: int, remote: int) -> Outcome:
         """Record a new attendance peak; DomainError `no_change` when it is not higher."""
         return await self.execute(session_id, lambda s: s.attendance.record(room, remote))
+
+    async def rotate_moderator_token(self, session_id: str) -> str:
+        """A new moderator token; every link and console with the old one stops working."""
+        self.state(session_id)
+        old = self.access[session_id]
+        fresh = replace(old, moderator_token=access_rules.new_moderator_token())
+        await self._store_access(fresh, old.join_code)
+        await self.execute(session_id, lambda s: ev.Draft(ev.KEY_ROTATED, {}))
+        return fresh.moderator_token
+
+    async def regenerate_join_code(self, session_id: str) -> str:
+        """A new join code (the old one stops opening the session); joined people stay."""
+        self.state(session_id)
+        old = self.access[session_id]
+        code = access_rules.new_join_code()
+        while code in self.by_code:
+            code = access_rules.new_join_code()
+        await self._store_access(replace(old, join_code=code), old.join_code)
+        await self.execute(session_id, lambda s: ev.Draft(ev.CODE_CHANGED, {"join_code": code}))
+        return code
+
+    async def _store_access(self, fresh: SessionAccess, old_code: str) -> None:
+        try:
+            await self.store.update_access(fresh, old_code)
+        except (StoreUnavailable, OSError) as exc:
+            raise StoreError("The change could not be saved; please try again.") from exc
+        self._set_access(fresh)
+
+    def _set_access(self, fresh: SessionAccess) -> None:
+        old = self.access.get(fresh.session_id)
+        if old is not None and self.by_code.get(old.join_code) == fresh.session_id:
+            del self.by_code[old.join_code]
+        self.access[fresh.session_id] = fresh
+        self.by_code[fresh.join_code] = fresh.session_id
+        state = self.states.get(fresh.session_id)
+        if state is not None:
+            state.join_code = fresh.join_code
+
+    def _follow_access(self, event: ev.Event) -> None:
+        # Another process changed a session's secrets: take them from the store.
+        if event.type in (ev.CODE_CHANGED, ev.KEY_ROTATED):
+            task = asyncio.get_running_loop().create_task(self._reload_access(event.session_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _reload_access(self, session_id: str) -> None:
+        try:
+            for access in await self.store.load_access():
+                if access.session_id == session_id:
+                    self._set_access(access)
+        except (StoreUnavailable, OSError):
+            log.warning("could not reload the secrets of %s", session_id)
 
     async def moderate(self, session_id: str, action: str, fields: dict[str, Any]) -> Outcome:
         """Run a moderator action by its protocol name."""
@@ -258,6 +320,7 @@ class SessionService:
         recent = self._recent.setdefault(event.session_id, {})
         recent[event.seq] = change
         recent.pop(event.seq - RECENT_OWN, None)
+        self._follow_access(event)
         self.bus.publish(change)
         return change
 

@@ -187,6 +187,10 @@ MODERATOR_MESSAGES = [
     {"type": "break.start", "minutes": 10},
     {"type": "break.end"},
     {"type": "session.premoderation", "on": True},
+    {"type": "session.lock", "on": True},
+    {"type": "session.close", "on": True},
+    {"type": "session.rotate_key"},
+    {"type": "session.new_code"},
 ]
 
 
