@@ -13,6 +13,7 @@ from companion.app import create_app
 from companion.backends.base import Store
 from companion.backends.memory import MemoryBus
 from companion.backends.sqlite import SQLiteStore
+from companion.domain.word_filter import WordFilter
 from companion.realtime.hub import Hub
 from companion.realtime.server import RealtimeServer
 from companion.services.sessions import SessionService
@@ -54,7 +55,7 @@ async def start_core(settings: Settings) -> Core:
     store = open_store(settings)
     await store.open()
     bus = MemoryBus()
-    service = SessionService(store, bus)
+    service = SessionService(store, bus, word_filter=WordFilter.from_setting(settings.word_filter))
     hub = Hub(settings.coalesce_ms / 1000, settings.send_buffer_limit, settings.replay_events)
     bus.subscribe(hub.on_change)
     await service.load(prime=hub.on_change, recent=settings.replay_events)

@@ -48,6 +48,7 @@ class Settings:
     token_days: int = 30
     redis_url: str = ""
     allowed_origins: str = ""
+    word_filter: str = "default"
     trust_proxy: bool = False
     max_connections_per_address: int = 2000
     connect_burst: int = 300
@@ -118,6 +119,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         replay_events=_int(env, "COMPANION_REPLAY_EVENTS", defaults.replay_events),
         redis_url=env.get("REDIS_URL") or env.get("COMPANION_REDIS_URL", ""),
         allowed_origins=env.get("COMPANION_ALLOWED_ORIGINS", ""),
+        word_filter=env.get("COMPANION_WORD_FILTER", "default"),
         trust_proxy=env.get("COMPANION_TRUST_PROXY", "").lower() in ("1", "true", "yes"),
         max_connections_per_address=_int(
             env, "COMPANION_MAX_CONNECTIONS_PER_ADDRESS", defaults.max_connections_per_address

@@ -22,6 +22,7 @@ from companion.domain.access import SessionAccess
 from companion.domain.errors import DomainError, NotFound
 from companion.domain.programme import Programme
 from companion.domain.session_state import SessionState
+from companion.domain.word_filter import WordFilter
 from companion.programme_file import programme_from_data, programme_to_data
 from companion.services.projection import Change, project
 
@@ -80,10 +81,17 @@ class Outcome:
 class SessionService:
     """All live sessions of this process, over one store and one bus."""
 
-    def __init__(self, store: Store, bus: Bus, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        clock: Callable[[], float] = time.time,
+        word_filter: WordFilter | None = None,
+    ) -> None:
         self.store = store
         self.bus = bus
         self.clock = clock
+        self.word_filter = word_filter or WordFilter(())
         self.programme = Programme()
         self.access: dict[str, SessionAccess] = {}
         self.by_code: dict[str, str] = {}
@@ -168,12 +176,23 @@ class SessionService:
     async def ask(
         self, session_id: str, participant: str, where: str, text: object, name: object
     ) -> Outcome:
-        """A participant asks a question under the current agenda item."""
+        """A participant asks a question under the current agenda item.
+
+        It is held for moderation when the session pre-moderates or the word filter matches.
+        """
+        held_by_filter = self.word_filter.matches(text) or self.word_filter.matches(name)
         return await self.execute(
             session_id,
             lambda s: (
                 s.require_questions_open()
-                or s.board.ask(text, name, participant, where, s.agenda.current, s.premoderation)
+                or s.board.ask(
+                    text,
+                    name,
+                    participant,
+                    where,
+                    s.agenda.current,
+                    s.premoderation or held_by_filter,
+                )
             ),
         )
 

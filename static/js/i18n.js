@@ -40,7 +40,8 @@ async function switchTo(lang) {
   strings = await response.json();
   const previous = currentLang();
   document.documentElement.lang = lang;
-  document.cookie = `lang=${lang}; path=/; max-age=31536000; SameSite=Lax`;
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `lang=${lang}; path=/; max-age=31536000; SameSite=Lax${secure}`;
   const button = document.getElementById("lang-switch");
   if (button) {
     button.dataset.lang = previous;

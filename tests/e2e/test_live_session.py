@@ -305,3 +305,17 @@ async def test_old_seq_gets_a_snapshot(server, clients: list[Client]) -> None:
     await near.wait_for(lambda m: m["type"] == "resumed")
     replayed = [m["questions"][0]["text"] for m in near.events("questions")]
     assert replayed == ["Fråga 4?", "Fråga 5?"]
+
+
+async def test_word_filter_holds_a_question_for_moderation(room: Room) -> None:
+    """Without pre-moderation, a question with a listed word is held; the others go live."""
+    moderator = await room.moderator()
+    phone = await room.participant("room")
+    other = await room.participant("remote")
+    held = await phone.request({"type": "ask", "text": "Varför är det så jävla krångligt?"})
+    fine = await phone.request({"type": "ask", "text": "Varför är det så krångligt?"})
+    assert held["status"] == "pending" and fine["status"] == "live"
+    await other.wait_for(has_question("Varför är det så krångligt?"))
+    pending = await moderator.wait_for(has_question("Varför är det så jävla krångligt?"))
+    assert pending["questions"][0]["status"] == "pending"
+    assert not any(has_question("Varför är det så jävla krångligt?")(m) for m in other.messages)
