@@ -31,6 +31,7 @@ DEFAULT_WORDS = (
     # English
     "fuck*",
     "shit*",
+    "bullshit",
     "bitch*",
     "bastard*",
     "cunt*",
