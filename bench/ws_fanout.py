@@ -872,6 +872,12 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
         "COMPANION_VOTE_BURST": UNLIMITED,
         "COMPANION_QUESTION_BURST": UNLIMITED,
         "COMPANION_QUESTIONS_PER_MINUTE": UNLIMITED,
+        # Every bench connection comes from 127.0.0.1: lift the per-address admission limits.
+        "COMPANION_MAX_CONNECTIONS_PER_ADDRESS": UNLIMITED,
+        "COMPANION_CONNECT_BURST": UNLIMITED,
+        "COMPANION_CONNECTS_PER_SECOND": UNLIMITED,
+        "COMPANION_NEW_PARTICIPANT_BURST": UNLIMITED,
+        "COMPANION_NEW_PARTICIPANTS_PER_MINUTE": UNLIMITED,
     }
     if args.coalesce_ms is not None:
         env["COMPANION_COALESCE_MS"] = str(args.coalesce_ms)
@@ -1091,8 +1097,11 @@ def table(rows: list[dict[str, Any]]) -> str:
         msgs = (
             f"{r['msgs_per_s']:,.0f} ({r['msgs_per_client_s']:.1f})" if "msgs_per_s" in r else "-"
         )
+        size = f"{r['size']:,}"
+        if r.get("connected", r["size"]) < r["size"]:
+            size += f" (only {r['connected']:,} joined)"
         lines.append(
-            f"| {r['size']:,} | {_num(r, 'connect_s', '%.1f')} "
+            f"| {size} | {_num(r, 'connect_s', '%.1f')} "
             f"| {_ms(r.get('all_p50', math.nan))} / {_ms(r.get('all_p99', math.nan))} "
             f"| {_ms(r.get('pair_p50', math.nan))} / {_ms(r.get('pair_p99', math.nan))} "
             f"| {msgs} | {_num(r, 'server_cpu', '%.0f')} | {_num(r, 'rss_mib', '%.0f')} "

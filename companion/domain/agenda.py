@@ -170,7 +170,12 @@ class Agenda:
             raise InvalidState(
                 f"A break lasts 1 to {MAX_BREAK_MINUTES} minutes.", code="invalid_value"
             )
-        if not isinstance(message, str) or len(message.strip()) > 200:
+        # A lone surrogate ("\ud800" in JSON) is not text any store or page can hold.
+        if (
+            not isinstance(message, str)
+            or len(message.strip()) > 200
+            or message.encode("utf-8", "replace") != message.encode("utf-8", "surrogatepass")
+        ):
             raise InvalidState(
                 "The break message must be text of at most 200 characters.", code="invalid_value"
             )

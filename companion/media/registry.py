@@ -163,6 +163,9 @@ class MediaRegistry:
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         """After a restart no publisher is connected: end streams the log says are live."""
+        if self.settings.redis_url:
+            # Several processes share the log: a live stream may be another process's.
+            return
         for session_id, state in self.service.states.items():
             if state.stream_status == "live":
                 await self._stream_event(session_id, live=False, detail="restart")
@@ -190,8 +193,13 @@ class MediaRegistry:
             raise UnknownSession("No such session.") from None
 
     def stream_key(self, session_id: str) -> str:
-        """The secret an encoder such as OBS publishes with."""
-        return stream_key(self.settings.secret_key, session_id)
+        """The secret an encoder such as OBS publishes with.
+
+        Rotating the moderator key (a new key version) rotates the stream key with it.
+        """
+        version = getattr(self.service.states.get(session_id), "key_version", 0)
+        subject = session_id if not version else f"{session_id}\0{version}"
+        return stream_key(self.settings.secret_key, subject)
 
     def is_moderator(self, session_id: str, token: str | None) -> bool:
         """Whether `token` is the session's moderator token."""
@@ -202,6 +210,8 @@ class MediaRegistry:
         """Who publishes with this bearer token: "whip" (stream key) or "browser"."""
         if not token:
             raise Unauthorized("Publishing needs the stream key as a Bearer token.")
+        if getattr(self.service.states[session_id], "closed", False):
+            raise Forbidden("The session is closed.", code="session_closed")
         if same_secret(token, self.stream_key(session_id)):
             return "whip"
         if self.is_moderator(session_id, token):

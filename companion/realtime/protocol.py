@@ -68,7 +68,15 @@ class ProtocolError(Exception):
 
 
 def _valid_id(value: Any) -> bool:
-    return isinstance(value, str | int) and not isinstance(value, bool) and len(str(value)) <= 64
+    if not isinstance(value, str | int) or isinstance(value, bool) or len(str(value)) > 64:
+        return False
+    if isinstance(value, str):
+        # It is echoed as `re`: a lone surrogate ("\ud800" in JSON) could not be sent back.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 def parse(raw: str | bytes, max_bytes: int) -> dict[str, Any]:
@@ -90,11 +98,7 @@ def parse(raw: str | bytes, max_bytes: int) -> dict[str, Any]:
     if kind not in CLIENT_TYPES:
         raise ProtocolError("unknown_type", f"Unknown message type {kind[:40]!r}.")
     request_id = message.get("id")
-    if request_id is not None and not (
-        isinstance(request_id, str | int)
-        and not isinstance(request_id, bool)
-        and len(str(request_id)) <= 64
-    ):
+    if request_id is not None and not _valid_id(request_id):
         raise ProtocolError("bad_message", "`id` must be a short string or number.")
     return message
 

@@ -165,8 +165,9 @@ class RealtimeServer:
             self.service.state(session_id)  # unknown_session
             expected = self.service.access[session_id].moderator_token
             token = message.get("moderator_token")
+            # Tokens are ASCII; JSON can carry lone surrogates, which .encode() refuses.
             if not isinstance(token, str) or not hmac.compare_digest(
-                token.encode(), expected.encode()
+                token.encode("utf-8", "replace"), expected.encode()
             ):
                 raise DomainError("The moderator token is not valid for this session.", "forbidden")
             return Member(ws, session_id, "moderator"), {}

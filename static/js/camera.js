@@ -24,6 +24,7 @@ let media = null; // the MediaStream being previewed (and sent when live)
 let pc = null;
 let resource = null; // the WHIP session URL, for DELETE
 let phase = "idle"; // idle | starting | live | stopping
+let settingsLoaded = false;
 
 // -- the key: from the fragment (never sent over HTTP), then kept on this device -------
 function readKey() {
@@ -297,7 +298,11 @@ if (!key) {
   const live = new Live({
     join: { role: "moderator", session: SESSION, moderator_token: key },
     onMessage,
-    onWelcome: (message) => model.welcome(message),
+    onWelcome: (message) => {
+      model.welcome(message);
+      if (!settingsLoaded) loadSettings(); // once the key is known to be right
+      settingsLoaded = true;
+    },
     onStatus: (status, error) => {
       if (status === "failed" && error?.code === "forbidden") needKey();
       else showConnection(status);
@@ -306,6 +311,5 @@ if (!key) {
   live.start();
   onLanguageChange(render);
   render();
-  loadSettings();
   startPreview();
 }

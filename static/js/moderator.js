@@ -513,6 +513,8 @@ function renderStreamState() {
       : t("stream.not_live");
 }
 
+let streamReady = false;
+
 async function setupStream(key) {
   // The camera page takes the key from its fragment, like this console.
   $("link-camera").href = `/camera/${encodeURIComponent(SESSION)}#key=${encodeURIComponent(key)}`;
@@ -700,10 +702,13 @@ if (!key) {
     join: { role: "moderator", session: SESSION, moderator_token: key },
     onMessage,
     onStatus,
-    onWelcome: (message) => model.welcome(message),
+    onWelcome: (message) => {
+      model.welcome(message);
+      if (!streamReady) setupStream(key); // only once the key is known to be right
+      streamReady = true;
+    },
   });
   live.start();
-  setupStream(key);
   // The timer is computed locally from the server's clock; redraw it every half second.
   setInterval(renderTimer, 500);
 }

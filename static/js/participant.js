@@ -108,7 +108,9 @@ const player =
     : null;
 
 function renderStream() {
-  player?.setStatus(model.session?.stream?.status ?? "offline");
+  const status = model.session?.stream?.status ?? "offline";
+  $("stream-badge").hidden = status !== "live"; // in the room too: "this is being streamed"
+  player?.setStatus(status);
 }
 
 function renderAgenda() {

@@ -39,7 +39,9 @@ async def test_camera_page_publishes_and_remote_page_plays(room: Room) -> None:
         await expect(camera.locator("#pick-camera option")).not_to_have_count(0)
         assert "#key" not in camera.url  # the key left the address bar
         await camera.locator("#obs summary").click()
-        await expect(camera.locator("#whip-url")).to_have_value(f"{server.http}/whip/{room.session}")
+        await expect(camera.locator("#whip-url")).to_have_value(
+            f"{server.http}/whip/{room.session}"
+        )
         assert (await camera.locator("#stream-key").input_value()).startswith("sk_")
 
         _, remote = await new_page(browser, LAPTOP)
@@ -51,11 +53,14 @@ async def test_camera_page_publishes_and_remote_page_plays(room: Room) -> None:
         await expect(remote.locator("#stream-status")).to_have_attribute("data-status", "offline")
 
         await go_live.click()
-        await expect(camera.locator("#camera-status")).to_have_attribute("data-status", "live", timeout=15_000)
+        await expect(camera.locator("#camera-status")).to_have_attribute(
+            "data-status", "live", timeout=15_000
+        )
         await expect(camera.locator("#stop-live")).to_be_visible()
 
         await playing(remote)
         await expect(remote.locator("#stream-status")).to_be_hidden()
+        await expect(remote.locator("#stream-badge")).to_be_visible()
         assert await remote.evaluate("document.getElementById('stream-video').muted")
         await remote.locator("#stream-mute").click()
         assert not await remote.evaluate("document.getElementById('stream-video').muted")
@@ -79,11 +84,16 @@ async def test_camera_page_publishes_and_remote_page_plays(room: Room) -> None:
         assert href == f"/camera/{room.session}#key={room.moderator_token}"
 
         await camera.locator("#stop-live").click()
-        await expect(remote.locator("#stream-status")).to_have_attribute("data-status", "offline", timeout=10_000)
+        await expect(remote.locator("#stream-status")).to_have_attribute(
+            "data-status", "offline", timeout=10_000
+        )
         await expect(console.locator("#stream-state")).to_have_attribute("data-status", "offline")
+        await expect(remote.locator("#stream-badge")).to_be_hidden()
 
         await camera.locator("#go-live").click()
-        await expect(camera.locator("#camera-status")).to_have_attribute("data-status", "live", timeout=15_000)
+        await expect(camera.locator("#camera-status")).to_have_attribute(
+            "data-status", "live", timeout=15_000
+        )
         await playing(remote)  # same page, no reload
         await expect(remote.locator("#stream-status")).to_be_hidden()
 

@@ -296,3 +296,22 @@ async def test_restart_ends_a_stream_the_log_says_is_live(tmp_path: Path) -> Non
         for client in opened:
             await client.close()
         server.stop()
+
+
+async def test_rotating_the_moderator_key_rotates_the_stream_key(
+    media_server: ServerProcess, opened: list[Client]
+) -> None:
+    """A leaked stream key dies with the moderator key: after a rotation only the new one publishes."""
+    stage = Stage(media_server, "tema-4-session-2", opened)
+    old = (await stage.load_settings())["stream_key"]
+    moderator = await stage.moderator()
+    reply = await moderator.request({"type": "session.rotate_key"})
+    assert reply["type"] == "ack", reply
+    stage.moderator_token = reply["moderator_token"]
+    new = (await stage.load_settings())["stream_key"]
+    assert new != old
+    url = f"{media_server.http}/whip/{stage.session}"
+    assert_problem(await http("POST", url, await offer(), token=old), 403)
+    publisher = Publisher(media_server.http, stage.session, new, CounterTrack())
+    assert (await publisher.start()).status == 201
+    await publisher.stop()
