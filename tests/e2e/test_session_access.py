@@ -92,7 +92,7 @@ async def test_rotation_reaches_every_process(tmp_path) -> None:
         await on_b.join(role="moderator", session=SESSION, moderator_token=key)
         new_key = (await on_a.request({"type": "session.rotate_key"}))["moderator_token"]
         with pytest.raises(ConnectionError, match="4003"):
-            await on_b.wait_for(lambda m: False, timeout=5)
+            await on_b.wait_for(lambda m: False, timeout=15)  # B learns it from the Redis tail
         check = await Client.open(b.ws)
         opened.append(check)
         assert (await check.join(role="moderator", session=SESSION, moderator_token=key))[
