@@ -612,11 +612,14 @@ async def _voter_main(conn: Connection, cfg: VoterConfig) -> None:
             rid = next(ids)
             waiter: asyncio.Future[dict[str, Any]] = loop.create_future()
             req.waiters[rid] = waiter
-            text = f"Benchmark question {m + 1}: what is the latency of fan-out?"
+            # Plain words: the server's word filter holds e.g. "fan" (Swedish) for moderation.
+            text = f"Benchmark question {m + 1}: how quickly do the counts reach everyone?"
             await voters[m % len(voters)].send(json.dumps({"type": "ask", "text": text, "id": rid}))
             reply = await asyncio.wait_for(waiter, 30)
             if reply.get("type") != "ack":
                 raise BenchError(f"asking a question failed: {reply}")
+            if reply.get("status", "live") != "live":
+                raise BenchError(f"question {reply.get('question')} is {reply.get('status')}")
             qids.append(int(reply["question"]))
         conn.send(("ready", qids, os.getpid()))
         _, t0, window_end, record_end = await _pipe_recv_async(conn, 900, "go")
@@ -1034,6 +1037,8 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
         row["votes_sent"] = len(votes)
         row["votes_cast"] = len(ok)
         row["vote_errors"] = dict(Counter(v[5] for v in votes if v[5]))
+        if not ok:
+            row["error"] = f"no vote was cast: {row['vote_errors']}"
         row["vote_rate_real"] = len(votes) / max(1e-9, vres[1]["last_send"] - t0)
         acks = [v[2] - v[0] for v in votes if not math.isnan(v[2])]
         row["ack_p50"], row["ack_p99"] = _pct(acks, 50), _pct(acks, 99)

@@ -310,6 +310,11 @@ class SessionService:
                     await self.store.append([event])
                 except SeqConflict:
                     await self._catch_up_or_fail(session_id)
+                    # The client library retries after a lost reply or a timeout, so the
+                    # conflict may be this very event, stored by the first attempt.
+                    mine = self._recent.get(session_id, {}).get(event.seq)
+                    if mine is not None and await self._stored_already(event):
+                        return Outcome(event, mine)
                     continue
                 except (StoreUnavailable, OSError) as exc:
                     raise StoreError("The change could not be saved; please try again.") from exc
@@ -318,6 +323,13 @@ class SessionService:
                 change = self.apply_committed(event) or self._recent[session_id][event.seq]
                 return Outcome(event, change)
         raise StoreError("The session is too busy right now; please try again.", "busy")
+
+    async def _stored_already(self, event: ev.Event) -> bool:
+        try:
+            found = await self.store.load_events(event.session_id, event.seq - 1)
+        except (StoreUnavailable, OSError) as exc:
+            raise StoreError("The change could not be saved; please try again.") from exc
+        return bool(found) and found[0] == event
 
     async def _catch_up_or_fail(self, session_id: str) -> None:
         try:

@@ -55,10 +55,14 @@ class ReportPages:
         if scheme.lower() == "bearer" and credentials.strip():
             return credentials.strip()
         if request.method == "POST":
-            body = await request.body()
-            if len(body) <= MAX_FORM_BYTES:
-                values = parse_qs(body.decode("utf-8", "replace")).get("key")
-                return values[0] if values else None
+            # Read at most MAX_FORM_BYTES: anyone may POST here, so never buffer a huge body.
+            body = b""
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_FORM_BYTES:
+                    return None
+            values = parse_qs(body.decode("utf-8", "replace")).get("key")
+            return values[0] if values else None
         return None
 
     async def report(self, request: Request) -> Response:

@@ -62,6 +62,7 @@ const inflight = new Set(); // requests not answered yet: a double tap sends onc
 const rendered = new Map(); // question id -> {sig, node}: unchanged rows are kept as is
 // The polls panel and the report (poll-console.js); `key` is read when a report is asked for.
 const pollConsole = new PollConsole({ model, send, session: SESSION, key: () => key });
+let key = null; // the moderator key in use; replaced when the moderator makes a new one
 
 // -- the key ---------------------------------------------------------------------------
 // It arrives in the fragment (never sent over HTTP) and is kept on this device so a reload
@@ -87,13 +88,23 @@ const keyStore = {
       }
     }
   },
-  clear() {
+  // Forget the key; with `only`, only where that key is kept (another tab of this device
+  // may already have stored a newer one).
+  clear(only = null) {
     for (const storage of [sessionStorage, localStorage]) {
       try {
-        storage.removeItem(KEY_NAME);
+        if (only === null || storage.getItem(KEY_NAME) === only) storage.removeItem(KEY_NAME);
       } catch {
         /* nothing kept */
       }
+    }
+  },
+  /** The key kept for every tab of this device (localStorage), or null. */
+  shared() {
+    try {
+      return localStorage.getItem(KEY_NAME);
+    } catch {
+      return null;
     }
   },
 };
@@ -109,7 +120,8 @@ function takeKey() {
 }
 
 function needKey() {
-  keyStore.clear();
+  keyStore.clear(key);
+  key = null;
   live?.stop();
   live = null; // controls then send nothing at all
   ready = false;
@@ -119,18 +131,18 @@ function needKey() {
 }
 
 // -- requests --------------------------------------------------------------------------
+// Resolves with the server's ack (truthy), or false when the request was refused.
 async function send(message) {
-  const key = JSON.stringify(message);
-  if (!live || inflight.has(key)) return false;
-  inflight.add(key);
+  const sig = JSON.stringify(message);
+  if (!live || inflight.has(sig)) return false;
+  inflight.add(sig);
   try {
-    await live.request(message);
-    return true;
+    return (await live.request(message)) ?? true;
   } catch (error) {
     toast(errorText(error));
     return false;
   } finally {
-    inflight.delete(key);
+    inflight.delete(sig);
   }
 }
 
@@ -499,7 +511,108 @@ function renderPresence() {
 
 function renderSession() {
   if (model.session) $("premoderation").checked = Boolean(model.session.premoderation);
+  renderAccess();
   renderStreamState();
+}
+
+// -- access: lock, close, the join code and the moderator key ----------------------------
+function renderAccess() {
+  const session = model.session;
+  if (!session) return;
+  const locked = Boolean(session.locked);
+  const closed = Boolean(session.closed);
+  $("lock-questions").checked = locked;
+  $("close-session").checked = closed;
+  $("flag-locked").hidden = !locked || closed; // closed says more than locked
+  $("flag-closed").hidden = !closed;
+  root.dataset.locked = String(locked);
+  root.dataset.closed = String(closed);
+  if (session.join_code) showJoinCode(session.join_code);
+}
+
+// The top bar's code and links follow the session's join code when it is replaced.
+function showJoinCode(code) {
+  if (root.dataset.code === code && $("join-code").textContent === code) return;
+  const previous = root.dataset.code;
+  root.dataset.code = code;
+  $("join-code").textContent = code;
+  $("link-screen").href = `/screen/${encodeURIComponent(code)}`;
+  const participant = $("link-participant");
+  participant.href = participant.href.replace(/\/j\/[^/?#]*/, `/j/${encodeURIComponent(code)}`);
+  if (previous && previous !== code) announce(t("access.code_changed", { code }));
+}
+
+// A confirm step in a modal dialog; resolves true when the moderator confirms.
+function confirmAccess(textKey, okKey) {
+  const dialog = $("access-confirm");
+  $("access-confirm-text").textContent = t(textKey);
+  $("access-confirm-ok").textContent = t(okKey);
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
+    dialog.showModal();
+    $("access-confirm-cancel").focus(); // the safe choice first
+  });
+}
+
+// The new key must be in use (and kept) before the server closes this connection, which it
+// does right after the ack: the reconnect then joins with it.
+function adoptKey(fresh) {
+  key = fresh;
+  keyStore.write(fresh);
+  if (live) live.join.moderator_token = fresh;
+  streamReady = false; // the stream key changed too: fetched again after the reconnect
+  const link = `${location.origin}/moderate/${encodeURIComponent(SESSION)}#key=${encodeURIComponent(fresh)}`;
+  $("new-mod-link").value = link;
+  $("new-link-box").hidden = false;
+  $("access-panel").open = true;
+  toast(t("access.key_changed"), "info");
+}
+
+async function copyModLink() {
+  const field = $("new-mod-link");
+  try {
+    await navigator.clipboard.writeText(field.value);
+    toast(t("access.copied"), "info");
+  } catch {
+    field.focus();
+    field.select();
+    toast(t("access.copy_failed"));
+  }
+}
+
+function wireAccess() {
+  const lock = $("lock-questions");
+  lock.addEventListener("change", async () => {
+    const ok = await send({ type: "session.lock", on: lock.checked });
+    if (!ok) renderAccess();
+  });
+  const close = $("close-session");
+  close.addEventListener("change", async () => {
+    const on = close.checked;
+    if (on && !(await confirmAccess("access.confirm_close", "access.confirm_close_ok"))) {
+      renderAccess();
+      close.focus();
+      return;
+    }
+    const ok = await send({ type: "session.close", on });
+    if (!ok) renderAccess();
+    close.focus();
+  });
+  $("btn-new-code").addEventListener("click", async () => {
+    if (!(await confirmAccess("access.confirm_new_code", "access.confirm_new_code_ok"))) return;
+    const ack = await send({ type: "session.new_code" });
+    if (ack?.join_code) showJoinCode(ack.join_code);
+    $("btn-new-code").focus();
+  });
+  $("btn-rotate-key").addEventListener("click", async () => {
+    if (!(await confirmAccess("access.confirm_rotate", "access.confirm_rotate_ok"))) return;
+    const ack = await send({ type: "session.rotate_key" });
+    if (!ack?.moderator_token) return;
+    adoptKey(ack.moderator_token);
+    $("new-mod-link").focus();
+  });
+  $("copy-mod-link").addEventListener("click", copyModLink);
 }
 
 // -- the live stream: status, viewers, the camera page and what OBS needs ---------------
@@ -567,8 +680,8 @@ function onMessage(message) {
 function onStatus(status, error) {
   root.dataset.connection = status;
   if (status === "failed") {
-    if (error?.code === "forbidden") needKey();
-    else toast(errorText(error ?? {}));
+    if (error?.code !== "forbidden") toast(errorText(error ?? {}));
+    else if (!followSharedKey()) needKey();
     return;
   }
   showConnection(status);
@@ -692,23 +805,41 @@ onLanguageChange(() => {
   pollConsole.renderAttendance();
 });
 
-const key = takeKey();
-if (!key) {
-  needKey();
-} else {
-  wireControls();
-  pollConsole.wire();
+function connect() {
   live = new Live({
     join: { role: "moderator", session: SESSION, moderator_token: key },
     onMessage,
     onStatus,
     onWelcome: (message) => {
       model.welcome(message);
+      if (message.join_code) showJoinCode(message.join_code);
       if (!streamReady) setupStream(key); // only once the key is known to be right
       streamReady = true;
     },
   });
   live.start();
+}
+
+// The key was refused. When another tab of this device made a new key, it kept it here:
+// carry on with that one instead of asking for the link again.
+function followSharedKey() {
+  const shared = keyStore.shared();
+  if (!shared || shared === key) return false;
+  key = shared;
+  keyStore.write(shared);
+  streamReady = false;
+  connect();
+  return true;
+}
+
+key = takeKey();
+if (!key) {
+  needKey();
+} else {
+  wireControls();
+  wireAccess();
+  pollConsole.wire();
+  connect();
   // The timer is computed locally from the server's clock; redraw it every half second.
   setInterval(renderTimer, 500);
 }

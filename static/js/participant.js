@@ -8,7 +8,7 @@ import { StreamPlayer } from "./player.js";
 import { el, errorText, remember, showConnection, timeOfDay, toast } from "./ui.js";
 
 const root = document.getElementById("participant");
-const code = root.dataset.code;
+let code = root.dataset.code; // follows the session's join code when the moderator replaces it
 const mode = root.dataset.mode === "remote" ? "remote" : "room";
 const profile = remember.get("profile", {}) ?? {};
 const myName = typeof profile.name === "string" ? profile.name.trim() : "";
@@ -195,7 +195,8 @@ function updateRow(row, q) {
   button.setAttribute("aria-pressed", voted ? "true" : "false");
   button.setAttribute("aria-label", `${t("questions.vote_for", { text: q.text })} (${votesText(q.votes)})`);
   // Withdrawing stays possible after a question is answered; casting does not.
-  button.disabled = !(VOTABLE.has(q.status) || voted);
+  // A closed session takes no votes at all, not even withdrawals.
+  button.disabled = sessionClosed() || !(VOTABLE.has(q.status) || voted);
   button.setAttribute("aria-busy", busyVotes.has(q.id) ? "true" : "false");
   setText(button.querySelector(".q-votes"), String(q.votes));
 }
@@ -243,9 +244,53 @@ function renderAskForm() {
   row.querySelector(".show-name-label").textContent = myName ? t("questions.show_name_as", { name: myName }) : "";
 }
 
+// -- rendering: locked (no new questions) and closed (no questions, votes or answers) --
+
+function sessionClosed() {
+  return Boolean(model.session?.closed);
+}
+
+function renderAccess() {
+  const closed = sessionClosed();
+  const locked = Boolean(model.session?.locked);
+  root.dataset.closed = String(closed);
+  root.dataset.locked = String(locked);
+  $("session-closed").hidden = !closed;
+  $("ask-locked").hidden = !locked || closed;
+  const blocked = locked || closed;
+  textarea.disabled = blocked;
+  showName.disabled = blocked;
+  $("ask-submit").disabled = blocked || asking !== null;
+  const why = closed ? "session-closed" : locked ? "ask-locked" : null;
+  textarea.setAttribute("aria-describedby", why ? `${why} char-count` : "char-count");
+}
+
+// The moderator made a new join code: the old one no longer opens the session, so this page
+// reconnects, reloads and plays with the new one, and keeps this participant's token.
+function followCode(next) {
+  if (!next || next === code) return;
+  const token = localStorage.getItem(`companion.token.${code}`);
+  code = next;
+  root.dataset.code = next;
+  if (token) localStorage.setItem(`companion.token.${next}`, token);
+  live.join.code = next;
+  live.tokenKey = `companion.token.${next}`;
+  if (player) player.endpoint = `/whep/${encodeURIComponent(next)}`;
+  history.replaceState(history.state, "", `/${mode}/${encodeURIComponent(next)}${location.search}`);
+}
+
+function renderSession() {
+  followCode(model.session?.join_code);
+  renderStream();
+  renderAccess();
+  renderQuestions(); // vote buttons follow `closed`
+  polls.render(); // and so do poll answers
+}
+
 function renderAll() {
   renderNow();
   renderStream();
+  renderAccess();
   renderAgenda();
   renderQuestions();
   renderSort();
@@ -268,7 +313,7 @@ function onMessage(message) {
   if (message.type === "questions") announceNew(message);
   const parts = model.apply(message);
   if (message.type === "snapshot") ready = true;
-  if (parts.includes("session")) renderStream();
+  if (parts.includes("session")) renderSession();
   if (parts.includes("agenda")) {
     renderNow();
     renderAgenda();
@@ -332,7 +377,7 @@ form.addEventListener("submit", async (event) => {
     toast(errorText(error));
   } finally {
     asking = null;
-    submit.disabled = false;
+    renderAccess(); // enables the form again, unless questions were locked meanwhile
   }
 });
 

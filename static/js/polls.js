@@ -213,7 +213,8 @@ export class PollList {
       const mine = this.model.myAnswers.get(poll.id);
       // The form is rebuilt only when what it offers changes, never on a tally, so a
       // choice being made is not lost when results arrive.
-      const sig = JSON.stringify([document.documentElement.lang, poll.status, poll.text, poll.options, mine]);
+      const closed = Boolean(this.model.session?.closed); // a closed session takes no answers
+      const sig = JSON.stringify([document.documentElement.lang, poll.status, poll.text, poll.options, mine, closed]);
       let entry = this.cards.get(poll.id);
       if (!entry || entry.sig !== sig) {
         entry = { sig, node: this.card(poll, mine) };
@@ -233,13 +234,16 @@ export class PollList {
 
   card(poll, mine) {
     const answered = mine !== undefined && mine !== null;
+    let form = null;
+    if (poll.status === "open") {
+      form = answerForm(poll, mine, (answer) => this.submit(poll, answer));
+      if (this.model.session?.closed) for (const control of form.elements) control.disabled = true;
+    }
     return el(
       "li",
       { class: "poll-card", dataset: { id: poll.id, status: poll.status, kind: poll.kind } },
       el("h3", { class: "poll-question" }, poll.text),
-      poll.status === "open"
-        ? answerForm(poll, mine, (answer) => this.submit(poll, answer))
-        : el("p", { class: "poll-state" }, t("polls.closed")),
+      form ?? el("p", { class: "poll-state" }, t("polls.closed")),
       answered ? el("p", { class: "poll-mine" }, t("polls.your_answer", { answer: answerText(poll, mine) })) : null,
       el("div", { class: "poll-result-slot" }),
     );

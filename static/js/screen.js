@@ -6,7 +6,7 @@ import { resultsView } from "./polls.js";
 import { el, errorText, showConnection, timeOfDay, toast } from "./ui.js";
 
 const root = document.getElementById("screen");
-const code = root.dataset.code;
+let code = root.dataset.code; // follows the session's join code when it is replaced
 const model = new SessionModel();
 const $ = (id) => document.getElementById(id);
 
@@ -93,7 +93,36 @@ function renderPoll() {
   box.querySelector(".poll-body").replaceChildren(resultsView(poll, { large: true }));
 }
 
+// The join code, QR code and link follow a new code at once: the old ones stop working.
+function showCode(next) {
+  if (!next || next === code) return;
+  code = next;
+  root.dataset.code = next;
+  live.join.code = next; // a reconnect must use the code that still opens the session
+  $("screen-code").textContent = next;
+  $("screen-qr").src = `/qr/${encodeURIComponent(next)}.svg`;
+  const url = $("screen-url");
+  const vars = JSON.parse(url.dataset.i18nVars || "{}");
+  vars.url = String(vars.url ?? "").replace(/\/j\/[^/?#]*$/, `/j/${next}`);
+  url.dataset.i18nVars = JSON.stringify(vars);
+  url.textContent = t("screen.join_at", vars);
+  history.replaceState(history.state, "", `/screen/${encodeURIComponent(next)}${location.search}`);
+}
+
+// Live badge, closed and locked states, and the join code.
+function renderSession() {
+  const session = model.session;
+  if (!session) return;
+  $("screen-live").hidden = session.stream?.status !== "live";
+  const closed = Boolean(session.closed);
+  root.classList.toggle("is-closed", closed);
+  $("screen-closed").hidden = !closed;
+  $("screen-locked").hidden = !session.locked || closed;
+  showCode(session.join_code);
+}
+
 function renderAll() {
+  renderSession();
   renderNow();
   renderQuestion();
   renderPoll();
@@ -103,6 +132,10 @@ function renderAll() {
 
 function onMessage(message) {
   const parts = model.apply(message);
+  if (parts.includes("session")) {
+    renderSession();
+    fitQuestion(); // the closed banner leaves less room
+  }
   if (parts.includes("agenda")) {
     renderNow();
     fitQuestion(); // a break banner or longer title leaves less room

@@ -49,7 +49,9 @@ def _fetch(method: str, url: str, body: bytes | None, headers: dict[str, str]) -
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
             return Answer(
-                response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+                response.status,
+                {k.lower(): v for k, v in response.headers.items()},
+                response.read(),
             )
     except urllib.error.HTTPError as exc:
         return Answer(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
@@ -238,7 +240,10 @@ async def test_moderator_http_routes_refuse_every_wrong_credential(room: Room) -
         content_type = "application/trickle-ice-sdpfrag" if method == "PATCH" else None
         missing = await fetch(method, location, None, body, content_type, If_Match="*", **ambient)
         assert (missing.status, missing.code()) == (401, "unauthorized"), method
-        for what, token in [*wrong.items(), ("this session's moderator token", room.moderator_token)]:
+        for what, token in [
+            *wrong.items(),
+            ("this session's moderator token", room.moderator_token),
+        ]:
             refused = await fetch(method, location, token, body, content_type, If_Match="*")
             assert (refused.status, refused.code()) == (403, "forbidden"), (method, what)
     assert (await media_stats(room))["publishers"] == 1
@@ -248,7 +253,9 @@ async def test_moderator_http_routes_refuse_every_wrong_credential(room: Room) -
     # Watching needs a participant token of this very session.
     viewer_offer = await sdp_offer("recvonly")
     whep = f"{http}/whep/{SESSION}"
-    assert (await fetch("POST", whep, body=viewer_offer, content_type="application/sdp")).status == 401
+    assert (
+        await fetch("POST", whep, body=viewer_offer, content_type="application/sdp")
+    ).status == 401
     stranger = await Client.open(room.server.ws)
     room.opened.append(stranger)
     other_participant = (await stranger.join(code=other_code))["participant"]["token"]
@@ -278,7 +285,9 @@ async def test_old_moderator_token_stops_opening_http_routes_after_rotation(room
             assert answer.status == report_status, (fmt, token == new_token)
         answer = await fetch("GET", f"{http}/api/stream/{SESSION}", token)
         assert answer.status == settings_status
-    refused = await fetch("POST", f"{http}/whip/{SESSION}", room.moderator_token, offer, "application/sdp")
+    refused = await fetch(
+        "POST", f"{http}/whip/{SESSION}", room.moderator_token, offer, "application/sdp"
+    )
     assert (refused.status, refused.code()) == (403, "forbidden")
     assert (await media_stats(room))["publishers"] == 0
 
@@ -326,7 +335,9 @@ async def test_every_moderator_action_is_refused_without_moderator_rights(room: 
         refused = await intruder.join(**join)
         assert (refused["type"], refused["code"]) == ("error", "forbidden"), token
     # The moderator key does not open another session's console either.
-    cross = await intruder.join(role="moderator", session=OTHER, moderator_token=room.moderator_token)
+    cross = await intruder.join(
+        role="moderator", session=OTHER, moderator_token=room.moderator_token
+    )
     assert cross["code"] == "forbidden"
     for message in messages:
         reply = await intruder.request(message)

@@ -100,10 +100,7 @@ async def one_client(server: ServerProcess, code: str, deadline: float, tally: T
                 tally.reconnects += 1
                 continue
             questions = [
-                int(q)
-                for m in client.messages[-40:]
-                if m["type"] == "counts"
-                for q in m["counts"]
+                int(q) for m in client.messages[-40:] if m["type"] == "counts" for q in m["counts"]
             ] or [1]
             if roll < 0.12:
                 message = {"type": "ask", "text": f"Fråga {rng.randrange(10**6)}?"}
@@ -156,7 +153,7 @@ async def run_round(
 async def settled(process: psutil.Process, moderator: Client, fds: int) -> Sample:
     """After everyone left: presence back to nobody, descriptors back down, then a pause."""
     await moderator.wait_for(
-        lambda m: m["type"] == "presence" and m["room"] == 0 and m["remote"] == 0,
+        lambda m: m["type"] == "presence" and m["room"] == m["remote"] == m["screens"] == 0,
         timeout=15,
         start=max(0, len(moderator.messages) - 1),
     )
@@ -202,4 +199,12 @@ async def test_two_rounds_of_mixed_traffic_leave_nothing_behind(soak_server: Ser
         assert peak.fds >= start.fds + 0.9 * CLIENTS  # the clients really were connected
         assert after.fds <= start.fds + 2
     (_, _, first), (_, _, second) = results
-    assert second.rss - first.rss <= 8 * MIB
+    # The first round raises the allocator's high-water mark for good (300 connections at once,
+    # their buffers, the replay ring filling up): allowed up to ~55 KiB per concurrent client
+    # (seen: about 6 MiB).
+    assert first.rss - start.rss <= 16 * MIB
+    # The honest leak check: an identical second round reuses that memory and adds only its
+    # data: ~3,000 questions, votes and answers at a few hundred bytes each and 300 more
+    # participants' rate-limit buckets, about 1 MiB (seen: 1 MiB). Leaking only 6 KiB for each
+    # of the ~500 connections a round opens (joins and reconnects) would exceed this.
+    assert second.rss - first.rss <= 3 * MIB

@@ -24,31 +24,31 @@ from tests.wsclient import Client
 # Question texts; each also carries a name payload (names: at most 60 characters).
 QUESTIONS = [
     '<script>window.__xss="q-script"</script>',
-    '<img src=x onerror="window.__xss=\'q-img\'">',
+    "<img src=x onerror=\"window.__xss='q-img'\">",
     "<svg onload=\"window.__xss='q-svg'\"><circle r=9></circle></svg>",
     'javascript:window.__xss="q-js-url"',
     '" autofocus onfocus="window.__xss=\'q-attr\'" x="',
     "' onmouseover='window.__xss=\"q-single\"' data-x='",
     "{{7*7}} ${7*7} <%= 7*7 %> #{7*7}",
     "\u202eexe.txt\u202c \u200f<b>rtl</b>\u200e",
-    '</textarea></title></script><iframe srcdoc="<script>parent.__xss=\'q-frame\'</script>">',
+    "</textarea></title></script><iframe srcdoc=\"<script>parent.__xss='q-frame'</script>\">",
 ]
 NAMES = [
     "<script>window.__xss='n-script'</script>",
-    '<img src=x onerror="window.__xss=\'n-img\'">',
+    "<img src=x onerror=\"window.__xss='n-img'\">",
     "<svg onload=\"window.__xss='n-svg'\">",
     "javascript:window.__xss='n-js'",
-    '" autofocus onfocus="window.__xss=\'n-attr\'',
+    "\" autofocus onfocus=\"window.__xss='n-attr'",
     "{{7*7}} ${7*7}",
     "\u202eAnna\u202c <i>Berg</i>",
     "</span><a href=javascript:window.__xss=1>x</a>",
     "'><details open ontoggle=window.__xss='n-det'>",
 ]
-POLL_TEXT = '<img src=x onerror="window.__xss=\'p-text\'"> Vilken dag {{7*7}}?'
+POLL_TEXT = "<img src=x onerror=\"window.__xss='p-text'\"> Vilken dag {{7*7}}?"
 OPTIONS = [
     "<script>window.__xss='o-script'</script>",
-    '<img src=x onerror="window.__xss=\'o-img\'">',
-    '" autofocus onfocus="window.__xss=\'o-attr\'',
+    "<img src=x onerror=\"window.__xss='o-img'\">",
+    "\" autofocus onfocus=\"window.__xss='o-attr'",
     "javascript:window.__xss='o-js'",
     "{{7*7}}",
     "\u202eMåndag\u202c",
@@ -116,7 +116,9 @@ async def ok(client: Client, message: dict) -> dict:
 async def stage_meeting(room: Room) -> Client:
     """Questions, two closed polls (one on the screen), a highlight and a break, full of payloads."""
     moderator = await room.moderator()
-    people = [await room.participant("room" if i % 2 else "remote", name=n) for i, n in enumerate(NAMES)]
+    people = [
+        await room.participant("room" if i % 2 else "remote", name=n) for i, n in enumerate(NAMES)
+    ]
     first = None
     for i, text in enumerate(QUESTIONS):
         ack = await ok(people[i % len(people)], {"type": "ask", "text": text})
@@ -318,7 +320,9 @@ async def test_codes_and_ids_in_the_address_are_escaped(room: Room) -> None:
 async def test_the_checks_catch_an_injection(room: Room) -> None:
     """Guards the checks above: markup injected on purpose runs without the CSP and is seen by the
     markup scan, and with the CSP it is blocked and recorded as a violation."""
-    inject = "document.body.insertAdjacentHTML('beforeend', '<img src=x onerror=\"window.__xss=1\">')"
+    inject = (
+        "document.body.insertAdjacentHTML('beforeend', '<img src=x onerror=\"window.__xss=1\">')"
+    )
     async with chromium() as browser:
         for bypass in (True, False):
             page = await open_live(browser, PHONE, f"{room.server.http}/room/{room.code}", bypass)
