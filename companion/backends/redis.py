@@ -175,10 +175,6 @@ class RedisStore:
             self._append(keys=[_seq_key(session_id), _stream_key(session_id)], args=args)
         )
 
-    async def _stored(self, events: list[Event]) -> bool:
-        found = await self.load_events(events[0].session_id, events[0].seq - 1)
-        return found[: len(events)] == events
-
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         """A session's events after `after_seq`, in order."""
         rows = await self._call(
