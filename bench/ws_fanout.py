@@ -9,11 +9,16 @@ Run from the repository root (it is a benchmark, not a test; pytest never collec
 
 For each size N it starts a real `companion serve` process (tests.serverproc.ServerProcess,
 its own data directory, the demo programme imported, per-participant vote and question
-limits raised so the load is not refused) and drives ONE session of it:
+limits and the per-address admission limits raised, since every connection comes from
+127.0.0.1) and drives ONE session of it:
 
 * N listeners join as participants (`where: room`), spread over `--workers` processes
-  (each one uvloop event loop holding many `websockets` client connections, compression
-  off), connected in batches; the connect time is measured.
+  (each one uvloop event loop holding many connections), connected `--batch` at a time;
+  the connect time is measured. By default they use `RawListener`, a minimal WebSocket
+  client that parses frames in `data_received` (no compression, no task per message):
+  the `websockets` client (`--client websockets`) costs about twice the CPU per received
+  message, and on two cores shared with the server that made the clients part of the
+  bottleneck.
 * A separate voter process holds the voters (their own participants, not counted in N)
   and asks the questions they vote on before the listeners join. During the window
   (`--seconds`) it sends `--vote-rate` votes/s, each voter voting once per question so
@@ -34,10 +39,16 @@ What it reports, per size:
   the listeners joined and (RSS after - RSS before) / N as KiB per connection.
 * load-generator CPU: all bench processes together, % of one core, so a reader can see
   whether the clients, which share the same two cores, were the bottleneck.
-* diagnostics: vote ack latency, probe ping round trip, spread of one broadcast over the
-  listeners (first to last receipt), server CPU per delivered message, machine CPU busy.
+* diagnostics (second table): vote ack latency, probe ping round trip, spread of one
+  broadcast over the listeners (first to last receipt), server CPU per broadcast and per
+  socket, CPU of the whole machine (interrupts, steal, other processes), `counts`
+  messages per second and the gap between them, messages received while joining.
 
-The markdown table and the exact command line are printed at the end.
+The machine is shared: before each size the bench waits (`--quiet-wait`) until it is
+nearly idle, and a size is measured again (`--attempts`) when other processes used more
+than `--max-others` % of a core during the window; the figure is printed either way.
+The markdown tables, the exact command line and a digest of the server's source (another
+developer may change it between runs) are printed at the end; progress goes to stderr.
 """
 
 from __future__ import annotations

@@ -49,6 +49,8 @@ class Settings:
     redis_url: str = ""
     allowed_origins: str = ""
     word_filter: str = "default"
+    messages_per_second: int = 20
+    message_burst: int = 40
     trust_proxy: bool = False
     max_connections_per_address: int = 2000
     connect_burst: int = 300
@@ -120,6 +122,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         redis_url=env.get("REDIS_URL") or env.get("COMPANION_REDIS_URL", ""),
         allowed_origins=env.get("COMPANION_ALLOWED_ORIGINS", ""),
         word_filter=env.get("COMPANION_WORD_FILTER", "default"),
+        messages_per_second=_int(
+            env, "COMPANION_MESSAGES_PER_SECOND", defaults.messages_per_second
+        ),
+        message_burst=_int(env, "COMPANION_MESSAGE_BURST", defaults.message_burst),
         trust_proxy=env.get("COMPANION_TRUST_PROXY", "").lower() in ("1", "true", "yes"),
         max_connections_per_address=_int(
             env, "COMPANION_MAX_CONNECTIONS_PER_ADDRESS", defaults.max_connections_per_address

@@ -10,7 +10,7 @@ from companion.domain.word_filter import WordFilter
 @pytest.mark.parametrize(
     "text",
     [
-        "Vad fan gör ni?",
+        "Vad i helvete gör ni?",
         "JÄVLA dåligt",
         "Det var skitdåligt",
         "What the fuck",
@@ -42,6 +42,6 @@ def test_custom_list_and_off() -> None:
     """A comma-separated setting replaces the list; `off` holds nothing."""
     custom = WordFilter.from_setting("budget*, nedskärning")
     assert custom.matches("Budgetramen?") and custom.matches("en nedskärning")
-    assert not custom.matches("Vad fan?")
+    assert not custom.matches("Vad i helvete?")
     assert not WordFilter.from_setting("off").matches("fuck")
     assert not WordFilter.from_setting("default").matches(None)

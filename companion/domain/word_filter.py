@@ -11,7 +11,6 @@ from collections.abc import Iterable
 
 DEFAULT_WORDS = (
     # Swedish
-    "fan",
     "jävla",
     "jävlar",
     "jävligt",

@@ -108,6 +108,8 @@ class Room:
     waiting: dict[int, Change] = field(default_factory=dict)
     pending: _Pending = field(default_factory=_Pending)
     presence_dirty: bool = False
+    public_presence_due: bool = False
+    public_presence_at: float = 0.0
     # Attendance: the highest numbers seen by this process, and the last ones reported.
     peak: tuple[int, int] = (0, 0)
     peak_reported: tuple[int, int] = (0, 0)
@@ -141,6 +143,7 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self.messages_sent = 0
         self.store_available = True
+        self.presence_seconds = 1.0
         # Called with (session id, peak in room, peak remote) when this process sees a new
         # attendance peak; the realtime server records it as an event.
         self.on_peak: Callable[[str, int, int], None] | None = None
@@ -211,8 +214,14 @@ class Hub:
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:
+        # A fixed rate, not a fixed pause: a slow flush must not stretch the interval.
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(self.coalesce_seconds)
+            due += self.coalesce_seconds
+            if due < loop.time():
+                due = loop.time()  # fell behind: skip ahead instead of bursting
+            await asyncio.sleep(due - loop.time())
             try:
                 self.flush()
             except Exception:  # never let one bad flush stop all future ones
@@ -224,14 +233,22 @@ class Hub:
             self._flush_counts(room)
             if room.presence_dirty:
                 room.presence_dirty = False
+                room.public_presence_due = True
                 presence = room.presence()
                 room.peak = (
                     max(room.peak[0], presence["room"]),
                     max(room.peak[1], presence["remote"]),
                 )
                 payload = encode({"type": "presence", **presence}, seq=room.sent_seq)
-                self._send(room.public, payload)
                 self._send(room.moderators, payload)
+            # Everyone else hears of joins and leaves at a slower pace: while a crowd joins,
+            # a presence message to all per tick would cost more than the joins.
+            now = time.monotonic()
+            if room.public_presence_due and now - room.public_presence_at >= self.presence_seconds:
+                room.public_presence_due = False
+                room.public_presence_at = now
+                payload = encode({"type": "presence", **room.presence()}, seq=room.sent_seq)
+                self._send(room.public, payload)
             self._report_peak(room)
 
     def _report_peak(self, room: Room) -> None:

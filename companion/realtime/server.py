@@ -85,7 +85,9 @@ class RealtimeServer:
     async def handle(self, ws: ServerConnection) -> None:
         """Run one connection: wait for a valid join, then serve its requests."""
         member: Member | None = None
-        conn_bucket = TokenBucket(rate=20, burst=40)
+        conn_bucket = TokenBucket(
+            rate=self.settings.messages_per_second, burst=self.settings.message_burst
+        )
         address = self.admission.address(ws, ws.request) if ws.request else "unknown"
         self.admission.opened(address)
         try:
