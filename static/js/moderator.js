@@ -2,6 +2,7 @@
 // Every change goes to the server as a request; the console redraws only from server
 // events (snapshot, questions, counts, agenda, session, presence), so every open
 // console and the big screen show the same state and a reload shows it again.
+import { speakerLine } from "./agenda-view.js";
 import { t, onLanguageChange, currentLang } from "./i18n.js";
 import { el, toast, errorText, showConnection, clock, timeOfDay } from "./ui.js";
 import { Live } from "./live.js";
@@ -193,9 +194,6 @@ function firstControl(node) {
 }
 
 // -- agenda ----------------------------------------------------------------------------
-function speakerLine(speakers) {
-  return speakers.map((s) => [s.name, s.title, s.organisation].filter(Boolean).join(", ")).join(" · ");
-}
 
 function itemMeta(item) {
   const parts = [t(`common.kind_${item.kind}`)];

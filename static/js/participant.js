@@ -1,11 +1,12 @@
 // The participant page: phone in the room (/room/CODE) or laptop at a distance (/remote/CODE).
 // One script for both; the remote parts (stream, full agenda) exist only in remote mode.
+import { renderBreak, speakerNames } from "./agenda-view.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { PollList } from "./polls.js";
 import { StreamPlayer } from "./player.js";
-import { el, errorText, remember, showConnection, timeOfDay, toast } from "./ui.js";
+import { el, errorText, remember, showConnection, toast } from "./ui.js";
 
 const root = document.getElementById("participant");
 let code = root.dataset.code; // follows the session's join code when the moderator replaces it
@@ -48,10 +49,6 @@ function votesText(n) {
   return n === 1 ? t("questions.votes_one") : t("questions.votes_other", { n });
 }
 
-function speakerNames(item) {
-  return (item?.speakers ?? []).map((s) => s.name).join(", ");
-}
-
 function plannedText(item) {
   const parts = [];
   if (item.start) parts.push(item.start);
@@ -88,13 +85,7 @@ function renderNow() {
     nextBox.querySelector(".item-title").textContent = next.title;
   }
 
-  const banner = $("break-banner");
-  const pause = model.agenda?.break ?? null;
-  banner.hidden = !pause;
-  if (pause) {
-    banner.querySelector(".break-until").textContent = t("common.break_until", { time: timeOfDay(pause.ends_at) });
-    banner.querySelector(".break-message").textContent = pause.message ?? "";
-  }
+  renderBreak($("break-banner"), model);
 }
 
 // The remote page plays the stream over WHEP with this page's participant token (player.js).

@@ -1,9 +1,10 @@
 // The big screen of the room: read-only, joined as role "screen", readable from the back row.
+import { renderBreak, speakerLine } from "./agenda-view.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { resultsView } from "./polls.js";
-import { el, errorText, showConnection, timeOfDay, toast } from "./ui.js";
+import { el, errorText, showConnection, toast } from "./ui.js";
 
 const root = document.getElementById("screen");
 let code = root.dataset.code; // follows the session's join code when it is replaced
@@ -14,9 +15,7 @@ function renderNow() {
   const item = model.currentItem();
   $("screen-current").textContent = item ? item.title : t("common.no_current_item");
   const speakers = $("screen-speakers");
-  speakers.textContent = (item?.speakers ?? [])
-    .map((s) => [s.name, s.title, s.organisation].filter(Boolean).join(", "))
-    .join(" · ");
+  speakers.textContent = speakerLine(item?.speakers);
   speakers.hidden = !speakers.textContent;
 
   const nextBox = $("screen-next");
@@ -27,13 +26,7 @@ function renderNow() {
     nextBox.querySelector(".next-title").textContent = next.title;
   }
 
-  const banner = $("screen-break");
-  const pause = model.agenda?.break ?? null;
-  banner.hidden = !pause;
-  if (pause) {
-    banner.querySelector(".break-until").textContent = t("common.break_until", { time: timeOfDay(pause.ends_at) });
-    banner.querySelector(".break-message").textContent = pause.message ?? "";
-  }
+  renderBreak($("screen-break"), model);
 }
 
 // The largest size at which the whole question fits on the screen; 1 is the largest.
