@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,27 @@ from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
 SESSION = "ledarskap-2020-05-05"
+
+
+LIFTED_LIMITS = {
+    "COMPANION_QUESTION_BURST": "100000",
+    "COMPANION_VOTE_BURST": "100000",
+    "COMPANION_CONNECT_BURST": "100000",
+    "COMPANION_NEW_PARTICIPANT_BURST": "100000",
+}
+
+
+@contextmanager
+def fuzz_target(directory: Path) -> Iterator[ServerProcess]:
+    """A server whose rate limits are lifted, so fuzzed messages meet the rules behind them;
+    on the way out, its log must hold no traceback."""
+    server = ServerProcess(directory, extra_env=dict(LIFTED_LIMITS))
+    assert server.import_programme().returncode == 0
+    server.start()
+    yield server
+    server.stop()
+    log = server.log()
+    assert "Traceback" not in log, log
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from companion.realtime.protocol import CLIENT_TYPES
-from tests.e2e.conftest import SESSION
+from tests.e2e.conftest import SESSION, fuzz_target
 from tests.serverproc import ServerProcess
 
 FIELDS = [
@@ -79,21 +79,8 @@ frames = st.one_of(
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server for all examples; generous per-participant limits so the rules are what gets tested."""
-    server = ServerProcess(
-        tmp_path_factory.mktemp("fuzz"),
-        extra_env={
-            "COMPANION_QUESTION_BURST": "100000",
-            "COMPANION_VOTE_BURST": "100000",
-            "COMPANION_CONNECT_BURST": "100000",
-            "COMPANION_NEW_PARTICIPANT_BURST": "100000",
-        },
-    )
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server
-    server.stop()
-    log = server.log()
-    assert "Traceback" not in log, log
+    with fuzz_target(tmp_path_factory.mktemp("fuzz")) as server:
+        yield server
 
 
 def exchange(server: ServerProcess, join: dict, frame: str | bytes) -> dict | None:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
 from companion.realtime.protocol import CLIENT_TYPES
-from tests.e2e.conftest import SESSION
+from tests.e2e.conftest import SESSION, fuzz_target
 from tests.serverproc import ServerProcess
 
 SURROGATE = "\ud800"
@@ -24,21 +24,8 @@ SURROGATE = "\ud800"
 @pytest.fixture(scope="module")
 def unicode_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server for every example, with limits that let the rules speak."""
-    server = ServerProcess(
-        tmp_path_factory.mktemp("unicode"),
-        extra_env={
-            "COMPANION_QUESTION_BURST": "100000",
-            "COMPANION_VOTE_BURST": "100000",
-            "COMPANION_CONNECT_BURST": "100000",
-            "COMPANION_NEW_PARTICIPANT_BURST": "100000",
-        },
-    )
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server
-    server.stop()
-    log = server.log()
-    assert "Traceback" not in log, log
+    with fuzz_target(tmp_path_factory.mktemp("unicode")) as server:
+        yield server
 
 
 def reply_to(ws: ClientConnection, message: dict) -> dict:
