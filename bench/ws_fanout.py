@@ -49,6 +49,10 @@ nearly idle, and a size is measured again (`--attempts`) when other processes us
 than `--max-others` % of a core during the window; the figure is printed either way.
 The markdown tables, the exact command line and a digest of the server's source (another
 developer may change it between runs) are printed at the end; progress goes to stderr.
+
+`run_size` takes a `make_cluster` (default: the one server above); bench/ws_load.py uses
+it to run several servers on one Redis, with listeners spread over them and one voter
+process per server.
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ HIST_MAX_SECONDS = 600.0
 PER_VOTER_RATE = 5.0  # votes/s per voter connection; the server allows 20 messages/s each
 UNLIMITED = "1000000"
 MONO = time.monotonic
+SERVER_SLOTS = 16  # most servers one run can spread its listeners over
 
 
 class BenchError(RuntimeError):
@@ -160,6 +165,11 @@ class ListenerConfig:
     batch: int
     join_timeout: float
     client: str
+    urls: tuple[str, ...] = ()  # several servers: connection k goes to urls[k % len(urls)]
+
+    def url_for(self, k: int) -> str:
+        """The server the k-th connection of this process joins."""
+        return self.urls[k % len(self.urls)] if self.urls else self.url
 
 
 @dataclass(frozen=True)
@@ -345,8 +355,12 @@ class RawListener(asyncio.Protocol):
     frames, and records `counts` messages with the same few operations as `_listen`.
     """
 
-    def __init__(self, cfg: ListenerConfig, rec: _Recorder, idx: int) -> None:
+    def __init__(self, cfg: ListenerConfig, rec: _Recorder, idx: int, url: str = "") -> None:
         self.cfg = cfg
+        self.url = url or cfg.url
+        # Several servers coalesce counts at different moments, so their `counts` messages
+        # with one seq may differ: record (seq, server) as seq * SERVER_SLOTS + server.
+        self.slot = cfg.urls.index(self.url) if cfg.urls else None
         self.rec = rec
         self.idx = idx
         self.times = rec.times[idx]
@@ -360,7 +374,7 @@ class RawListener(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
-        parts = urlsplit(self.cfg.url)
+        parts = urlsplit(self.url)
         key = base64.b64encode(os.urandom(16)).decode()
         transport.write(
             f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
@@ -458,21 +472,23 @@ class RawListener(asyncio.Protocol):
         if t < rec.record_end and raw.startswith(COUNTS_BYTES):
             i = raw.rfind(SEQ_BYTES)
             seq = int(raw[i + len(SEQ_BYTES) : -1])
+            if self.slot is not None:
+                seq = seq * SERVER_SLOTS + self.slot
             self.times.append(t)
             self.seqs.append(seq)
             if seq not in rec.raws:
                 rec.raws[seq] = raw.decode()
 
 
-async def _raw_open(cfg: ListenerConfig, rec: _Recorder) -> RawListener:
+async def _raw_open(cfg: ListenerConfig, rec: _Recorder, url: str) -> RawListener:
     loop = asyncio.get_running_loop()
-    parts = urlsplit(cfg.url)
+    parts = urlsplit(url)
     idx = rec.add_client()
     protocol: RawListener | None = None
     try:
         async with asyncio.timeout(cfg.join_timeout):
             _, protocol = await loop.create_connection(
-                lambda: RawListener(cfg, rec, idx), parts.hostname, parts.port
+                lambda: RawListener(cfg, rec, idx, url), parts.hostname, parts.port
             )
             await protocol.joined
         return protocol
@@ -484,10 +500,11 @@ async def _raw_open(cfg: ListenerConfig, rec: _Recorder) -> RawListener:
 
 
 async def _raw_connect_many(
-    cfg: ListenerConfig, count: int, rec: _Recorder
+    cfg: ListenerConfig, count: int, rec: _Recorder, first: int = 0
 ) -> tuple[list[RawListener], Counter[str]]:
     results = await asyncio.gather(
-        *(_raw_open(cfg, rec) for _ in range(count)), return_exceptions=True
+        *(_raw_open(cfg, rec, cfg.url_for(first + k)) for k in range(count)),
+        return_exceptions=True,
     )
     opened = [r for r in results if isinstance(r, RawListener)]
     failures = Counter(_failure_name(r) for r in results if isinstance(r, BaseException))
@@ -506,10 +523,11 @@ async def _listener_main(conn: Connection, cfg: ListenerConfig) -> None:
     for start in range(0, cfg.count, cfg.batch):
         size = min(cfg.batch, cfg.count - start)
         if cfg.client == "raw":
-            raw_opened, failed = await _raw_connect_many(cfg, size, rec)
+            raw_opened, failed = await _raw_connect_many(cfg, size, rec, start)
             aborts.extend(p.abort for p in raw_opened)
         else:
-            opened, failed = await _connect_many(cfg.url, cfg.code, size, size, cfg.join_timeout)
+            url = cfg.url_for(start // cfg.batch)  # websockets client: one server per batch
+            opened, failed = await _connect_many(url, cfg.code, size, size, cfg.join_timeout)
             for ws in opened:
                 idx = rec.add_client()
                 aborts.append(ws.transport.abort)
@@ -874,13 +892,8 @@ def _voters_for(args: argparse.Namespace) -> int:
     return args.voters or max(10, math.ceil(args.vote_rate / PER_VOTER_RATE))
 
 
-def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
-    """Run the benchmark at one size; returns the measured figures (or what broke)."""
-    row: dict[str, Any] = {"size": size}
-    ctx = mp.get_context("spawn")
-    procs: list[mp.process.BaseProcess] = []
-    pipes: list[Connection] = []
-    tmp = tempfile.TemporaryDirectory(prefix="companion-bench-")
+def server_env(args: argparse.Namespace) -> dict[str, str]:
+    """Environment of every server: per-participant and per-address limits lifted."""
     env = {
         "COMPANION_VOTES_PER_SECOND": UNLIMITED,
         "COMPANION_VOTE_BURST": UNLIMITED,
@@ -895,48 +908,122 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
     }
     if args.coalesce_ms is not None:
         env["COMPANION_COALESCE_MS"] = str(args.coalesce_ms)
-    server = BenchServer(Path(tmp.name), extra_env=env, loop=args.server_loop)
-    try:
-        row["busy_before"] = _wait_quiet(args.quiet, args.quiet_wait)
-        imported = server.import_programme()
+    return env
+
+
+@dataclass
+class Cluster:
+    """The server processes one run drives (one here; bench/ws_load.py puts several on Redis).
+
+    Listeners are spread over the servers round robin, and there is one voter process
+    (with its probe) per server, so votes enter through every server.
+    """
+
+    servers: list[BenchServer]
+
+    def start(self) -> None:
+        """Import the demo programme (once, through the first server) and start serving."""
+        imported = self.servers[0].import_programme()
         if imported.returncode != 0:
             raise BenchError(f"import failed: {imported.stderr[-500:]}")
-        server.start()
-        assert server.proc is not None
-        sproc = psutil.Process(server.proc.pid)
-        code = sorted(server.access().values())[0][0]
+        for server in self.servers:
+            server.start()
+
+    def stop(self) -> None:
+        """Stop every server."""
+        for server in self.servers:
+            server.stop()
+
+    def known_procs(self) -> list[psutil.Process]:
+        """Other processes of the system under test (e.g. Redis), not counted as 'others'."""
+        return []
+
+    def window_begin(self) -> None:
+        """Called when the measured window starts."""
+
+    def window_end(self, seconds: float) -> dict[str, Any]:
+        """Called when it ends; extra figures for the row."""
+        return {}
+
+    def dead(self) -> str:
+        """Exit codes and logs of servers that exited, for the error message."""
+        out = []
+        for server in self.servers:
+            if server.proc is not None and server.proc.poll() is not None:
+                out.append(f" (server exited {server.proc.returncode})")
+                _log(server.log())
+        return "".join(out)
+
+
+def single_server(args: argparse.Namespace, directory: Path, env: dict[str, str]) -> Cluster:
+    """One `companion serve` on its own SQLite database: what this script measures."""
+    return Cluster([BenchServer(directory, extra_env=env, loop=args.server_loop)])
+
+
+def _shares(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def run_size(
+    args: argparse.Namespace,
+    size: int,
+    make_cluster: Callable[[argparse.Namespace, Path, dict[str, str]], Cluster] = single_server,
+) -> dict[str, Any]:
+    """Run the benchmark at one size; returns the measured figures (or what broke)."""
+    row: dict[str, Any] = {"size": size}
+    ctx = mp.get_context("spawn")
+    procs: list[mp.process.BaseProcess] = []
+    pipes: list[Connection] = []
+    tmp = tempfile.TemporaryDirectory(prefix="companion-bench-")
+    cluster = make_cluster(args, Path(tmp.name), server_env(args))
+    servers = cluster.servers
+    try:
+        row["busy_before"] = _wait_quiet(args.quiet, args.quiet_wait)
+        cluster.start()
+        sprocs = []
+        for server in servers:
+            assert server.proc is not None
+            sprocs.append(psutil.Process(server.proc.pid))
+        code = sorted(servers[0].access().values())[0][0]
 
         n_voters = _voters_for(args)
         per_voter = math.ceil(args.vote_rate * args.seconds / n_voters)
         n_questions = max(args.questions, per_voter + 1)
-        row.update(voters=n_voters, questions=n_questions)
-        vparent, vchild = ctx.Pipe()
-        vcfg = VoterConfig(
-            server.ws,
-            code,
-            n_voters,
-            n_questions,
-            args.vote_rate,
-            args.question_rate,
-            args.join_timeout,
-        )
-        vproc = ctx.Process(target=voter_process, args=(vchild, vcfg), daemon=True)
-        vproc.start()
-        procs.append(vproc)
-        pipes.append(vparent)
-        ready = _pipe_recv(vparent, 300, "voters and questions")
-        if ready[0] != "ready":
-            raise BenchError(f"voter process: {ready[1]}")
+        row.update(voters=n_voters, questions=n_questions, servers=len(servers))
+        vpipes: list[Connection] = []
+        for server, share in zip(servers, _shares(n_voters, len(servers)), strict=True):
+            vparent, vchild = ctx.Pipe()
+            vcfg = VoterConfig(
+                server.ws,
+                code,
+                share,
+                n_questions,
+                args.vote_rate * share / n_voters,
+                args.question_rate / len(servers),
+                args.join_timeout,
+            )
+            vproc = ctx.Process(target=voter_process, args=(vchild, vcfg), daemon=True)
+            vproc.start()
+            procs.append(vproc)
+            pipes.append(vparent)
+            vpipes.append(vparent)
+        for vparent in vpipes:
+            ready = _pipe_recv(vparent, 300, "voters and questions")
+            if ready[0] != "ready":
+                raise BenchError(f"voter process: {ready[1]}")
         time.sleep(0.5)
-        rss_before = sproc.memory_info().rss
+        rss_before = [p.memory_info().rss for p in sprocs]
 
         workers = max(1, min(args.workers, size))
-        shares = [size // workers + (1 if i < size % workers else 0) for i in range(workers)]
+        shares = _shares(size, workers)
         batch = max(1, args.batch // workers)
+        urls = tuple(s.ws for s in servers) if len(servers) > 1 else ()
         lpipes: list[Connection] = []
         for share in shares:
             parent, child = ctx.Pipe()
-            lcfg = ListenerConfig(server.ws, code, share, batch, args.join_timeout, args.client)
+            lcfg = ListenerConfig(
+                servers[0].ws, code, share, batch, args.join_timeout, args.client, urls
+            )
             p = ctx.Process(target=listener_process, args=(child, lcfg), daemon=True)
             p.start()
             procs.append(p)
@@ -946,7 +1033,10 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
             hello = _pipe_recv(parent, 120, "listener process start")
             if hello[0] != "hello":
                 raise BenchError(f"listener process: {hello[1]}")
-        _log(f"[{size}] connecting {size} listeners in {workers} processes, batch {args.batch}")
+        _log(
+            f"[{size}] connecting {size} listeners in {workers} processes to "
+            f"{len(servers)} server(s), batch {args.batch}"
+        )
         started = time.monotonic()
         for parent in lpipes:
             parent.send(("connect",))
@@ -966,33 +1056,43 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
         if connected == 0:
             raise BenchError("no listener could connect")
         time.sleep(args.settle)
-        rss_after = sproc.memory_info().rss
-        row["rss_mib"] = rss_after / 2**20
-        row["kib_per_conn"] = (rss_after - rss_before) / 1024 / connected
+        rss_after = [p.memory_info().rss for p in sprocs]
+        row["rss_mib"] = sum(rss_after) / 2**20
+        row["rss_mib_each"] = [r / 2**20 for r in rss_after]
+        row["kib_per_conn"] = (sum(rss_after) - sum(rss_before)) / 1024 / connected
         with contextlib.suppress(psutil.Error):
-            row["server_fds"] = sproc.num_fds()
+            row["server_fds"] = sum(p.num_fds() for p in sprocs)
 
         loadgen = [psutil.Process(os.getpid())] + [psutil.Process(p.pid) for p in procs if p.pid]
+        known = cluster.known_procs()
         t0 = time.monotonic() + 0.3
         window_end = t0 + args.seconds
         record_end = window_end + args.grace
         for parent in pipes:
             parent.send(("go", t0, window_end, record_end))
         time.sleep(max(0.0, t0 - time.monotonic()))
-        cpu_server0, cpu_load0, busy0 = _cpu([sproc]), _cpu(loadgen), _machine_busy()
-        sys0 = sproc.cpu_times().system
+        cpu_server0, cpu_load0, busy0 = _cpu(sprocs), _cpu(loadgen), _machine_busy()
+        cpu_each0, cpu_known0 = [_cpu([p]) for p in sprocs], _cpu(known)
+        cluster.window_begin()
+        sys0 = sum(p.cpu_times().system for p in sprocs)
         per_second: list[float] = []
         last = cpu_server0
         while time.monotonic() < window_end - 0.01:
             time.sleep(min(1.0, max(0.0, window_end - time.monotonic())))
-            now = _cpu([sproc])
+            now = _cpu(sprocs)
             per_second.append(now - last)
             last = now
-        cpu_server1, cpu_load1, busy1 = _cpu([sproc]), _cpu(loadgen), _machine_busy()
+        cpu_server1, cpu_load1, busy1 = _cpu(sprocs), _cpu(loadgen), _machine_busy()
+        cpu_each1, cpu_known1 = [_cpu([p]) for p in sprocs], _cpu(known)
+        row.update(cluster.window_end(args.seconds))
         row["server_cpu"] = (cpu_server1 - cpu_server0) / args.seconds * 100
-        row["server_sys"] = (sproc.cpu_times().system - sys0) / args.seconds * 100
+        row["server_cpu_each"] = [
+            (b - a) / args.seconds * 100 for a, b in zip(cpu_each0, cpu_each1, strict=True)
+        ]
+        row["server_sys"] = (sum(p.cpu_times().system for p in sprocs) - sys0) / args.seconds * 100
         row["server_cpu_peak"] = max(per_second) * 100 if per_second else math.nan
         row["loadgen_cpu"] = (cpu_load1 - cpu_load0) / args.seconds * 100
+        row["known_cpu"] = (cpu_known1 - cpu_known0) / args.seconds * 100
         row["machine_busy"] = (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) * 100
         cores = os.cpu_count() or 1
         row["irq_cpu"] = (busy1[2] - busy0[2]) / args.seconds * 100
@@ -1001,15 +1101,19 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
             row["machine_busy"] * cores
             - row["server_cpu"]
             - row["loadgen_cpu"]
+            - row["known_cpu"]
             - row["irq_cpu"]
             - row["steal_cpu"]
         )
-        row["server_threads"] = sproc.num_threads()
+        row["server_threads"] = sum(p.num_threads() for p in sprocs)
 
         wait = args.grace + 120
-        vres = _pipe_recv(vparent, wait, "voter results")
-        if vres[0] != "result":
-            raise BenchError(f"voter process: {vres[1]}")
+        vresults = []
+        for vparent in vpipes:
+            vres = _pipe_recv(vparent, wait, "voter results")
+            if vres[0] != "result":
+                raise BenchError(f"voter process: {vres[1]}")
+            vresults.append(vres[1])
         results = []
         for parent in lpipes:
             lres = _pipe_recv(parent, wait, "listener results")
@@ -1020,7 +1124,7 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
             with contextlib.suppress(OSError):
                 parent.send(("exit",))
 
-        votes = vres[1]["votes"]
+        votes = sorted(v for vr in vresults for v in vr["votes"])
         seqs = sorted({s for r in results for s in r["seqs"]})
         raws: dict[int, str] = {}
         for r in results:
@@ -1042,7 +1146,8 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
         closed: Counter[str] = Counter()
         for r in results:
             closed.update(r["closed"])
-        closed.update(vres[1]["closed"])
+        for vr in vresults:
+            closed.update(vr["closed"])
         row["closed"] = dict(closed)
         ok = [v for v in votes if v[3]]
         row["votes_sent"] = len(votes)
@@ -1050,32 +1155,31 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
         row["vote_errors"] = dict(Counter(v[5] for v in votes if v[5]))
         if not ok:
             row["error"] = f"no vote was cast: {row['vote_errors']}"
-        row["vote_rate_real"] = len(votes) / max(1e-9, vres[1]["last_send"] - t0)
+        last_send = max(vr["last_send"] for vr in vresults)
+        row["vote_rate_real"] = len(votes) / max(1e-9, last_send - t0)
         acks = [v[2] - v[0] for v in votes if not math.isnan(v[2])]
         row["ack_p50"], row["ack_p99"] = _pct(acks, 50), _pct(acks, 99)
         # A growing backlog shows as ack latency rising from the first to the last second.
         first = [v[2] - v[0] for v in votes if v[0] < t0 + 1 and not math.isnan(v[2])]
         last = [v[2] - v[0] for v in votes if v[0] >= window_end - 1 and not math.isnan(v[2])]
         row["ack_trend_ms"] = f"{_ms(_pct(first, 50))} -> {_ms(_pct(last, 50))}"
-        rtts = vres[1]["rtts"]
+        rtts = [t for vr in vresults for t in vr["rtts"]]
         row["ping_p50"], row["ping_p99"] = _pct(rtts, 50), _pct(rtts, 99)
         row["ping_max"] = max(rtts) if rtts else math.nan
-        row["asks"] = dict(Counter(a[2] for a in vres[1]["asks"]))
-        # Every broadcast goes to the listeners, the voters and the probe; the server's CPU
+        row["asks"] = dict(Counter(a[2] for vr in vresults for a in vr["asks"]))
+        # Every broadcast goes to the listeners, the voters and the probes; the servers' CPU
         # divided by the broadcasts a listener received is the cost of one message to all
         # (vote handling included, which is small next to it at these sizes).
         per_client = msgs / connected
         cpu = cpu_server1 - cpu_server0
         row["server_ms_per_broadcast"] = cpu / per_client * 1e3 if per_client else math.nan
         row["server_us_per_socket"] = (
-            row["server_ms_per_broadcast"] * 1e3 / (connected + n_voters + 1)
+            row["server_ms_per_broadcast"] * 1e3 / (connected + n_voters + len(servers))
         )
     except (BenchError, OSError, psutil.Error, RuntimeError) as exc:
         row["error"] = _failure_name(exc)
         _log(f"[{size}] FAILED: {row['error']}")
-        if server.proc is not None and server.proc.poll() is not None:
-            row["error"] += f" (server exited {server.proc.returncode})"
-            _log(server.log())
+        row["error"] += cluster.dead()
     finally:
         for parent in pipes:
             with contextlib.suppress(OSError):
@@ -1085,7 +1189,7 @@ def run_size(args: argparse.Namespace, size: int) -> dict[str, Any]:
             if p.is_alive():
                 p.terminate()
                 p.join(5)
-        server.stop()
+        cluster.stop()
         tmp.cleanup()
     return row
 
@@ -1172,9 +1276,8 @@ def notes(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of this script (bench/ws_load.py adds its own on top)."""
     parser.add_argument("--sizes", default="100,1000,3000", help="listener counts, e.g. 100,1000")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window")
     parser.add_argument("--vote-rate", type=float, default=100.0, help="votes per second")
@@ -1206,6 +1309,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--attempts", type=int, default=3, help="runs per size if disturbed")
     parser.add_argument("--coalesce-ms", type=int, default=None, help="COMPANION_COALESCE_MS")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    add_arguments(parser)
     args = parser.parse_args(argv)
     args.size_list = [int(s) for s in args.sizes.split(",") if s.strip()]
     return args
