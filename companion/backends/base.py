@@ -54,7 +54,11 @@ class Store(Protocol):
 
 
 class Bus(Protocol):
-    """Delivers committed changes to every subscriber (in this process or others)."""
+    """Delivers committed changes to this process's subscribers (the realtime hub).
+
+    Other processes learn of changes by following the shared log (`RedisTail`), not
+    through the bus, so a change is published once per process that applies it.
+    """
 
     def subscribe(self, callback: Callable[[Any], None]) -> None:
         """Call `callback` with every published item, in publish order."""
