@@ -214,18 +214,21 @@ class Hub:
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:
-        # A fixed rate, not a fixed pause: a slow flush must not stretch the interval.
+        # A fixed rate while flushes are cheap; when one flush takes longer than half the
+        # interval, the next waits as long as it took, so flushing never takes more than
+        # half of the loop and votes and joins still get their turn under overload.
         loop = asyncio.get_running_loop()
         due = loop.time()
         while True:
             due += self.coalesce_seconds
-            if due < loop.time():
-                due = loop.time()  # fell behind: skip ahead instead of bursting
-            await asyncio.sleep(due - loop.time())
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            started = loop.time()
             try:
                 self.flush()
             except Exception:  # never let one bad flush stop all future ones
                 log.exception("flush failed")
+            finished = loop.time()
+            due = max(due, finished + (finished - started) - self.coalesce_seconds)
 
     def flush(self) -> None:
         """Send coalesced counts and changed presence of every room."""
