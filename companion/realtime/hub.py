@@ -28,6 +28,7 @@ from companion.services.projection import Change
 log = logging.getLogger(__name__)
 
 SLOW_CLOSE_CODE = 4008
+REVOKE_GRACE = 0.5  # seconds a revoked console keeps its socket, refused, for its last ack
 
 
 @dataclass(eq=False, slots=True)
@@ -144,6 +145,7 @@ class Hub:
         self.messages_sent = 0
         self.store_available = True
         self.presence_seconds = 1.0
+        self.revoked: set[ServerConnection] = set()  # moderator sockets whose key was rotated
         # Called with (session id, peak in room, peak remote) when this process sees a new
         # attendance peak; the realtime server records it as an event.
         self.on_peak: Callable[[str, int, int], None] | None = None
@@ -207,10 +209,14 @@ class Hub:
         room.sent_seq = seq
         if change.revoke_moderators:
             # Old moderator links stop working at once: every console must rejoin with the
-            # new key (the one who rotated it has it in their ack).
+            # new key. They are refused from now on, and closed a moment later so that the
+            # console that rotated the key still gets its ack (with the new key) first:
+            # with a shared store this process may apply the event before the append returns.
+            loop = asyncio.get_running_loop()
             for ws in list(room.moderators):
                 room.moderators.discard(ws)
-                asyncio.get_running_loop().create_task(ws.close(4003, "moderator key changed"))
+                self.revoked.add(ws)
+                loop.call_later(REVOKE_GRACE, self._close_revoked, ws)
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:
@@ -353,6 +359,10 @@ class Hub:
         for payload in out:
             broadcast([ws], payload)
         return len(out)
+
+    def _close_revoked(self, ws: ServerConnection) -> None:
+        self.revoked.discard(ws)
+        asyncio.get_running_loop().create_task(ws.close(4003, "moderator key changed"))
 
     def store_state(self, available: bool) -> None:
         """Tell every client whether the shared store answers (pages show "reconnecting")."""

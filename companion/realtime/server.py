@@ -238,6 +238,8 @@ class RealtimeServer:
                 raise
         if not member.is_moderator:
             raise DomainError("Only the moderator can do that.", "forbidden")
+        if member.ws in self.hub.revoked:
+            raise DomainError("The moderator key was changed; open the new link.", "forbidden")
         if kind == "session.rotate_key":
             token = await self.service.rotate_moderator_token(sid)
             return encode({"type": "ack", "re": request_id, "moderator_token": token})

@@ -18,6 +18,9 @@ async def test_rotating_the_moderator_key_stops_old_links_at_once(room: Room) ->
     ack = await moderator.request({"type": "session.rotate_key"})
     new_key = ack["moderator_token"]
     assert ack["type"] == "ack" and len(new_key) >= 40 and new_key != room.moderator_token
+    # Until its socket is closed, a console with the old key can no longer act.
+    late = await other_console.request({"type": "agenda.next"})
+    assert late["type"] == "error" and late["code"] == "forbidden"
     for console in (moderator, other_console):
         with pytest.raises(ConnectionError, match="4003"):
             await console.wait_for(lambda m: False, timeout=5)
