@@ -69,11 +69,9 @@ import multiprocessing as mp
 import os
 import resource
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from array import array
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -134,24 +132,11 @@ class BenchServer(ServerProcess):
 
     loop: str = "asyncio"
 
-    def start(self, timeout: float = 20.0) -> None:
-        """Start serving (on the chosen loop) and wait until HTTP answers."""
+    def command(self) -> list[str]:
+        """`companion serve` as shipped, or with uvloop installed first."""
         if self.loop == "asyncio":
-            super().start(timeout)
-            return
-        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", UVLOOP_SERVE], env=self.env, stdout=log, stderr=log, cwd=ROOT
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise BenchError(f"server exited: {self.log()}")
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{self.http}/healthz", timeout=1).read()
-                return
-            time.sleep(0.05)
-        raise BenchError(f"server did not start: {self.log()}")
+            return super().command()
+        return [sys.executable, "-c", UVLOOP_SERVE]
 
 
 # -- configuration handed to the worker processes ----------------------------------------

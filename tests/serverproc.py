@@ -69,12 +69,14 @@ class ServerProcess:
             timeout=60,
         )
 
+    def command(self) -> list[str]:
+        """The command line that serves (subclasses may run the server differently)."""
+        return [sys.executable, "-m", "companion.cli", "serve"]
+
     def start(self, timeout: float = 20.0) -> None:
         """Start serving and wait until HTTP answers."""
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - lives with the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "companion.cli", "serve"], env=self.env, stdout=log, stderr=log
-        )
+        self.proc = subprocess.Popen(self.command(), env=self.env, stdout=log, stderr=log, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
