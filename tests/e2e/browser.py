@@ -19,8 +19,11 @@ FLAGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-OUTPUT = Path(os.environ.get("COMPANION_TEST_OUTPUT", "test-output"))
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = Path(os.environ.get("COMPANION_TEST_OUTPUT", ROOT / "build" / "test-output"))
+# Screenshots go to a git-ignored build folder, so a test run never modifies tracked files;
+# scripts/screenshots.sh points this at docs/screenshots to refresh the README's pictures.
+SCREENSHOTS = Path(os.environ.get("COMPANION_SCREENSHOTS", ROOT / "build" / "screenshots"))
 
 PHONE = {"width": 360, "height": 740}
 LAPTOP = {"width": 1280, "height": 800}
@@ -57,10 +60,9 @@ async def new_page(
 
 
 async def screenshot(page: Page, name: str) -> Path:
-    """Save a screenshot in the run's output folder and keep the newest in docs/screenshots."""
-    OUTPUT.mkdir(parents=True, exist_ok=True)
+    """Save a screenshot of the viewport in the screenshots folder (build/screenshots unless
+    COMPANION_SCREENSHOTS says otherwise)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = OUTPUT / f"{name}.png"
+    path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=False)
-    (SCREENSHOTS / f"{name}.png").write_bytes(path.read_bytes())
     return path
