@@ -171,6 +171,36 @@ async def test_unknown_session_and_action_are_refused(service: SessionService) -
     assert exc_info.value.code == "unknown_type"
 
 
+async def test_check_moderator_is_the_one_moderator_check(service: SessionService) -> None:
+    """Only the session's own moderator token passes; everything else is `forbidden`."""
+    token = service.access[SID].moderator_token
+    other = next(s for s in service.access if s != SID)
+    assert service.check_moderator(SID, token) == SID
+    assert service.is_moderator(SID, token)
+    wrong: list[object] = [
+        None,
+        "",
+        42,
+        [token],
+        token[:-1],
+        token + "x",
+        token.upper(),
+        " " + token,
+        "\ud800" + token[1:],
+        service.access[other].moderator_token,
+    ]
+    for bad in wrong:
+        assert not service.is_moderator(SID, bad), bad
+        with pytest.raises(DomainError) as exc_info:
+            service.check_moderator(SID, bad)
+        assert exc_info.value.code == "forbidden"
+    for session in ("no-such-session", None, 7, ["x"]):
+        assert not service.is_moderator(session, token)
+        with pytest.raises(NotFound) as exc_info:
+            service.check_moderator(session, token)
+        assert exc_info.value.code == "unknown_session"
+
+
 # -- commands, commit and publish -----------------------------------------------------
 
 

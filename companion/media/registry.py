@@ -203,8 +203,7 @@ class MediaRegistry:
 
     def is_moderator(self, session_id: str, token: str | None) -> bool:
         """Whether `token` is the session's moderator token."""
-        access = self.service.access.get(session_id)
-        return bool(token) and access is not None and same_secret(token, access.moderator_token)
+        return self.service.is_moderator(session_id, token)
 
     def check_publisher(self, session_id: str, token: str | None) -> str:
         """Who publishes with this bearer token: "whip" (stream key) or "browser"."""

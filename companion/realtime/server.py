@@ -8,7 +8,6 @@ Transport only: every rule lives in the services and the domain.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import math
 import time
@@ -163,15 +162,9 @@ class RealtimeServer:
     ) -> tuple[Member, dict[str, Any]]:
         role = message.get("role", "participant")
         if role == "moderator":
-            session_id = message.get("session")
-            self.service.state(session_id)  # unknown_session
-            expected = self.service.access[session_id].moderator_token
-            token = message.get("moderator_token")
-            # Tokens are ASCII; JSON can carry lone surrogates, which .encode() refuses.
-            if not isinstance(token, str) or not hmac.compare_digest(
-                token.encode("utf-8", "replace"), expected.encode()
-            ):
-                raise DomainError("The moderator token is not valid for this session.", "forbidden")
+            session_id = self.service.check_moderator(
+                message.get("session"), message.get("moderator_token")
+            )
             return Member(ws, session_id, "moderator"), {}
         session_id = self.service.session_by_code(message.get("code"))
         if role == "screen":

@@ -9,6 +9,7 @@ is rebuilt from the store so memory never keeps what the disk does not have.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -171,6 +172,28 @@ class SessionService:
         if state is None:
             raise NotFound("No such session.", code="unknown_session")
         return state
+
+    def is_moderator(self, session_id: object, token: object) -> bool:
+        """Whether `token` is the moderator token of that session, compared in constant time."""
+        access = self.access.get(session_id) if isinstance(session_id, str) else None
+        if access is None or not isinstance(token, str) or not token:
+            return False
+        # Tokens are ASCII; JSON can carry lone surrogates, which a strict encode refuses.
+        return hmac.compare_digest(
+            token.encode("utf-8", "replace"), access.moderator_token.encode()
+        )
+
+    def check_moderator(self, session_id: object, token: object) -> str:
+        """The session id when `token` is its moderator token.
+
+        NotFound (`unknown_session`) for an unknown session, else DomainError `forbidden`.
+        The one check behind the console's WebSocket, the report and the stream routes.
+        """
+        self.state(session_id)
+        if not self.is_moderator(session_id, token):
+            raise DomainError("The moderator token is not valid for this session.", "forbidden")
+        assert isinstance(session_id, str)
+        return session_id
 
     # -- commands --------------------------------------------------------------------
     async def ask(

@@ -8,7 +8,6 @@ logs and Referer headers). A cross-site form cannot forge the POST without the t
 
 from __future__ import annotations
 
-import hmac
 import time
 from urllib.parse import parse_qs
 
@@ -76,8 +75,7 @@ class ReportPages:
             response = _error(401, "forbidden", "Send the moderator token to get the report.")
             response.headers["www-authenticate"] = 'Bearer realm="companion"'
             return response
-        expected = self.service.access[session_id].moderator_token
-        if not hmac.compare_digest(token.encode(), expected.encode()):
+        if not self.service.is_moderator(session_id, token):
             return _error(403, "forbidden", "The moderator token is not valid for this session.")
 
         network, _, event, _ = self.service.programme.find_session(session_id) or (None,) * 4
