@@ -45,16 +45,65 @@ function bars(rows, total) {
 
 function cloud(words) {
   const highest = words.length ? words[0][1] : 0;
-  return el(
+  const list = el(
     "ul",
     { class: "poll-cloud" },
     words.map(([word, count]) => {
       const item = el("li", { class: "poll-word" }, word, el("span", { class: "poll-word-count" }, ` ${count}`));
-      // 0 for the rarest possible word, 1 for the most frequent one.
-      item.style.setProperty("--w", highest > 1 ? ((count - 1) / (highest - 1)).toFixed(3) : "1");
+      // Relative frequency: 0 for a word with one answer, 1 for the most frequent one; words
+      // that are all equally frequent are all drawn at the base size.
+      item.style.setProperty("--w", highest > 1 ? ((count - 1) / (highest - 1)).toFixed(3) : "0");
       return item;
     }),
   );
+  // The more words, the narrower the range between the rarest and the most frequent one.
+  list.style.setProperty("--spread", Math.max(0.4, Math.min(1, 8 / Math.max(1, words.length))).toFixed(3));
+  return list;
+}
+
+function moreWordsText(n) {
+  return n === 1 ? t("polls.more_words_one") : t("polls.more_words_other", { n });
+}
+
+// Scale factors tried by fitCloud, largest first; the smallest keeps words readable from
+// the back of the room, and below it the rarest words are left out (and counted) instead.
+const CLOUD_FITS = [2.4, 2, 1.7, 1.45, 1.25, 1.1, 1, 0.9, 0.8, 0.72, 0.65];
+
+/**
+ * Make a word cloud that is already in the page fit its box (a box with a bounded height,
+ * such as the big screen's poll area): the largest scale at which every word fits, and
+ * when none does, the most frequent words that fit at the smallest scale and a note with
+ * how many are left out.
+ */
+export function fitCloud(results) {
+  const list = results?.querySelector(".poll-cloud");
+  if (!list) return;
+  const words = [...list.children];
+  const overflows = () => list.scrollHeight > list.clientHeight + 1 || list.scrollWidth > list.clientWidth + 1;
+  for (const word of words) word.hidden = false;
+  results.querySelector(".poll-more")?.remove();
+  for (const fit of CLOUD_FITS) {
+    list.style.setProperty("--fit", String(fit));
+    if (!overflows()) return;
+  }
+  const more = el("p", { class: "poll-more" });
+  list.after(more);
+  // Binary search for the most words (most frequent first) that fit with the note shown.
+  let low = 0;
+  let high = words.length;
+  const show = (n) => {
+    words.forEach((word, i) => {
+      word.hidden = i >= n;
+    });
+    more.textContent = moreWordsText(words.length - n);
+  };
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    show(mid);
+    if (overflows()) high = mid - 1;
+    else low = mid;
+  }
+  show(low);
 }
 
 /** The results of a poll as one element: bars, average with distribution, or a word cloud. */

@@ -3,7 +3,7 @@ import { renderBreak, speakerLine } from "./agenda-view.js";
 import { onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
-import { resultsView } from "./polls.js";
+import { fitCloud, resultsView } from "./polls.js";
 import { el, errorText, showConnection, toast } from "./ui.js";
 
 const root = document.getElementById("screen");
@@ -83,7 +83,14 @@ function renderPoll() {
   box.dataset.id = String(poll.id);
   box.dataset.status = poll.status;
   box.querySelector(".poll-text").textContent = poll.text;
-  box.querySelector(".poll-body").replaceChildren(resultsView(poll, { large: true }));
+  const results = resultsView(poll, { large: true });
+  box.querySelector(".poll-body").replaceChildren(results);
+  fitCloud(results);
+}
+
+// The room left for the poll changes with the banners above it and the window's size.
+function fitPoll() {
+  fitCloud($("screen-poll").querySelector(".poll-results"));
 }
 
 // The join code, QR code and link follow a new code at once: the old ones stop working.
@@ -128,10 +135,12 @@ function onMessage(message) {
   if (parts.includes("session")) {
     renderSession();
     fitQuestion(); // the closed banner leaves less room
+    fitPoll();
   }
   if (parts.includes("agenda")) {
     renderNow();
     fitQuestion(); // a break banner or longer title leaves less room
+    fitPoll();
   }
   if (parts.includes("questions")) renderQuestion();
   if (parts.includes("polls") || parts.includes("tallies")) renderPoll();
@@ -154,6 +163,9 @@ const live = new Live({
 });
 
 onLanguageChange(renderAll);
-window.addEventListener("resize", fitQuestion);
+window.addEventListener("resize", () => {
+  fitQuestion();
+  fitPoll();
+});
 renderAll();
 live.start();
