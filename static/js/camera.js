@@ -1,7 +1,7 @@
 // The camera page: pick a camera and a microphone, preview, Go live / Stop.
 // It publishes over WHIP (POST /whip/SESSION with the moderator key as Bearer token) and
 // follows the session as a moderator, so the status it shows is the server's.
-import { onLanguageChange, t } from "./i18n.js";
+import { count, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { el, showConnection, timeOfDay, toast } from "./ui.js";
@@ -259,7 +259,7 @@ function render() {
   else if (phase === "stopping") text = t("stream.stopping");
   else if (serverLive) {
     const since = stream.since ? t("stream.live_since", { time: timeOfDay(stream.since) }) : t("stream.live");
-    text = `${since} · ${t("stream.viewers", { n: viewers })}`;
+    text = `${since} · ${count("stream.viewers", viewers)}`;
   } else text = t("stream.not_live");
   box.textContent = text;
   box.dataset.status = phase === "idle" ? (serverLive ? "live-elsewhere" : "offline") : phase;

@@ -16,10 +16,84 @@ export function t(key, vars = {}) {
   return text;
 }
 
-/** Re-translate every element that declares its key with data-i18n / data-i18n-attr. */
+/**
+ * A count: the catalogue's form of `key` for n by the language's CLDR plural rule
+ * (`key.one`, `key.other`, ...; see companion/web/i18n.py), with {n} written for the
+ * language ("1 000") and any other {placeholders} from vars.
+ */
+export function count(key, n, vars = {}) {
+  const category = new Intl.PluralRules(currentLang()).select(n);
+  const form = strings[`${key}.${category}`] !== undefined ? `${key}.${category}` : `${key}.other`;
+  return t(form, { ...vars, n: formatNumber(n) });
+}
+
+/** A number as the current language writes it ("1 000", "4,5"). */
+export function formatNumber(value, digits = 1) {
+  return new Intl.NumberFormat(locale(), { maximumFractionDigits: digits }).format(value);
+}
+
+/** A percentage: "50 %" in Swedish, "50%" in English. */
+export function formatPercent(value) {
+  return currentLang() === "sv" ? `${formatNumber(value)}\u00a0%` : `${formatNumber(value)}%`;
+}
+
+// British English writes 24-hour times and "5 May 2020" (as the server does, with Babel).
+function locale() {
+  return currentLang() === "en" ? "en-GB" : currentLang();
+}
+
+/**
+ * A time of day: "09.30" in Swedish (the style of Swedish agencies), "09:30" in English.
+ * Takes unix seconds (shown in the visitor's time zone) or an "HH:MM" programme time.
+ */
+export function formatTime(value) {
+  if (value === null || value === undefined || value === "") return "";
+  let h;
+  let m;
+  if (typeof value === "string") {
+    [h, m] = value.split(":").map(Number);
+  } else {
+    const date = new Date(value * 1000);
+    [h, m] = [date.getHours(), date.getMinutes()];
+  }
+  const sep = currentLang() === "sv" ? "." : ":";
+  return `${String(h).padStart(2, "0")}${sep}${String(m).padStart(2, "0")}`;
+}
+
+/** "09.30–11.30", or just "09.30" without an end: never a dangling dash. */
+export function formatTimeRange(start, end) {
+  const first = formatTime(start);
+  const last = formatTime(end);
+  if (!first) return "";
+  return last ? `${first}–${last}` : first;
+}
+
+/** A date written out: "tisdag 5 maj 2020", "Tuesday 5 May 2020". Takes "YYYY-MM-DD". */
+export function formatDate(iso) {
+  if (!iso) return "";
+  const [y, mo, d] = iso.slice(0, 10).split("-").map(Number);
+  return new Intl.DateTimeFormat(locale(), {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+  })
+    .format(new Date(y, mo - 1, d))
+    .replace(",", "");
+}
+
+/**
+ * Re-translate every element that declares its key with data-i18n (a count when it also
+ * has data-i18n-count="n") or data-i18n-attr="attr:key,...".
+ */
 export function applyI18n(root = document) {
   for (const node of root.querySelectorAll("[data-i18n]")) {
-    node.textContent = t(node.dataset.i18n, node.dataset.i18nVars ? JSON.parse(node.dataset.i18nVars) : {});
+    const vars = node.dataset.i18nVars ? JSON.parse(node.dataset.i18nVars) : {};
+    // data-i18n-count: the element shows a count (a form per plural category).
+    node.textContent =
+      node.dataset.i18nCount === undefined
+        ? t(node.dataset.i18n, vars)
+        : count(node.dataset.i18n, Number(node.dataset.i18nCount), vars);
   }
   for (const node of root.querySelectorAll("[data-i18n-attr]")) {
     for (const pair of node.dataset.i18nAttr.split(",")) {

@@ -3,7 +3,7 @@
 // events (snapshot, questions, counts, agenda, session, presence), so every open
 // console and the big screen show the same state and a reload shows it again.
 import { speakerLine } from "./agenda-view.js";
-import { t, onLanguageChange, currentLang } from "./i18n.js";
+import { t, count, formatNumber, onLanguageChange, currentLang } from "./i18n.js";
 import { el, toast, errorText, showConnection, clock, timeOfDay } from "./ui.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
@@ -197,7 +197,7 @@ function firstControl(node) {
 
 function itemMeta(item) {
   const parts = [t(`common.kind_${item.kind}`)];
-  if (item.minutes) parts.push(t("common.minutes", { n: item.minutes }));
+  if (item.minutes) parts.push(count("common.minutes", item.minutes));
   if (item.speakers.length) parts.push(item.speakers.map((s) => s.name).join(", "));
   return parts.join(" · ");
 }
@@ -354,7 +354,7 @@ function questionRow(q, byAuthor) {
         "span",
         { class: "q-author" },
         `${t("moderator.author")} #${String(q.author).slice(0, 6)}`,
-        asked > 1 ? ` (${t("moderator.author_questions", { n: asked })})` : null,
+        asked > 1 ? ` (${count("moderator.author_questions", asked)})` : null,
       ),
       el("span", { class: "q-time" }, timeOfDay(q.asked_at)),
       q.edited ? el("span", { class: "q-edited" }, t("moderator.edited")) : null,
@@ -402,7 +402,7 @@ function questionRow(q, byAuthor) {
       "div",
       { class: "q-side" },
       el("span", { class: "q-votes" }, String(q.votes)),
-      el("span", { class: "q-votes-label" }, t("common.votes")),
+      el("span", { class: "q-votes-label" }, count("common.votes_noun", q.votes)),
     ),
     el(
       "div",
@@ -430,7 +430,8 @@ function renderQueue() {
         entry = { sig, node: questionRow(q, byAuthor) };
         rendered.set(q.id, entry);
       }
-      entry.node.querySelector(".q-votes").textContent = String(votes);
+      entry.node.querySelector(".q-votes").textContent = formatNumber(votes);
+      entry.node.querySelector(".q-votes-label").textContent = count("common.votes_noun", votes);
       return entry.node;
     });
     const wanted = new Set(rows);
@@ -492,7 +493,7 @@ function renderMergeTargets() {
           { type: "button", class: "merge-target", dataset: { mergeTarget: q.id } },
           el("span", { class: "status", dataset: { status: q.status } }, t(`moderator.status_${q.status}`)),
           el("span", { class: "merge-text" }, q.text),
-          el("span", { class: "merge-votes" }, `${q.votes} ${t("common.votes")}`),
+          el("span", { class: "merge-votes" }, count("common.votes", q.votes)),
         ),
       ),
     ),
@@ -503,7 +504,13 @@ function renderMergeTargets() {
 // -- presence and settings -------------------------------------------------------------
 function renderPresence() {
   const p = model.presence;
-  for (const name of ["room", "remote", "moderators", "screens"]) $(`count-${name}`).textContent = String(p[name] ?? 0);
+  for (const name of ["room", "remote", "moderators", "screens"]) {
+    const n = p[name] ?? 0;
+    $(`count-${name}`).textContent = formatNumber(n);
+    const noun = $(`count-${name}-noun`);
+    noun.dataset.i18nCount = String(n);
+    noun.textContent = count(noun.dataset.i18n, n);
+  }
   renderStreamState();
 }
 
@@ -620,7 +627,7 @@ function renderStreamState() {
   box.dataset.status = stream.status;
   box.textContent =
     stream.status === "live"
-      ? `${t("stream.live_since", { time: stream.since ? timeOfDay(stream.since) : "–" })} · ${t("stream.viewers", { n: model.presence.viewers ?? 0 })}`
+      ? `${t("stream.live_since", { time: stream.since ? timeOfDay(stream.since) : "–" })} · ${count("stream.viewers", model.presence.viewers ?? 0)}`
       : t("stream.not_live");
 }
 

@@ -1,7 +1,7 @@
 // The participant page: phone in the room (/room/CODE) or laptop at a distance (/remote/CODE).
 // One script for both; the remote parts (stream, full agenda) exist only in remote mode.
 import { renderBreak, speakerNames } from "./agenda-view.js";
-import { onLanguageChange, t } from "./i18n.js";
+import { count, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { PollList } from "./polls.js";
@@ -46,13 +46,13 @@ const polls = new PollList({
 // -- helpers -------------------------------------------------------------------------
 
 function votesText(n) {
-  return n === 1 ? t("questions.votes_one") : t("questions.votes_other", { n });
+  return count("common.votes", n);
 }
 
 function plannedText(item) {
   const parts = [];
   if (item.start) parts.push(item.start);
-  if (item.minutes) parts.push(t("common.minutes", { n: item.minutes }));
+  if (item.minutes) parts.push(count("common.minutes", item.minutes));
   return parts.join(" · ");
 }
 
@@ -128,7 +128,7 @@ function renderAgenda() {
             "span",
             { class: "agenda-meta" },
             el("span", { class: "agenda-kind" }, t(`common.kind_${item.kind}`)),
-            item.minutes ? el("span", { class: "agenda-minutes" }, t("common.minutes", { n: item.minutes })) : null,
+            item.minutes ? el("span", { class: "agenda-minutes" }, count("common.minutes", item.minutes)) : null,
             el("span", { class: "status", dataset: { status: item.status } }, t(`common.status_${item.status}`)),
           ),
         ),
@@ -228,7 +228,7 @@ function renderSort() {
 
 function renderAskForm() {
   const left = MAX_CHARS - textarea.value.length;
-  charCount.textContent = t("questions.chars_left", { n: left });
+  charCount.textContent = count("questions.chars_left", left);
   charCount.classList.toggle("low", left <= 50);
   const row = $("show-name-row");
   row.hidden = !myName;

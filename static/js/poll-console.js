@@ -1,7 +1,7 @@
 // The moderator console's polls panel: create, open/close/reopen, hide results, put a
 // poll on the big screen; live results; attendance peaks and the report downloads.
 // Like the rest of the console it redraws only from server events.
-import { t } from "./i18n.js";
+import { count, t } from "./i18n.js";
 import { resultsView } from "./polls.js";
 import { el, errorText, toast } from "./ui.js";
 
@@ -146,7 +146,10 @@ export class PollConsole {
 
   renderAttendance() {
     const a = this.model.attendance;
-    $("attendance-peaks").textContent = t("polls.peaks", { room: a?.peak_room ?? 0, remote: a?.peak_remote ?? 0 });
+    $("attendance-peaks").textContent = t("polls.peaks", {
+      room: count("common.on_site_count", a?.peak_room ?? 0),
+      remote: count("common.remote_count", a?.peak_remote ?? 0),
+    });
   }
 
   async report(format) {

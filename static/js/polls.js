@@ -2,13 +2,13 @@
 // results (bars, average and distribution, word cloud) and the answer form.
 // Bar widths and word sizes are CSS custom properties set through the CSSOM, which the
 // Content-Security-Policy allows (inline style attributes it does not).
-import { t } from "./i18n.js";
+import { count, t } from "./i18n.js";
 import { el, errorText } from "./ui.js";
 
 export const MAX_ANSWER_CHARS = 40;
 
 export function respondentsText(n) {
-  return n === 1 ? t("polls.respondents_one") : t("polls.respondents_other", { n });
+  return count("polls.respondents", n);
 }
 
 /** Whether these results carry tallies (false while the moderator hides them). */
@@ -62,7 +62,7 @@ function cloud(words) {
 }
 
 function moreWordsText(n) {
-  return n === 1 ? t("polls.more_words_one") : t("polls.more_words_other", { n });
+  return count("polls.more_words", n);
 }
 
 // Scale factors tried by fitCloud, largest first; the smallest keeps words readable from
@@ -141,7 +141,7 @@ export function answerText(poll, answer) {
 
 function hint(poll) {
   if (poll.kind === "single") return t("polls.choose_one");
-  if (poll.kind === "multiple") return t("polls.choose_up_to", { n: poll.max_choices });
+  if (poll.kind === "multiple") return count("polls.choose_up_to", poll.max_choices);
   if (poll.kind === "rating") return t("polls.rate", { n: poll.scale });
   return "";
 }
@@ -307,7 +307,7 @@ export class PollList {
 
   async submit(poll, answer) {
     if (answer === null || (Array.isArray(answer) && answer.length === 0)) {
-      this.notify(poll.kind === "multiple" ? t("polls.choose_up_to", { n: poll.max_choices }) : t("polls.choose_one"));
+      this.notify(poll.kind === "multiple" ? count("polls.choose_up_to", poll.max_choices) : t("polls.choose_one"));
       return;
     }
     if (this.busy.has(poll.id)) return;

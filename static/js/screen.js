@@ -1,6 +1,6 @@
 // The big screen of the room: read-only, joined as role "screen", readable from the back row.
 import { renderBreak, speakerLine } from "./agenda-view.js";
-import { onLanguageChange, t } from "./i18n.js";
+import { count, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { fitCloud, resultsView } from "./polls.js";
@@ -69,7 +69,13 @@ function renderQuestion() {
 function renderCount() {
   const { room = 0, remote = 0 } = model.presence ?? {};
   $("screen-count").textContent = String(room + remote);
-  $("screen-count-detail").textContent = t("screen.participants_detail", { room, remote });
+  const label = $("screen-count-label");
+  label.dataset.i18nCount = String(room + remote);
+  label.textContent = count("screen.participants", room + remote);
+  $("screen-count-detail").textContent = t("screen.participants_detail", {
+    room: count("common.on_site_count", room),
+    remote: count("common.remote_count", remote),
+  });
 }
 
 // The poll on screen replaces the question area; its results are redrawn on every tally.

@@ -7,7 +7,7 @@ import re
 
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from companion.web.i18n import catalogue
+from companion.web.i18n import catalogue, translator
 from tests.e2e.browser import LAPTOP, PHONE, chromium, new_page, screenshot
 from tests.e2e.conftest import Room
 
@@ -18,7 +18,7 @@ XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"><b>bol
 
 def chars_left(strings: dict[str, str], n: int) -> str:
     """The character counter's text for n characters left."""
-    return strings["questions.chars_left"].replace("{n}", str(n))
+    return translator("sv" if strings is SV else "en").count("questions.chars_left", n)
 
 
 async def open_page(

@@ -1,0 +1,98 @@
+"""What people read, in real Chromium against a real server: counts by the language's
+plural rules, Swedish words, times and dates (static/js/i18n.js, companion/web/i18n.py)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.e2e.browser import TABLET, chromium, new_page
+from tests.e2e.conftest import Room
+from tests.wsclient import Client
+
+expect.set_options(timeout=8_000)
+
+
+@pytest.fixture
+async def chrome() -> AsyncIterator[Browser]:
+    """One headless Chromium for the test."""
+    async with chromium() as browser:
+        yield browser
+
+
+async def open_console(chrome: Browser, room: Room, locale: str = "sv-SE") -> Page:
+    """The console at tablet size, with its first snapshot drawn."""
+    _, page = await new_page(chrome, TABLET, locale=locale)
+    await page.goto(f"{room.server.http}/moderate/{room.session}#key={room.moderator_token}")
+    await expect(page.locator("#console")).not_to_have_attribute("aria-busy", "true")
+    return page
+
+
+async def ask(client: Client, text: str) -> int:
+    """Ask a question and return its id."""
+    ack = await client.request({"type": "ask", "text": text})
+    assert ack["type"] == "ack", ack
+    return ack["question"]
+
+
+async def one_and_two_votes(room: Room) -> tuple[int, int]:
+    """Two questions: the first with one vote, the second with two."""
+    anna = await room.participant("room", name="Anna")
+    bo = await room.participant("remote")
+    one = await ask(anna, "Hur mäter ni förändring?")
+    two = await ask(bo, "Vem bär ansvaret?")
+    for voter, qid in ((anna, one), (anna, two), (bo, two)):
+        assert (await voter.request({"type": "vote", "question": qid}))["voted"] is True
+    return one, two
+
+
+async def test_console_merge_dialog_and_report_say_1_rost_and_2_roster(
+    chrome: Browser, room: Room
+) -> None:
+    """Shows "1 röst" / "2 röster" in the queue, the merge dialog and the report; presence counts
+    with lower-case nouns after the number; and the English forms after a switch."""
+    one, two = await one_and_two_votes(room)
+    page = await open_console(chrome, room)
+    row = page.locator(f"#queue li[data-id='{one}']")
+    await expect(row.locator(".q-votes")).to_have_text("1")
+    await expect(row.locator(".q-votes-label")).to_have_text("röst")
+    await expect(page.locator(f"#queue li[data-id='{two}'] .q-votes-label")).to_have_text("röster")
+    presence = page.locator("#presence")
+    await expect(presence).to_contain_text("1 samtalsledare")
+    await expect(presence).to_contain_text("1 på plats")
+    await expect(presence).to_contain_text("1 på distans")
+    await expect(presence).to_contain_text("0 storskärmar")
+    await room.screen()
+    await expect(presence).to_contain_text("1 storskärm")
+
+    await row.locator("button[data-action=merge]").click()
+    dialog = page.locator("#merge-dialog")
+    await expect(dialog.locator(f"[data-merge-target='{two}'] .merge-votes")).to_have_text(
+        "2 röster"
+    )
+    await page.locator("#merge-cancel").click()
+
+    other = page.locator(f"#queue li[data-id='{two}']")
+    await page.locator("#lang-switch").click()
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await expect(row.locator(".q-votes-label")).to_have_text("vote")
+    await expect(other.locator(".q-votes-label")).to_have_text("votes")
+    await expect(presence).to_contain_text("1 moderator")
+    await expect(presence).to_contain_text("1 big screen")
+    await row.locator("button[data-action=merge]").click()
+    await expect(dialog.locator(f"[data-merge-target='{two}'] .merge-votes")).to_have_text(
+        "2 votes"
+    )
+    await page.locator("#merge-cancel").click()
+
+    # The printable report, in Swedish.
+    context = page.context
+    await context.add_cookies([{"name": "lang", "value": "sv", "url": room.server.http}])
+    report = await context.new_page()
+    await report.set_extra_http_headers({"Authorization": f"Bearer {room.moderator_token}"})
+    await report.goto(f"{room.server.http}/moderate/{room.session}/report.html")
+    await expect(report.locator(f"li[data-id='{one}'] .q-votes")).to_have_text("1 röst")
+    await expect(report.locator(f"li[data-id='{two}'] .q-votes")).to_have_text("2 röster")
+    assert page.console_errors == []  # type: ignore[attr-defined]

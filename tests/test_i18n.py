@@ -1,0 +1,133 @@
+"""The catalogues and the formats of companion/web/i18n.py: counts by CLDR plural rules,
+numbers, times and dates as each language writes them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from companion.web.i18n import LANGUAGES, catalogue, count_keys, translator
+
+# Every count key rendered with 0, 1, 2 and 21, in both languages: what a reader sees.
+COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
+    "common.votes": {
+        "sv": ("0 röster", "1 röst", "2 röster", "21 röster"),
+        "en": ("0 votes", "1 vote", "2 votes", "21 votes"),
+    },
+    "common.votes_noun": {
+        "sv": ("röster", "röst", "röster", "röster"),
+        "en": ("votes", "vote", "votes", "votes"),
+    },
+    "common.minutes": {
+        "sv": ("0 min", "1 min", "2 min", "21 min"),
+        "en": ("0 min", "1 min", "2 min", "21 min"),
+    },
+    "common.on_site_count": {
+        "sv": ("0 på plats", "1 på plats", "2 på plats", "21 på plats"),
+        "en": ("0 in person", "1 in person", "2 in person", "21 in person"),
+    },
+    "common.remote_count": {
+        "sv": ("0 på distans", "1 på distans", "2 på distans", "21 på distans"),
+        "en": ("0 remote", "1 remote", "2 remote", "21 remote"),
+    },
+    "questions.chars_left": {
+        "sv": ("0 tecken kvar", "1 tecken kvar", "2 tecken kvar", "21 tecken kvar"),
+        "en": ("0 characters left", "1 character left", "2 characters left", "21 characters left"),
+    },
+    "stream.viewers": {
+        "sv": ("0 tittare", "1 tittare", "2 tittare", "21 tittare"),
+        "en": ("0 viewers", "1 viewer", "2 viewers", "21 viewers"),
+    },
+    "moderator.presence_room": {
+        "sv": ("på plats",) * 4,
+        "en": ("in person",) * 4,
+    },
+    "moderator.presence_remote": {
+        "sv": ("på distans",) * 4,
+        "en": ("remote",) * 4,
+    },
+    "moderator.presence_moderators": {
+        "sv": ("samtalsledare",) * 4,
+        "en": ("moderators", "moderator", "moderators", "moderators"),
+    },
+    "moderator.presence_screens": {
+        "sv": ("storskärmar", "storskärm", "storskärmar", "storskärmar"),
+        "en": ("big screens", "big screen", "big screens", "big screens"),
+    },
+    "moderator.author_questions": {
+        "sv": ("0 frågor", "1 fråga", "2 frågor", "21 frågor"),
+        "en": ("0 questions", "1 question", "2 questions", "21 questions"),
+    },
+    "screen.participants": {
+        "sv": ("deltagare",) * 4,
+        "en": ("participants", "participant", "participants", "participants"),
+    },
+    "polls.respondents": {
+        "sv": ("0 svar", "1 svar", "2 svar", "21 svar"),
+        "en": ("0 answers", "1 answer", "2 answers", "21 answers"),
+    },
+    "polls.more_words": {
+        "sv": ("och 0 ord till", "och 1 ord till", "och 2 ord till", "och 21 ord till"),
+        "en": ("and 0 more words", "and 1 more word", "and 2 more words", "and 21 more words"),
+    },
+    "polls.choose_up_to": {
+        "sv": tuple(f"Välj högst {n} alternativ" for n in (0, 1, 2, 21)),
+        "en": (
+            "Choose up to 0 options",
+            "Choose up to 1 option",
+            "Choose up to 2 options",
+            "Choose up to 21 options",
+        ),
+    },
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_count_key_renders_with_0_1_2_and_21(lang: str) -> None:
+    """Each count picks its form by the language's CLDR rule ("1 röst", "21 röster")."""
+    assert count_keys(lang) == set(COUNTS), "a count key without expected renderings"
+    t = translator(lang)
+    for key, expected in COUNTS.items():
+        assert tuple(t.count(key, n) for n in (0, 1, 2, 21)) == expected[lang], key
+
+
+def test_large_counts_are_written_as_the_language_writes_numbers() -> None:
+    """A thousand is "1 000" in Swedish (a no-break space) and "1,000" in English."""
+    assert translator("sv").count("common.votes", 1000) == "1\u00a0000 röster"
+    assert translator("en").count("common.votes", 1000) == "1,000 votes"
+
+
+def test_a_count_is_an_object_of_cldr_forms_with_other() -> None:
+    """Each count has every form its language's rule may choose, in both catalogues."""
+    for lang in LANGUAGES:
+        strings, t = catalogue(lang), translator(lang)
+        for key in count_keys(lang):
+            forms = {t.plural_category(n) for n in range(0, 200)}
+            assert all(f"{key}.{form}" in strings for form in forms), (lang, key)
+        # A count used as a plain string would show its key: none is one.
+        assert not (count_keys(lang) & set(strings))
+
+
+def test_catalogues_have_the_same_keys_and_placeholders() -> None:
+    """Both languages say the same things with the same {placeholders}."""
+    sv, en = catalogue("sv"), catalogue("en")
+    assert set(sv) == set(en)
+    for key in sv:
+        assert set(re.findall(r"\{\w+\}", sv[key])) == set(re.findall(r"\{\w+\}", en[key])), key
+
+
+def test_times_dates_and_percentages() -> None:
+    """Swedish: 09.30, "tisdag 5 maj 2020", "50 %"; English: 09:30, "Tuesday 5 May 2020"."""
+    sv, en = translator("sv"), translator("en")
+    assert sv.time("09:30") == "09.30" and en.time("09:30") == "09:30"
+    assert sv.time(dt.time(9, 5)) == "09.05"
+    assert sv.time("2020-05-05T14:07:00+02:00") == "14.07"
+    assert sv.date(dt.date(2020, 5, 5)) == "tisdag 5 maj 2020"
+    assert en.date("2020-05-05") == "Tuesday 5 May 2020"
+    assert sv.time_range("09:30", "11:30") == "09.30–11.30"
+    assert sv.time_range("09:30", None) == "09.30"  # no dangling dash
+    assert sv.time_range(None, None) == ""
+    assert sv.percent(50.0) == "50\u00a0%" and sv.percent(66.67) == "66,7\u00a0%"
+    assert en.percent(50.0) == "50%" and en.number(4.5) == "4.5" and sv.number(4.5) == "4,5"
