@@ -22,13 +22,14 @@ from typing import Any
 from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
 
+from companion.realtime.presence import AttendancePeak, Presence
 from companion.realtime.protocol import encode
+from companion.realtime.revocation import Revocations
 from companion.services.projection import Change
 
 log = logging.getLogger(__name__)
 
 SLOW_CLOSE_CODE = 4008
-REVOKE_GRACE = 0.5  # seconds a revoked console keeps its socket, refused, for its last ack
 
 
 @dataclass(eq=False, slots=True)
@@ -94,38 +95,36 @@ class _Pending:
 
 
 @dataclass(slots=True)
-class Room:
-    """The connections and delivery state of one session."""
+class Delivery:
+    """A room's changes in `seq` order: the last accepted and sent, those that arrived
+    early, the ring kept for resuming clients, and coalesced counts not sent yet."""
 
-    session_id: str
     sent_seq: int
-    public: set[ServerConnection] = field(default_factory=set)
-    moderators: set[ServerConnection] = field(default_factory=set)
-    people: dict[str, list[Any]] = field(default_factory=dict)  # participant -> [where, n]
-    screens: int = 0
-    viewers: int = 0  # open live-stream (WHEP) viewers, set by companion.media
-    ring: deque[_Entry] = field(default_factory=deque)
-    accepted_seq: int = 0
+    accepted_seq: int
+    ring: deque[_Entry]
     waiting: dict[int, Change] = field(default_factory=dict)
     pending: _Pending = field(default_factory=_Pending)
-    presence_dirty: bool = False
-    public_presence_due: bool = False
-    public_presence_at: float = 0.0
-    # Attendance: the highest numbers seen by this process, and the last ones reported.
-    peak: tuple[int, int] = (0, 0)
-    peak_reported: tuple[int, int] = (0, 0)
-    peak_reported_at: float = float("-inf")
 
-    def presence(self) -> dict[str, int]:
+
+@dataclass(slots=True)
+class Room:
+    """The connections of one session, with its delivery state, presence and peak."""
+
+    session_id: str
+    delivery: Delivery
+    public: set[ServerConnection] = field(default_factory=set)
+    moderators: set[ServerConnection] = field(default_factory=set)
+    presence: Presence = field(default_factory=Presence)
+    peak: AttendancePeak = field(default_factory=AttendancePeak)
+
+    @property
+    def sent_seq(self) -> int:
+        """The seq of the last change sent to this room's connections."""
+        return self.delivery.sent_seq
+
+    def counts(self) -> dict[str, int]:
         """Distinct participants in the room and remote, moderator and screen connections."""
-        room = sum(1 for where, _ in self.people.values() if where == "room")
-        return {
-            "room": room,
-            "remote": len(self.people) - room,
-            "moderators": len(self.moderators),
-            "screens": self.screens,
-            "viewers": self.viewers,
-        }
+        return self.presence.counts(len(self.moderators))
 
 
 class Hub:
@@ -145,7 +144,7 @@ class Hub:
         self.messages_sent = 0
         self.store_available = True
         self.presence_seconds = 1.0
-        self.revoked: set[ServerConnection] = set()  # moderator sockets whose key was rotated
+        self.revoked = Revocations()  # moderator connections whose key was rotated
         # Called with (session id, peak in room, peak remote) when this process sees a new
         # attendance peak; the realtime server records it as an event.
         self.on_peak: Callable[[str, int, int], None] | None = None
@@ -167,17 +166,15 @@ class Hub:
         """The room of a session, created at `seq` (everything up to it already sent)."""
         room = self.rooms.get(session_id)
         if room is None:
-            room = Room(session_id, sent_seq=seq, accepted_seq=seq)
-            room.ring = deque(maxlen=self.replay_events)
-            self.rooms[session_id] = room
+            delivery = Delivery(seq, seq, deque(maxlen=self.replay_events))
+            room = self.rooms[session_id] = Room(session_id, delivery)
         return room
 
     def set_viewers(self, session_id: str, viewers: int) -> None:
         """The number of live-stream viewers; sent with the next presence message."""
         room = self.rooms.get(session_id)
-        if room is not None and room.viewers != viewers:
-            room.viewers = viewers
-            room.presence_dirty = True
+        if room is not None:
+            room.presence.set_viewers(viewers)
 
     # -- changes in ------------------------------------------------------------------
     def on_change(self, change: Change) -> None:
@@ -185,38 +182,36 @@ class Hub:
         room = self.rooms.get(change.session_id)
         if room is None:
             room = self.ensure_room(change.session_id, change.seq - 1)
-        if change.seq <= room.accepted_seq:
+        delivery = room.delivery
+        if change.seq <= delivery.accepted_seq:
             return  # already delivered
-        room.waiting[change.seq] = change
-        while (nxt := room.waiting.pop(room.accepted_seq + 1, None)) is not None:
+        delivery.waiting[change.seq] = change
+        while (nxt := delivery.waiting.pop(delivery.accepted_seq + 1, None)) is not None:
             self._accept(room, nxt)
 
     def _accept(self, room: Room, change: Change) -> None:
-        room.accepted_seq = change.seq
+        delivery = room.delivery
+        delivery.accepted_seq = change.seq
         if change.vote is not None or change.tally is not None:
-            room.ring.append(_Entry(change.seq, None, None, change.vote, change.tally))
-            room.pending.add(change)
+            delivery.ring.append(_Entry(change.seq, None, None, change.vote, change.tally))
+            delivery.pending.add(change)
             return
         self._flush_counts(room)  # earlier coalesced changes go first: seq order holds
         seq = change.seq
         public = encode(change.public, seq=seq) if change.public is not None else None
         moderator = encode(change.moderator, seq=seq) if change.moderator is not None else None
-        room.ring.append(_Entry(seq, public, moderator, None))
+        delivery.ring.append(_Entry(seq, public, moderator, None))
         if public is not None:
             self._send(room.public, public)
         if moderator is not None:
             self._send(room.moderators, moderator)
-        room.sent_seq = seq
+        delivery.sent_seq = seq
         if change.revoke_moderators:
             # Old moderator links stop working at once: every console must rejoin with the
-            # new key. They are refused from now on, and closed a moment later so that the
-            # console that rotated the key still gets its ack (with the new key) first:
-            # with a shared store this process may apply the event before the append returns.
-            loop = asyncio.get_running_loop()
-            for ws in list(room.moderators):
-                room.moderators.discard(ws)
-                self.revoked.add(ws)
-                loop.call_later(REVOKE_GRACE, self._close_revoked, ws)
+            # new key (see companion.realtime.revocation).
+            revoked = list(room.moderators)
+            room.moderators.clear()
+            self.revoked.revoke(revoked)
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:
@@ -240,43 +235,40 @@ class Hub:
         """Send coalesced counts and changed presence of every room."""
         for room in self.rooms.values():
             self._flush_counts(room)
-            if room.presence_dirty:
-                room.presence_dirty = False
-                room.public_presence_due = True
-                presence = room.presence()
-                room.peak = (
-                    max(room.peak[0], presence["room"]),
-                    max(room.peak[1], presence["remote"]),
-                )
-                payload = encode({"type": "presence", **presence}, seq=room.sent_seq)
+            presence = room.presence
+            if presence.changed:
+                presence.changed = False
+                presence.public_due = True
+                counts = room.counts()
+                room.peak.see(counts["room"], counts["remote"])
+                payload = encode({"type": "presence", **counts}, seq=room.sent_seq)
                 self._send(room.moderators, payload)
             # Everyone else hears of joins and leaves at a slower pace: while a crowd joins,
             # a presence message to all per tick would cost more than the joins.
             now = time.monotonic()
-            if room.public_presence_due and now - room.public_presence_at >= self.presence_seconds:
-                room.public_presence_due = False
-                room.public_presence_at = now
-                payload = encode({"type": "presence", **room.presence()}, seq=room.sent_seq)
+            if presence.public_due and now - presence.public_at >= self.presence_seconds:
+                presence.public_due = False
+                presence.public_at = now
+                payload = encode({"type": "presence", **room.counts()}, seq=room.sent_seq)
                 self._send(room.public, payload)
             self._report_peak(room)
 
     def _report_peak(self, room: Room) -> None:
         # A new peak is reported at once, then at most every `peak_interval` seconds, so a
         # crowd joining costs a handful of events and the final peak still arrives.
-        if self.on_peak is None or room.peak == room.peak_reported:
+        if self.on_peak is None:
             return
-        now = time.monotonic()
-        if now - room.peak_reported_at < self.peak_interval:
-            return
-        room.peak_reported, room.peak_reported_at = room.peak, now
-        self.on_peak(room.session_id, *room.peak)
+        peak = room.peak.due(time.monotonic(), self.peak_interval)
+        if peak is not None:
+            self.on_peak(room.session_id, *peak)
 
     def _flush_counts(self, room: Room) -> None:
-        if not room.pending:
+        delivery = room.delivery
+        if not delivery.pending:
             return
-        public, moderator = room.pending.payloads()
-        room.sent_seq = room.pending.seq
-        room.pending = _Pending()
+        public, moderator = delivery.pending.payloads()
+        delivery.sent_seq = delivery.pending.seq
+        delivery.pending = _Pending()
         self._send(room.public, public)
         self._send(room.moderators, moderator)
 
@@ -307,13 +299,7 @@ class Hub:
             room.moderators.add(member.ws)
         else:
             room.public.add(member.ws)
-        if member.role == "screen":
-            room.screens += 1
-        elif member.participant is not None:
-            entry = room.people.setdefault(member.participant, [member.where, 0])
-            entry[0] = member.where
-            entry[1] += 1
-        room.presence_dirty = True
+        room.presence.arrive(member.role, member.participant, member.where)
         return replayed
 
     def leave(self, member: Member) -> None:
@@ -322,28 +308,21 @@ class Hub:
         if room is None:
             return
         (room.moderators if member.is_moderator else room.public).discard(member.ws)
-        if member.role == "screen":
-            room.screens = max(0, room.screens - 1)
-        elif member.participant is not None:
-            entry = room.people.get(member.participant)
-            if entry is not None:
-                entry[1] -= 1
-                if entry[1] <= 0:
-                    del room.people[member.participant]
-        room.presence_dirty = True
+        room.presence.leave(member.role, member.participant)
 
     def _catch_up(self, room: Room, member: Member, since: int | None, snapshot: Any) -> int:
         ws = member.ws
-        if since is not None and since == room.sent_seq:
+        sent_seq, ring = room.delivery.sent_seq, room.delivery.ring
+        if since is not None and since == sent_seq:
             return 0
-        first = room.ring[0].seq if room.ring else room.sent_seq + 1
-        if since is None or since > room.sent_seq or since + 1 < first:
-            broadcast([ws], encode(snapshot(), seq=room.sent_seq))
+        first = ring[0].seq if ring else sent_seq + 1
+        if since is None or since > sent_seq or since + 1 < first:
+            broadcast([ws], encode(snapshot(), seq=sent_seq))
             return -1
         out: list[str] = []
         pending = _Pending()  # coalesced exactly like the live flush
-        for entry in room.ring:
-            if entry.seq <= since or entry.seq > room.sent_seq:
+        for entry in ring:
+            if entry.seq <= since or entry.seq > sent_seq:
                 continue
             if entry.vote is not None or entry.tally is not None:
                 pending.add(entry)
@@ -359,10 +338,6 @@ class Hub:
         for payload in out:
             broadcast([ws], payload)
         return len(out)
-
-    def _close_revoked(self, ws: ServerConnection) -> None:
-        self.revoked.discard(ws)
-        asyncio.get_running_loop().create_task(ws.close(4003, "moderator key changed"))
 
     def store_state(self, available: bool) -> None:
         """Tell every client whether the shared store answers (pages show "reconnecting")."""
