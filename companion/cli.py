@@ -8,11 +8,12 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from companion.backends import StoreURLError, open_store
 from companion.backends.base import StoreUnavailable
 from companion.backends.memory import MemoryBus
-from companion.migrate import MigrationError, MigrationReport, migrate, store_for_url
+from companion.migrate import MigrationError, MigrationReport, migrate
 from companion.programme_file import ProgrammeError, parse_programme
-from companion.runtime import open_store, serve
+from companion.runtime import serve, store_url
 from companion.services.sessions import SessionService
 from companion.settings import Settings, load_settings
 
@@ -25,7 +26,7 @@ def demo_programme_text() -> str:
 async def import_text(settings: Settings, text: str, filename: str) -> SessionService:
     """Parse and store a programme; nothing is stored if the file has an error."""
     programme = parse_programme(text, filename)
-    store = open_store(settings)
+    store = open_store(store_url(settings))
     await store.open()
     try:
         service = SessionService(store, MemoryBus())
@@ -38,7 +39,7 @@ async def import_text(settings: Settings, text: str, filename: str) -> SessionSe
 
 async def load_service(settings: Settings) -> SessionService:
     """A loaded service, for printing links."""
-    store = open_store(settings)
+    store = open_store(store_url(settings))
     await store.open()
     try:
         service = SessionService(store, MemoryBus())
@@ -50,7 +51,7 @@ async def load_service(settings: Settings) -> SessionService:
 
 async def run_migration(source_url: str, target_url: str) -> MigrationReport:
     """Open both stores and copy everything from one to the other."""
-    source, target = store_for_url(source_url), store_for_url(target_url)
+    source, target = open_store(source_url), open_store(target_url)
     await source.open()
     try:
         await target.open()
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             if not service.programme.networks:
                 asyncio.run(import_text(settings, demo_programme_text(), "demo/programme.yaml"))
         asyncio.run(serve(settings, on_ready=lambda s: print_links(settings, s)))
-    except (ProgrammeError, MigrationError, StoreUnavailable) as exc:
+    except (ProgrammeError, MigrationError, StoreUnavailable, StoreURLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

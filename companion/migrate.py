@@ -1,30 +1,19 @@
-"""Moving an installation from one store to another (SQLite -> Redis, or back)."""
+"""Moving an installation from one store to another (SQLite -> Redis, or back).
+
+The stores come from `companion.backends.open_store`; this module knows none of them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from companion.backends.base import Store
-from companion.backends.redis import RedisStore
-from companion.backends.sqlite import SQLiteStore
 
 CHUNK = 500
 
 
 class MigrationError(Exception):
-    """The migration cannot start (bad URL, target not empty)."""
-
-
-def store_for_url(url: str) -> Store:
-    """A store from a URL: `sqlite:///path/to/file.db` or `redis://host:port/db`."""
-    if url.startswith("sqlite:///"):
-        # sqlite:///relative.db and sqlite:////absolute/path.db, as SQLAlchemy spells them.
-        return SQLiteStore(url.removeprefix("sqlite:///"))
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisStore(url)
-    raise MigrationError(
-        f"Unsupported store URL {url!r}: use sqlite:///FILE or redis://HOST:PORT/DB."
-    )
+    """The migration cannot start (target not empty, nothing to copy)."""
 
 
 @dataclass(frozen=True, slots=True)

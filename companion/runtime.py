@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import uvicorn
 
 from companion.app import create_app
-from companion.backends.base import Store
+from companion.backends import open_store
+from companion.backends.base import Store, Tail
 from companion.backends.memory import MemoryBus
-from companion.backends.sqlite import SQLiteStore
+from companion.backends.sqlite import sqlite_url
 from companion.domain.word_filter import WordFilter
 from companion.realtime.hub import Hub
 from companion.realtime.server import RealtimeServer
@@ -22,13 +22,9 @@ from companion.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def open_store(settings: Settings) -> Store:
+def store_url(settings: Settings) -> str:
     """The configured store: Redis when REDIS_URL is set, else the embedded SQLite file."""
-    if settings.redis_url:
-        from companion.backends.redis import RedisStore  # optional dependency, loaded lazily
-
-        return RedisStore(settings.redis_url)
-    return SQLiteStore(settings.database, settings.sqlite_synchronous)
+    return settings.redis_url or sqlite_url(settings.database, settings.sqlite_synchronous)
 
 
 @dataclass
@@ -39,7 +35,7 @@ class Core:
     service: SessionService
     hub: Hub
     realtime: RealtimeServer
-    tail: Any = None
+    tail: Tail | None = None
 
     async def close(self) -> None:
         """Stop realtime, fan-out and the store, in that order."""
@@ -52,7 +48,7 @@ class Core:
 
 async def start_core(settings: Settings) -> Core:
     """Open the store, rebuild every session and start the realtime endpoint."""
-    store = open_store(settings)
+    store = open_store(store_url(settings))
     await store.open()
     bus = MemoryBus()
     service = SessionService(store, bus, word_filter=WordFilter.from_setting(settings.word_filter))
@@ -62,12 +58,9 @@ async def start_core(settings: Settings) -> Core:
     for session_id, state in service.states.items():
         hub.ensure_room(session_id, state.seq)
     hub.start()
-    tail = None
-    if settings.redis_url:
-        from companion.backends.redis import RedisTail
-
-        # Other processes append to the same logs: follow them from where we are.
-        tail = RedisTail(settings.redis_url)
+    # Other processes may append to the same logs: follow them from where we are.
+    tail = store.tail()
+    if tail is not None:
         tail.start(
             {sid: st.seq for sid, st in service.states.items()},
             service.on_remote_event,

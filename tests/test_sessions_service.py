@@ -43,6 +43,11 @@ class Clock:
 class FlakyStore:
     """The real store, except that appends (and optionally loads) can be made to fail."""
 
+    shared = False
+
+    def tail(self) -> None:
+        return None
+
     def __init__(self, inner: SQLiteStore, error: type[Exception] = StoreUnavailable) -> None:
         self.inner = inner
         self.error = error

@@ -1,7 +1,7 @@
 """The two backend interfaces: a durable store and an event bus.
 
-The application services talk only to these protocols; `companion.backends.open_backends`
-picks the implementation from the configured URL.
+The application services talk only to these protocols; `companion.backends.open_store`
+picks the store from its URL.
 """
 
 from __future__ import annotations
@@ -25,8 +25,35 @@ class SeqConflict(StoreUnavailable):
         self.last_seq = last_seq
 
 
+class StoreURLError(ValueError):
+    """A store URL names no store this installation knows, or is malformed for its store."""
+
+
+class Tail(Protocol):
+    """Follows a shared store's event logs: what other processes committed, in order."""
+
+    def start(
+        self,
+        positions: dict[str, int],
+        on_event: Callable[[Event], None],
+        on_state: Callable[[bool], None] | None = None,
+    ) -> None:
+        """Deliver every event after these seqs (session id -> last seq already applied);
+        `on_state` learns when the store stops and starts answering."""
+
+    async def stop(self) -> None:
+        """Stop following."""
+
+
 class Store(Protocol):
     """Durable state: the programme, session secrets and each session's event log."""
+
+    shared: bool
+    """Whether other processes append to the same logs (Redis). A shared log decides
+    who commits by the append, so commands append before they apply; `tail()` follows it."""
+
+    def tail(self) -> Tail | None:
+        """A follower of the logs other processes append to; None when nobody else does."""
 
     async def open(self) -> None:
         """Connect and create what is missing."""

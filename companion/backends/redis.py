@@ -97,6 +97,15 @@ class RedisStore:
         self.redis: aioredis.Redis | None = None
         self._append: Any = None
 
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        """`redis://[:password@]host:port/db`, `rediss://…` or `unix:///path.sock`."""
+        return cls(url)
+
+    def tail(self) -> RedisTail:
+        """A follower of every session's stream, on a connection of its own."""
+        return RedisTail(self.url)
+
     async def open(self) -> None:
         """Connect (and check the connection)."""
         self.redis = connect(self.url)

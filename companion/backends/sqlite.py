@@ -15,8 +15,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from companion.backends.base import SeqConflict, StoreUnavailable
+from companion.backends.base import SeqConflict, StoreUnavailable, StoreURLError
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
 
@@ -41,7 +42,13 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 MAX_BATCH = 2000
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _STOP = object()
+
+
+def sqlite_url(path: str | Path, synchronous: str = "NORMAL") -> str:
+    """The store URL of a database file (the inverse of `SQLiteStore.from_url`)."""
+    return f"sqlite:///{quote(str(path))}?synchronous={quote(synchronous)}"
 
 
 class _Job:
@@ -66,12 +73,37 @@ def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | No
 class SQLiteStore:
     """Store backed by one SQLite file (or `:memory:` for throwaway use)."""
 
+    shared = False  # only this process writes the file
+
     def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+        if synchronous.upper() not in SYNCHRONOUS:
+            # It goes into a PRAGMA, which takes no parameters.
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
         self.path = str(path)
-        self.synchronous = synchronous
+        self.synchronous = synchronous.upper()
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._last_seq: dict[str, int] = {}  # owned by the writer thread
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteStore:
+        """`sqlite:///relative.db` or `sqlite:////absolute.db`, as SQLAlchemy spells them,
+        with an optional `?synchronous=NORMAL|FULL|...`; the path is percent-decoded."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "sqlite" or parts.netloc or not parts.path.startswith("/"):
+            raise StoreURLError("A SQLite store URL is sqlite:///FILE (three slashes).")
+        path = unquote(parts.path[1:])
+        if not path:
+            raise StoreURLError("The SQLite store URL names no file: sqlite:///FILE.")
+        synchronous = parse_qs(parts.query).get("synchronous", ["NORMAL"])[-1]
+        try:
+            return cls(path, synchronous)
+        except ValueError as exc:
+            raise StoreURLError(f"SQLite store URL: {exc}.") from None
+
+    def tail(self) -> None:
+        """Nobody else appends to this file: nothing to follow."""
+        return None
 
     async def open(self) -> None:
         """Start the writer thread and create the schema."""

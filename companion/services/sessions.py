@@ -1,9 +1,10 @@
 """Use cases of live sessions: load, ask, vote, moderate, run the agenda.
 
 Every command follows one path: decide with the domain rules against the in-memory
-state, apply the event (so the next command sees it), append it to the store, and only
-after the commit publish the change and acknowledge. If the store fails, the session
-is rebuilt from the store so memory never keeps what the disk does not have.
+state, commit the event, and only after the commit publish the change and acknowledge.
+How the commit orders applying and appending depends on whether other processes share
+the store (`companion/services/commits.py`); memory never keeps what the store does not
+have.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from companion.backends.base import Bus, SeqConflict, Store, StoreUnavailable
+from companion.backends.base import Bus, Store, StoreUnavailable
 from companion.domain import access as access_rules
 from companion.domain import events as ev
 from companion.domain.access import SessionAccess
@@ -25,15 +26,21 @@ from companion.domain.programme import Programme
 from companion.domain.session_state import SessionState
 from companion.domain.word_filter import WordFilter
 from companion.programme_file import programme_from_data, programme_to_data
+from companion.services.commits import (
+    AppendThenApply,
+    ApplyThenAppend,
+    CommitStrategy,
+    Decide,
+    Outcome,
+    StoreError,
+)
 from companion.services.projection import Change, project
 
 log = logging.getLogger(__name__)
 
 RECENT_CHANGES = 5000
-MAX_CONFLICTS = 20  # shared stores: retries when another process appended first
-RECENT_OWN = 256  # shared stores: changes kept to answer our own commands
 
-Decide = Callable[[SessionState], ev.Draft]
+__all__ = ["MODERATOR_ACTIONS", "Decide", "Outcome", "SessionService", "StoreError"]
 
 # Moderator actions by protocol name: each takes the state and the message's fields.
 MODERATOR_ACTIONS: dict[str, Callable[[SessionState, dict[str, Any]], ev.Draft]] = {
@@ -65,20 +72,6 @@ MODERATOR_ACTIONS: dict[str, Callable[[SessionState, dict[str, Any]], ev.Draft]]
 }
 
 
-class StoreError(DomainError):
-    """The change could not be stored; it was not applied."""
-
-    code = "store_unavailable"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a command did: the committed event and the change sent to clients."""
-
-    event: ev.Event
-    change: Change
-
-
 class SessionService:
     """All live sessions of this process, over one store and one bus."""
 
@@ -97,9 +90,9 @@ class SessionService:
         self.access: dict[str, SessionAccess] = {}
         self.by_code: dict[str, str] = {}
         self.states: dict[str, SessionState] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self.broken: set[str] = set()  # sessions whose memory may be ahead of the store
-        self._recent: dict[str, dict[int, Change]] = {}  # shared stores: seq -> change
+        self.commits: CommitStrategy = (
+            AppendThenApply(self) if store.shared else ApplyThenAppend(self)
+        )
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- loading ---------------------------------------------------------------------
@@ -134,14 +127,15 @@ class SessionService:
         self.states = {}
         for _, _, _, session in self.programme.sessions():
             if session.id in self.access:
-                self.states[session.id] = await self._rebuild(session.id, prime, recent)
+                self.states[session.id] = await self.rebuild(session.id, prime, recent)
 
-    async def _rebuild(
+    async def rebuild(
         self,
         session_id: str,
-        prime: Callable[[Change], None] | None,
+        prime: Callable[[Change], None] | None = None,
         recent: int = RECENT_CHANGES,
     ) -> SessionState:
+        """A session's state folded from its whole stored log."""
         found = self.programme.find_session(session_id)
         assert found is not None
         state = SessionState(found[3])
@@ -151,8 +145,7 @@ class SessionService:
         first_primed = len(events) - recent
         for i, event in enumerate(events):
             if prime is not None and i >= first_primed:
-                was_public = self._public_flags(state, event.type, event.data)
-                prime(project(state, state.apply(event), was_public))
+                prime(self.fold(state, event))
             else:
                 state.apply(event)
         return state
@@ -274,8 +267,8 @@ class SessionService:
         if state is not None:
             state.join_code = fresh.join_code
 
-    def _follow_access(self, event: ev.Event) -> None:
-        # Another process changed a session's secrets: take them from the store.
+    def follow_access(self, event: ev.Event) -> None:
+        """Another process may have changed a session's secrets: take them from the store."""
         if event.type in (ev.CODE_CHANGED, ev.KEY_ROTATED):
             task = asyncio.get_running_loop().create_task(self._reload_access(event.session_id))
             self._tasks.add(task)
@@ -297,121 +290,26 @@ class SessionService:
         return await self.execute(session_id, lambda s: rule(s, fields))
 
     async def execute(self, session_id: str, decide: Decide) -> Outcome:
-        """Decide, apply, store, then publish one event of one session."""
-        if getattr(self.store, "shared", False):
-            return await self._execute_shared(session_id, decide)
-        if session_id in self.broken:
-            await self._recover(session_id)
-            if session_id in self.broken:
-                raise StoreError("The session cannot be saved right now; please try again.")
-        state = self.state(session_id)
-        draft = decide(state)
-        event = ev.Event(session_id, state.seq + 1, draft.type, draft.data, self.clock())
-        was_public = self._public_flags(state, draft.type, draft.data)
-        change = project(state, state.apply(event), was_public)
-        try:
-            await self.store.append([event])
-        except (StoreUnavailable, OSError) as exc:
-            log.error("store failed for %s seq %s: %s", session_id, event.seq, exc)
-            await self._recover(session_id, state)
-            raise StoreError("The change could not be saved; please try again.") from exc
-        self.bus.publish(change)
-        return Outcome(event, change)
-
-    # -- shared stores (several processes append to one log) ------------------------------
-    async def _execute_shared(self, session_id: str, decide: Decide) -> Outcome:
-        # Another process may append first: decide against the latest state, append only if
-        # the log still ends where that state does (the store checks), else catch up and
-        # decide again. Applying only after the append keeps memory equal to the log.
-        lock = self._locks.setdefault(session_id, asyncio.Lock())
-        async with lock:
-            for _ in range(MAX_CONFLICTS):
-                state = self.state(session_id)
-                draft = decide(state)
-                event = ev.Event(session_id, state.seq + 1, draft.type, draft.data, self.clock())
-                try:
-                    await self.store.append([event])
-                except SeqConflict:
-                    await self._catch_up_or_fail(session_id)
-                    # The client library retries after a lost reply or a timeout, so the
-                    # conflict may be this very event, stored by the first attempt.
-                    mine = self._recent.get(session_id, {}).get(event.seq)
-                    if mine is not None and await self._stored_already(event):
-                        return Outcome(event, mine)
-                    continue
-                except (StoreUnavailable, OSError) as exc:
-                    raise StoreError("The change could not be saved; please try again.") from exc
-                # The log ended at state.seq, so only the tail can have applied anything
-                # meanwhile, and then only this very event.
-                change = self.apply_committed(event) or self._recent[session_id][event.seq]
-                return Outcome(event, change)
-        raise StoreError("The session is too busy right now; please try again.", "busy")
-
-    async def _stored_already(self, event: ev.Event) -> bool:
-        try:
-            found = await self.store.load_events(event.session_id, event.seq - 1)
-        except (StoreUnavailable, OSError) as exc:
-            raise StoreError("The change could not be saved; please try again.") from exc
-        return bool(found) and found[0] == event
-
-    async def _catch_up_or_fail(self, session_id: str) -> None:
-        try:
-            await self.catch_up(session_id)
-        except (StoreUnavailable, OSError) as exc:
-            raise StoreError("The change could not be saved; please try again.") from exc
-
-    def apply_committed(self, event: ev.Event) -> Change | None:
-        """Fold an event that is already in the shared log (from this or another process).
-
-        Returns the published change, or None when the event was already applied. A gap
-        (an event ahead of the state) is left to `catch_up`, which reads the log.
-        """
-        state = self.states.get(event.session_id)
-        if state is None or event.seq != state.seq + 1:
-            return None
-        was_public = self._public_flags(state, event.type, event.data)
-        change = project(state, state.apply(event), was_public)
-        recent = self._recent.setdefault(event.session_id, {})
-        recent[event.seq] = change
-        recent.pop(event.seq - RECENT_OWN, None)
-        self._follow_access(event)
-        self.bus.publish(change)
-        return change
+        """Decide, store, then publish one event of one session."""
+        return await self.commits.commit(session_id, decide)
 
     def on_remote_event(self, event: ev.Event) -> None:
-        """An event seen on the shared log's tail; applies it, or catches up on a gap."""
-        state = self.states.get(event.session_id)
-        if state is None or event.seq <= state.seq:
-            return
-        if event.seq == state.seq + 1:
-            self.apply_committed(event)
-        else:
-            asyncio.get_running_loop().create_task(self.catch_up(event.session_id))
+        """An event another process committed to the shared log (from the tail)."""
+        self.commits.on_remote_event(event)
 
-    async def catch_up(self, session_id: str) -> None:
-        """Apply every event of the shared log that this process has not applied yet."""
-        state = self.state(session_id)
-        for event in await self.store.load_events(session_id, state.seq):
-            self.apply_committed(event)
+    # -- the steps the commit strategies share ------------------------------------------
+    def next_event(self, state: SessionState, draft: ev.Draft) -> ev.Event:
+        """The decided draft as the session's next event."""
+        return ev.Event(state.session.id, state.seq + 1, draft.type, draft.data, self.clock())
 
-    async def _recover(self, session_id: str, failed_state: SessionState | None = None) -> None:
-        # Later commands may already have applied on top of the failed one; one lock keeps
-        # concurrent failures from rebuilding the same state twice.
-        lock = self._locks.setdefault(session_id, asyncio.Lock())
-        async with lock:
-            if failed_state is not None and self.states.get(session_id) is not failed_state:
-                return  # already rebuilt since that state was used
-            if failed_state is None and session_id not in self.broken:
-                return
-            self.broken.add(session_id)
-            try:
-                self.states[session_id] = await self._rebuild(session_id, None)
-            except Exception:
-                # Memory may hold a change the store refused: refuse commands until a
-                # rebuild from the store succeeds.
-                log.exception("could not rebuild %s from the store", session_id)
-            else:
-                self.broken.discard(session_id)
+    def fold(self, state: SessionState, event: ev.Event) -> Change:
+        """Apply an event to the state; the change it makes for clients."""
+        was_public = self._public_flags(state, event.type, event.data)
+        return project(state, state.apply(event), was_public)
+
+    def committed(self, event: ev.Event, change: Change) -> None:
+        """What follows a commit: every client learns of it."""
+        self.bus.publish(change)
 
     @staticmethod
     def _public_flags(state: SessionState, kind: str, data: dict[str, Any]) -> dict[int, bool]:

@@ -1,0 +1,197 @@
+"""The two ways a command is committed, chosen once by whether the store is shared.
+
+- `ApplyThenAppend` (embedded store, written by this process alone): apply the event at
+  once, so the next command decides against it, then append; if the append fails the
+  session is rebuilt from the store, so memory never keeps what the store does not have.
+- `AppendThenApply` (shared store, appended to by other processes too): decide against
+  the latest state and append only if the log still ends where that state does; on a
+  conflict catch up from the log and decide again; apply only after the append, so
+  memory always equals the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from companion.backends.base import SeqConflict, StoreUnavailable
+from companion.domain import events as ev
+from companion.domain.errors import DomainError
+from companion.domain.session_state import SessionState
+from companion.services.projection import Change
+
+if TYPE_CHECKING:
+    from companion.services.sessions import SessionService
+
+log = logging.getLogger(__name__)
+
+MAX_CONFLICTS = 20  # shared stores: retries when another process appended first
+RECENT_OWN = 256  # shared stores: changes kept to answer our own commands
+
+Decide = Callable[[SessionState], ev.Draft]
+
+
+class StoreError(DomainError):
+    """The change could not be stored; it was not applied."""
+
+    code = "store_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a command did: the committed event and the change sent to clients."""
+
+    event: ev.Event
+    change: Change
+
+
+def _unsaved() -> StoreError:
+    return StoreError("The change could not be saved; please try again.")
+
+
+class CommitStrategy(Protocol):
+    """Commits one decided event of one session, and follows what others commit."""
+
+    async def commit(self, session_id: str, decide: Decide) -> Outcome:
+        """Decide against the session's state, store the event, apply and publish it."""
+
+    def on_remote_event(self, event: ev.Event) -> None:
+        """An event another process committed (seen on the shared log's tail)."""
+
+
+class ApplyThenAppend:
+    """The embedded store's order: apply, append, and rebuild the session if that fails."""
+
+    def __init__(self, service: SessionService) -> None:
+        self.service = service
+        self.broken: set[str] = set()  # sessions whose memory may be ahead of the store
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def commit(self, session_id: str, decide: Decide) -> Outcome:
+        """Decide, apply, append; publish once the store has it."""
+        service = self.service
+        if session_id in self.broken:
+            await self._recover(session_id)
+            if session_id in self.broken:
+                raise StoreError("The session cannot be saved right now; please try again.")
+        state = service.state(session_id)
+        event = service.next_event(state, decide(state))
+        change = service.fold(state, event)
+        try:
+            await service.store.append([event])
+        except (StoreUnavailable, OSError) as exc:
+            log.error("store failed for %s seq %s: %s", session_id, event.seq, exc)
+            await self._recover(session_id, state)
+            raise _unsaved() from exc
+        service.committed(event, change)
+        return Outcome(event, change)
+
+    def on_remote_event(self, event: ev.Event) -> None:
+        """Nobody else appends to an embedded store: nothing to follow."""
+
+    async def _recover(self, session_id: str, failed_state: SessionState | None = None) -> None:
+        # Later commands may already have applied on top of the failed one; one lock keeps
+        # concurrent failures from rebuilding the same state twice.
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            states = self.service.states
+            if failed_state is not None and states.get(session_id) is not failed_state:
+                return  # already rebuilt since that state was used
+            if failed_state is None and session_id not in self.broken:
+                return
+            self.broken.add(session_id)
+            try:
+                states[session_id] = await self.service.rebuild(session_id)
+            except Exception:
+                # Memory may hold a change the store refused: refuse commands until a
+                # rebuild from the store succeeds.
+                log.exception("could not rebuild %s from the store", session_id)
+            else:
+                self.broken.discard(session_id)
+
+
+class AppendThenApply:
+    """The shared store's order: append if the log still ends here, else catch up and retry."""
+
+    def __init__(self, service: SessionService) -> None:
+        self.service = service
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._recent: dict[str, dict[int, Change]] = {}  # seq -> change, to answer our own
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def commit(self, session_id: str, decide: Decide) -> Outcome:
+        """Decide against the latest state, append, then apply and publish."""
+        service = self.service
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            for _ in range(MAX_CONFLICTS):
+                state = service.state(session_id)
+                event = service.next_event(state, decide(state))
+                try:
+                    await service.store.append([event])
+                except SeqConflict:
+                    await self._catch_up_or_fail(session_id)
+                    # The client library retries after a lost reply or a timeout, so the
+                    # conflict may be this very event, stored by the first attempt.
+                    mine = self._recent.get(session_id, {}).get(event.seq)
+                    if mine is not None and await self._stored_already(event):
+                        return Outcome(event, mine)
+                    continue
+                except (StoreUnavailable, OSError) as exc:
+                    raise _unsaved() from exc
+                # The log ended at state.seq, so only the tail can have applied anything
+                # meanwhile, and then only this very event.
+                change = self.apply_committed(event) or self._recent[session_id][event.seq]
+                return Outcome(event, change)
+        raise StoreError("The session is too busy right now; please try again.", "busy")
+
+    def apply_committed(self, event: ev.Event) -> Change | None:
+        """Fold an event that is already in the shared log (from this or another process).
+
+        Returns the published change, or None when the event was already applied. A gap
+        (an event ahead of the state) is left to `catch_up`, which reads the log.
+        """
+        state = self.service.states.get(event.session_id)
+        if state is None or event.seq != state.seq + 1:
+            return None
+        change = self.service.fold(state, event)
+        recent = self._recent.setdefault(event.session_id, {})
+        recent[event.seq] = change
+        recent.pop(event.seq - RECENT_OWN, None)
+        self.service.follow_access(event)
+        self.service.committed(event, change)
+        return change
+
+    def on_remote_event(self, event: ev.Event) -> None:
+        """Apply an event from the tail, or catch up from the log on a gap."""
+        state = self.service.states.get(event.session_id)
+        if state is None or event.seq <= state.seq:
+            return
+        if event.seq == state.seq + 1:
+            self.apply_committed(event)
+        else:
+            task = asyncio.get_running_loop().create_task(self.catch_up(event.session_id))
+            self._tasks.add(task)  # held until done, so it is not collected mid-way
+            task.add_done_callback(self._tasks.discard)
+
+    async def catch_up(self, session_id: str) -> None:
+        """Apply every event of the shared log that this process has not applied yet."""
+        state = self.service.state(session_id)
+        for event in await self.service.store.load_events(session_id, state.seq):
+            self.apply_committed(event)
+
+    async def _catch_up_or_fail(self, session_id: str) -> None:
+        try:
+            await self.catch_up(session_id)
+        except (StoreUnavailable, OSError) as exc:
+            raise _unsaved() from exc
+
+    async def _stored_already(self, event: ev.Event) -> bool:
+        try:
+            found = await self.service.store.load_events(event.session_id, event.seq - 1)
+        except (StoreUnavailable, OSError) as exc:
+            raise _unsaved() from exc
+        return bool(found) and found[0] == event
