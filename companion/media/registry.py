@@ -163,7 +163,7 @@ class MediaRegistry:
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         """After a restart no publisher is connected: end streams the log says are live."""
-        if self.settings.redis_url:
+        if self.service.store.shared:
             # Several processes share the log: a live stream may be another process's.
             return
         for session_id, state in self.service.states.items():
