@@ -354,7 +354,11 @@ class PollBoard:
             return sorted(answer)
         if poll.kind == PollKind.RATING:
             scale = poll.scale or 0
-            if not _whole(answer) or not 1 <= answer <= scale:
+            if not _whole(answer):
+                raise InvalidAnswer(
+                    "Answer with a whole number."
+                )  # like a choice of the wrong type
+            if not 1 <= answer <= scale:
                 raise InvalidAnswer(
                     f"Answer with a whole number from 1 to {scale}.", code="invalid_rating"
                 )

@@ -100,6 +100,11 @@ class Admission:
         )
         return bucket.take()
 
+    def identity_retry_after(self, address: str) -> float:
+        """Seconds until `address` may get a fresh identity again, after `new_identity` refused."""
+        bucket = self._identities.get(address)
+        return bucket.retry_after() if bucket is not None else 0.0
+
     @staticmethod
     def _bucket(
         buckets: dict[str, TokenBucket], key: str, rate: float, burst: float

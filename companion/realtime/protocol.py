@@ -92,14 +92,15 @@ def parse(raw: str | bytes, max_bytes: int) -> dict[str, Any]:
         raise ProtocolError("bad_json", "The message is not valid JSON.") from None
     if not isinstance(message, dict):
         raise ProtocolError("bad_message", "A message must be a JSON object.")
-    kind = message.get("type")
-    if not isinstance(kind, str):
-        raise ProtocolError("bad_message", "A message needs a `type` string.")
-    if kind not in CLIENT_TYPES:
-        raise ProtocolError("unknown_type", f"Unknown message type {kind[:40]!r}.")
+    # The id is read first, so every later refusal can name the request it answers.
     request_id = message.get("id")
     if request_id is not None and not _valid_id(request_id):
         raise ProtocolError("bad_message", "`id` must be a short string or number.")
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("bad_message", "A message needs a `type` string.", request_id)
+    if kind not in CLIENT_TYPES:
+        raise ProtocolError("unknown_type", f"Unknown message type {kind[:40]!r}.", request_id)
     return message
 
 

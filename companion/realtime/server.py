@@ -38,6 +38,7 @@ WHERE = ("room", "remote")
 # Any frame above this is refused by the library (close 1009); between the application
 # limit and this one, the client gets an error and keeps its connection.
 FRAME_LIMIT_FACTOR = 8
+MAX_RETRY_AFTER = 3600.0
 
 
 class RealtimeServer:
@@ -106,9 +107,8 @@ class RealtimeServer:
         async for raw in ws:
             request_id = None
             try:
-                message = parse(raw, self.settings.max_message_bytes)
+                message = self._receive(raw, bucket)
                 request_id = message.get("id")
-                self._throttle(bucket)
                 if message["type"] == "ping":
                     await ws.send(encode({"type": "pong", "re": request_id}))
                     continue
@@ -178,14 +178,14 @@ class RealtimeServer:
         token = message.get("token")
         if token is not None:
             participant = self.signer.verify(token, session_id)
-        elif not self.admission.new_identity(
-            self.admission.address(ws, ws.request) if ws.request else "unknown"
-        ):
-            # Many fresh identities from one address is how votes get stuffed.
-            raise ProtocolError(
-                "rate_limited", "Too many new participants from this network; try again soon."
-            )
         else:
+            address = self.admission.address(ws, ws.request) if ws.request else "unknown"
+            if not self.admission.new_identity(address):
+                # Many fresh identities from one address is how votes get stuffed.
+                raise _rate_limited(
+                    "new participants from this network",
+                    self.admission.identity_retry_after(address),
+                )
             participant, token = self.signer.issue(session_id)
         extra = {"participant": {"id": participant, "token": token, "where": where, "name": name}}
         return Member(ws, session_id, "participant", participant, where, name), extra
@@ -194,23 +194,22 @@ class RealtimeServer:
     async def _request(self, member: Member, raw: str | bytes, bucket: TokenBucket) -> None:
         request_id = None
         try:
-            message = parse(raw, self.settings.max_message_bytes)
+            message = self._receive(raw, bucket)
             request_id = message.get("id")
-            self._throttle(bucket)
             reply = await self._dispatch(member, message)
         except (ProtocolError, DomainError) as exc:
             reply = _error_reply(exc, request_id)
         await member.ws.send(reply)
 
-    @staticmethod
-    def _throttle(bucket: TokenBucket) -> None:
-        if not bucket.take():
-            wait = bucket.retry_after()
-            raise ProtocolError(
-                "rate_limited",
-                f"Too many messages; try again in {math.ceil(wait)} s.",
-                retry_after=round(wait, 2),
-            )
+    def _receive(self, raw: str | bytes, bucket: TokenBucket) -> dict[str, Any]:
+        """One client message; every frame, valid or not, counts against the connection."""
+        try:
+            message = parse(raw, self.settings.max_message_bytes)
+        except ProtocolError as exc:
+            _throttle(bucket, exc.request_id)
+            raise
+        _throttle(bucket, message.get("id"))
+        return message
 
     async def _dispatch(self, member: Member, message: dict[str, Any]) -> str:
         kind = message["type"]
@@ -239,7 +238,9 @@ class RealtimeServer:
         if kind == "session.new_code":
             code = await self.service.regenerate_join_code(sid)
             return encode({"type": "ack", "re": request_id, "join_code": code})
-        await self.service.moderate(sid, kind, message)
+        outcome = await self.service.moderate(sid, kind, message)
+        if kind == "poll.create":  # so a console knows which new poll is its own
+            return encode({"type": "ack", "re": request_id, "poll": outcome.event.data["id"]})
         return encode({"type": "ack", "re": request_id})
 
     async def _participant_action(self, member: Member, message: dict[str, Any], kind: str) -> str:
@@ -288,13 +289,8 @@ class RealtimeServer:
                 bucket = TokenBucket(s.votes_per_second, s.vote_burst)
             self.buckets[key] = bucket
         if not bucket.take():
-            wait = bucket.retry_after()
             what = {"ask": "questions", "vote": "votes"}.get(kind, "answers")
-            raise ProtocolError(
-                "rate_limited",
-                f"Too many {what}; try again in {math.ceil(wait)} s.",
-                retry_after=round(wait, 2),
-            )
+            raise _rate_limited(what, bucket.retry_after())
         return bucket
 
     # -- attendance ----------------------------------------------------------------------
@@ -312,9 +308,23 @@ class RealtimeServer:
                 log.warning("attendance peak of %s not recorded: %s", session_id, exc.message)
 
 
+def _throttle(bucket: TokenBucket, request_id: Any) -> None:
+    if not bucket.take():
+        raise _rate_limited("messages", bucket.retry_after(), request_id)
+
+
+def _rate_limited(what: str, wait: float, request_id: Any = None) -> ProtocolError:
+    wait = min(wait, MAX_RETRY_AFTER)  # a rate of 0 would wait forever; JSON has no Infinity
+    return ProtocolError(
+        "rate_limited",
+        f"Too many {what}; try again in {math.ceil(wait)} s.",
+        request_id,
+        retry_after=round(wait, 2),
+    )
+
+
 def _error_reply(exc: ProtocolError | DomainError | TokenError, request_id: Any) -> str:
     if isinstance(exc, ProtocolError):
-        return error(
-            exc.code, exc.message, exc.request_id or request_id, retry_after=exc.retry_after
-        )
+        echoed = exc.request_id if exc.request_id is not None else request_id
+        return error(exc.code, exc.message, echoed, retry_after=exc.retry_after)
     return error(exc.code, exc.message, request_id)
