@@ -10,8 +10,11 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from companion.services.organisers import OrganiserService
 from companion.services.sessions import SessionService
 from companion.settings import Settings
+from companion.web.organise_pages import account_routes
+from companion.web.organiser_auth import OrganiserAccess, Refused
 from companion.web.pages import Pages
 from companion.web.report_pages import ReportPages
 from companion.web.security import SecurityHeaders
@@ -38,6 +41,7 @@ def create_app(
     With `media`, it also serves the live stream (WHIP, WHEP, the camera page).
     """
     pages = Pages(settings, service)
+    organisers = OrganiserAccess(settings, OrganiserService(service.store), pages)
     stream_routes = []
     if media is not None:
         from companion.media.routes import media_routes  # aiortc is loaded only to stream
@@ -60,8 +64,10 @@ def create_app(
             Route("/i18n/{lang}.json", pages.strings),
             Route("/api/sessions/{code}", pages.session_api),
             Route("/healthz", pages.health),
+            *account_routes(organisers, settings),
             *stream_routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders, connect_src=realtime_origin(settings))],
+        exception_handlers={Refused: organisers.refused},
     )

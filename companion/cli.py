@@ -1,4 +1,5 @@
-"""`companion demo | serve | import FILE | links | migrate` — the command-line entry point."""
+"""`companion demo | serve | import FILE | links | migrate | organiser add EMAIL` — the
+command-line entry point."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from companion.backends.memory import MemoryBus
 from companion.migrate import MigrationError, MigrationReport, migrate
 from companion.programme_file import ProgrammeError, parse_programme
 from companion.runtime import serve, store_url
+from companion.services.organisers import AccountError, OrganiserService
 from companion.services.sessions import SessionService
 from companion.settings import Settings, load_settings
 
@@ -63,6 +65,36 @@ async def run_migration(source_url: str, target_url: str) -> MigrationReport:
         await source.close()
 
 
+DEMO_ORGANISER = "demo@example.org"
+
+
+async def add_organiser(
+    settings: Settings, email: str, networks: list[str], every_network: bool
+) -> str:
+    """Make (or find) an organiser account, add it to networks, and return a one-time
+    sign-in link with which they set a password. No password is ever printed."""
+    store = open_store(store_url(settings))
+    await store.open()
+    try:
+        service = SessionService(store, MemoryBus())
+        await service.load()
+        known = {n.id for n in service.programme.networks}
+        unknown = [n for n in networks if n not in known]
+        if unknown:
+            raise AccountError(f"no network with id {', '.join(unknown)}")
+        organisers = OrganiserService(store)
+        organiser = await organisers.find(email)
+        if organiser is None:
+            organiser = await organisers.create(email)
+        for network_id in sorted(known) if every_network else networks:
+            if not await organisers.is_member(organiser.id, network_id):
+                await organisers.add_member(network_id, organiser, "companion organiser add")
+        secret = await organisers.signin_link(organiser)
+        return f"{settings.base_url}/organise/link/{secret}"
+    finally:
+        await store.close()
+
+
 def print_links(settings: Settings, service: SessionService) -> None:
     """For every session: its join code, participant link, screen link and moderator link."""
     base = settings.base_url
@@ -95,6 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     mig.add_argument(
         "--to", dest="target", required=True, help="redis://HOST:PORT/DB or sqlite:///FILE"
     )
+    org = sub.add_parser("organiser", help="organiser accounts")
+    org_sub = org.add_subparsers(dest="action", required=True)
+    org_add = org_sub.add_parser(
+        "add", help="make an account (or a new sign-in link) and print a one-time sign-in link"
+    )
+    org_add.add_argument("email")
+    org_add.add_argument(
+        "--network", action="append", default=[], help="a network id to join (repeatable)"
+    )
+    org_add.add_argument("--all-networks", action="store_true", help="join every network")
     args = parser.parse_args(argv)
     settings = load_settings().with_secret()
 
@@ -112,6 +154,17 @@ def main(argv: list[str] | None = None) -> int:
             report = asyncio.run(run_migration(args.source, args.target))
             print(f"copied {report.sessions} sessions and {report.events} events")
             return 0
+        if args.command == "organiser":
+            try:
+                link = asyncio.run(
+                    add_organiser(settings, args.email, args.network, args.all_networks)
+                )
+            except AccountError as exc:
+                print(f"error: {_account_message(exc)}", file=sys.stderr)
+                return 2
+            print(f"Sign-in link for {args.email.strip().lower()} (works once, for 24 hours):")
+            print(link)
+            return 0
         if args.command == "links":
             print_links(settings, asyncio.run(load_service(settings)))
             return 0
@@ -119,6 +172,15 @@ def main(argv: list[str] | None = None) -> int:
             service = asyncio.run(load_service(settings))
             if not service.programme.networks:
                 asyncio.run(import_text(settings, demo_programme_text(), "demo/programme.yaml"))
+            organiser_link = asyncio.run(add_organiser(settings, DEMO_ORGANISER, [], True))
+
+            def on_ready(s: SessionService) -> None:
+                print_links(settings, s)
+                print(f"\norganiser ({DEMO_ORGANISER}), one-time sign-in: {organiser_link}")
+                sys.stdout.flush()
+
+            asyncio.run(serve(settings, on_ready=on_ready))
+            return 0
         asyncio.run(serve(settings, on_ready=lambda s: print_links(settings, s)))
     except (ProgrammeError, MigrationError, StoreUnavailable, StoreURLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -126,6 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _account_message(exc: AccountError) -> str:
+    messages = {
+        "organise.error_email": "that is not an email address",
+        "organise.error_email_taken": "that email already has an account",
+    }
+    return messages.get(exc.key, exc.key)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from companion.backends.redis import RedisStore
 from companion.backends.sqlite import SQLiteStore
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
+from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
 from tests.redisproc import RedisProcess
 
 SID = "tema-1-session-2"
@@ -130,6 +131,80 @@ async def test_data_survives_reopening(store, request: pytest.FixtureRequest) ->
     await store.open()
     assert [e.seq for e in await store.load_events(SID)] == [1, 2]
     assert await store.load_access() == [SessionAccess(SID, "K7PM2Q", "s")]
+
+
+async def test_organiser_accounts_are_unique_by_email(store) -> None:
+    """An account comes back by id and email; a second account with the same email is refused."""
+    anna = Organiser("o1", "anna@kommun.se", "Anna Öberg", "$argon2id$x", 1.0)
+    assert await store.add_organiser(anna)
+    assert not await store.add_organiser(Organiser("o2", "anna@kommun.se"))
+    assert await store.get_organiser("o2") is None
+    assert await store.find_organiser("anna@kommun.se") == anna
+    changed = Organiser("o1", "anna@kommun.se", "Anna Öberg", "$argon2id$y", 1.0, epoch=1)
+    await store.save_organiser(changed)
+    assert await store.get_organiser("o1") == changed
+    assert await store.find_organiser("nobody@kommun.se") is None
+
+
+async def test_memberships_both_ways(store) -> None:
+    """Memberships are listed per organiser and per network; adding twice and removing are safe."""
+    await store.add_membership("net-a", "o1")
+    await store.add_membership("net-a", "o1")
+    await store.add_membership("net-b", "o1")
+    await store.add_membership("net-a", "o2")
+    assert await store.memberships("o1") == {"net-a", "net-b"}
+    assert await store.network_members("net-a") == {"o1", "o2"}
+    await store.remove_membership("net-a", "o1")
+    await store.remove_membership("net-a", "o1")
+    assert await store.memberships("o1") == {"net-b"}
+    assert await store.network_members("net-a") == {"o2"}
+    assert await store.memberships("nobody") == set()
+
+
+async def test_a_one_time_link_works_once_and_not_after_expiry(store) -> None:
+    """A link is taken once (even by racing takers); an expired one is never given out."""
+    now = time.time()
+    link = OneTimeLink("h1", "invite", now + 60, "", "b@x.se", "net-a", "o1")
+    await store.put_link(link)
+    results = await asyncio.gather(*(store.take_link("h1", now) for _ in range(5)))
+    assert [r for r in results if r is not None] == [link]
+    await store.put_link(OneTimeLink("h2", "signin", now + 60, "o1"))
+    assert await store.take_link("h2", now + 61) is None
+    assert await store.take_link("h2", now) is None  # an expired take still used it up
+    assert await store.take_link("missing", now) is None
+
+
+async def test_signin_sessions_expire_and_end(store) -> None:
+    """A sign-in session is found until it expires or is deleted."""
+    now = time.time()
+    signin = Signin("s1", "o1", "csrf-token", now + 3600, 2)
+    await store.put_signin(signin)
+    assert await store.get_signin("s1", now) == signin
+    assert await store.get_signin("s1", now + 3601) is None
+    await store.delete_signin("s1")
+    assert await store.get_signin("s1", now) is None
+
+
+async def test_failures_count_in_a_window(store) -> None:
+    """Failures count up within the window, start again after it, and can be cleared."""
+    now = time.time()
+    assert [await store.count_failure("k", 60, now + i) for i in range(3)] == [1, 2, 3]
+    assert await store.count_failure("k", 60, now + 61) == 1
+    racing = await asyncio.gather(*(store.count_failure("r", 60, now) for _ in range(10)))
+    assert sorted(racing) == list(range(1, 11))
+    await store.clear_failures("k")
+    assert await store.count_failure("k", 60, now + 62) == 1
+
+
+async def test_audit_newest_first_per_network(store) -> None:
+    """Audit entries come back per network, newest first, limited, text intact."""
+    for i in range(5):
+        await store.append_audit(AuditEntry("net-a", 100.0 + i, "anna@kommun.se", "x", f"å {i}"))
+    await store.append_audit(AuditEntry("net-b", 1.0, "b@x.se", "y"))
+    entries = await store.load_audit("net-a", limit=3)
+    assert [e.detail for e in entries] == ["å 4", "å 3", "å 2"]
+    assert await store.load_audit("net-b") == [AuditEntry("net-b", 1.0, "b@x.se", "y")]
+    assert await store.load_audit("net-c") == []
 
 
 async def test_redis_down_is_a_clear_error_not_a_hang(redis_server: RedisProcess) -> None:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
+from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
 
 
 class StoreUnavailable(Exception):
@@ -78,6 +79,58 @@ class Store(Protocol):
 
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         """A session's events with seq > after_seq, in order."""
+
+    # -- organisers (companion.services.organisers) ----------------------------------------
+    async def add_organiser(self, organiser: Organiser) -> bool:
+        """Create an account; False (and nothing stored) when the email is taken."""
+
+    async def save_organiser(self, organiser: Organiser) -> None:
+        """Replace an existing account (its email does not change)."""
+
+    async def get_organiser(self, organiser_id: str) -> Organiser | None:
+        """An account by id."""
+
+    async def find_organiser(self, email: str) -> Organiser | None:
+        """An account by its normalised email."""
+
+    async def add_membership(self, network_id: str, organiser_id: str) -> None:
+        """Make an organiser a member of a network (idempotent)."""
+
+    async def remove_membership(self, network_id: str, organiser_id: str) -> None:
+        """End a membership (idempotent)."""
+
+    async def memberships(self, organiser_id: str) -> set[str]:
+        """The networks an organiser belongs to."""
+
+    async def network_members(self, network_id: str) -> set[str]:
+        """The organisers (ids) of a network."""
+
+    async def put_link(self, link: OneTimeLink) -> None:
+        """Keep a one-time link until it is taken or expires."""
+
+    async def take_link(self, token_hash: str, now: float) -> OneTimeLink | None:
+        """Remove and return a link that has not expired; atomic, so it works only once."""
+
+    async def put_signin(self, signin: Signin) -> None:
+        """Keep a sign-in session until it expires or is deleted."""
+
+    async def get_signin(self, id_hash: str, now: float) -> Signin | None:
+        """A sign-in session that has not expired."""
+
+    async def delete_signin(self, id_hash: str) -> None:
+        """End a sign-in session (sign out)."""
+
+    async def count_failure(self, key: str, window: float, now: float) -> int:
+        """Count one failure against `key`; the failures in the current window, this one included."""
+
+    async def clear_failures(self, key: str) -> None:
+        """Forget the failures of `key` (after a successful sign-in)."""
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        """Record an audit entry of a network."""
+
+    async def load_audit(self, network_id: str, limit: int = 500) -> list[AuditEntry]:
+        """A network's most recent audit entries, newest first."""
 
 
 class Bus(Protocol):

@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError, RedisError, ResponseError, Timeout
 from companion.backends.base import SeqConflict, StoreUnavailable
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
+from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,29 @@ PROGRAMME = PREFIX + "programme"
 ACCESS = PREFIX + "access"
 CODES = PREFIX + "codes"
 SESSIONS = PREFIX + "sessions"
+ORGANISERS = PREFIX + "organisers"  # id -> JSON
+ORGANISER_EMAILS = PREFIX + "organiser-emails"  # email -> id
+AUDIT_KEPT = 10000  # entries per network
+
+# KEYS: emails, organisers. ARGV: email, id, JSON. 0 when the email is taken.
+ADD_ORGANISER = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
+# KEYS: the failure counter. ARGV: now, window (seconds). A fixed window from the first failure.
+COUNT_FAILURE = """
+local start = tonumber(redis.call('HGET', KEYS[1], 's') or '-1')
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+if start < 0 or start <= now - window then
+  redis.call('HSET', KEYS[1], 's', ARGV[1], 'c', 1)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+  return 1
+end
+return redis.call('HINCRBY', KEYS[1], 'c', 1)
+"""
 
 # KEYS: seq key, stream key. ARGV: first seq, then (type, data, at) per event.
 APPEND = """
@@ -110,6 +134,8 @@ class RedisStore:
         """Connect (and check the connection)."""
         self.redis = connect(self.url)
         self._append = self.redis.register_script(APPEND)
+        self._add_organiser = self.redis.register_script(ADD_ORGANISER)
+        self._count_failure = self.redis.register_script(COUNT_FAILURE)
         await self._call(self.redis.ping())
 
     async def close(self) -> None:
@@ -190,6 +216,121 @@ class RedisStore:
             self._client().xrange(_stream_key(session_id), min=f"({after_seq}-0", max="+")
         )
         return [_event(session_id, entry_id, fields) for entry_id, fields in rows]
+
+    # -- organisers ----------------------------------------------------------------------
+    async def add_organiser(self, organiser: Organiser) -> bool:
+        """Create an account; False when the email is taken (one script: atomic)."""
+        added = await self._call(
+            self._add_organiser(
+                keys=[ORGANISER_EMAILS, ORGANISERS],
+                args=[organiser.email, organiser.id, _dump(organiser.to_data())],
+            )
+        )
+        return bool(added)
+
+    async def save_organiser(self, organiser: Organiser) -> None:
+        """Replace an existing account."""
+        await self._call(self._client().hset(ORGANISERS, organiser.id, _dump(organiser.to_data())))
+
+    async def get_organiser(self, organiser_id: str) -> Organiser | None:
+        """An account by id."""
+        raw = await self._call(self._client().hget(ORGANISERS, organiser_id))
+        return Organiser.from_data(json.loads(raw)) if raw else None
+
+    async def find_organiser(self, email: str) -> Organiser | None:
+        """An account by email."""
+        organiser_id = await self._call(self._client().hget(ORGANISER_EMAILS, email))
+        return await self.get_organiser(organiser_id) if organiser_id else None
+
+    async def add_membership(self, network_id: str, organiser_id: str) -> None:
+        """Make an organiser a member of a network."""
+        pipe = self._client().pipeline(transaction=True)
+        pipe.sadd(f"{PREFIX}members:{network_id}", organiser_id)
+        pipe.sadd(f"{PREFIX}member-of:{organiser_id}", network_id)
+        await self._call(pipe.execute())
+
+    async def remove_membership(self, network_id: str, organiser_id: str) -> None:
+        """End a membership."""
+        pipe = self._client().pipeline(transaction=True)
+        pipe.srem(f"{PREFIX}members:{network_id}", organiser_id)
+        pipe.srem(f"{PREFIX}member-of:{organiser_id}", network_id)
+        await self._call(pipe.execute())
+
+    async def memberships(self, organiser_id: str) -> set[str]:
+        """The networks an organiser belongs to."""
+        return set(await self._call(self._client().smembers(f"{PREFIX}member-of:{organiser_id}")))
+
+    async def network_members(self, network_id: str) -> set[str]:
+        """The organisers of a network."""
+        return set(await self._call(self._client().smembers(f"{PREFIX}members:{network_id}")))
+
+    async def put_link(self, link: OneTimeLink) -> None:
+        """Keep a one-time link; Redis forgets it when it expires."""
+        await self._call(
+            self._client().set(
+                f"{PREFIX}link:{link.token_hash}",
+                _dump(link.to_data()),
+                pxat=max(1, int(link.expires * 1000)),
+            )
+        )
+
+    async def take_link(self, token_hash: str, now: float) -> OneTimeLink | None:
+        """Remove and return a link that has not expired (GETDEL: atomic)."""
+        raw = await self._call(self._client().getdel(f"{PREFIX}link:{token_hash}"))
+        if not raw:
+            return None
+        link = OneTimeLink.from_data(json.loads(raw))
+        return link if link.expires > now else None
+
+    async def put_signin(self, signin: Signin) -> None:
+        """Keep a sign-in session; Redis forgets it when it expires."""
+        await self._call(
+            self._client().set(
+                f"{PREFIX}signin:{signin.id_hash}",
+                _dump(signin.to_data()),
+                pxat=max(1, int(signin.expires * 1000)),
+            )
+        )
+
+    async def get_signin(self, id_hash: str, now: float) -> Signin | None:
+        """A sign-in session that has not expired."""
+        raw = await self._call(self._client().get(f"{PREFIX}signin:{id_hash}"))
+        if not raw:
+            return None
+        signin = Signin.from_data(json.loads(raw))
+        return signin if signin.expires > now else None
+
+    async def delete_signin(self, id_hash: str) -> None:
+        """End a sign-in session."""
+        await self._call(self._client().delete(f"{PREFIX}signin:{id_hash}"))
+
+    async def count_failure(self, key: str, window: float, now: float) -> int:
+        """Count a failure in a fixed window from the first failure (one script: atomic)."""
+        count = await self._call(
+            self._count_failure(keys=[f"{PREFIX}failures:{key}"], args=[repr(now), repr(window)])
+        )
+        return int(count)
+
+    async def clear_failures(self, key: str) -> None:
+        """Forget the failures of `key`."""
+        await self._call(self._client().delete(f"{PREFIX}failures:{key}"))
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        """Record an audit entry (the newest AUDIT_KEPT are kept)."""
+        key = f"{PREFIX}audit:{entry.network_id}"
+        pipe = self._client().pipeline(transaction=True)
+        pipe.lpush(key, _dump(entry.to_data()))
+        pipe.ltrim(key, 0, AUDIT_KEPT - 1)
+        await self._call(pipe.execute())
+
+    async def load_audit(self, network_id: str, limit: int = 500) -> list[AuditEntry]:
+        """Newest first."""
+        rows = await self._call(self._client().lrange(f"{PREFIX}audit:{network_id}", 0, limit - 1))
+        return [AuditEntry.from_data(json.loads(r)) for r in rows]
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False)
 
 
 class RedisTail:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from companion.backends.base import SeqConflict, StoreUnavailable, StoreURLError
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
+from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS programme (
@@ -39,10 +40,47 @@ CREATE TABLE IF NOT EXISTS events (
     at REAL NOT NULL,
     PRIMARY KEY (session_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS organisers (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS memberships (
+    network_id TEXT NOT NULL,
+    organiser_id TEXT NOT NULL,
+    PRIMARY KEY (network_id, organiser_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS one_time_links (
+    token_hash TEXT PRIMARY KEY,
+    expires REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signins (
+    id_hash TEXT PRIMARY KEY,
+    expires REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS failures (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    start REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    network_id TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_network ON audit (network_id, id);
 """
 
 MAX_BATCH = 2000
 SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def _dump(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
 _STOP = object()
 
 
@@ -163,6 +201,130 @@ class SQLiteStore:
             ),
         )
         return [Event(session_id, r[0], r[1], json.loads(r[2]), r[3]) for r in rows]
+
+    # -- organisers ----------------------------------------------------------------------
+    async def _q(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return await self._submit("query", (sql, params))
+
+    async def add_organiser(self, organiser: Organiser) -> bool:
+        """Create an account; False when the email is taken."""
+        rows = await self._q(
+            "INSERT INTO organisers (id, email, data) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING RETURNING id",
+            (organiser.id, organiser.email, _dump(organiser.to_data())),
+        )
+        return bool(rows)
+
+    async def save_organiser(self, organiser: Organiser) -> None:
+        """Replace an existing account."""
+        await self._q(
+            "UPDATE organisers SET data = ? WHERE id = ?",
+            (_dump(organiser.to_data()), organiser.id),
+        )
+
+    async def get_organiser(self, organiser_id: str) -> Organiser | None:
+        """An account by id."""
+        rows = await self._q("SELECT data FROM organisers WHERE id = ?", (organiser_id,))
+        return Organiser.from_data(json.loads(rows[0][0])) if rows else None
+
+    async def find_organiser(self, email: str) -> Organiser | None:
+        """An account by email."""
+        rows = await self._q("SELECT data FROM organisers WHERE email = ?", (email,))
+        return Organiser.from_data(json.loads(rows[0][0])) if rows else None
+
+    async def add_membership(self, network_id: str, organiser_id: str) -> None:
+        """Make an organiser a member of a network."""
+        await self._q(
+            "INSERT OR IGNORE INTO memberships (network_id, organiser_id) VALUES (?, ?)",
+            (network_id, organiser_id),
+        )
+
+    async def remove_membership(self, network_id: str, organiser_id: str) -> None:
+        """End a membership."""
+        await self._q(
+            "DELETE FROM memberships WHERE network_id = ? AND organiser_id = ?",
+            (network_id, organiser_id),
+        )
+
+    async def memberships(self, organiser_id: str) -> set[str]:
+        """The networks an organiser belongs to."""
+        rows = await self._q(
+            "SELECT network_id FROM memberships WHERE organiser_id = ?", (organiser_id,)
+        )
+        return {r[0] for r in rows}
+
+    async def network_members(self, network_id: str) -> set[str]:
+        """The organisers of a network."""
+        rows = await self._q(
+            "SELECT organiser_id FROM memberships WHERE network_id = ?", (network_id,)
+        )
+        return {r[0] for r in rows}
+
+    async def put_link(self, link: OneTimeLink) -> None:
+        """Keep a one-time link."""
+        await self._q(
+            "INSERT OR REPLACE INTO one_time_links (token_hash, expires, data) VALUES (?, ?, ?)",
+            (link.token_hash, link.expires, _dump(link.to_data())),
+        )
+
+    async def take_link(self, token_hash: str, now: float) -> OneTimeLink | None:
+        """Remove and return a link that has not expired (one statement: atomic)."""
+        rows = await self._q(
+            "DELETE FROM one_time_links WHERE token_hash = ? RETURNING expires, data",
+            (token_hash,),
+        )
+        if not rows or rows[0][0] <= now:
+            return None
+        return OneTimeLink.from_data(json.loads(rows[0][1]))
+
+    async def put_signin(self, signin: Signin) -> None:
+        """Keep a sign-in session."""
+        await self._q(
+            "INSERT OR REPLACE INTO signins (id_hash, expires, data) VALUES (?, ?, ?)",
+            (signin.id_hash, signin.expires, _dump(signin.to_data())),
+        )
+
+    async def get_signin(self, id_hash: str, now: float) -> Signin | None:
+        """A sign-in session that has not expired."""
+        rows = await self._q(
+            "SELECT data FROM signins WHERE id_hash = ? AND expires > ?", (id_hash, now)
+        )
+        return Signin.from_data(json.loads(rows[0][0])) if rows else None
+
+    async def delete_signin(self, id_hash: str) -> None:
+        """End a sign-in session."""
+        await self._q("DELETE FROM signins WHERE id_hash = ?", (id_hash,))
+
+    async def count_failure(self, key: str, window: float, now: float) -> int:
+        """Count a failure in a fixed window that starts at the first failure."""
+        rows = await self._q(
+            "INSERT INTO failures (key, count, start) VALUES (?, 1, ?) "
+            "ON CONFLICT(key) DO UPDATE SET "
+            "count = CASE WHEN failures.start <= ? THEN 1 ELSE failures.count + 1 END, "
+            "start = CASE WHEN failures.start <= ? THEN excluded.start ELSE failures.start END "
+            "RETURNING count",
+            (key, now, now - window, now - window),
+        )
+        return int(rows[0][0])
+
+    async def clear_failures(self, key: str) -> None:
+        """Forget the failures of `key`."""
+        await self._q("DELETE FROM failures WHERE key = ?", (key,))
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        """Record an audit entry."""
+        await self._q(
+            "INSERT INTO audit (network_id, data) VALUES (?, ?)",
+            (entry.network_id, _dump(entry.to_data())),
+        )
+
+    async def load_audit(self, network_id: str, limit: int = 500) -> list[AuditEntry]:
+        """Newest first."""
+        rows = await self._q(
+            "SELECT data FROM audit WHERE network_id = ? ORDER BY id DESC LIMIT ?",
+            (network_id, limit),
+        )
+        return [AuditEntry.from_data(json.loads(r[0])) for r in rows]
 
     # -- writer thread -------------------------------------------------------------------
     def _submit(self, kind: str, args: Any) -> asyncio.Future[Any]:
