@@ -161,7 +161,7 @@ async function start() {
       phase = "live";
       render();
     } else if (connection.connectionState === "failed") {
-      toast(t("stream.connection_lost"));
+      toast(() => t("stream.connection_lost"));
       teardown();
     }
   });
@@ -180,7 +180,7 @@ async function start() {
     resource = new URL(response.headers.get("Location"), location.href).href;
     await connection.setRemoteDescription({ type: "answer", sdp: await response.text() });
   } catch (error) {
-    toast(t(error.message === "busy" ? "stream.busy" : "stream.publish_failed"));
+    toast(() => t(error.message === "busy" ? "stream.busy" : "stream.publish_failed"));
     teardown();
   }
 }
@@ -243,7 +243,7 @@ function wireKeyControls() {
         input.select();
         document.execCommand("copy");
       }
-      toast(t("stream.copied"), "info");
+      toast(() => t("stream.copied"), "info");
     });
   }
 }

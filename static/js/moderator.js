@@ -140,7 +140,7 @@ async function send(message) {
   try {
     return (await live.request(message)) ?? true;
   } catch (error) {
-    toast(errorText(error));
+    toast(() => errorText(error));
     return false;
   } finally {
     inflight.delete(sig);
@@ -571,18 +571,18 @@ function adoptKey(fresh) {
   $("new-mod-link").value = link;
   $("new-link-box").hidden = false;
   $("access-panel").open = true;
-  toast(t("access.key_changed"), "info");
+  toast(() => t("access.key_changed"), "info");
 }
 
 async function copyModLink() {
   const field = $("new-mod-link");
   try {
     await navigator.clipboard.writeText(field.value);
-    toast(t("access.copied"), "info");
+    toast(() => t("access.copied"), "info");
   } catch {
     field.focus();
     field.select();
-    toast(t("access.copy_failed"));
+    toast(() => t("access.copy_failed"));
   }
 }
 
@@ -685,7 +685,7 @@ function onMessage(message) {
 function onStatus(status, error) {
   root.dataset.connection = status;
   if (status === "failed") {
-    if (error?.code !== "forbidden") toast(errorText(error ?? {}));
+    if (error?.code !== "forbidden") toast(() => errorText(error ?? {}));
     else if (!followSharedKey()) needKey();
     return;
   }

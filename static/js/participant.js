@@ -38,6 +38,9 @@ let asking = null; // text of the question being sent: its event may arrive befo
 const polls = new PollList({
   section: $("polls"),
   list: $("poll-list"),
+  closedSection: $("poll-results"),
+  closedList: $("poll-results-list"),
+  closedCount: $("poll-results-count"),
   model,
   send: (poll, answer) => live.request({ type: "poll.answer", poll, answer }),
   notify: (text, kind = "error") => toast(text, kind),
@@ -337,7 +340,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const text = textarea.value.trim();
   if (!text) {
-    toast(errorText({ code: "text_empty" }));
+    toast(() => errorText({ code: "text_empty" }));
     textarea.focus();
     return;
   }
@@ -363,9 +366,9 @@ form.addEventListener("submit", async (event) => {
     textarea.value = "";
     renderAskForm();
     renderQuestions();
-    toast(t(ack.status === "pending" ? "questions.held" : "questions.sent"), "info");
+    toast(() => t(ack.status === "pending" ? "questions.held" : "questions.sent"), "info");
   } catch (error) {
-    toast(errorText(error));
+    toast(() => errorText(error));
   } finally {
     asking = null;
     renderAccess(); // enables the form again, unless questions were locked meanwhile
@@ -387,7 +390,7 @@ list.addEventListener("click", async (event) => {
     if (ack.voted) model.myVotes.add(ack.question);
     else model.myVotes.delete(ack.question);
   } catch (error) {
-    toast(errorText(error));
+    toast(() => errorText(error));
   } finally {
     busyVotes.delete(id);
     renderQuestions();

@@ -216,6 +216,7 @@ export class StreamPlayer {
     this.overlay.hidden = state === "live";
     setText(this.overlay, t(`stream.${state}`));
     if (this.muteButton) {
+      this.muteButton.hidden = state !== "live"; // nothing to hear without a picture
       const key = this.video.muted ? "stream.unmute" : "stream.mute";
       this.muteButton.dataset.i18n = key;
       setText(this.muteButton, t(key));

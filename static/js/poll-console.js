@@ -171,7 +171,8 @@ export class PollConsole {
     try {
       const response = await fetch(url, { headers: { Authorization: `Bearer ${key}` } });
       if (!response.ok) {
-        toast(errorText(await response.json().catch(() => ({}))));
+        const error = await response.json().catch(() => ({}));
+        toast(() => errorText(error));
         return;
       }
       const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1];
@@ -181,7 +182,7 @@ export class PollConsole {
       link.remove();
       setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
     } catch {
-      toast(errorText({ code: "connection_lost" }));
+      toast(() => errorText({ code: "connection_lost" }));
     }
   }
 }

@@ -209,15 +209,14 @@ export function answerForm(poll, current, onSubmit) {
     }
   }
   const answered = current !== undefined && current !== null;
-  form.append(
-    hint(poll) ? el("p", { class: "poll-hint", id: hintId }, hint(poll)) : null,
-    field,
-    el(
-      "div",
-      { class: "poll-actions" },
-      el("button", { type: "submit", class: "primary" }, t(answered ? "polls.change" : "polls.send")),
-    ),
+  // A poll without a hint (a word cloud) has none: append() would write null as "null".
+  const hintNode = hint(poll) ? el("p", { class: "poll-hint", id: hintId }, hint(poll)) : null;
+  const actions = el(
+    "div",
+    { class: "poll-actions" },
+    el("button", { type: "submit", class: "primary" }, t(answered ? "polls.change" : "polls.send")),
   );
+  form.append(...[hintNode, field, actions].filter(Boolean));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     if (poll.kind === "words") {
@@ -232,32 +231,40 @@ export function answerForm(poll, current, onSubmit) {
 }
 
 /**
- * The polls on a participant page: a card per open or closed poll with its answer form,
- * the participant's answer and, once answered or closed, the results.
+ * The polls on a participant page: a card per open poll with its answer form (in `list`),
+ * and a card per closed poll with its results (in `closedList`, folded below the questions).
  * send(pollId, answer) makes the request and resolves with the ack.
  */
 export class PollList {
-  constructor({ section, list, model, send, notify }) {
+  constructor({ section, list, closedSection, closedList, closedCount, model, send, notify }) {
     this.section = section;
     this.list = list;
+    this.closedSection = closedSection;
+    this.closedList = closedList;
+    this.closedCount = closedCount;
     this.model = model;
     this.send = send;
-    this.notify = notify; // (text, kind = "error") -> shows a toast
+    this.notify = notify; // (text or () => text, kind = "error") -> shows a toast
     this.cards = new Map(); // poll id -> {sig, node}
     this.busy = new Set();
   }
 
-  ordered() {
+  render() {
     const polls = [...this.model.polls.values()].filter((p) => p.status !== "draft");
     const open = polls.filter((p) => p.status === "open").sort((a, b) => (b.opened_at ?? 0) - (a.opened_at ?? 0));
     const closed = polls.filter((p) => p.status !== "open").sort((a, b) => (b.closed_at ?? 0) - (a.closed_at ?? 0));
-    return [...open, ...closed];
+    this.section.hidden = open.length === 0;
+    this.closedSection.hidden = closed.length === 0;
+    this.closedCount.textContent = closed.length ? `(${closed.length})` : "";
+    const focused = document.activeElement;
+    const keep = new Set(polls.map((p) => p.id));
+    for (const id of [...this.cards.keys()]) if (!keep.has(id)) this.cards.delete(id);
+    this.fill(this.list, open);
+    this.fill(this.closedList, closed);
+    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus();
   }
 
-  render() {
-    const polls = this.ordered();
-    this.section.hidden = polls.length === 0;
-    const focused = document.activeElement;
+  fill(list, polls) {
     const nodes = polls.map((poll) => {
       const mine = this.model.myAnswers.get(poll.id);
       // The form is rebuilt only when what it offers changes, never on a tally, so a
@@ -272,13 +279,10 @@ export class PollList {
       this.updateResults(entry.node, poll, mine);
       return entry.node;
     });
-    const keep = new Set(polls.map((p) => p.id));
-    for (const id of [...this.cards.keys()]) if (!keep.has(id)) this.cards.delete(id);
-    for (const node of [...this.list.children]) if (!nodes.includes(node)) node.remove();
+    for (const node of [...list.children]) if (!nodes.includes(node)) node.remove();
     nodes.forEach((node, i) => {
-      if (this.list.children[i] !== node) this.list.insertBefore(node, this.list.children[i] ?? null);
+      if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
     });
-    if (focused && focused !== document.activeElement && this.list.contains(focused)) focused.focus();
   }
 
   card(poll, mine) {
@@ -307,7 +311,9 @@ export class PollList {
 
   async submit(poll, answer) {
     if (answer === null || (Array.isArray(answer) && answer.length === 0)) {
-      this.notify(poll.kind === "multiple" ? count("polls.choose_up_to", poll.max_choices) : t("polls.choose_one"));
+      this.notify(() =>
+        poll.kind === "multiple" ? count("polls.choose_up_to", poll.max_choices) : t("polls.choose_one"),
+      );
       return;
     }
     if (this.busy.has(poll.id)) return;
@@ -315,9 +321,9 @@ export class PollList {
     try {
       const ack = await this.send(poll.id, answer);
       this.model.myAnswers.set(ack.poll, ack.answer);
-      this.notify(t("polls.answered"), "info");
+      this.notify(() => t("polls.answered"), "info");
     } catch (error) {
-      this.notify(errorText(error));
+      this.notify(() => errorText(error));
     } finally {
       this.busy.delete(poll.id);
       this.render();

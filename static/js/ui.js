@@ -1,5 +1,5 @@
 // Small DOM helpers. User-written text only ever goes in through textContent.
-import { t } from "./i18n.js";
+import { onLanguageChange, t } from "./i18n.js";
 
 /** Create an element: el("li", {class: "q", dataset: {id: 3}}, "text", childNode). */
 export function el(tag, attrs = {}, ...children) {
@@ -18,18 +18,35 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// How long a toast stays: long enough to read, short enough not to sit over the questions.
+const TOAST_MS = { info: 3000, error: 5000 };
 let toastTimer = null;
+let toastText = null; // () => text of the toast on screen, re-run after a language switch
 
-/** Show a short message (errors, confirmations) in the page's live region. */
+function hideToast() {
+  clearTimeout(toastTimer);
+  toastText = null;
+  const box = document.getElementById("toast");
+  if (box) box.hidden = true;
+}
+
+/**
+ * Show a short message (errors, confirmations) at the bottom edge of the page, in its live
+ * region. message: the text, or a function giving it in the current language (so a toast
+ * on screen follows a language switch).
+ */
 export function toast(message, kind = "error") {
   const box = document.getElementById("toast");
   if (!box) return;
-  box.textContent = message;
+  toastText = typeof message === "function" ? message : () => message;
+  box.querySelector(".toast-text").textContent = toastText();
   box.dataset.kind = kind;
   box.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { box.hidden = true; }, 6000);
+  toastTimer = setTimeout(hideToast, TOAST_MS[kind] ?? TOAST_MS.error);
 }
+
+document.getElementById("toast")?.querySelector(".toast-close")?.addEventListener("click", hideToast);
 
 /** The readable message for a server error, in the current language. */
 export function errorText(error) {
@@ -38,10 +55,13 @@ export function errorText(error) {
   return text === key ? t("error.generic") : text;
 }
 
+let connection = null; // the state shown, re-translated after a language switch
+
 /** Show the connection state: hidden while live, a banner otherwise. */
 export function showConnection(status) {
   const box = document.getElementById("conn-status");
   if (!box) return;
+  connection = status;
   document.body.dataset.connection = status;
   if (status === "live") {
     box.hidden = true;
@@ -52,6 +72,12 @@ export function showConnection(status) {
   const key = { reconnecting: "common.reconnecting", failed: "common.connection_failed" }[status];
   box.textContent = t(key ?? "common.connecting");
 }
+
+onLanguageChange(() => {
+  const box = document.getElementById("toast");
+  if (box && toastText && !box.hidden) box.querySelector(".toast-text").textContent = toastText();
+  if (connection && connection !== "live" && connection !== "failed") showConnection(connection);
+});
 
 /** Seconds as m:ss (or h:mm:ss), with a leading minus when negative. */
 export function clock(seconds) {

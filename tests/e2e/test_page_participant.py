@@ -299,3 +299,147 @@ async def test_reload_keeps_the_same_participant(room: Room) -> None:
         )
         await expect(page.locator(".badge-pending")).to_have_count(0)
         assert page.errors == []  # type: ignore[attr-defined]
+
+
+# Words of a poll's result labels that are cut over two lines (a Range per word, one line box).
+BROKEN_WORDS = """() => [...document.querySelectorAll('.poll-card .poll-label')].flatMap((label) => {
+  const text = label.firstChild;
+  return [...text.textContent.matchAll(/\\S+/g)].filter((m) => {
+    const range = document.createRange();
+    range.setStart(text, m.index);
+    range.setEnd(text, m.index + m[0].length);
+    return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size > 1;
+  }).map((m) => m[0]);
+})"""
+
+
+async def four_polls(room: Room) -> None:
+    """Two open polls (multiple choice with long words, a word cloud) and two closed ones, with
+    answers, and a handful of questions."""
+    moderator = await room.moderator()
+    polls = [
+        {
+            "kind": "multiple",
+            "text": "Vilka frågor ska nätverket ta upp i höst?",
+            "options": [
+                "Digitaliseringen",
+                "Kompetensförsörjningen",
+                "Samverkan mellan myndigheterna",
+                "Arbetsmiljöfrågorna",
+            ],
+            "max_choices": 2,
+        },
+        {"kind": "single", "text": "Passar tiden 08.30?", "options": ["Ja", "Nej"]},
+        {"kind": "rating", "text": "Hur nöjd är du med dagen?", "scale": 5},
+        {"kind": "words", "text": "Ett ord som beskriver dagen?"},
+    ]
+    for number, poll in enumerate(polls, start=1):
+        assert (await moderator.request({"type": "poll.create", **poll}))["type"] == "ack"
+        assert (await moderator.request({"type": "poll.open", "poll": number}))["type"] == "ack"
+    others = [await room.participant("remote") for _ in range(3)]
+    for client in others:
+        await client.request({"type": "poll.answer", "poll": 1, "answer": [1, 2]})
+        await client.request({"type": "poll.answer", "poll": 2, "answer": 1})
+        await client.request({"type": "poll.answer", "poll": 3, "answer": 4})
+    for number in (2, 3):
+        assert (await moderator.request({"type": "poll.close", "poll": number}))["type"] == "ack"
+    for n in range(6):
+        reply = await others[n % 3].request(
+            {"type": "ask", "text": f"Fråga nummer {n + 1} om förändringsarbetet i myndigheten?"}
+        )
+        assert reply["type"] == "ack"
+
+
+async def test_phone_puts_asking_and_open_polls_first(room: Room) -> None:
+    """On a 360x740 phone with four polls, the ask box and the first open poll start on the
+    first screen; closed polls are folded into a results section below the questions; no
+    stray "null" over the word-cloud answer box; result labels are never cut mid-word."""
+    await four_polls(room)
+    async with chromium() as browser:
+        _, phone = await open_page(browser, PHONE, {"where": "room"})
+        await go_live(phone, f"{room.server.http}/room/{room.code}")
+        await expect(phone.locator("li.question")).to_have_count(6)
+        await expect(phone.locator("li.poll-card")).to_have_count(4)
+        await screenshot(phone, "phone-polls-first-screen")
+
+        def top(selector: str) -> str:
+            return f"document.querySelector('{selector}').getBoundingClientRect().top + scrollY"
+
+        ask = await phone.evaluate(top("#question-text"))
+        first_open = await phone.evaluate(top("#poll-list li.poll-card .poll-question"))
+        assert ask + 100 < PHONE["height"], ask
+        assert first_open + 40 < PHONE["height"], first_open
+        assert ask < first_open
+        # Closed polls: below the questions, folded.
+        questions_end = await phone.evaluate(
+            "document.getElementById('questions').getBoundingClientRect().bottom + scrollY"
+        )
+        results = await phone.evaluate(top("#poll-results"))
+        assert results >= questions_end
+        closed = phone.locator("#poll-results li.poll-card")
+        await expect(closed).to_have_count(2)
+        await expect(closed.first).to_be_hidden()
+        await phone.locator("#poll-results summary").click()
+        await expect(closed.first).to_be_visible()
+        single = closed.filter(has_text="Passar tiden 08.30?")
+        await expect(single.locator(".poll-num")).to_have_text(["3 (100 %)", "0 (0 %)"])
+
+        # The word-cloud form holds its input and button and no stray text.
+        words = phone.locator('#poll-list li.poll-card[data-kind="words"] form')
+        stray = await words.evaluate(
+            "f => [...f.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent)"
+        )
+        assert stray == []
+        assert "null" not in await words.inner_text()
+
+        # Answering the multiple-choice poll shows its results, with whole words.
+        card = phone.locator('#poll-list li.poll-card[data-kind="multiple"]')
+        await card.get_by_label("Digitaliseringen").check()
+        await card.get_by_label("Arbetsmiljöfrågorna").check()
+        await card.locator("button[type=submit]").click()
+        await expect(card.locator(".poll-bar-row")).to_have_count(4)
+        assert await phone.evaluate(BROKEN_WORDS) == []
+        await card.scroll_into_view_if_needed()
+        await screenshot(phone, "phone-poll-results")
+        assert phone.errors == []  # type: ignore[attr-defined]
+
+
+async def test_toast_sits_at_the_edge_briefly_and_follows_the_language(room: Room) -> None:
+    """A confirmation toast on the phone lies at the bottom edge, one short strip; it can be
+    closed, it goes by itself within a few seconds, and it follows a language switch."""
+    async with chromium() as browser:
+        _, phone = await open_page(browser, PHONE, {"where": "room"})
+        await go_live(phone, f"{room.server.http}/room/{room.code}")
+        toast = phone.locator("#toast")
+        for _ in range(2):
+            await phone.fill("#question-text", "Hur följer ni upp förändringen?")
+            await phone.click("#ask-submit")
+            await expect(toast).to_have_text(SV["questions.sent"])
+            box = await toast.bounding_box()
+            assert box is not None
+            assert abs(box["y"] + box["height"] - PHONE["height"]) <= 1, box  # at the bottom edge
+            assert box["height"] <= 64, box  # one short strip
+            # The one close button: named, big enough to tap, and it closes the toast.
+            close = toast.get_by_role("button", name=SV["common.dismiss"])
+            close_box = await close.bounding_box()
+            assert close_box and close_box["width"] >= 44 and close_box["height"] >= 44
+            if _ == 0:
+                await close.click()
+                await expect(toast).to_be_hidden()
+        # Still open while the language changes: it is re-said in English.
+        await phone.click("#lang-switch")
+        await expect(toast).to_have_text(EN["questions.sent"])
+        await expect(toast).to_be_hidden(timeout=4000)  # an info toast goes by itself
+        assert phone.errors == []  # type: ignore[attr-defined]
+
+
+async def test_remote_player_offers_no_unmute_without_a_stream(room: Room) -> None:
+    """While the session is not streaming, the remote page's player shows "offline" and
+    offers no unmute button."""
+    async with chromium() as browser:
+        _, page = await open_page(browser, LAPTOP, {"where": "remote"})
+        await go_live(page, f"{room.server.http}/remote/{room.code}")
+        await expect(page.locator("#stream-status")).to_have_text(SV["stream.offline"])
+        await page.wait_for_timeout(1200)  # the player re-renders once a second
+        await expect(page.locator("#stream-mute")).to_be_hidden()
+        assert page.errors == []  # type: ignore[attr-defined]

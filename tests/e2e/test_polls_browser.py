@@ -93,6 +93,9 @@ async def test_phone_answers_and_the_big_screen_shows_the_result(room: Room) -> 
 
         # Closing stops answers on the phone; a word cloud replaces the poll on the screen.
         await row.locator("[data-action=close]").click()
+        # Closed, it leaves the open polls for the folded results below the questions.
+        await expect(phone.locator("#poll-list li.poll-card")).to_have_count(0)
+        card = phone.locator("#poll-results-list li.poll-card").first
         await expect(card).to_have_attribute("data-status", "closed")
         await expect(card.locator(".poll-state")).to_have_text(SV["polls.closed"])
         await expect(card.locator("form")).to_have_count(0)
