@@ -58,6 +58,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -65,6 +66,7 @@ from typing import Any, TypeVar
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from companion.domain import programme_rules as rules
 from companion.domain.programme import (
     AgendaItem,
     Event,
@@ -76,15 +78,15 @@ from companion.domain.programme import (
     Speaker,
     Status,
     Track,
+    item_from_data,
+    item_to_data,
+    speaker_from_data,
+    speaker_to_data,
+    time_from_data,
+    time_to_data,
 )
+from companion.domain.programme_rules import ID_RE, SESSION_ID_RE, RuleError
 
-SESSION_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-# Session ids end up in URLs and topic names, hence the strict pattern above; the other
-# ids only need to be unambiguous tokens.
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
-_MINUTES_RE = re.compile(r"^\d+$")
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 _ROOT_KEYS = ("networks",)
@@ -108,6 +110,7 @@ _ITEM_KEYS = ("id", "kind", "title", "description", "speakers", "start", "minute
 _SPEAKER_KEYS = ("name", "title", "organisation")
 
 _E = TypeVar("_E", bound=StrEnum)
+_T = TypeVar("_T")
 
 
 class ProgrammeError(ValueError):
@@ -238,23 +241,32 @@ class _Parser:
             raise self.error(node, m.at(key), "must not be empty")
         return text
 
-    def text(self, m: _Map, key: str, required: bool = False) -> str:
-        return self.scalar(m, key, "text", required) or ""
+    def rule(self, m: _Map, key: str, check: Callable[[str], _T], what: str) -> _T | None:
+        """Apply a shared value rule to a scalar field; None when the field is absent."""
+        value = self.scalar(m, key, what)
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except RuleError as exc:
+            raise self.error(m.values[key], m.at(key), exc.message) from None
+
+    def text(self, m: _Map, key: str, limit: int, required: bool = False) -> str:
+        self.scalar(m, key, "text", required)  # shape and presence first
+        return self.rule(m, key, lambda v: rules.text(v, limit, required), "text") or ""
 
     def ident(
         self, m: _Map, key: str, seen: dict[str, int], what: str, pattern: re.Pattern[str] = ID_RE
     ) -> str:
         """A required id matching `pattern`, not already in `seen` (which it is added to)."""
-        value = self.scalar(m, key, "an id", required=True) or ""
+        self.scalar(m, key, "an id", required=True)
         node = m.values[key]  # present: scalar() raised otherwise
-        if not pattern.match(value):
-            raise self.error(node, m.at(key), f"invalid {what} id {value!r}: {_id_rule(pattern)}")
-        if value in seen:
-            raise self.error(
-                node,
-                m.at(key),
-                f"duplicate {what} id {value!r} (already used at line {seen[value]})",
-            )
+        try:
+            value = rules.ident(node.value, what, seen, pattern)
+        except RuleError as exc:
+            line = seen.get(exc.params.get("value", ""))  # type: ignore[arg-type]
+            where = f" (already used at line {line})" if exc.code == "duplicate_id" else ""
+            raise self.error(node, m.at(key), exc.message + where) from None
         seen[value] = node.start_mark.line + 1
         return value
 
@@ -269,55 +281,35 @@ class _Parser:
 
     def enum(self, m: _Map, key: str, enum: type[_E], default: _E | None = None) -> _E:
         """An enum value; required when there is no default."""
-        value = self.scalar(m, key, "a name", required=default is None)
-        if value is None:
+        self.scalar(m, key, "a name", required=default is None)
+        found = self.rule(m, key, lambda v: rules.choice(v, enum, default), "a name")
+        if found is None:
             assert default is not None  # scalar() raised otherwise
             return default
-        try:
-            return enum(value)
-        except ValueError:
-            names = ", ".join(member.value for member in enum)
-            raise self.error(
-                m.values[key], m.at(key), f"expected one of {names}, got {value!r}"
-            ) from None
+        return found
 
     def date(self, m: _Map, key: str) -> dt.date | None:
-        value = self.scalar(m, key, "a date YYYY-MM-DD")
-        if value is None:
-            return None
-        try:
-            if not _DATE_RE.match(value):
-                raise ValueError
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise self.error(
-                m.values[key], m.at(key), f"expected a date YYYY-MM-DD, got {value!r}"
-            ) from None
+        return self.rule(m, key, rules.date, "a date YYYY-MM-DD")
 
     def time(self, m: _Map, key: str) -> dt.time | None:
-        value = self.scalar(m, key, "a time HH:MM")
-        if value is None:
-            return None
-        if not _TIME_RE.match(value):
-            raise self.error(m.values[key], m.at(key), f"expected a time HH:MM, got {value!r}")
-        return dt.time.fromisoformat(value)
+        return self.rule(m, key, rules.time, "a time HH:MM")
 
     def minutes(self, m: _Map, key: str) -> int | None:
-        value = self.scalar(m, key, "a positive integer")
-        if value is None:
-            return None
-        if not _MINUTES_RE.match(value) or int(value) <= 0:
-            raise self.error(
-                m.values[key], m.at(key), f"expected a positive integer, got {value!r}"
-            )
-        return int(value)
+        return self.rule(m, key, rules.minutes, "a positive integer")
+
+    def check(self, m: _Map, key: str, check: Callable[[], object]) -> None:
+        """Apply a rule between fields, blaming the field `key`."""
+        try:
+            check()
+        except RuleError as exc:
+            raise self.error(m.values.get(key, m.node), m.at(key), exc.message) from None
 
     def speaker(self, node: Node, path: str) -> Speaker:
         m = self.mapping(node, path, _SPEAKER_KEYS)
         return Speaker(
-            name=self.text(m, "name", required=True),
-            title=self.text(m, "title"),
-            organisation=self.text(m, "organisation"),
+            name=self.text(m, "name", rules.MAX_NAME, required=True),
+            title=self.text(m, "title", rules.MAX_NAME),
+            organisation=self.text(m, "organisation", rules.MAX_NAME),
         )
 
     def optional_speaker(self, m: _Map, key: str) -> Speaker | None:
@@ -339,10 +331,10 @@ class _Parser:
         season_ids: dict[str, int] = {}
         return Network(
             id=self.ident(m, "id", self.network_ids, "network"),
-            title=self.text(m, "title", required=True),
-            description=self.text(m, "description"),
+            title=self.text(m, "title", rules.MAX_TITLE, required=True),
+            description=self.text(m, "description", rules.MAX_TEXT),
             moderator=self.optional_speaker(m, "moderator"),
-            contact=self.text(m, "contact"),
+            contact=self.text(m, "contact", rules.MAX_NAME),
             seasons=tuple(
                 self.season(child, child_path, season_ids)
                 for child, child_path in self.sequence(m, "seasons")
@@ -354,7 +346,7 @@ class _Parser:
         event_ids: dict[str, int] = {}
         return Season(
             id=self.ident(m, "id", season_ids, "season"),
-            title=self.text(m, "title", required=True),
+            title=self.text(m, "title", rules.MAX_TITLE, required=True),
             events=tuple(
                 self.event(child, child_path, event_ids)
                 for child, child_path in self.sequence(m, "events")
@@ -364,14 +356,11 @@ class _Parser:
     def event(self, node: Node, path: str, event_ids: dict[str, int]) -> Event:
         m = self.mapping(node, path, _EVENT_KEYS)
         event_id = self.ident(m, "id", event_ids, "event")
-        title = self.text(m, "title", required=True)
+        title = self.text(m, "title", rules.MAX_TITLE, required=True)
         date = self.date(m, "date")
         start = self.time(m, "start")
         end = self.time(m, "end")
-        if start is not None and end is not None and end <= start:
-            raise self.error(
-                m.values["end"], m.at("end"), f"end {end:%H:%M} is not after start {start:%H:%M}"
-            )
+        self.check(m, "end", lambda: rules.end_after_start(start, end))
         track_ids: dict[str, int] = {}
         tracks = tuple(
             self.track(child, child_path, track_ids)
@@ -383,12 +372,12 @@ class _Parser:
             date=date,
             start=start,
             end=end,
-            venue=self.text(m, "venue"),
+            venue=self.text(m, "venue", rules.MAX_NAME),
             status=self.enum(m, "status", Status, Status.SCHEDULED),
-            note=self.text(m, "note"),
+            note=self.text(m, "note", rules.MAX_TEXT),
             tracks=tracks,
             sessions=tuple(
-                self.session(child, child_path, track_ids)
+                self.session(child, child_path, track_ids, end)
                 for child, child_path in self.sequence(m, "sessions")
             ),
         )
@@ -397,23 +386,19 @@ class _Parser:
         m = self.mapping(node, path, _TRACK_KEYS)
         return Track(
             id=self.ident(m, "id", track_ids, "track"),
-            title=self.text(m, "title", required=True),
-            description=self.text(m, "description"),
+            title=self.text(m, "title", rules.MAX_TITLE, required=True),
+            description=self.text(m, "description", rules.MAX_TEXT),
         )
 
-    def session(self, node: Node, path: str, track_ids: dict[str, int]) -> Session:
+    def session(
+        self, node: Node, path: str, track_ids: dict[str, int], event_end: dt.time | None
+    ) -> Session:
         m = self.mapping(node, path, _SESSION_KEYS)
         session_id = self.ident(m, "id", self.session_ids, "session", SESSION_ID_RE)
-        title = self.text(m, "title", required=True)
-        description = self.text(m, "description")
+        title = self.text(m, "title", rules.MAX_TITLE, required=True)
+        description = self.text(m, "description", rules.MAX_TEXT)
         track = self.scalar(m, "track", "a track id") or None
-        if track is not None and track not in track_ids:
-            known = ", ".join(track_ids) if track_ids else "none"
-            raise self.error(
-                m.values["track"],
-                m.at("track"),
-                f"unknown track {track!r}; tracks of this event: {known}",
-            )
+        self.check(m, "track", lambda: rules.known_track(track, track_ids))
         item_ids: dict[str, int] = {}
         return Session(
             id=session_id,
@@ -422,18 +407,20 @@ class _Parser:
             track=track,
             moderator=self.optional_speaker(m, "moderator"),
             items=tuple(
-                self.item(child, child_path, item_ids)
+                self.item(child, child_path, item_ids, event_end)
                 for child, child_path in self.sequence(m, "items")
             ),
         )
 
-    def item(self, node: Node, path: str, item_ids: dict[str, int]) -> AgendaItem:
+    def item(
+        self, node: Node, path: str, item_ids: dict[str, int], event_end: dt.time | None
+    ) -> AgendaItem:
         m = self.mapping(node, path, _ITEM_KEYS)
-        return AgendaItem(
+        item = AgendaItem(
             id=self.ident(m, "id", item_ids, "item"),
             kind=self.enum(m, "kind", ItemKind),
-            title=self.text(m, "title", required=True),
-            description=self.text(m, "description"),
+            title=self.text(m, "title", rules.MAX_TITLE, required=True),
+            description=self.text(m, "description", rules.MAX_TEXT),
             speakers=tuple(
                 self.speaker(child, child_path)
                 for child, child_path in self.sequence(m, "speakers")
@@ -442,12 +429,10 @@ class _Parser:
             minutes=self.minutes(m, "minutes"),
             status=self.enum(m, "status", Status, Status.SCHEDULED),
         )
-
-
-def _id_rule(pattern: re.Pattern[str]) -> str:
-    if pattern is SESSION_ID_RE:
-        return "use 2-63 lowercase letters a-z, digits and '-', not starting with '-'"
-    return "use letters, digits, '-', '_' and '.', starting with a letter or digit"
+        self.check(
+            m, "minutes", lambda: rules.item_within_event(item.start, item.minutes, event_end)
+        )
+        return item
 
 
 # ------------------------------------------------------------------ JSON-ready data
@@ -470,29 +455,12 @@ def programme_from_data(d: dict[str, Any]) -> Programme:
     return Programme(networks=tuple(_network_from_data(n) for n in d.get("networks") or ()))
 
 
-def _time_to_data(t: dt.time | None) -> str | None:
-    if t is None:
-        return None
-    # Minutes are what the file holds; keep finer precision only if present so the
-    # round trip stays exact for any time.
-    spec = "minutes" if t.second == 0 and t.microsecond == 0 else "auto"
-    return t.isoformat(timespec=spec)
-
-
-def _time_from_data(value: str | None) -> dt.time | None:
-    return None if value is None else dt.time.fromisoformat(value)
-
-
 def _speaker_to_data(s: Speaker | None) -> dict[str, str] | None:
-    if s is None:
-        return None
-    return {"name": s.name, "title": s.title, "organisation": s.organisation}
+    return None if s is None else speaker_to_data(s)
 
 
 def _speaker_from_data(d: dict[str, Any] | None) -> Speaker | None:
-    if d is None:
-        return None
-    return Speaker(name=d["name"], title=d.get("title", ""), organisation=d.get("organisation", ""))
+    return None if d is None else speaker_from_data(d)
 
 
 def _network_to_data(n: Network) -> dict[str, Any]:
@@ -532,8 +500,8 @@ def _event_to_data(e: Event) -> dict[str, Any]:
         "id": e.id,
         "title": e.title,
         "date": e.date.isoformat() if e.date is not None else None,
-        "start": _time_to_data(e.start),
-        "end": _time_to_data(e.end),
+        "start": time_to_data(e.start),
+        "end": time_to_data(e.end),
         "venue": e.venue,
         "status": e.status.value,
         "note": e.note,
@@ -548,8 +516,8 @@ def _event_from_data(d: dict[str, Any]) -> Event:
         id=d["id"],
         title=d["title"],
         date=dt.date.fromisoformat(date) if date is not None else None,
-        start=_time_from_data(d.get("start")),
-        end=_time_from_data(d.get("end")),
+        start=time_from_data(d.get("start")),
+        end=time_from_data(d.get("end")),
         venue=d.get("venue", ""),
         status=Status(d.get("status", Status.SCHEDULED)),
         note=d.get("note", ""),
@@ -568,7 +536,7 @@ def _session_to_data(s: Session) -> dict[str, Any]:
         "description": s.description,
         "track": s.track,
         "moderator": _speaker_to_data(s.moderator),
-        "items": [_item_to_data(i) for i in s.items],
+        "items": [item_to_data(i) for i in s.items],
     }
 
 
@@ -579,32 +547,5 @@ def _session_from_data(d: dict[str, Any]) -> Session:
         description=d.get("description", ""),
         track=d.get("track"),
         moderator=_speaker_from_data(d.get("moderator")),
-        items=tuple(_item_from_data(i) for i in d.get("items") or ()),
-    )
-
-
-def _item_to_data(i: AgendaItem) -> dict[str, Any]:
-    return {
-        "id": i.id,
-        "kind": i.kind.value,
-        "title": i.title,
-        "description": i.description,
-        "speakers": [_speaker_to_data(s) for s in i.speakers],
-        "start": _time_to_data(i.start),
-        "minutes": i.minutes,
-        "status": i.status.value,
-    }
-
-
-def _item_from_data(d: dict[str, Any]) -> AgendaItem:
-    speakers = (_speaker_from_data(s) for s in d.get("speakers") or ())
-    return AgendaItem(
-        id=d["id"],
-        kind=ItemKind(d["kind"]),
-        title=d["title"],
-        description=d.get("description", ""),
-        speakers=tuple(s for s in speakers if s is not None),
-        start=_time_from_data(d.get("start")),
-        minutes=d.get("minutes"),
-        status=Status(d.get("status", Status.SCHEDULED)),
+        items=tuple(item_from_data(i) for i in d.get("items") or ()),
     )

@@ -16,6 +16,7 @@ from companion.backends.sqlite import sqlite_url
 from companion.domain.word_filter import WordFilter
 from companion.realtime.hub import Hub
 from companion.realtime.server import RealtimeServer
+from companion.services.programme import ProgrammeService
 from companion.services.sessions import SessionService
 from companion.settings import Settings
 
@@ -36,9 +37,12 @@ class Core:
     hub: Hub
     realtime: RealtimeServer
     tail: Tail | None = None
+    programme: ProgrammeService | None = None
 
     async def close(self) -> None:
         """Stop realtime, fan-out and the store, in that order."""
+        if self.programme is not None:
+            await self.programme.stop_watching()
         if self.tail is not None:
             await self.tail.stop()
         await self.realtime.close()
@@ -66,9 +70,20 @@ async def start_core(settings: Settings) -> Core:
             service.on_remote_event,
             hub.store_state,
         )
+
+    def on_session_added(session_id: str, seq: int) -> None:
+        # A session made in the editor (here or in another process): open its room and,
+        # on Redis, follow its log.
+        hub.ensure_room(session_id, seq)
+        if tail is not None:
+            tail.follow(session_id, seq)
+
+    service.on_session_added.append(on_session_added)
+    programme = ProgrammeService(service)
+    programme.start_watching()
     realtime = RealtimeServer(settings, service, hub)
     await realtime.start(settings.host, settings.ws_port)
-    return Core(store, service, hub, realtime, tail)
+    return Core(store, service, hub, realtime, tail, programme)
 
 
 async def serve(

@@ -66,6 +66,9 @@ class FlakyStore:
     async def load_programme(self) -> dict[str, Any] | None:
         return await self.inner.load_programme()
 
+    async def load_programme_versioned(self) -> tuple[dict[str, Any] | None, int]:
+        return await self.inner.load_programme_versioned()
+
     async def load_access(self) -> list[SessionAccess]:
         return await self.inner.load_access()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.backends.base import SeqConflict, StoreUnavailable
+from companion.backends.base import SeqConflict, StoreUnavailable, VersionConflict
 from companion.backends.redis import RedisStore
 from companion.backends.sqlite import SQLiteStore
 from companion.domain.access import SessionAccess
@@ -226,3 +226,53 @@ async def test_redis_down_is_a_clear_error_not_a_hang(redis_server: RedisProcess
         await store.close()
         if redis_server.proc is None or redis_server.proc.poll() is not None:
             redis_server.start()
+
+
+async def test_programme_versions_count_every_save(store) -> None:
+    """Each save (import or edit) adds one to the version, read with the programme."""
+    assert await store.load_programme_versioned() == (None, 0)
+    assert await store.programme_version() == 0
+    await store.save_programme({"networks": []}, [])
+    data = {"networks": [{"id": "n", "title": "Våren 2020 – Klarahuset"}]}
+    assert await store.replace_programme(data, [], expected_version=1) == 2
+    assert await store.load_programme_versioned() == (data, 2)
+    assert await store.programme_version() == 2
+
+
+async def test_replace_programme_refuses_a_stale_version_and_changes_nothing(store) -> None:
+    """Two editors read version 1; the second save is refused and stores nothing of its own."""
+    await store.save_programme({"networks": []}, [])
+    first = {"networks": [{"id": "a", "title": "A"}]}
+    second = {"networks": [{"id": "b", "title": "B"}]}
+    await store.replace_programme(first, [SessionAccess("a-1", "AAAAAA", "t-a")], 1)
+    with pytest.raises(VersionConflict) as exc_info:
+        await store.replace_programme(second, [SessionAccess("b-1", "BBBBBB", "t-b")], 1)
+    assert exc_info.value.version == 2
+    assert await store.load_programme_versioned() == (first, 2)
+    assert await store.load_access() == [SessionAccess("a-1", "AAAAAA", "t-a")]
+
+
+async def test_replace_programme_keeps_existing_secrets(store) -> None:
+    """Saving again with a session's id never replaces its join code or moderator token."""
+    kept = SessionAccess(SID, "K7PM2Q", "secret-1")
+    await store.replace_programme({"networks": []}, [kept], 0)
+    await store.replace_programme(
+        {"networks": []},
+        [SessionAccess(SID, "ZZZZZZ", "other"), SessionAccess("x-1", "XXXXXX", "x")],
+        1,
+    )
+    assert sorted(await store.load_access(), key=lambda a: a.session_id) == [
+        kept,
+        SessionAccess("x-1", "XXXXXX", "x"),
+    ]
+
+
+async def test_concurrent_programme_saves_one_wins(store) -> None:
+    """Ten saves racing from the same version: exactly one commits."""
+    await store.save_programme({"networks": []}, [])
+    results = await asyncio.gather(
+        *(store.replace_programme({"networks": [], "n": n}, [], 1) for n in range(10)),
+        return_exceptions=True,
+    )
+    assert sum(1 for r in results if r == 2) == 1
+    assert sum(1 for r in results if isinstance(r, VersionConflict)) == 9

@@ -42,8 +42,19 @@ class Tail(Protocol):
         """Deliver every event after these seqs (session id -> last seq already applied);
         `on_state` learns when the store stops and starts answering."""
 
+    def follow(self, session_id: str, seq: int) -> None:
+        """Also follow a session made after `start` (from the editor), after `seq`."""
+
     async def stop(self) -> None:
         """Stop following."""
+
+
+class VersionConflict(StoreUnavailable):
+    """The programme changed since it was read (another organiser or process saved first)."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(f"the programme is at version {version}")
+        self.version = version
 
 
 class Store(Protocol):
@@ -67,6 +78,18 @@ class Store(Protocol):
 
     async def load_programme(self) -> dict[str, Any] | None:
         """The stored programme, or None when nothing was imported."""
+
+    async def load_programme_versioned(self) -> tuple[dict[str, Any] | None, int]:
+        """The stored programme and its version (0 before anything was saved)."""
+
+    async def programme_version(self) -> int:
+        """The version of the stored programme; each save adds one."""
+
+    async def replace_programme(
+        self, data: dict[str, Any], access: list[SessionAccess], expected_version: int
+    ) -> int:
+        """Save the programme (and secrets of new sessions) only if it is still at
+        `expected_version`, atomically; returns the new version or raises VersionConflict."""
 
     async def load_access(self) -> list[SessionAccess]:
         """The secrets of every session."""

@@ -20,7 +20,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
 
-from companion.backends.base import SeqConflict, StoreUnavailable
+from companion.backends.base import SeqConflict, StoreUnavailable, VersionConflict
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
@@ -54,6 +54,26 @@ if start < 0 or start <= now - window then
   return 1
 end
 return redis.call('HINCRBY', KEYS[1], 'c', 1)
+"""
+
+PROGRAMME_VERSION = PREFIX + "programme:version"
+
+# KEYS: version, programme, access, codes, sessions. ARGV: expected version ('' for any),
+# programme JSON, then (session id, access JSON, join code) per new session.
+SAVE_PROGRAMME = """
+local version = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= version then
+  return redis.error_reply('VERSION ' .. version)
+end
+redis.call('SET', KEYS[2], ARGV[2])
+for i = 3, #ARGV, 3 do
+  if redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('HSETNX', KEYS[4], ARGV[i + 2], ARGV[i])
+    redis.call('SADD', KEYS[5], ARGV[i])
+  end
+end
+redis.call('SET', KEYS[1], version + 1)
+return version + 1
 """
 
 # KEYS: seq key, stream key. ARGV: first seq, then (type, data, at) per event.
@@ -120,6 +140,7 @@ class RedisStore:
         self.url = url
         self.redis: aioredis.Redis | None = None
         self._append: Any = None
+        self._save_programme: Any = None
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -136,6 +157,7 @@ class RedisStore:
         self._append = self.redis.register_script(APPEND)
         self._add_organiser = self.redis.register_script(ADD_ORGANISER)
         self._count_failure = self.redis.register_script(COUNT_FAILURE)
+        self._save_programme = self.redis.register_script(SAVE_PROGRAMME)
         await self._call(self.redis.ping())
 
     async def close(self) -> None:
@@ -150,6 +172,8 @@ class RedisStore:
         except (RedisError, OSError) as exc:
             if isinstance(exc, ResponseError) and str(exc).startswith("SEQ "):
                 raise SeqConflict(int(str(exc).split()[1])) from None
+            if isinstance(exc, ResponseError) and str(exc).startswith("VERSION "):
+                raise VersionConflict(int(str(exc).split()[1])) from None
             raise StoreUnavailable(f"Redis: {exc}") from exc
 
     def _client(self) -> aioredis.Redis:
@@ -159,22 +183,41 @@ class RedisStore:
 
     async def save_programme(self, data: dict[str, Any], access: list[SessionAccess]) -> None:
         """Replace the programme and add secrets for new sessions, in one transaction."""
-        pipe = self._client().pipeline(transaction=True)
-        pipe.set(PROGRAMME, json.dumps(data, ensure_ascii=False))
+        await self._save(data, access, None)
+
+    async def replace_programme(
+        self, data: dict[str, Any], access: list[SessionAccess], expected_version: int
+    ) -> int:
+        """Save the programme only if it is still at `expected_version` (VersionConflict)."""
+        return await self._save(data, access, expected_version)
+
+    async def _save(
+        self, data: dict[str, Any], access: list[SessionAccess], expected: int | None
+    ) -> int:
+        self._client()
+        args: list[Any] = [
+            "" if expected is None else expected,
+            json.dumps(data, ensure_ascii=False),
+        ]
         for a in access:
-            pipe.hsetnx(
-                ACCESS,
-                a.session_id,
-                json.dumps({"join_code": a.join_code, "moderator_token": a.moderator_token}),
-            )
-            pipe.hsetnx(CODES, a.join_code, a.session_id)
-            pipe.sadd(SESSIONS, a.session_id)
-        await self._call(pipe.execute())
+            secrets = {"join_code": a.join_code, "moderator_token": a.moderator_token}
+            args += [a.session_id, json.dumps(secrets), a.join_code]
+        keys = [PROGRAMME_VERSION, PROGRAMME, ACCESS, CODES, SESSIONS]
+        return int(await self._call(self._save_programme(keys=keys, args=args)))
 
     async def load_programme(self) -> dict[str, Any] | None:
         """The stored programme, or None."""
         raw = await self._call(self._client().get(PROGRAMME))
         return json.loads(raw) if raw else None
+
+    async def load_programme_versioned(self) -> tuple[dict[str, Any] | None, int]:
+        """The stored programme and its version, read together."""
+        raw, version = await self._call(self._client().mget(PROGRAMME, PROGRAMME_VERSION))
+        return (json.loads(raw) if raw else None), int(version or 0)
+
+    async def programme_version(self) -> int:
+        """The version of the stored programme."""
+        return int(await self._call(self._client().get(PROGRAMME_VERSION)) or 0)
 
     async def load_access(self) -> list[SessionAccess]:
         """The secrets of every session."""
@@ -359,6 +402,10 @@ class RedisTail:
         if on_state is not None:
             self._on_state = on_state
         self._task = asyncio.get_running_loop().create_task(self._run(on_event))
+
+    def follow(self, session_id: str, seq: int) -> None:
+        """Also follow a session made after `start`; the next XREAD includes it."""
+        self.positions.setdefault(session_id, seq)
 
     async def stop(self) -> None:
         """Stop tailing."""

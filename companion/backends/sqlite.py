@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from companion.backends.base import SeqConflict, StoreUnavailable, StoreURLError
+from companion.backends.base import SeqConflict, StoreUnavailable, StoreURLError, VersionConflict
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
@@ -26,6 +26,10 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS programme (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS programme_version (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS session_access (
     session_id TEXT PRIMARY KEY,
@@ -161,12 +165,29 @@ class SQLiteStore:
 
     async def save_programme(self, data: dict[str, Any], access: list[SessionAccess]) -> None:
         """Replace the programme and add secrets for sessions that have none, in one commit."""
-        await self._submit("programme", (data, access))
+        await self._submit("programme", (data, access, None))
 
     async def load_programme(self) -> dict[str, Any] | None:
         """The stored programme, or None."""
         row = await self._submit("query", ("SELECT data FROM programme WHERE id = 1", ()))
         return json.loads(row[0][0]) if row else None
+
+    async def load_programme_versioned(self) -> tuple[dict[str, Any] | None, int]:
+        """The stored programme and its version, read together."""
+        return await self._submit("programme_read", None)
+
+    async def programme_version(self) -> int:
+        """The version of the stored programme."""
+        rows = await self._submit(
+            "query", ("SELECT version FROM programme_version WHERE id = 1", ())
+        )
+        return rows[0][0] if rows else 0
+
+    async def replace_programme(
+        self, data: dict[str, Any], access: list[SessionAccess], expected_version: int
+    ) -> int:
+        """Save the programme only if it is still at `expected_version` (VersionConflict)."""
+        return await self._submit("programme", (data, access, expected_version))
 
     async def load_access(self) -> list[SessionAccess]:
         """The secrets of every session."""
@@ -367,10 +388,13 @@ class SQLiteStore:
         handlers: dict[str, Callable[[sqlite3.Connection, Any], Any]] = {
             "init": self._init,
             "programme": self._save_programme,
+            "programme_read": self._read_programme,
             "query": lambda d, a: d.execute(a[0], a[1]).fetchall(),
         }
         try:
             result, error = handlers[job.kind](db, job.args), None
+        except VersionConflict as exc:
+            result, error = None, exc
         except Exception as exc:  # the writer thread must survive anything one job does
             result, error = None, StoreUnavailable(f"SQLite: {exc}")
         job.loop.call_soon_threadsafe(_resolve, job.future, result, error)
@@ -461,12 +485,26 @@ class SQLiteStore:
         db.execute(f"PRAGMA synchronous={self.synchronous}")
         db.executescript(SCHEMA)
 
+    @staticmethod
+    def _version(db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT version FROM programme_version WHERE id = 1").fetchone()
+        return row[0] if row else 0
+
+    def _read_programme(self, db: sqlite3.Connection, _: Any) -> tuple[dict[str, Any] | None, int]:
+        row = db.execute("SELECT data FROM programme WHERE id = 1").fetchone()
+        return (json.loads(row[0]) if row else None), self._version(db)
+
     def _save_programme(
-        self, db: sqlite3.Connection, args: tuple[dict[str, Any], list[SessionAccess]]
-    ) -> None:
-        data, access = args
+        self,
+        db: sqlite3.Connection,
+        args: tuple[dict[str, Any], list[SessionAccess], int | None],
+    ) -> int:
+        data, access, expected = args
         db.execute("BEGIN IMMEDIATE")
         try:
+            version = self._version(db)
+            if expected is not None and version != expected:
+                raise VersionConflict(version)
             db.execute(
                 "INSERT INTO programme (id, data) VALUES (1, ?) "
                 "ON CONFLICT(id) DO UPDATE SET data = excluded.data",
@@ -477,7 +515,13 @@ class SQLiteStore:
                 "VALUES (?, ?, ?)",
                 [(a.session_id, a.join_code, a.moderator_token) for a in access],
             )
+            db.execute(
+                "INSERT INTO programme_version (id, version) VALUES (1, ?) "
+                "ON CONFLICT(id) DO UPDATE SET version = excluded.version",
+                (version + 1,),
+            )
             db.execute("COMMIT")
         except Exception:
             db.execute("ROLLBACK")
             raise
+        return version + 1

@@ -12,7 +12,7 @@ from typing import Any
 
 from companion.domain import events as ev
 from companion.domain.errors import InvalidState, NotFound
-from companion.domain.programme import AgendaItem, Status
+from companion.domain.programme import AgendaItem, Status, item_from_data, item_to_data
 
 # Statuses a moderator may set by hand; live and done follow from moving the agenda.
 SETTABLE_STATUSES = frozenset({Status.SCHEDULED, Status.POSTPONED, Status.DATE_TO_COME})
@@ -187,6 +187,35 @@ class Agenda:
             raise InvalidState("There is no break to end.")
         return ev.Draft(ev.BREAK_ENDED, {})
 
+    def revise(self, items: tuple[AgendaItem, ...], in_use: set[str]) -> ev.Draft:
+        """Replace the planned agenda (the organiser's edit) while the session may be live.
+
+        An item that questions or polls refer to (`in_use`) is kept, and so is the current
+        one, so an edit never takes away what people asked, voted or answered.
+        """
+        ids = [item.id for item in items]
+        if len(set(ids)) != len(ids):
+            raise InvalidState("Agenda item ids must be unique.", code="duplicate_id")
+        kept = set(ids)
+        for item in self.items:
+            if item.id in kept:
+                continue
+            if item.id == self.current:
+                raise InvalidState("Move on from the current item before removing it.")
+            if item.id in in_use:
+                raise InvalidState(
+                    "Questions or polls belong to this item; postpone it instead.", code="in_use"
+                )
+        old = {item.id: item for item in self.items}
+        for item in items:
+            before = old.get(item.id)
+            changed = before is None or before.status != item.status
+            if item.id == self.current and changed and item.status != Status.SCHEDULED:
+                raise InvalidState("Move on from the current item before postponing it.")
+        if tuple(items) == self.items:
+            raise InvalidState("The agenda is unchanged.", code="no_change")
+        return ev.Draft(ev.AGENDA_REVISED, {"items": [item_to_data(item) for item in items]})
+
     def _require_current(self) -> None:
         if self.current is None:
             raise InvalidState("No agenda item is current.", code="no_current_item")
@@ -221,8 +250,25 @@ class Agenda:
                 self.current_break = Break(event.at, d["minutes"], d["message"])
             case ev.BREAK_ENDED:
                 self.current_break = None
+            case ev.AGENDA_REVISED:
+                self._revise(tuple(item_from_data(d) for d in d["items"]))
             case _:
                 raise ValueError(f"not an agenda event: {event.type}")
+
+    def _revise(self, items: tuple[AgendaItem, ...]) -> None:
+        # What ran keeps its live status (live, done); a planned status that the organiser
+        # changed (postponed, date to come, scheduled again) takes effect.
+        old = {item.id: item for item in self.items}
+        statuses: dict[str, Status] = {}
+        for item in items:
+            before = old.get(item.id)
+            if before is None or before.status != item.status:
+                statuses[item.id] = item.status
+            else:
+                statuses[item.id] = self.statuses.get(item.id, item.status)
+        self.items = items
+        self.statuses = statuses
+        self.started_at = {k: v for k, v in self.started_at.items() if k in statuses}
 
     def _finish_current(self) -> None:
         if self.current is not None and self.statuses.get(self.current) == Status.LIVE:

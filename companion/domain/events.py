@@ -60,6 +60,7 @@ TIMER_STARTED = "timer.started"
 TIMER_PAUSED = "timer.paused"
 TIMER_EXTENDED = "timer.extended"
 ITEM_STATUS_SET = "item.status"
+AGENDA_REVISED = "agenda.revised"  # the organiser edited the agenda; data: items (all of them)
 BREAK_STARTED = "break.started"
 BREAK_ENDED = "break.ended"
 PREMODERATION_SET = "session.premoderation"

@@ -6,14 +6,14 @@ how a restarted server picks up where it stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from companion.domain import events as ev
 from companion.domain.agenda import Agenda
 from companion.domain.attendance import Attendance
 from companion.domain.errors import InvalidState
 from companion.domain.polls import PollBoard
-from companion.domain.programme import Session
+from companion.domain.programme import AgendaItem, Session
 from companion.domain.questions import QuestionBoard
 
 
@@ -100,6 +100,12 @@ class SessionState:
             fields.get("hide_results", False),
         )
 
+    def revise_agenda(self, items: tuple[AgendaItem, ...]) -> ev.Draft:
+        """The organiser's new agenda; items that questions or polls belong to stay."""
+        in_use = {q.item_id for q in self.board.questions.values() if q.item_id}
+        in_use |= {p.item_id for p in self.polls.polls.values() if p.item_id}
+        return self.agenda.revise(items, in_use)
+
     def apply(self, event: ev.Event) -> Applied:
         """Fold the next event into the state; events must come in `seq` order."""
         if event.seq != self.seq + 1:
@@ -134,4 +140,6 @@ class SessionState:
             self.stream_since = event.at
             return Applied(event, settings=True)
         self.agenda.apply(event)
+        if event.type == ev.AGENDA_REVISED:
+            self.session = replace(self.session, items=self.agenda.items)
         return Applied(event, agenda=True)

@@ -22,7 +22,8 @@ from companion.domain import access as access_rules
 from companion.domain import events as ev
 from companion.domain.access import SessionAccess
 from companion.domain.errors import DomainError, NotFound
-from companion.domain.programme import Programme
+from companion.domain.programme import AgendaItem, Programme
+from companion.domain.programme_edits import with_items
 from companion.domain.session_state import SessionState
 from companion.domain.word_filter import WordFilter
 from companion.programme_file import programme_from_data, programme_to_data
@@ -86,7 +87,16 @@ class SessionService:
         self.bus = bus
         self.clock = clock
         self.word_filter = word_filter or WordFilter(())
-        self.programme = Programme()
+        self._stored_programme = Programme()
+        self._live_programme: tuple[tuple[tuple[str, int], ...] | None, Programme] = (
+            None,
+            Programme(),
+        )
+        self.programme_version = 0
+        self._reload_lock = asyncio.Lock()
+        # Called with (session id, seq) for each session a programme reload adds, so the
+        # realtime layer opens a room for it and the Redis tail follows its log.
+        self.on_session_added: list[Callable[[str, int], None]] = []
         self.access: dict[str, SessionAccess] = {}
         self.by_code: dict[str, str] = {}
         self.states: dict[str, SessionState] = {}
@@ -120,14 +130,80 @@ class SessionService:
         `prime` receives the changes of each session's most recent events, so that the
         realtime layer can replay them to clients that reconnect after a restart.
         """
-        data = await self.store.load_programme()
+        data, self.programme_version = await self.store.load_programme_versioned()
         self.programme = programme_from_data(data) if data else Programme()
         self.access = {a.session_id: a for a in await self.store.load_access()}
-        self.by_code = {a.join_code: a.session_id for a in self.access.values()}
         self.states = {}
         for _, _, _, session in self.programme.sessions():
             if session.id in self.access:
                 self.states[session.id] = await self.rebuild(session.id, prime, recent)
+        # A deleted session keeps its secrets and log (nothing is lost) but its code opens
+        # nothing.
+        self.by_code = {
+            a.join_code: a.session_id for a in self.access.values() if a.session_id in self.states
+        }
+
+    @property
+    def programme(self) -> Programme:
+        """The programme with every session's agenda as it is now (after live edits).
+
+        The store keeps each session's agenda as planned when the session was made; the
+        organiser's later edits are `agenda.revised` events in the session's log.
+        """
+        live = {sid: state.agenda.items for sid, state in self.states.items()}
+        key = tuple((sid, id(items)) for sid, items in live.items())
+        if key != self._live_programme[0]:
+            # The cached programme holds the item tuples, so their ids stay unique.
+            self._live_programme = (key, with_items(self._stored_programme, live))
+        return self._live_programme[1]
+
+    @programme.setter
+    def programme(self, programme: Programme) -> None:
+        self._stored_programme = programme
+        self._live_programme = (None, programme)
+
+    async def reload_programme(self) -> None:
+        """Take the stored programme after an edit (here or in another process).
+
+        New sessions get a state, deleted ones leave memory; running sessions keep their
+        state and take the new title, description, track and moderator.
+        """
+        async with self._reload_lock:  # one at a time, so an older read never wins
+            await self._reload_programme()
+
+    async def _reload_programme(self) -> None:
+        data, version = await self.store.load_programme_versioned()
+        access = {a.session_id: a for a in await self.store.load_access()}
+        self.programme = programme_from_data(data) if data else Programme()
+        self.access = access
+        wanted = {
+            row[3].id: row[3] for row in self._stored_programme.sessions() if row[3].id in access
+        }
+        added = []
+        for session_id, session in wanted.items():
+            state = self.states.get(session_id)
+            if state is None:
+                self.states[session_id] = await self.rebuild(session_id, None)
+                added.append(session_id)
+            else:
+                state.session = replace(session, items=state.agenda.items)
+        for session_id in [sid for sid in self.states if sid not in wanted]:
+            del self.states[session_id]
+        self.by_code = {a.join_code: sid for sid, a in access.items() if sid in self.states}
+        self.programme_version = version
+        for session_id in added:
+            for listener in self.on_session_added:
+                listener(session_id, self.states[session_id].seq)
+
+    async def revise_agenda(
+        self, session_id: str, edit: Callable[[tuple[AgendaItem, ...]], tuple[AgendaItem, ...]]
+    ) -> Outcome:
+        """Change a session's agenda (live or not) as an event of the session.
+
+        `edit` gets the agenda as it is when the change is decided (again after a conflict
+        with another process) and returns the new one.
+        """
+        return await self.execute(session_id, lambda s: s.revise_agenda(edit(s.agenda.items)))
 
     async def rebuild(
         self,
