@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
 
@@ -95,10 +96,25 @@ async def add_organiser(
         await store.close()
 
 
-def print_links(settings: Settings, service: SessionService) -> None:
-    """For every session: its join code, participant link, screen link and moderator link."""
+def demo_session_ids() -> set[str]:
+    """The sessions of the demo programme shipped with the package."""
+    programme = parse_programme(demo_programme_text(), "demo/programme.yaml")
+    return {session.id for _, _, _, session in programme.sessions()}
+
+
+def print_links(
+    settings: Settings, service: SessionService, moderator_links: Collection[str] = ()
+) -> None:
+    """For every session: its join code, participant link and screen link, and the
+    moderator link only for the sessions in `moderator_links`.
+
+    A moderator link carries the session's secret token, so it is printed only where a
+    person asked for it (`links`, the local demo), never by `serve`, whose output ends up
+    in service logs.
+    """
     base = settings.base_url
     print(f"Companion on {base}  (realtime: {settings.ws_url})")
+    hidden = 0
     for _network, _season, event, session in service.programme.sessions():
         access = service.access.get(session.id)
         if access is None:
@@ -109,7 +125,12 @@ def print_links(settings: Settings, service: SessionService) -> None:
         print(f"  join code:   {access.join_code}")
         print(f"  participant: {base}/j/{access.join_code}")
         print(f"  big screen:  {base}/screen/{access.join_code}")
-        print(f"  moderator:   {base}/moderate/{session.id}#key={access.moderator_token}")
+        if session.id in moderator_links:
+            print(f"  moderator:   {base}/moderate/{session.id}#key={access.moderator_token}")
+        else:
+            hidden += 1
+    if hidden:
+        print(f"\nModerator links ({hidden}) are not printed here: run `companion links`.")
     sys.stdout.flush()
 
 
@@ -166,16 +187,18 @@ def main(argv: list[str] | None = None) -> int:
             print(link)
             return 0
         if args.command == "links":
-            print_links(settings, asyncio.run(load_service(settings)))
+            service = asyncio.run(load_service(settings))
+            print_links(settings, service, moderator_links=service.access.keys())
             return 0
         if args.command == "demo":
             service = asyncio.run(load_service(settings))
             if not service.programme.networks:
                 asyncio.run(import_text(settings, demo_programme_text(), "demo/programme.yaml"))
+            shown = demo_session_ids()  # the demo's own data only, never a real programme's
             organiser_link = asyncio.run(add_organiser(settings, DEMO_ORGANISER, [], True))
 
             def on_ready(s: SessionService) -> None:
-                print_links(settings, s)
+                print_links(settings, s, shown)
                 print(f"\norganiser ({DEMO_ORGANISER}), one-time sign-in: {organiser_link}")
                 sys.stdout.flush()
 

@@ -96,3 +96,62 @@ def test_demo_starts_the_service_and_prints_every_sessions_links(tmp_path: Path)
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def own_programme(tmp_path: Path) -> Path:
+    """A programme that is not the demo's: every id renamed."""
+    path = tmp_path / "egen.yaml"
+    text = re.sub(r"\b(id|track): ", r"\1: egen-", DEMO.read_text("utf-8"))
+    path.write_text(text, "utf-8")
+    return path
+
+
+def test_serve_and_import_print_no_moderator_token(tmp_path: Path) -> None:
+    """`serve` (whose output lands in service logs) and `import` print join codes and
+    public links but no moderator link or token; `companion links` prints them on request."""
+    server = ServerProcess(tmp_path)
+    imported = server.import_programme()
+    assert imported.returncode == 0
+    server.start()
+    try:
+        log = server.log()
+    finally:
+        server.stop()
+    tokens = [token for _, token in server.access().values()]
+    assert len(tokens) == 8
+    for output in (log, imported.stdout + imported.stderr):
+        assert len(re.findall(r"join code:\s+[A-Z2-9]{6}", output)) == 8, output
+        assert "#key=" not in output and "moderator:" not in output
+        assert not [t for t in tokens if t in output]
+        assert "Moderator links (8) are not printed here: run `companion links`." in output
+    links = run(["links"], server.env)
+    assert links.returncode == 0
+    for session, (_, token) in server.access().items():
+        assert f"/moderate/{session}#key={token}" in links.stdout
+
+
+def test_demo_prints_moderator_links_of_the_demo_data_only(tmp_path: Path) -> None:
+    """On a database that holds a real programme, `demo` serves it without printing any of
+    its moderator links."""
+    server = ServerProcess(tmp_path)
+    assert run(["import", str(own_programme(tmp_path))], server.env).returncode == 0
+    tokens = [token for _, token in server.access().values()]
+    assert len(tokens) == 8
+    log = tmp_path / "demo.out"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "companion.cli", "demo"],
+            env=server.env,
+            stdout=sink,
+            stderr=sink,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while "Moderator links" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        text = log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert len(re.findall(r"join code:\s+[A-Z2-9]{6}", text)) == 8, text
+    assert "#key=" not in text and not [t for t in tokens if t in text]
