@@ -5,7 +5,6 @@ made the service decide again: a question stored twice, a vote cast and then wit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from pathlib import Path
 
 from companion.backends.memory import MemoryBus
@@ -14,60 +13,9 @@ from companion.cli import demo_programme_text
 from companion.programme_file import parse_programme
 from companion.services.sessions import SessionService
 from tests.redisproc import RedisProcess
+from tests.redisproxy import RedisProxy
 
 SID = "ledarskap-2020-05-05"
-
-
-class LosingProxy:
-    """A TCP proxy to Redis that, when armed, forwards the next EVALSHA and drops its reply."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.armed = False
-        self.dropped = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        """Listen on a free loopback port."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Stop listening."""
-        if self._server is not None:
-            self._server.close()
-        for writer in self._writers:
-            writer.close()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        self._writers |= {writer, up_writer}
-        marked = asyncio.Event()
-
-        async def upstream() -> None:
-            while data := await reader.read(65536):
-                if self.armed and b"EVALSHA" in data.upper():
-                    self.armed = False
-                    marked.set()
-                up_writer.write(data)
-                await up_writer.drain()
-            up_writer.close()
-
-        async def downstream() -> None:
-            while data := await up_reader.read(65536):
-                if marked.is_set():  # Redis ran the script; its answer never arrives
-                    self.dropped += 1
-                    writer.close()
-                    up_writer.close()
-                    return
-                writer.write(data)
-                await writer.drain()
-            writer.close()
-
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.gather(upstream(), downstream())
 
 
 async def test_a_lost_reply_is_not_decided_twice(tmp_path: Path) -> None:
@@ -75,9 +23,9 @@ async def test_a_lost_reply_is_not_decided_twice(tmp_path: Path) -> None:
     they were: no second question, no vote withdrawn again."""
     redis = RedisProcess(tmp_path / "redis")
     redis.start()
-    proxy = LosingProxy(redis.port)
+    proxy = RedisProxy(redis.port)
     await proxy.start()
-    store = RedisStore(f"redis://127.0.0.1:{proxy.port}/0")
+    store = RedisStore(proxy.url)
     try:
         await store.open()
         service = SessionService(store, MemoryBus())
@@ -86,13 +34,13 @@ async def test_a_lost_reply_is_not_decided_twice(tmp_path: Path) -> None:
         )
         await service.load()
         first = await service.ask(SID, "p1", "room", "Första frågan?", None)
-        proxy.armed = True
+        proxy.lose_replies = 1
         second = await asyncio.wait_for(service.ask(SID, "p2", "room", "Andra frågan?", None), 15)
-        assert proxy.dropped == 1
+        assert proxy.lost == 1
         assert (first.event.data["id"], second.event.data["id"]) == (1, 2)
-        proxy.armed = True
+        proxy.lose_replies = 1
         vote = await asyncio.wait_for(service.vote(SID, "p1", 2), 15)
-        assert proxy.dropped == 2 and vote.event.type == "vote.cast"
+        assert proxy.lost == 2 and vote.event.type == "vote.cast"
         stored = await store.load_events(SID)
         assert [e.type for e in stored] == ["question.asked", "question.asked", "vote.cast"]
         state = service.state(SID)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from companion.domain.errors import DomainError, NotFound
 from companion.domain.events import Event
 from companion.domain.programme import Programme
 from companion.programme_file import parse_programme
-from companion.services.projection import Change
+from companion.services.projection import Change, snapshot
 from companion.services.sessions import SessionService
 
 SID = "ledarskap-2020-05-05"
@@ -53,6 +54,7 @@ class FlakyStore:
         self.error = error
         self.fail_appends = False
         self.fail_loads = False
+        self.fail_access_writes = False
 
     async def open(self) -> None:
         await self.inner.open()
@@ -71,6 +73,11 @@ class FlakyStore:
 
     async def load_access(self) -> list[SessionAccess]:
         return await self.inner.load_access()
+
+    async def update_access(self, access: SessionAccess, old_code: str) -> None:
+        if self.fail_access_writes:
+            raise self.error("disk full")
+        await self.inner.update_access(access, old_code)
 
     async def append(self, events: list[Event]) -> None:
         if self.fail_appends:
@@ -415,3 +422,75 @@ async def test_memory_never_keeps_a_change_the_store_refused(store: SQLiteStore)
     assert outcome.event.seq == 1
     texts = [q.text for q in service.state(SID).board.questions.values()]
     assert texts == ["Nu går det"]
+
+
+# -- secrets: rotation and a new join code are one event each --------------------------
+
+
+async def test_a_rotation_that_cannot_be_stored_changes_nothing(store: SQLiteStore) -> None:
+    """When the rotation's append fails, the old key still opens the console, here and after
+    a reload, and the store holds neither a new key nor a rotation event."""
+    flaky = FlakyStore(store)
+    service = await fresh_service(flaky)
+    old = service.access[SID].moderator_token
+    flaky.fail_appends = True
+    with pytest.raises(DomainError) as refused:
+        await service.rotate_moderator_token(SID)
+    assert refused.value.code == "store_unavailable"
+    assert service.is_moderator(SID, old)
+    stored = {a.session_id: a.moderator_token for a in await store.load_access()}
+    assert stored[SID] == old
+    assert await store.load_events(SID) == []
+    reloaded = SessionService(store, MemoryBus())
+    await reloaded.load()
+    assert reloaded.is_moderator(SID, old)
+
+
+async def test_a_new_code_that_cannot_be_stored_changes_nothing(store: SQLiteStore) -> None:
+    """When the new code's append fails, the old code still opens the session everywhere."""
+    flaky = FlakyStore(store)
+    service = await fresh_service(flaky)
+    old = service.access[SID].join_code
+    flaky.fail_appends = True
+    with pytest.raises(DomainError):
+        await service.regenerate_join_code(SID)
+    assert service.session_by_code(old) == SID
+    assert service.state(SID).join_code == old
+    assert {a.session_id: a.join_code for a in await store.load_access()}[SID] == old
+    reloaded = SessionService(store, MemoryBus())
+    await reloaded.load()
+    assert reloaded.session_by_code(old) == SID
+
+
+async def test_the_rotation_event_alone_carries_the_new_secrets(store: SQLiteStore) -> None:
+    """The log is the truth: with the access table left behind (its write failed), a reload
+    takes the new key and code from the events; the old ones open nothing."""
+    flaky = FlakyStore(store)
+    service = await fresh_service(flaky)
+    old = service.access[SID]
+    flaky.fail_access_writes = True
+    token = await service.rotate_moderator_token(SID)
+    code = await service.regenerate_join_code(SID)
+    assert service.is_moderator(SID, token) and not service.is_moderator(SID, old.moderator_token)
+    reloaded = SessionService(store, MemoryBus())
+    await reloaded.load()
+    assert reloaded.is_moderator(SID, token)
+    assert not reloaded.is_moderator(SID, old.moderator_token)
+    assert reloaded.session_by_code(code) == SID
+    with pytest.raises(NotFound):
+        reloaded.session_by_code(old.join_code)
+    assert reloaded.state(SID).key_version == 1
+
+
+async def test_a_rotation_reaches_clients_without_the_new_key(
+    service: SessionService, published: list[Change]
+) -> None:
+    """What clients get of a rotation (live, replayed or in a snapshot) never holds the key."""
+    token = await service.rotate_moderator_token(SID)
+    assert published and published[-1].revoke_moderators
+    restarted = SessionService(service.store, MemoryBus())
+    primed: list[Change] = []
+    await restarted.load(prime=primed.append)
+    for change in [*published, *primed]:
+        assert token not in json.dumps([change.public, change.moderator])
+    assert token not in json.dumps(snapshot(restarted.state(SID), True, None))

@@ -161,7 +161,6 @@ class AppendThenApply:
         recent = self._recent.setdefault(event.session_id, {})
         recent[event.seq] = change
         recent.pop(event.seq - RECENT_OWN, None)
-        self.service.follow_access(event)
         self.service.committed(event, change)
         return change
 

@@ -40,6 +40,7 @@ from companion.services.projection import Change, project
 log = logging.getLogger(__name__)
 
 RECENT_CHANGES = 5000
+ACCESS_COPY_SECONDS = 1.0
 
 __all__ = ["MODERATOR_ACTIONS", "Decide", "Outcome", "SessionService", "StoreError"]
 
@@ -224,6 +225,11 @@ class SessionService:
                 prime(self.fold(state, event))
             else:
                 state.apply(event)
+            if access is not None:
+                access = self._secrets_after(access, event)
+        if access is not None:
+            self._set_access(access)  # the log's latest secrets win over the table's copy
+        state.join_code = access.join_code if access else None
         return state
 
     # -- queries ---------------------------------------------------------------------
@@ -307,31 +313,49 @@ class SessionService:
         return await self.execute(session_id, lambda s: s.attendance.record(room, remote))
 
     async def rotate_moderator_token(self, session_id: str) -> str:
-        """A new moderator token; every link and console with the old one stops working."""
+        """A new moderator token; every link and console with the old one stops working.
+
+        The rotation is one event that carries the new token, so it is stored whole or not
+        at all, and every process takes the token from the log. Clients never see event
+        data (they get projections), so only the console that asked learns it, in its ack.
+        """
         self.state(session_id)
-        old = self.access[session_id]
-        fresh = replace(old, moderator_token=access_rules.new_moderator_token())
-        await self._store_access(fresh, old.join_code)
-        await self.execute(session_id, lambda s: ev.Draft(ev.KEY_ROTATED, {}))
-        return fresh.moderator_token
+        token = access_rules.new_moderator_token()
+        await self.execute(
+            session_id, lambda s: ev.Draft(ev.KEY_ROTATED, {"moderator_token": token})
+        )
+        await self._copy_access(session_id)
+        return token
 
     async def regenerate_join_code(self, session_id: str) -> str:
         """A new join code (the old one stops opening the session); joined people stay."""
         self.state(session_id)
-        old = self.access[session_id]
         code = access_rules.new_join_code()
         while code in self.by_code:
             code = access_rules.new_join_code()
-        await self._store_access(replace(old, join_code=code), old.join_code)
         await self.execute(session_id, lambda s: ev.Draft(ev.CODE_CHANGED, {"join_code": code}))
+        await self._copy_access(session_id)
         return code
 
-    async def _store_access(self, fresh: SessionAccess, old_code: str) -> None:
+    async def _copy_access(self, session_id: str) -> None:
+        # The access table is a copy for readers that do not fold the logs (an import
+        # choosing fresh codes); the committed event is the truth, so a failure here
+        # changes nothing that matters and is only logged.
+        access = self.access[session_id]
         try:
-            await self.store.update_access(fresh, old_code)
-        except (StoreUnavailable, OSError) as exc:
-            raise StoreError("The change could not be saved; please try again.") from exc
-        self._set_access(fresh)
+            async with asyncio.timeout(ACCESS_COPY_SECONDS):
+                await self.store.update_access(access, access.join_code)
+        except (StoreUnavailable, OSError, TimeoutError) as exc:
+            log.warning("the access table of %s lags its log: %s", session_id, exc)
+
+    @staticmethod
+    def _secrets_after(access: SessionAccess, event: ev.Event) -> SessionAccess:
+        """A session's secrets once `event` is committed (a new code or moderator token)."""
+        if event.type == ev.CODE_CHANGED:
+            return replace(access, join_code=event.data["join_code"])
+        if event.type == ev.KEY_ROTATED and "moderator_token" in event.data:
+            return replace(access, moderator_token=event.data["moderator_token"])
+        return access  # a rotation logged before tokens were in events: the table has it
 
     def _set_access(self, fresh: SessionAccess) -> None:
         old = self.access.get(fresh.session_id)
@@ -342,21 +366,6 @@ class SessionService:
         state = self.states.get(fresh.session_id)
         if state is not None:
             state.join_code = fresh.join_code
-
-    def follow_access(self, event: ev.Event) -> None:
-        """Another process may have changed a session's secrets: take them from the store."""
-        if event.type in (ev.CODE_CHANGED, ev.KEY_ROTATED):
-            task = asyncio.get_running_loop().create_task(self._reload_access(event.session_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    async def _reload_access(self, session_id: str) -> None:
-        try:
-            for access in await self.store.load_access():
-                if access.session_id == session_id:
-                    self._set_access(access)
-        except (StoreUnavailable, OSError):
-            log.warning("could not reload the secrets of %s", session_id)
 
     async def moderate(self, session_id: str, action: str, fields: dict[str, Any]) -> Outcome:
         """Run a moderator action by its protocol name."""
@@ -384,7 +393,10 @@ class SessionService:
         return project(state, state.apply(event), was_public)
 
     def committed(self, event: ev.Event, change: Change) -> None:
-        """What follows a commit: every client learns of it."""
+        """What follows a commit: the session's secrets follow it, then every client learns."""
+        access = self.access.get(event.session_id)
+        if access is not None and event.type in (ev.CODE_CHANGED, ev.KEY_ROTATED):
+            self._set_access(self._secrets_after(access, event))
         self.bus.publish(change)
 
     @staticmethod
