@@ -5,6 +5,7 @@ Run from the repository root (a benchmark, not a test; pytest never collects it)
     python bench/stream_fanout.py                              # 1,10,25,50 viewers, both relays
     python bench/stream_fanout.py --sizes 1,10 --seconds 8
     python bench/stream_fanout.py --relays encode-once --sizes 100
+    python bench/stream_fanout.py --pin 0:1 --relays encode-once   # server on core 0, load on 1
     python bench/stream_fanout.py --help
 
 Two relays, side by side in one run, each in its own fresh server process per size:
@@ -323,10 +324,19 @@ def cpu_seconds(proc: psutil.Process) -> float:
     return times.user + times.system
 
 
+def pin(pid: int, cores: set[int]) -> None:
+    """Pin every thread of a process to `cores` (threads it starts later inherit it)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread may end meanwhile
+            os.sched_setaffinity(int(task.name), cores)
+
+
 def run_one(relay: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     """Start a server, connect the load, measure the window, tear everything down."""
     server: Any = EncodeOnce() if relay == "encode-once" else Baseline()
     server.start()
+    if args.pin:
+        pin(server.proc.pid, args.pin[0])
     ctx = mp.get_context("spawn")
     children: list[tuple[Any, Connection]] = []
     try:
@@ -354,6 +364,8 @@ def run_one(relay: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         # The publisher's encoder follows the bitrate estimate for its first seconds
         # (re-creating its encoder, with keyframes): measure the steady state after it.
         time.sleep(max(args.settle, args.warmup - (time.monotonic() - publishing_since)))
+        if args.pin:  # threads started before the first pin, in case
+            pin(server.proc.pid, args.pin[0])
         server_ps = psutil.Process(server.proc.pid)
         load_ps = [psutil.Process(p.pid) for p, _ in children]
         t0 = time.monotonic()
@@ -409,6 +421,12 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cores_pair(text: str) -> tuple[set[int], set[int]]:
+    """`0:1` or `0:1,2` -> ({0}, {1}) / ({0}, {1, 2})."""
+    server, _, load = text.partition(":")
+    return {int(c) for c in server.split(",")}, {int(c) for c in load.split(",")}
+
+
 def main() -> None:
     """Parse the options and run every relay at every size."""
     parser = argparse.ArgumentParser(
@@ -431,11 +449,18 @@ def main() -> None:
         "--probes", type=int, default=2, help="viewers that decode and read counters"
     )
     parser.add_argument("--workers", type=int, default=2, help="processes for the counting viewers")
+    parser.add_argument(
+        "--pin",
+        type=cores_pair,
+        help="SERVER:LOAD cores, e.g. 0:1: the server on one core, all load on the other",
+    )
     parser.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_server:
         run_baseline_server(args.baseline_server)
         return
+    if args.pin:  # the load processes inherit this; the server is re-pinned once started
+        os.sched_setaffinity(0, args.pin[1])
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []
     for n in sizes:
