@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from aiortc import RTCRtpSender
-from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtcpFeedback, RTCRtpCodecCapability, RTCRtpCodecParameters
+
+from companion.media.aiortc_internals import codec_table
 
 # aiortc matches H.264 offers only for (constrained) baseline, but OBS and most hardware
 # encoders send main or high profile; its H.264 decoder (FFmpeg) decodes them all.
@@ -20,7 +21,7 @@ def accept_publisher_codecs() -> None:
     aiortc keeps its codec table in a module-level list, so this is process-wide; it only
     adds entries, with payload types after the existing ones.
     """
-    video = CODECS["video"]
+    video = codec_table("video")
     have = {
         c.parameters.get("profile-level-id") for c in video if c.mimeType.lower() == "video/h264"
     }

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiortc import RTCPeerConnection
 
+from companion.media.aiortc_internals import negotiated_codecs
 from companion.media.broadcast import Broadcast
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class Publication:
             track = transceiver.receiver.track
             if track is None:
                 continue
-            codecs = transceiver._codecs  # negotiated; first is what the publisher sends
+            codecs = negotiated_codecs(transceiver)  # the first is what the publisher sends
             if codecs:
                 self.codecs[track.kind] = codecs[0].mimeType
             pump = self.broadcast.pump_video if track.kind == "video" else self.broadcast.pump_audio

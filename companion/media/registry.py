@@ -22,12 +22,28 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.exceptions import OperationError
 from aiortc.sdp import candidate_from_sdp
 
 from companion.domain.errors import DomainError, NotFound
+from companion.media.aiortc_internals import (
+    quiet_closed_while_connecting,
+    route_keyframe_requests,
+)
 from companion.media.broadcast import Broadcast
 from companion.media.codecs import accept_publisher_codecs, viewer_codecs
+from companion.media.errors import (
+    BadOffer,
+    Conflict,
+    Forbidden,
+    MediaError,
+    Overloaded,
+    Unauthorized,
+    UnknownResource,
+    UnknownSession,
+)
 from companion.media.keys import same_secret, stream_key
+from companion.media.offers import normalise
 from companion.media.publication import CONNECT_TIMEOUT, Publication
 from companion.services.sessions import SessionService
 from companion.services.tokens import TokenError, TokenSigner
@@ -36,68 +52,6 @@ from companion.settings import Settings
 log = logging.getLogger(__name__)
 
 PUBLISHER, VIEWER = "publisher", "viewer"
-
-
-class MediaError(Exception):
-    """A refused publish/view request, with the HTTP status and a stable code."""
-
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-
-
-class BadOffer(MediaError):
-    """The SDP offer cannot be parsed or offers nothing usable."""
-
-    status = 400
-    code = "bad_offer"
-
-
-class Unauthorized(MediaError):
-    """No credentials were given."""
-
-    status = 401
-    code = "unauthorized"
-
-
-class Forbidden(MediaError):
-    """The credentials given do not open this session."""
-
-    status = 403
-    code = "forbidden"
-
-
-class UnknownSession(MediaError):
-    """No such session."""
-
-    status = 404
-    code = "unknown_session"
-
-
-class UnknownResource(MediaError):
-    """No such WHIP/WHEP session (never created, or already ended)."""
-
-    status = 404
-    code = "not_found"
-
-
-class Conflict(MediaError):
-    """The session already has a publisher."""
-
-    status = 409
-    code = "already_publishing"
-
-
-class Overloaded(MediaError):
-    """Too many viewers; try again later."""
-
-    status = 503
-    code = "overloaded"
 
 
 class PresenceSink(Protocol):
@@ -163,6 +117,7 @@ class MediaRegistry:
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         """After a restart no publisher is connected: end streams the log says are live."""
+        quiet_closed_while_connecting(asyncio.get_running_loop())
         if self.service.store.shared:
             # Several processes share the log: a live stream may be another process's.
             return
@@ -306,7 +261,7 @@ class MediaRegistry:
                 if fanout.kind == "video":
                     # aiortc's packet-mode sender cannot make a keyframe itself: a PLI or
                     # FIR from this viewer goes to the shared encoder (rate-limited there).
-                    transceiver.sender._send_keyframe = broadcast.keyframes.request
+                    route_keyframe_requests(transceiver.sender, broadcast.keyframes.request)
             answer = await self._negotiate(pc, offer, viewer=True)
         except BaseException:
             watching.discard(res.id)
@@ -404,15 +359,23 @@ class MediaRegistry:
         self.closed += 1
 
     async def _negotiate(self, pc: RTCPeerConnection, offer: str, viewer: bool = False) -> str:
+        sdp = normalise(offer, viewer)
         try:
-            await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
-        except Exception as exc:
-            if viewer and "video" in str(exc):
-                raise BadOffer("The offer must accept VP8 video.") from exc
-            raise BadOffer(f"The SDP offer cannot be used: {_short(exc)}") from exc
+            await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        except OperationError:  # no codec in common (a viewer's were checked above)
+            raise BadOffer(
+                "The offer has no codec Companion can receive: VP8 or H.264 video, Opus audio."
+            ) from None
+        except Exception as exc:  # what our checks did not foresee: still the offer's fault
+            log.warning("offer refused by aiortc: %s", _short(exc))
+            raise BadOffer("The SDP offer cannot be used.") from None
         if viewer and not any(t.mid is not None for t in pc.getTransceivers()):
             raise BadOffer("The offer has no audio or video to receive.")
-        await pc.setLocalDescription(await pc.createAnswer())
+        try:
+            await pc.setLocalDescription(await pc.createAnswer())
+        except Exception as exc:
+            log.warning("no answer to an offer: %s", _short(exc))
+            raise BadOffer("The SDP offer cannot be answered.") from None
         return pc.localDescription.sdp
 
     def _broadcast(self, session_id: str) -> Broadcast:

@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from companion.media.registry import Forbidden, MediaError, MediaRegistry, Unauthorized
+from companion.media.errors import Forbidden, MediaError, Unauthorized
+from companion.media.registry import MediaRegistry
 from companion.media.signalling import bearer, error_response
 from companion.media.whep import WhepEndpoint
 from companion.media.whip import WhipEndpoint

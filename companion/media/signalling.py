@@ -10,7 +10,8 @@ from aiortc import RTCIceServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from companion.media.registry import MediaError, MediaRegistry, Resource
+from companion.media.errors import MediaError
+from companion.media.registry import MediaRegistry, Resource
 
 log = logging.getLogger(__name__)
 
