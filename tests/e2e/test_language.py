@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.browser import TABLET, chromium, new_page
+from tests.e2e.browser import PHONE, SCREEN, TABLET, chromium, new_page
 from tests.e2e.conftest import Room
 from tests.wsclient import Client
 
@@ -96,3 +96,40 @@ async def test_console_merge_dialog_and_report_say_1_rost_and_2_roster(
     await expect(report.locator(f"li[data-id='{one}'] .q-votes")).to_have_text("1 röst")
     await expect(report.locator(f"li[data-id='{two}'] .q-votes")).to_have_text("2 röster")
     assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+async def test_swedish_words_on_site_remote_big_screen_and_review(
+    chrome: Browser, room: Room
+) -> None:
+    """ "På plats" / "på distans" (not "i rummet"), one word for the big screen, review words."""
+    _, join = await new_page(chrome, PHONE)
+    await join.goto(f"{room.server.http}/j/{room.code}")
+    await expect(join.locator("legend")).to_have_text("Hur deltar du?")
+    await expect(join.locator(".choice")).to_have_text(["Jag är på plats", "Jag deltar på distans"])
+    await join.locator("#join-name").fill("Anna")
+    await join.locator("button[type=submit]").click()
+    await join.wait_for_url(f"**/room/{room.code}")
+    await join.locator("#question-text").fill("Hur mäter ni förändring?")
+    await join.locator("#ask-submit").click()
+    await expect(join.locator("#questions .q-where")).to_have_text("på plats")
+
+    _, screen = await new_page(chrome, SCREEN)
+    await screen.goto(f"{room.server.http}/screen/{room.code}")
+    await expect(screen.locator("#screen-count-detail")).to_have_text("1 på plats · 0 på distans")
+
+    console = await open_console(chrome, room)
+    await expect(console.locator("#tab-pending")).to_contain_text("Att granska")
+    await expect(console.locator("label[for=premoderation]")).to_have_text(
+        "Granska frågor innan de visas"
+    )
+    await expect(console.locator("#link-screen")).to_contain_text("Storskärm")
+    row = console.locator("#queue li.question").first
+    await expect(row.locator("[data-action=highlight]")).to_have_text("Visa på storskärmen")
+    await expect(row.locator("[data-action=answer]")).to_have_text("Markera som besvarad")
+    await row.locator("[data-action=answer]").click()
+    await console.locator("#tab-answered").click()
+    await expect(console.locator("#queue [data-action=reopen]")).to_have_text("Öppna igen")
+    html = (await (await console.request.get(f"{room.server.http}/")).text()).lower()
+    assert "i rummet" not in html
+    for page in (join, screen, console):
+        assert page.console_errors == []  # type: ignore[attr-defined]
