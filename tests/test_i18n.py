@@ -8,7 +8,9 @@ import re
 
 import pytest
 
+from companion.domain.programme import Event, Network, Programme, Season, Status
 from companion.web.i18n import LANGUAGES, catalogue, count_keys, translator
+from companion.web.pages import make_environment
 
 # Every count key rendered with 0, 1, 2 and 21, in both languages: what a reader sees.
 COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
@@ -131,3 +133,38 @@ def test_times_dates_and_percentages() -> None:
     assert sv.time_range(None, None) == ""
     assert sv.percent(50.0) == "50\u00a0%" and sv.percent(66.67) == "66,7\u00a0%"
     assert en.percent(50.0) == "50%" and en.number(4.5) == "4.5" and sv.number(4.5) == "4,5"
+
+
+@pytest.mark.parametrize(
+    ("lang", "date", "times"),
+    [("sv", "tisdag 5 maj 2020", "09.30"), ("en", "Tuesday 5 May 2020", "09:30")],
+)
+def test_landing_page_writes_dates_and_times_without_a_dangling_dash(
+    lang: str, date: str, times: str
+) -> None:
+    """The programme shows "tisdag 5 maj 2020 09.30", and "09.30–12.30" only with an end."""
+    events = (
+        Event("a", "Utan sluttid", dt.date(2020, 5, 5), dt.time(9, 30)),
+        Event("b", "Med sluttid", dt.date(2020, 5, 5), dt.time(9, 30), dt.time(12, 30)),
+    )
+    programme = Programme((Network("n", "Nätverk", seasons=(Season("s", "Våren", events),)),))
+    html = (
+        make_environment()
+        .get_template("landing.html")
+        .render(
+            lang=lang,
+            other_lang="en",
+            t=translator(lang),
+            catalogue_json="{}",
+            ws_port=1,
+            Status=Status,
+            programme=programme,
+            access={},
+        )
+    )
+    without, with_end = html.split('data-event="b"')
+    assert f'<span class="event-date">{date}</span>' in without
+    assert f'<span class="event-time">{times}</span>' in without
+    sep = "." if lang == "sv" else ":"
+    assert f'<span class="event-time">{times}–12{sep}30</span>' in with_end
+    assert "2020-05-05" not in html

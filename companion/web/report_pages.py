@@ -46,8 +46,6 @@ class ReportPages:
         self.service = service
         self.env = make_environment()
         self.env.globals.update(bar_class=bar_class, cloud_class=cloud_class)
-        self.env.filters["hm"] = lambda iso: iso[11:16] if iso else "–"
-        self.env.filters["decimal"] = _decimal
 
     async def _token(self, request: Request) -> str | None:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
@@ -96,14 +94,6 @@ class ReportPages:
             titles={a["id"]: a["title"] for a in data["agenda"]},
         )
         return HTMLResponse(html, headers=_private())
-
-
-def _decimal(value: float | None, lang: str) -> str:
-    # Swedish writes a decimal comma.
-    if value is None:
-        return "–"
-    text = f"{value:.1f}"
-    return text.replace(".", ",") if lang == "sv" else text
 
 
 def _private() -> dict[str, str]:

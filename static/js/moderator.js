@@ -3,7 +3,7 @@
 // events (snapshot, questions, counts, agenda, session, presence), so every open
 // console and the big screen show the same state and a reload shows it again.
 import { speakerLine } from "./agenda-view.js";
-import { t, count, formatNumber, onLanguageChange, currentLang } from "./i18n.js";
+import { t, count, formatNumber, formatTime, onLanguageChange, currentLang } from "./i18n.js";
 import { el, toast, errorText, showConnection, clock, timeOfDay } from "./ui.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
@@ -275,7 +275,7 @@ function renderAgendaList() {
           el(
             "div",
             { class: "item-head" },
-            item.start ? el("span", { class: "item-time" }, item.start) : null,
+            item.start ? el("span", { class: "item-time" }, formatTime(item.start)) : null,
             el("span", { class: "item-title", id: titleId }, item.title),
             el("span", { class: "status", dataset: { status: item.status } }, t(`common.status_${item.status}`)),
           ),

@@ -1,7 +1,7 @@
 // The participant page: phone in the room (/room/CODE) or laptop at a distance (/remote/CODE).
 // One script for both; the remote parts (stream, full agenda) exist only in remote mode.
 import { renderBreak, speakerNames } from "./agenda-view.js";
-import { count, onLanguageChange, t } from "./i18n.js";
+import { count, formatTime, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { PollList } from "./polls.js";
@@ -54,7 +54,7 @@ function votesText(n) {
 
 function plannedText(item) {
   const parts = [];
-  if (item.start) parts.push(item.start);
+  if (item.start) parts.push(formatTime(item.start));
   if (item.minutes) parts.push(count("common.minutes", item.minutes));
   return parts.join(" · ");
 }
@@ -84,7 +84,7 @@ function renderNow() {
   const next = model.nextItem();
   nextBox.hidden = !next;
   if (next) {
-    nextBox.querySelector(".item-time").textContent = next.start ?? "";
+    nextBox.querySelector(".item-time").textContent = formatTime(next.start);
     nextBox.querySelector(".item-title").textContent = next.title;
   }
 
@@ -121,7 +121,7 @@ function renderAgenda() {
           dataset: { item: item.id, status: item.status, kind: item.kind },
           "aria-current": current ? "true" : null,
         },
-        el("span", { class: "agenda-time" }, item.start ?? ""),
+        el("span", { class: "agenda-time" }, formatTime(item.start)),
         el(
           "div",
           { class: "agenda-body" },

@@ -2,7 +2,7 @@
 // results (bars, average and distribution, word cloud) and the answer form.
 // Bar widths and word sizes are CSS custom properties set through the CSSOM, which the
 // Content-Security-Policy allows (inline style attributes it does not).
-import { count, t } from "./i18n.js";
+import { count, formatNumber, formatPercent, t } from "./i18n.js";
 import { el, errorText } from "./ui.js";
 
 export const MAX_ANSWER_CHARS = 40;
@@ -20,10 +20,6 @@ function percent(count, total) {
   return total ? Math.round((100 * count) / total) : 0;
 }
 
-function formatNumber(value) {
-  return new Intl.NumberFormat(document.documentElement.lang, { maximumFractionDigits: 1 }).format(value);
-}
-
 function bars(rows, total) {
   return el(
     "ol",
@@ -37,7 +33,7 @@ function bars(rows, total) {
         { class: "poll-bar-row" },
         el("span", { class: "poll-label" }, label),
         el("span", { class: "poll-bar", "aria-hidden": "true" }, fill),
-        el("span", { class: "poll-num" }, `${count} (${pct} %)`),
+        el("span", { class: "poll-num" }, `${formatNumber(count)} (${formatPercent(pct)})`),
       );
     }),
   );

@@ -1,6 +1,6 @@
 // The big screen of the room: read-only, joined as role "screen", readable from the back row.
 import { renderBreak, speakerLine } from "./agenda-view.js";
-import { count, onLanguageChange, t } from "./i18n.js";
+import { count, formatTime, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { fitCloud, resultsView } from "./polls.js";
@@ -22,7 +22,7 @@ function renderNow() {
   const next = model.nextItem();
   nextBox.hidden = !next;
   if (next) {
-    nextBox.querySelector(".next-time").textContent = next.start ?? "";
+    nextBox.querySelector(".next-time").textContent = formatTime(next.start);
     nextBox.querySelector(".next-title").textContent = next.title;
   }
 

@@ -1,5 +1,5 @@
 // Small DOM helpers. User-written text only ever goes in through textContent.
-import { onLanguageChange, t } from "./i18n.js";
+import { formatTime, onLanguageChange, t } from "./i18n.js";
 
 /** Create an element: el("li", {class: "q", dataset: {id: 3}}, "text", childNode). */
 export function el(tag, attrs = {}, ...children) {
@@ -91,13 +91,9 @@ export function clock(seconds) {
   return `${sign}${h ? `${h}:` : ""}${mm}:${String(s).padStart(2, "0")}`;
 }
 
-/** A unix time as HH:MM in the visitor's locale. */
+/** A unix time as the page's language writes a time of day ("09.30" in Swedish). */
 export function timeOfDay(unixSeconds) {
-  return new Date(unixSeconds * 1000).toLocaleTimeString(document.documentElement.lang, {
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-  });
+  return formatTime(unixSeconds);
 }
 
 /** Remember a small value on this device. */

@@ -167,7 +167,7 @@ async def test_remote_shows_stream_state_and_live_agenda(room: Room) -> None:
             "En myndighets förändringsresa"
         )
         await expect(page.locator("#current-item .item-speakers")).to_have_text("Clas Olsson")
-        await expect(page.locator("#current-item .item-time")).to_have_text("09:40 · 75 min")
+        await expect(page.locator("#current-item .item-time")).to_have_text("09.40 · 75 min")
         await expect(page.locator("#next-item .item-title")).to_have_text("Fika")
 
         await moderator.request(

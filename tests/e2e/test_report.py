@@ -387,17 +387,20 @@ async def test_printed_summary_has_the_agenda_questions_and_polls(room: Room) ->
     text = subprocess.run(
         ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, timeout=30
     ).stdout
-    started = dt.datetime.fromtimestamp(meeting.started["samtal-olsson"]).strftime("%H:%M")
+    started = dt.datetime.fromtimestamp(meeting.started["samtal-olsson"]).strftime("%H.%M")
+    text = text.replace("\u00a0", " ")  # "66,7 %" keeps its number and sign together
     for expected in (
         "MÖTESRAPPORT",  # the kicker is set in capitals
         "En myndighets förändringsresa",
         "Anki Udd",
         "Programmet som det blev",
         "Välkommen",
-        "09:40",
+        "tisdag 5 maj 2020",
+        "09.40",
         started,
         "Hur mäter ni förändringen?",
         "3 röster",
+        "0 röster",
         "Kommer presentationen att delas?",
         "Vilken dag passar bäst för nästa träff?",
         "Måndag",
@@ -407,5 +410,6 @@ async def test_printed_summary_has_the_agenda_questions_and_polls(room: Room) ->
         "Vilka teman vill ni ha?",
     ):
         assert expected in text, (expected, text)
+    assert "50 %" in text and "50,0" not in text  # whole percentages have no decimal
     # Hidden questions are not among the top questions of a summary that may be shared.
     assert "SUMMA" not in text
