@@ -47,6 +47,7 @@ const LABELS = {
   unhighlight: "moderator.unhighlight",
   answer: "moderator.mark_answered",
 };
+const SKIPPED = new Set(["postponed", "date-to-come"]); // statuses Next and Previous step over
 const ITEM_STATUSES = { postpone: "postponed", "date-to-come": "date-to-come", reschedule: "scheduled" };
 const PRIMARY = new Set(["approve", "reopen", "highlight"]);
 const EXTEND_MINUTES = 5;
@@ -208,8 +209,16 @@ function renderNow() {
   const index = item ? agenda.items.indexOf(item) : -1;
   $("current-title").textContent = item ? item.title : t("common.no_current_item");
   $("current-speakers").textContent = item ? speakerLine(item.speakers) || itemMeta(item) : "";
-  $("btn-prev").disabled = index <= 0;
-  $("btn-next").disabled = index >= agenda.items.length - 1;
+  // Next and previous skip postponed and date-to-come items, as the server does
+  // (agenda.next names the item Next goes to); with none left, the button is off and says why.
+  const movable = (i) => !SKIPPED.has(agenda.items[i].status);
+  $("btn-prev").disabled = !agenda.items.some((_, i) => i < index && movable(i));
+  $("btn-next").disabled = agenda.next === null || agenda.next === undefined;
+  const stranded = $("btn-next").disabled && agenda.items.some((_, i) => i > index && !movable(i));
+  $("next-note").hidden = !stranded;
+  $("next-note").textContent = stranded ? t("moderator.next_none_left") : "";
+  if (stranded) $("btn-next").setAttribute("aria-describedby", "next-note");
+  else $("btn-next").removeAttribute("aria-describedby");
 
   const running = agenda.timer.running_since !== null;
   const timerButton = $("btn-timer");
@@ -445,12 +454,30 @@ function renderQueue() {
   $("queue-empty").hidden = questions.length > 0;
 
   for (const name of Object.keys(TABS)) $(`count-${name}`).textContent = String(model.list(TABS[name]).length);
-  $("tab-pending").dataset.attention = String(model.list(TABS.pending).length > 0);
+  const pending = model.list(TABS.pending).length;
+  $("tab-pending").dataset.attention = String(pending > 0);
+  // The badge on the portrait console's Questions button.
+  const badge = $("nav-pending");
+  badge.hidden = pending === 0;
+  badge.querySelector(".nav-badge-n").textContent = formatNumber(pending);
+  badge.querySelector(".visually-hidden").textContent = count("moderator.nav_pending", pending);
 
   const shown = model.highlighted();
   $("on-screen").hidden = !shown;
   $("on-screen-text").textContent = shown ? shown.text : "";
   if ($("merge-dialog").open) renderMergeTargets();
+}
+
+// -- narrow screens: one panel at a time ------------------------------------------------
+function showView(name) {
+  const grid = $("console");
+  grid.dataset.view = name;
+  for (const button of document.querySelectorAll("#mod-nav [data-view]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.view === name));
+  }
+  if (name === "access") $("access-panel").open = true;
+  // Scrolled down in the previous panel: start the new one at its top, under the bar.
+  if (grid.getBoundingClientRect().top < 0) grid.scrollIntoView({ block: "start" });
 }
 
 function selectTab(name, focus = false) {
@@ -718,6 +745,10 @@ function wireControls() {
     const ok = await send({ type: "session.premoderation", on: premoderation.checked });
     if (!ok) renderSession(); // show the server's setting again
   });
+
+  for (const button of document.querySelectorAll("#mod-nav [data-view]")) {
+    button.addEventListener("click", () => showView(button.dataset.view));
+  }
 
   const tabs = [...document.querySelectorAll("#tabs [role=tab]")];
   for (const button of tabs) button.addEventListener("click", () => selectTab(button.dataset.tab));

@@ -321,3 +321,132 @@ async def test_presence_counts_and_keyboard_tabs(chrome: Browser, room: Room) ->
     await expect(page.locator("#tab-hidden")).to_be_focused()
     await expect(page.locator("#queue-panel")).to_have_attribute("aria-labelledby", "tab-hidden")
     await clean(page)
+
+
+LONG = "Förändringsledningskompetensutvecklingsprogrammetsutvärderingsrapport"
+
+
+async def busy_session(room: Room) -> None:
+    """Many questions (five waiting for review, one with a very long word) and six polls."""
+    moderator = await room.moderator()
+    people = [await room.participant("room") for _ in range(25)]
+    for n in range(20):
+        await ask(
+            people[n],
+            f"Fråga {n + 1}: hur har ni arbetat med {LONG if n == 3 else 'kulturen'}?",
+        )
+    assert (await moderator.request({"type": "session.premoderation", "on": True}))["type"] == "ack"
+    for n in range(5):
+        await ask(people[20 + n], f"Väntande fråga {n + 1} om samverkan mellan myndigheter?")
+    for n in range(6):
+        reply = await moderator.request(
+            {
+                "type": "poll.create",
+                "kind": "single",
+                "text": f"Omröstning {n + 1}: {LONG}?",
+                "options": ["Ja", "Nej", LONG],
+            }
+        )
+        assert reply["type"] == "ack", reply
+        await moderator.request({"type": "poll.open", "poll": n + 1})
+
+
+# The boxes that matter, measured at scroll 0: where the queue starts, what overflows sideways.
+CONSOLE_BOXES = """() => {
+  const box = (s) => { const n = document.querySelector(s); if (!n || n.offsetParent === null) return null;
+    const r = n.getBoundingClientRect(); return {x: r.left, y: r.top + scrollY, w: r.width, h: r.height}; };
+  const wide = [...document.querySelectorAll('#console *')].filter((n) => n.offsetParent !== null
+    && n.getBoundingClientRect().right > innerWidth + 0.5).map((n) => n.className || n.tagName);
+  return {queue: box('#queue li.question'), agenda: box('#now-card'), polls: box('#poll-admin li'),
+    access: box('#lock-questions'), stream: box('#stream-state'), nav: box('#mod-nav'),
+    wide, scrollWidth: document.scrollingElement.scrollWidth};
+}"""
+
+
+async def test_console_portrait_has_one_tap_panels_and_landscape_two_columns(
+    chrome: Browser, room: Room
+) -> None:
+    """On a 768x1024 tablet in portrait the question queue is on the first screen, a bar
+    switches panels in one tap and its badge counts the questions waiting; nothing runs off
+    the side with long words. At 1024x768 and 1366x1024 the console keeps two columns."""
+    await busy_session(room)
+    portrait = {"width": 768, "height": 1024}
+    _, page = await new_page(chrome, portrait)
+    await page.goto(f"{room.server.http}/moderate/{room.session}#key={room.moderator_token}")
+    await ready(page)
+    await expect(page.locator("#count-live")).to_have_text("20")
+    await expect(page.locator("#queue li.question")).to_have_count(5)  # the waiting ones first
+    badge = page.locator("#nav-pending")
+    await expect(badge.locator(".nav-badge-n")).to_have_text("5")
+    m = await page.evaluate(CONSOLE_BOXES)
+    await screenshot(page, "moderator-portrait")
+    assert m["queue"] and m["queue"]["y"] + 60 < portrait["height"], m
+    assert m["nav"] and m["nav"]["h"] >= 44, m
+    assert m["wide"] == [] and m["scrollWidth"] <= portrait["width"], m
+    nav = page.locator("#mod-nav")
+    for view, selector in (
+        ("agenda", "agenda"),
+        ("polls", "polls"),
+        ("stream", "stream"),
+        ("access", "access"),
+        ("questions", "queue"),
+    ):
+        await page.evaluate("scrollTo(0, document.body.scrollHeight)")  # from anywhere on the page
+        await nav.locator(f"[data-view={view}]").click()
+        await expect(nav.locator(f"[data-view={view}]")).to_have_attribute("aria-pressed", "true")
+        m = await page.evaluate(CONSOLE_BOXES)
+        await screenshot(page, f"moderator-portrait-{view}")
+        shown = m[selector]
+        assert shown is not None, (view, m)
+        top = await page.evaluate("scrollY")
+        assert top <= shown["y"] < top + portrait["height"] - 40, (view, m, top)  # in view
+        others = [k for k in ("queue", "agenda", "polls", "access", "stream") if k != selector]
+        assert all(m[k] is None for k in others), (view, m)  # one panel at a time
+        assert m["wide"] == [] and m["scrollWidth"] <= portrait["width"], (view, m)
+    # Reviewing the waiting ones updates the badge.
+    await page.locator("#tab-pending").click()
+    await question(page, 21).locator("button[data-action=approve]").click()
+    await expect(badge.locator(".nav-badge-n")).to_have_text("4")
+
+    for viewport in ({"width": 1024, "height": 768}, {"width": 1366, "height": 1024}):
+        await page.set_viewport_size(viewport)
+        await page.evaluate("scrollTo(0, 0)")
+        m = await page.evaluate(CONSOLE_BOXES)
+        await screenshot(page, f"moderator-landscape-{viewport['width']}")
+        assert m["nav"] is None, m
+        assert m["queue"] and m["agenda"], m
+        assert m["queue"]["x"] >= m["agenda"]["x"] + m["agenda"]["w"], m  # side by side
+        assert m["queue"]["y"] + 60 < viewport["height"], m
+        assert m["wide"] == [] and m["scrollWidth"] <= viewport["width"], m
+    assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+async def test_next_is_off_when_only_undated_items_remain(chrome: Browser, room: Room) -> None:
+    """When every item after the current one is "date to come" or postponed, Next is disabled
+    and a note next to it says why; Previous still works."""
+    moderator = await room.moderator()
+    snapshot = await moderator.wait_for(lambda m: m["type"] == "snapshot")
+    items = [item["id"] for item in snapshot["agenda"]["items"]]
+    assert (await moderator.request({"type": "agenda.goto", "item": items[-3]}))["type"] == "ack"
+    for item, status in ((items[-2], "date-to-come"), (items[-1], "postponed")):
+        reply = await moderator.request({"type": "item.status", "item": item, "status": status})
+        assert reply["type"] == "ack", reply
+    page = await open_console(chrome, room)
+    await ready(page)
+    await expect(page.locator("#btn-next")).to_be_disabled()
+    note = page.locator("#next-note")
+    await expect(note).to_have_text(SV["moderator.next_none_left"])
+    box = await note.bounding_box()
+    card = await page.locator("#now-card").bounding_box()
+    assert (
+        box
+        and card
+        and box["height"] > 0
+        and box["y"] + box["height"] <= card["y"] + card["height"]
+    )
+    await expect(page.locator("#btn-prev")).to_be_enabled()
+    # Back to an item with a dated one ahead: Next works again and the note goes.
+    await page.locator("#btn-prev").click()
+    await expect(page.locator("#btn-next")).to_be_enabled()
+    await expect(note).to_be_hidden()
+    await clean(page)
