@@ -13,7 +13,9 @@ from starlette.staticfiles import StaticFiles
 from companion.services.organisers import OrganiserService
 from companion.services.sessions import SessionService
 from companion.settings import Settings
+from companion.web.organise_networks import network_routes
 from companion.web.organise_pages import account_routes
+from companion.web.organise_sessions import session_routes
 from companion.web.organiser_auth import OrganiserAccess, Refused
 from companion.web.pages import Pages
 from companion.web.report_pages import ReportPages
@@ -65,6 +67,8 @@ def create_app(
             Route("/api/sessions/{code}", pages.session_api),
             Route("/healthz", pages.health),
             *account_routes(organisers, settings),
+            *network_routes(organisers, settings),
+            *session_routes(organisers, settings),
             *stream_routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

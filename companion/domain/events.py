@@ -67,6 +67,7 @@ PREMODERATION_SET = "session.premoderation"
 SESSION_LOCKED = "session.locked"  # no new questions; data: on
 SESSION_CLOSED = "session.closed"  # no questions, votes or answers; data: on
 CODE_CHANGED = "session.code_changed"  # a new join code; data: join_code (public anyway)
+SETTINGS_CHANGED = "session.settings"  # anonymous, word_filter, extra_words, stream (changed only)
 KEY_ROTATED = "session.key_rotated"  # data: moderator_token (stored, never sent to clients)
 POLL_CREATED = "poll.created"
 POLL_OPENED = "poll.opened"  # also a reopening of a closed poll

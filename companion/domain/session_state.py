@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from companion.domain import events as ev
+from companion.domain import session_settings
 from companion.domain.agenda import Agenda
 from companion.domain.attendance import Attendance
 from companion.domain.errors import InvalidState
@@ -47,6 +48,7 @@ class SessionState:
         self.closed = False
         self.join_code: str | None = None  # set by the service from the session's secrets
         self.key_version = 0
+        self.settings = session_settings.SessionSettings()
 
     def set_flag(self, flag: str, on: object) -> ev.Draft:
         """Lock the session (no new questions) or close it (no questions, votes or answers)."""
@@ -60,6 +62,17 @@ class SessionState:
         self.require_open()
         if self.locked:
             raise InvalidState("The session takes no new questions now.", code="session_locked")
+
+    def change_settings(self, fields: dict[str, object]) -> ev.Draft:
+        """Change anonymous questions, the word filter or the stream (see session_settings)."""
+        return session_settings.change(self.settings, fields)
+
+    def require_name_unless_anonymous(self, name: object) -> None:
+        """Refuse a question without a name when the session allows no anonymous ones."""
+        if not self.settings.anonymous and not (isinstance(name, str) and name.strip()):
+            raise InvalidState(
+                "This session takes questions with a name only.", code="name_required"
+            )
 
     def require_open(self) -> None:
         """Refuse participant actions in a closed session."""
@@ -121,6 +134,9 @@ class SessionState:
             return Applied(event, attendance=True)
         if event.type == ev.PREMODERATION_SET:
             self.premoderation = bool(event.data["on"])
+            return Applied(event, settings=True)
+        if event.type == ev.SETTINGS_CHANGED:
+            self.settings = session_settings.apply(self.settings, event.data)
             return Applied(event, settings=True)
         if event.type == ev.SESSION_LOCKED:
             self.locked = bool(event.data["on"])

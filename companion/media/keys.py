@@ -17,6 +17,11 @@ def stream_key(secret: str, session_id: str) -> str:
     return "sk_" + base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
 
 
+def session_stream_key(secret: str, session_id: str, key_version: int) -> str:
+    """The stream key of a session now: a new moderator key (a new version) gives a new one."""
+    return stream_key(secret, session_id if not key_version else f"{session_id}\0{key_version}")
+
+
 def same_secret(given: str, expected: str) -> bool:
     """Constant-time comparison of two secrets."""
     return hmac.compare_digest(given.encode(), expected.encode())

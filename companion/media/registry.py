@@ -42,7 +42,7 @@ from companion.media.errors import (
     UnknownResource,
     UnknownSession,
 )
-from companion.media.keys import same_secret, stream_key
+from companion.media.keys import same_secret, session_stream_key
 from companion.media.offers import normalise
 from companion.media.publication import CONNECT_TIMEOUT, Publication
 from companion.services.sessions import SessionService
@@ -153,8 +153,7 @@ class MediaRegistry:
         Rotating the moderator key (a new key version) rotates the stream key with it.
         """
         version = getattr(self.service.states.get(session_id), "key_version", 0)
-        subject = session_id if not version else f"{session_id}\0{version}"
-        return stream_key(self.settings.secret_key, subject)
+        return session_stream_key(self.settings.secret_key, session_id, version)
 
     def is_moderator(self, session_id: str, token: str | None) -> bool:
         """Whether `token` is the session's moderator token."""
@@ -166,6 +165,8 @@ class MediaRegistry:
             raise Unauthorized("Publishing needs the stream key as a Bearer token.")
         if getattr(self.service.states[session_id], "closed", False):
             raise Forbidden("The session is closed.", code="session_closed")
+        if not self.service.states[session_id].settings.stream:
+            raise Forbidden("The organiser turned the live stream off.", code="stream_disabled")
         if same_secret(token, self.stream_key(session_id)):
             return "whip"
         if self.is_moderator(session_id, token):

@@ -65,10 +65,10 @@ class OrganiserService:
         """A new account without a password; AccountError when the email is invalid or taken."""
         normal = normalise_email(email)
         if normal is None:
-            raise AccountError("organise.error_email", "email")
+            raise AccountError("organise.error_email", field="email")
         organiser = Organiser(secrets.token_hex(8), normal, name.strip()[:100], "", self.clock())
         if not await self.store.add_organiser(organiser):
-            raise AccountError("organise.error_email_taken", "email")
+            raise AccountError("organise.error_email_taken", field="email")
         return organiser
 
     async def get(self, organiser_id: str) -> Organiser | None:
@@ -92,7 +92,7 @@ class OrganiserService:
         """Hash and store a new password; every earlier sign-in session ends."""
         problem = password_problem(password)
         if problem:
-            raise AccountError(problem, "password")
+            raise AccountError(problem, field="password")
         assert isinstance(password, str)
         hashed = await asyncio.to_thread(self.hasher.hash, password)
         fresh = await self.store.get_organiser(organiser.id) or organiser
@@ -201,7 +201,7 @@ class OrganiserService:
         """A one-time invitation to a network (valid 7 days), recorded in the audit."""
         normal = normalise_email(email)
         if normal is None:
-            raise AccountError("organise.error_email", "email")
+            raise AccountError("organise.error_email", field="email")
         secret = new_secret()
         await self.store.put_link(
             OneTimeLink(
@@ -216,15 +216,27 @@ class OrganiserService:
         await self.record_audit(network_id, by.email, "organiser.invited", normal)
         return secret
 
-    async def accept_invitation(self, secret: object) -> tuple[Organiser, str] | None:
-        """Use an invitation: the invited account (made when new) and its network."""
+    async def accept_invitation(
+        self, secret: object, signed_in_as: Organiser | None = None
+    ) -> tuple[Organiser, str] | None:
+        """Use an invitation: the invited account (made when new) and its network.
+
+        An invitation for an account that already has a password joins only when that
+        account is the one signed in (AccountError `organise.error_invite_signin`, and the
+        link stays usable): whoever holds the link may not take over an existing account.
+        """
         link = await self._take(secret, "invite")
         if link is None:
             return None
         organiser = await self.store.find_organiser(link.email)
+        someone_else = signed_in_as is None or signed_in_as.id != (organiser and organiser.id)
+        if organiser is not None and organiser.password_hash and someone_else:
+            await self.store.put_link(link)
+            raise AccountError("organise.error_invite_signin")
         if organiser is None:
             organiser = await self.create(link.email)
-        await self.add_member(link.network_id, organiser, organiser.email)
+        if not await self.is_member(organiser.id, link.network_id):
+            await self.add_member(link.network_id, organiser, organiser.email)
         return organiser, link.network_id
 
     # -- audit -----------------------------------------------------------------------

@@ -115,6 +115,8 @@ def session_view(session: Session, state: SessionState) -> dict[str, Any]:
         "description": session.description,
         "moderator": speaker_view(session.moderator) if session.moderator else None,
         "premoderation": state.premoderation,
+        "anonymous": state.settings.anonymous,
+        "stream_enabled": state.settings.stream,
         "stream": {"status": state.stream_status, "since": state.stream_since},
         "locked": state.locked,
         "closed": state.closed,

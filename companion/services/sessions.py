@@ -276,20 +276,22 @@ class SessionService:
     ) -> Outcome:
         """A participant asks a question under the current agenda item.
 
-        It is held for moderation when the session pre-moderates or the word filter matches.
+        It is held for moderation when the session pre-moderates or the word filter (the
+        installation's list and the session's own words, unless the session turned it
+        off) matches; a session may refuse questions without a name.
         """
-        held_by_filter = self.word_filter.matches(text) or self.word_filter.matches(name)
         return await self.execute(
             session_id,
             lambda s: (
                 s.require_questions_open()
+                or s.require_name_unless_anonymous(name)
                 or s.board.ask(
                     text,
                     name,
                     participant,
                     where,
                     s.agenda.current,
-                    s.premoderation or held_by_filter,
+                    s.premoderation or s.settings.held(self.word_filter, text, name),
                 )
             ),
         )

@@ -4,35 +4,16 @@ check of who may do what in `companion.web.organiser_auth`."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from babel.dates import format_date
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from companion.domain.programme import Event
 from companion.services.organisers import AccountError, OrganiserService
 from companion.settings import Settings
 from companion.web.organiser_auth import OrganiserAccess, Refused, safe_next
 from companion.web.pages import Pages
-
-
-def when(event: Event, lang: str) -> str:
-    """An event's day and times as people write them: "tisdag 5 maj 2020, 09.30–12.30"."""
-    parts = []
-    if event.date is not None:
-        parts.append(format_date(event.date, "EEEE d MMMM y", locale=lang))
-    times = [t for t in (event.start, event.end) if t is not None]
-    if times:
-        parts.append("–".join(clock(t, lang) for t in times))
-    return ", ".join(parts)
-
-
-def clock(time: dt.time, lang: str) -> str:
-    """09.30 in Swedish, 09:30 in English."""
-    return time.strftime("%H.%M" if lang == "sv" else "%H:%M")
 
 
 class AccountPages:
@@ -52,8 +33,7 @@ class AccountPages:
         return request.client.host if request.client else "unknown"
 
     async def _render(self, request: Request, name: str, status: int = 200, **c: Any) -> Response:
-        lang = self.pages._lang(request)
-        return await self.access.render(request, name, status, when=lambda e: when(e, lang), **c)
+        return await self.access.render(request, name, status, **c)
 
     async def index(self, request: Request) -> Response:
         """The networks the organiser belongs to, with their events and sessions."""

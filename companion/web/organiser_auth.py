@@ -33,6 +33,7 @@ from starlette.responses import RedirectResponse, Response
 from companion.domain.organisers import Organiser, Signin
 from companion.services.organisers import SIGNIN_SECONDS, OrganiserService
 from companion.settings import Settings
+from companion.web import dates
 from companion.web.pages import Pages
 
 MAX_FORM_BYTES = 64 * 1024
@@ -189,10 +190,13 @@ class OrganiserAccess:
         csrf = signin.csrf if signin else ""
         network_ids = await self.organisers.networks_of(organiser.id) if organiser else set()
         my_networks = [n for n in self.pages.service.programme.networks if n.id in network_ids]
+        lang = self.pages._lang(request)
         response = self.pages._render(
             request,
             name,
             status,
+            when=lambda event: dates.when(event, lang),
+            moment=lambda at: dates.moment(at, lang),
             organiser=organiser,
             my_networks=my_networks,
             csrf_field=lambda: Markup(

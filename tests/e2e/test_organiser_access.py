@@ -1,0 +1,230 @@
+"""Who may use the organiser pages: every `/organise/…` route and action tried with no
+sign-in, with a participant token, with a moderator token, as an organiser of another
+network, and with a missing or wrong CSRF token — all refused, and nothing changed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.e2e.organisers import PASSWORD, Organiser, signed_in
+from tests.serverproc import ServerProcess
+from tests.wsclient import Client
+
+NETWORK = "ledarskap-och-innovation"
+OTHER_NETWORK = "temasessioner"
+SID = "ledarskap-2020-05-05"
+
+GETS = [
+    "/organise",
+    "/organise/password",
+    f"/organise/sessions/{SID}",
+    f"/organise/sessions/{SID}/qr.svg",
+    f"/organise/sessions/{SID}/qr.png",
+    f"/organise/networks/{NETWORK}/organisers",
+    f"/organise/networks/{NETWORK}/audit",
+]
+# Actions with a form that would change something if it were let through.
+POSTS = {
+    f"/organise/sessions/{SID}/settings": {"anonymous": "", "stream": "", "extra_words": "x"},
+    f"/organise/sessions/{SID}/join-code": {},
+    f"/organise/sessions/{SID}/moderator-link": {},
+    f"/organise/networks/{NETWORK}/invite": {"email": "intruder@example.org"},
+    f"/organise/networks/{NETWORK}/organisers/OWNER/remove": {},
+    "/organise/password": {"password": "intrångsförsök 123", "again": "intrångsförsök 123"},
+    "/organise/signout": {},
+}
+# Pages for one network only (the overview and the password page are every organiser's).
+NETWORK_GETS = [p for p in GETS if p.startswith(("/organise/sessions", "/organise/networks"))]
+NETWORK_POSTS = [p for p in POSTS if p.startswith(("/organise/sessions", "/organise/networks"))]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the module, with the demo programme."""
+    proc = ServerProcess(tmp_path_factory.mktemp("organiser-access"))
+    assert proc.import_programme().returncode == 0
+    proc.start()
+    yield proc
+    proc.stop()
+    assert "Traceback" not in proc.log(), proc.log()
+
+
+@pytest.fixture(scope="module")
+def owner(server: ServerProcess) -> Organiser:
+    """The organiser of the network under attack."""
+    return signed_in(server, "anna@kommun.se", NETWORK)
+
+
+@pytest.fixture(scope="module")
+def outsider(server: ServerProcess) -> Organiser:
+    """An organiser of the other network only."""
+    return signed_in(server, "bo@region.se", OTHER_NETWORK)
+
+
+def owner_id(owner: Organiser) -> str:
+    """The owner's organiser id, from the organisers page."""
+    page = owner.get(f"/organise/networks/{NETWORK}/organisers")
+    found = re.search(r"/organisers/([0-9a-f]+)/remove", page.text)
+    assert found
+    return found.group(1)
+
+
+def state(server: ServerProcess, owner: Organiser) -> dict[str, object]:
+    """What an intruder must not change: secrets, settings, members, audit, password."""
+    page = owner.get(f"/organise/sessions/{SID}").text
+    members = owner.get(f"/organise/networks/{NETWORK}/organisers").text
+    audit = owner.get(f"/organise/networks/{NETWORK}/audit").text
+    return {
+        "access": server.access()[SID],
+        "checked": re.findall(r'name="(\w+)" type="checkbox" value="on"( checked)?', page),
+        "words": re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S).group(1),
+        "members": re.findall(r'class="member-email">([^<]+)<', members),
+        "audit": audit.count("<tr data-what"),
+        "signin": Organiser(server).sign_in("anna@kommun.se").status_code,
+    }
+
+
+def paths(owner: Organiser) -> dict[str, dict[str, str]]:
+    """The POST actions with the owner's id filled in."""
+    oid = owner_id(owner)
+    return {p.replace("OWNER", oid): form for p, form in POSTS.items()}
+
+
+async def participant_and_moderator(server: ServerProcess) -> tuple[str, str]:
+    """A real participant token (from joining) and the session's moderator token."""
+    code, moderator_token = server.access()[SID]
+    client = await Client.open(server.ws)
+    try:
+        welcome = await client.join(code=code, where="room")
+        return welcome["participant"]["token"], moderator_token
+    finally:
+        await client.close()
+
+
+def assert_refused(answer: requests.Response, statuses: tuple[int, ...]) -> None:
+    """Refused with one of the statuses, with no trace of the server's insides."""
+    assert answer.status_code in statuses, (answer.url, answer.status_code, answer.text[:300])
+    assert "Traceback" not in answer.text and 'File "' not in answer.text
+    if answer.status_code == 303:
+        assert answer.headers["location"].startswith("/organise/signin")
+
+
+async def test_without_signin_or_with_participant_or_moderator_tokens(
+    server: ServerProcess, owner: Organiser
+) -> None:
+    """No sign-in, a participant token or the moderator token (as Bearer, as the cookie,
+    as a form field): GETs go to the sign-in page, POSTs get 401/403, nothing changes."""
+    before = state(server, owner)
+    participant, moderator = await participant_and_moderator(server)
+    attempts: list[tuple[dict[str, str], dict[str, str], dict[str, str]]] = [({}, {}, {})]
+    for token in (participant, moderator):
+        attempts += [
+            ({"authorization": f"Bearer {token}"}, {}, {}),
+            ({}, {"organiser": token}, {}),
+            ({}, {"organiser": f"{token}.{token[:24]}"}, {}),
+            ({}, {}, {"key": token, "csrf": token}),
+        ]
+    for headers, cookies, extra in attempts:
+        client = Organiser(server)
+        client.http.headers.update(headers)
+        client.http.cookies.update(cookies)
+        for path in GETS:
+            assert_refused(client.get(path), (303,))
+        for path, form in paths(owner).items():
+            assert_refused(client.post(path, {**form, **extra}, csrf=False), (401, 403))
+    assert state(server, owner) == before
+
+
+def test_an_organiser_of_another_network_is_refused(
+    server: ServerProcess, owner: Organiser, outsider: Organiser
+) -> None:
+    """Signed in, with a valid CSRF token, but not of this network: 403 everywhere."""
+    before = state(server, owner)
+    assert outsider.get("/organise").status_code == 200
+    assert f"/organise/sessions/{SID}" not in outsider.get("/organise").text
+    for path in NETWORK_GETS:
+        assert_refused(outsider.get(path), (403,))
+    for path, form in paths(owner).items():
+        if path in NETWORK_POSTS or "/remove" in path:
+            assert_refused(outsider.post(path, form), (403,))
+    assert state(server, owner) == before
+
+
+def test_missing_or_wrong_csrf_or_foreign_origin_is_refused(
+    server: ServerProcess, owner: Organiser, outsider: Organiser
+) -> None:
+    """The network's own organiser, without the CSRF token, with another sign-in's token,
+    or from another origin: 403 for every action, and nothing changes."""
+    before = state(server, owner)
+    for path, form in paths(owner).items():
+        assert_refused(owner.post(path, form, csrf=False), (403,))
+        assert_refused(owner.post(path, {**form, "csrf": outsider.csrf}), (403,))
+        assert_refused(owner.post(path, {**form, "csrf": owner.csrf + "x"}), (403,))
+        owner.http.headers["origin"] = "https://evil.example"
+        assert_refused(owner.post(path, form), (403,))
+        owner.http.headers["origin"] = server.http
+    assert state(server, owner) == before
+
+
+def test_an_expired_or_used_invitation_joins_nobody(
+    server: ServerProcess, owner: Organiser
+) -> None:
+    """An invitation works once; used again, or for an account with a password that is
+    not the one signed in, it joins nobody."""
+    made = owner.post(f"/organise/networks/{NETWORK}/invite", {"email": "cecilia@kommun.se"})
+    link = re.search(r'id="invitation-link" type="text" readonly value="([^"]+)"', made.text)
+    assert link
+    path = link.group(1).removeprefix(server.http)
+    cecilia = Organiser(server)
+    assert cecilia.post(path, csrf=False).status_code == 303
+    assert Organiser(server).post(path, csrf=False).status_code == 410
+    # An invitation for anna (who has a password), used by someone not signed in as anna.
+    made = owner.post(f"/organise/networks/{OTHER_NETWORK}/invite", {"email": "anna@kommun.se"})
+    assert made.status_code == 403  # anna is not of the other network
+    bo = signed_in(server, "bo.b@region.se", OTHER_NETWORK)
+    made = bo.post(f"/organise/networks/{OTHER_NETWORK}/invite", {"email": "anna@kommun.se"})
+    path = re.search(r'id="invitation-link" type="text" readonly value="([^"]+)"', made.text)
+    assert path
+    taker = Organiser(server)
+    refused = taker.post(path.group(1).removeprefix(server.http), csrf=False)
+    assert refused.status_code == 403
+    assert "set-cookie" not in refused.headers
+    # Anna herself, signed in, can still use it.
+    assert owner.post(path.group(1).removeprefix(server.http), csrf=False).status_code == 303
+    assert f"/organise/networks/{OTHER_NETWORK}/audit" in owner.get("/organise").text
+    assert Organiser(server).sign_in("anna@kommun.se", PASSWORD).status_code == 303
+
+
+def test_bad_input_gets_an_error_beside_the_field_and_changes_nothing(
+    server: ServerProcess, owner: Organiser
+) -> None:
+    """Too many or too long extra words, a bad invitation email, huge or broken forms:
+    a clear 4xx, the error beside the field, no 5xx, nothing changed."""
+    before = state(server, owner)
+    settings = f"/organise/sessions/{SID}/settings"
+    for words in ("två ord", "x" * 41, "\n".join(f"ord{i}" for i in range(101))):
+        answer = owner.post(settings, {"anonymous": "", "extra_words": words})
+        assert answer.status_code == 400
+        assert 'id="f-extra_words-error"' in answer.text and 'aria-invalid="true"' in answer.text
+    bad = owner.post(f"/organise/networks/{NETWORK}/invite", {"email": "inte en adress"})
+    assert bad.status_code == 400 and 'id="f-email-error"' in bad.text
+    huge = owner.post(settings, {"extra_words": "x" * 70_000})
+    assert huge.status_code == 413
+    assert owner.get(f"/organise/sessions/{SID}/qr.gif").status_code == 404
+    assert owner.get("/organise/sessions/no-such-session").status_code == 404
+    assert owner.get("/organise/networks/no-such-network/audit").status_code == 404
+    assert state(server, owner) == before
+    # Bytes that are not UTF-8 and a NUL are read as text without them: a change, no 5xx.
+    raw = owner.http.post(
+        server.http + settings,
+        data=b"csrf=" + owner.csrf.encode() + b"&anonymous=on&extra_words=%ff%fe\xffskatt\x00",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+        allow_redirects=False,
+    )
+    assert raw.status_code == 303, raw.text[:300]
+    words = state(server, owner)["words"]
+    assert "\x00" not in words and "skatt" in words
