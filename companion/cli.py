@@ -195,7 +195,13 @@ def main(argv: list[str] | None = None) -> int:
             if not service.programme.networks:
                 asyncio.run(import_text(settings, demo_programme_text(), "demo/programme.yaml"))
             shown = demo_session_ids()  # the demo's own data only, never a real programme's
-            organiser_link = asyncio.run(add_organiser(settings, DEMO_ORGANISER, [], True))
+            # The demo organiser belongs to the demo's own networks, never a real programme's.
+            demo_networks = {
+                n.id for n in parse_programme(demo_programme_text(), "demo").networks
+            } & {n.id for n in asyncio.run(load_service(settings)).programme.networks}
+            organiser_link = asyncio.run(
+                add_organiser(settings, DEMO_ORGANISER, sorted(demo_networks), False)
+            )
 
             def on_ready(s: SessionService) -> None:
                 print_links(settings, s, shown)

@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import requests
+
 from tests.serverproc import DEMO, ServerProcess, free_port
 
 
@@ -155,3 +157,35 @@ def test_demo_prints_moderator_links_of_the_demo_data_only(tmp_path: Path) -> No
         proc.wait(10)
     assert len(re.findall(r"join code:\s+[A-Z2-9]{6}", text)) == 8, text
     assert "#key=" not in text and not [t for t in tokens if t in text]
+
+
+def test_demo_prints_a_working_signin_link_for_the_demo_organiser(tmp_path: Path) -> None:
+    """`companion demo` makes a demo organiser of the demo networks and prints its one-time
+    sign-in link beside the other links; the link signs in and shows the demo sessions."""
+    server = ServerProcess(tmp_path)
+    log = tmp_path / "demo.out"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "companion.cli", "demo"],
+            env=server.env,
+            stdout=sink,
+            stderr=sink,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "one-time sign-in" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        found = re.search(
+            r"organiser \(demo@example.org\), one-time sign-in: (\S+)", log.read_text()
+        )
+        assert found, log.read_text()
+        http = requests.Session()
+        used = http.post(found.group(1), headers={"origin": server.http}, allow_redirects=False)
+        assert (used.status_code, used.headers["location"]) == (303, "/organise/password")
+        overview = http.get(f"{server.http}/organise", allow_redirects=False)
+        assert overview.status_code == 200
+        assert "/organise/sessions/ledarskap-2020-05-05" in overview.text
+        assert "/organise/sessions/tema-4-session-2" in overview.text
+    finally:
+        proc.terminate()
+        proc.wait(10)
