@@ -5,7 +5,8 @@ with `websockets.broadcast`, which does not yield per client. Vote counts and po
 tallies are coalesced and flushed a few times a second as one `counts` message (the
 latest value per question and per poll wins). Changes are delivered in
 `seq` order, kept in a ring for resuming clients, and a socket whose write buffer grows
-past a limit is closed with a reason instead of slowing the others.
+past a limit is closed with a reason (and reset if it does not take the close) instead of
+slowing the others or holding memory.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -22,6 +25,7 @@ from typing import Any
 from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
 
+from companion.realtime.heap import HeapTrimmer
 from companion.realtime.presence import AttendancePeak, Presence
 from companion.realtime.protocol import encode
 from companion.realtime.revocation import Revocations
@@ -30,6 +34,9 @@ from companion.services.projection import Change
 log = logging.getLogger(__name__)
 
 SLOW_CLOSE_CODE = 4008
+# Requested kernel send buffer of a joined connection; Linux doubles it for bookkeeping.
+KERNEL_SEND_BUFFER = 128 * 1024
+CUT_GRACE = 2.0  # seconds a client over the send-buffer limit has to take its close frame
 
 
 @dataclass(eq=False, slots=True)
@@ -140,6 +147,9 @@ class Hub:
         self.replay_events = replay_events
         self.coalesce_seconds = coalesce_seconds
         self.send_buffer_limit = send_buffer_limit
+        self.cut_grace = CUT_GRACE
+        self._closing: set[asyncio.Task[None]] = set()  # closes of cut clients, under way
+        self.heap = HeapTrimmer()
         self._task: asyncio.Task[None] | None = None
         self.messages_sent = 0
         self.store_available = True
@@ -279,11 +289,35 @@ class Hub:
         slow = [ws for ws in sockets if _buffered(ws) > limit]
         for ws in slow:
             sockets.discard(ws)
-            asyncio.get_running_loop().create_task(
-                ws.close(SLOW_CLOSE_CODE, "too slow: reconnect to resume")
-            )
+            self._cut(ws)
         broadcast(sockets, payload)
         self.messages_sent += len(sockets)
+
+    def _cut(self, ws: ServerConnection) -> None:
+        # The close frame is queued behind everything the client has not read, and
+        # `close()` then waits for the buffer to drain, which a client that never reads
+        # never lets happen (nor does the keepalive ping, which waits the same way). So a
+        # client that has not finished closing after a short grace is aborted: the
+        # transport drops its buffer at once and the memory is returned.
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(ws.close(SLOW_CLOSE_CODE, "too slow: reconnect to resume"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+        loop.call_later(self.cut_grace, self._abort, ws)
+
+    def _abort(self, ws: ServerConnection) -> None:
+        transport = ws.transport
+        if transport is None or transport.is_closing():
+            return
+        # Linger 0: the kernel discards what the client never read and resets the
+        # connection, instead of keeping an orphaned socket that probes a closed window
+        # for minutes.
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()  # drops the transport's buffer now
+        self.heap.soon()
 
     # -- members ---------------------------------------------------------------------
     def join(self, member: Member, since: int | None, snapshot: Any) -> int:
@@ -294,6 +328,7 @@ class Hub:
         returns -1 in that case.
         """
         room = self.rooms[member.session_id]
+        _bound_kernel_buffer(member.ws)
         replayed = self._catch_up(room, member, since, snapshot)
         if member.is_moderator:
             room.moderators.add(member.ws)
@@ -352,6 +387,18 @@ class Hub:
         for room in self.rooms.values():
             yield from room.public
             yield from room.moderators
+
+
+def _bound_kernel_buffer(ws: ServerConnection) -> None:
+    # Linux grows a socket's send buffer up to net.ipv4.tcp_wmem's maximum (4 MiB by
+    # default) for a client that does not read, on top of what waits in the transport. A
+    # fixed size bounds that kernel memory per connection and lets a stalled client reach
+    # the send-buffer limit, and be cut, after a predictable amount of data.
+    transport = ws.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
 
 
 def _buffered(ws: ServerConnection) -> int:
