@@ -2,8 +2,8 @@
 
 aiortc (1.16) has no public way to do these, and each is needed: its packet-mode sender
 cannot make a keyframe, its negotiated codecs are not exposed, its codec table is a
-module-level list, and one of its fire-and-forget tasks fails noisily when a connection
-is closed early. An aiortc upgrade that changes any of them breaks here, and only here
+module-level list, one of its fire-and-forget tasks fails noisily when a connection is
+closed early, and aioice's ICE consent timing is fixed in module constants. An aiortc upgrade that changes any of them breaks here, and only here
 (tests/media exercises each).
 """
 
@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import aioice.ice
 from aiortc import RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import CODECS
 from aiortc.exceptions import InvalidStateError
@@ -66,3 +67,15 @@ def quiet_closed_while_connecting(loop: asyncio.AbstractEventLoop) -> None:
             loop.default_exception_handler(context)
 
     loop.set_exception_handler(handler)
+
+
+def expire_consent_sooner(interval: float, failures: int) -> None:
+    """Make ICE consent (RFC 7675) notice a vanished peer sooner, process-wide.
+
+    aioice checks consent every CONSENT_INTERVAL seconds (randomised by ±20 %, one try,
+    0.5 s for the answer) and closes the connection after CONSENT_FAILURES unanswered
+    checks in a row; its 5 s x 6 keep a peer that vanished counted for about 30 s. Both
+    are module constants read at each check, and there is no per-connection setting.
+    """
+    aioice.ice.CONSENT_INTERVAL = interval  # type: ignore[attr-defined]
+    aioice.ice.CONSENT_FAILURES = failures  # type: ignore[attr-defined]

@@ -53,7 +53,7 @@ class UnknownResource(MediaError):
 
 
 class Conflict(MediaError):
-    """The session already has a publisher."""
+    """Another publisher's offer for the session is being answered right now."""
 
     status = 409
     code = "already_publishing"

@@ -27,6 +27,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from companion.domain.errors import DomainError, NotFound
 from companion.media.aiortc_internals import (
+    expire_consent_sooner,
     quiet_closed_while_connecting,
     route_keyframe_requests,
 )
@@ -44,7 +45,7 @@ from companion.media.errors import (
 )
 from companion.media.keys import same_secret, session_stream_key
 from companion.media.offers import normalise
-from companion.media.publication import CONNECT_TIMEOUT, Publication
+from companion.media.publication import Publication
 from companion.services.sessions import SessionService
 from companion.services.tokens import TokenError, TokenSigner
 from companion.settings import Settings
@@ -52,6 +53,12 @@ from companion.settings import Settings
 log = logging.getLogger(__name__)
 
 PUBLISHER, VIEWER = "publisher", "viewer"
+
+# ICE consent (RFC 7675): a check every 2 s (±20 %), closed after 5 unanswered in a row,
+# so a peer that vanished without a DELETE is gone within 5 x 2.4 s + 0.5 s = 12.5 s.
+CONSENT_INTERVAL = 2.0
+CONSENT_FAILURES = 5
+VIEWER_CONNECT_TIMEOUT = 15.0  # a viewer not connected by then is not counted any longer
 
 
 class PresenceSink(Protocol):
@@ -99,6 +106,7 @@ class MediaRegistry:
         self, settings: Settings, service: SessionService, presence: PresenceSink | None = None
     ) -> None:
         accept_publisher_codecs()
+        expire_consent_sooner(CONSENT_INTERVAL, CONSENT_FAILURES)
         self.settings = settings
         self.service = service
         self.presence = presence
@@ -107,7 +115,8 @@ class MediaRegistry:
         self.peers: set[RTCPeerConnection] = set()
         self.resources: dict[str, Resource] = {}
         self.broadcasts: dict[str, Broadcast] = {}
-        self.publishers: dict[str, str] = {}  # session -> resource id ("" while negotiating)
+        self.publishers: dict[str, str] = {}  # session -> resource id
+        self.negotiating: set[str] = set()  # sessions with a publisher's offer being answered
         self.viewers: dict[str, set[str]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -199,28 +208,38 @@ class MediaRegistry:
     async def publish(
         self, session_id: str, offer: str, token: str, source: str
     ) -> tuple[Resource, str]:
-        """Accept a publisher's offer; returns its resource and the SDP answer."""
-        if session_id in self.publishers:
-            raise Conflict("This session already has a publisher; stop it first.")
-        self.publishers[session_id] = ""  # reserved while negotiating: a second POST gets 409
-        pc = self._new_pc()
+        """Accept a publisher's offer; returns its resource and the SDP answer.
+
+        A valid offer replaces the session's current publisher, if any (its peer connection
+        is closed): an encoder restarted after a crash must not wait until the server
+        notices the old one is gone. Only two offers negotiating at once get a 409.
+        """
+        if session_id in self.negotiating:
+            raise Conflict("Another publisher is connecting to this session; try again.")
+        self.negotiating.add(session_id)
         try:
-            answer = await self._negotiate(pc, offer)
-            if not any(t.receiver.track is not None for t in pc.getTransceivers()):
-                raise BadOffer("The offer sends no audio or video.")
-        except BaseException:
-            del self.publishers[session_id]
-            await self._close_pc(pc)
-            raise
-        res = Resource(
-            secrets.token_urlsafe(16), session_id, PUBLISHER, pc, fingerprint(token), source
-        )
-        self.resources[res.id] = res
-        self.publishers[session_id] = res.id
-        res.publication = Publication(
-            pc, self._broadcast(session_id), source, self._went_live, self._publication_ended
-        )
-        res.publication.start()
+            pc = self._new_pc()
+            try:
+                answer = await self._negotiate(pc, offer)
+                if not any(t.receiver.track is not None for t in pc.getTransceivers()):
+                    raise BadOffer("The offer sends no audio or video.")
+            except BaseException:
+                await self._close_pc(pc)
+                raise
+            previous = self.publishers.get(session_id)
+            if previous is not None:
+                await self.end(previous, "replaced")
+            res = Resource(
+                secrets.token_urlsafe(16), session_id, PUBLISHER, pc, fingerprint(token), source
+            )
+            self.resources[res.id] = res
+            self.publishers[session_id] = res.id
+            res.publication = Publication(
+                pc, self._broadcast(session_id), source, self._went_live, self._publication_ended
+            )
+            res.publication.start()
+        finally:
+            self.negotiating.discard(session_id)
         log.info("%s: publisher %s connected (%s)", session_id, res.id, source)
         return res, answer
 
@@ -281,7 +300,7 @@ class MediaRegistry:
         return res, answer
 
     async def _expire_unconnected(self, res: Resource) -> None:
-        await asyncio.sleep(CONNECT_TIMEOUT)
+        await asyncio.sleep(VIEWER_CONNECT_TIMEOUT)
         if not res.ended and res.pc.connectionState != "connected":
             await self.end(res.id, "never connected")
 
@@ -387,7 +406,11 @@ class MediaRegistry:
         return broadcast
 
     def _drop_idle(self, session_id: str) -> None:
-        if session_id in self.publishers or self.viewers.get(session_id):
+        if (
+            session_id in self.publishers
+            or session_id in self.negotiating
+            or self.viewers.get(session_id)
+        ):
             return
         broadcast = self.broadcasts.pop(session_id, None)
         if broadcast is not None:

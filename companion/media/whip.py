@@ -2,8 +2,9 @@
 
 `POST /whip/{session}` with `Authorization: Bearer <stream key or moderator token>` and an
 `application/sdp` offer; `201 Created` with the answer, `Location` and `ETag`; `DELETE` on
-the Location ends the publication. 401/403 for a missing/wrong key, 409 when the session
-already has a publisher, 415 for another content type, 400 for an unusable offer.
+the Location ends the publication. 401/403 for a missing/wrong key; a new publish replaces
+the session's publisher (409 only while another offer is being answered); 415 for another
+content type, 400 for an unusable offer.
 """
 
 from __future__ import annotations
