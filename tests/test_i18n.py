@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from companion.domain import polls, questions
 from companion.domain.programme import Event, Network, Programme, Season, Status
 from companion.web.i18n import LANGUAGES, catalogue, count_keys, translator
 from companion.web.pages import make_environment
@@ -168,3 +169,16 @@ def test_landing_page_writes_dates_and_times_without_a_dangling_dash(
     sep = "." if lang == "sv" else ":"
     assert f'<span class="event-time">{times}–12{sep}30</span>' in with_end
     assert "2020-05-05" not in html
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_error_messages_name_the_limits_the_server_enforces(lang: str) -> None:
+    """A refused question, name, answer or poll says which limit it broke; the numbers are
+    the domain's, so a changed limit cannot leave a wrong message behind."""
+    strings = catalogue(lang)
+    assert str(questions.MAX_QUESTION_CHARS) in strings["error.text_too_long"]
+    assert str(questions.MAX_NAME_CHARS) in strings["error.name_too_long"]
+    assert str(polls.MAX_WORD_CHARS) in strings["error.answer_too_long"]
+    poll = strings["error.invalid_poll"]
+    assert f"{polls.MIN_OPTIONS}–{polls.MAX_OPTIONS}" in poll
+    assert str(polls.MAX_POLL_TEXT_CHARS) in poll and str(polls.MAX_OPTION_CHARS) in poll

@@ -4,7 +4,7 @@
 // console and the big screen show the same state and a reload shows it again.
 import { speakerLine } from "./agenda-view.js";
 import { t, count, formatNumber, formatTime, onLanguageChange, currentLang } from "./i18n.js";
-import { el, toast, errorText, showConnection, clock, timeOfDay } from "./ui.js";
+import { el, excerpt, toast, errorText, showConnection, clock, timeOfDay } from "./ui.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { PollConsole } from "./poll-console.js";
@@ -387,7 +387,7 @@ function questionRow(q, byAuthor) {
     body.push(
       el(
         "div",
-        { class: "q-actions", role: "group", "aria-label": t("moderator.actions_for", { id: q.id }) },
+        { class: "q-actions", role: "group", "aria-label": t("moderator.actions_for", { text: excerpt(q.text) }) },
         (ACTIONS[q.status] ?? []).map((action) =>
           el(
             "button",
@@ -574,11 +574,14 @@ function showJoinCode(code) {
   if (previous && previous !== code) announce(t("access.code_changed", { code }));
 }
 
-// A confirm step in a modal dialog; resolves true when the moderator confirms.
-function confirmAccess(textKey, okKey) {
+// A confirm step in a modal dialog whose title is the question; resolves true when the
+// moderator confirms. The keys stay on the nodes so a language switch retranslates them.
+function confirmAccess(titleKey, textKey, okKey) {
   const dialog = $("access-confirm");
-  $("access-confirm-text").textContent = t(textKey);
-  $("access-confirm-ok").textContent = t(okKey);
+  for (const [id, key] of [["access-confirm-heading", titleKey], ["access-confirm-text", textKey], ["access-confirm-ok", okKey]]) {
+    $(id).dataset.i18n = key;
+    $(id).textContent = t(key);
+  }
   dialog.returnValue = "";
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
@@ -622,7 +625,7 @@ function wireAccess() {
   const close = $("close-session");
   close.addEventListener("change", async () => {
     const on = close.checked;
-    if (on && !(await confirmAccess("access.confirm_close", "access.confirm_close_ok"))) {
+    if (on && !(await confirmAccess("access.confirm_close_title", "access.confirm_close", "access.confirm_close_ok"))) {
       renderAccess();
       close.focus();
       return;
@@ -632,13 +635,13 @@ function wireAccess() {
     close.focus();
   });
   $("btn-new-code").addEventListener("click", async () => {
-    if (!(await confirmAccess("access.confirm_new_code", "access.confirm_new_code_ok"))) return;
+    if (!(await confirmAccess("access.confirm_new_code_title", "access.confirm_new_code", "access.confirm_new_code_ok"))) return;
     const ack = await send({ type: "session.new_code" });
     if (ack?.join_code) showJoinCode(ack.join_code);
     $("btn-new-code").focus();
   });
   $("btn-rotate-key").addEventListener("click", async () => {
-    if (!(await confirmAccess("access.confirm_rotate", "access.confirm_rotate_ok"))) return;
+    if (!(await confirmAccess("access.confirm_rotate_title", "access.confirm_rotate", "access.confirm_rotate_ok"))) return;
     const ack = await send({ type: "session.rotate_key" });
     if (!ack?.moderator_token) return;
     adoptKey(ack.moderator_token);

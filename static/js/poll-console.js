@@ -3,7 +3,7 @@
 // Like the rest of the console it redraws only from server events.
 import { count, t } from "./i18n.js";
 import { resultsView } from "./polls.js";
-import { el, errorText, toast } from "./ui.js";
+import { el, errorText, excerpt, toast } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -112,7 +112,7 @@ export class PollConsole {
       ),
       el("p", { class: "poll-question", id: textId }, poll.text),
       el("div", { class: "poll-result-slot" }),
-      el("div", { class: "q-actions", role: "group", "aria-label": t("polls.actions_for", { id: poll.id }) }, actions),
+      el("div", { class: "q-actions", role: "group", "aria-label": t("polls.actions_for", { text: excerpt(poll.text) }) }, actions),
     );
   }
 

@@ -114,3 +114,12 @@ export const remember = {
     }
   },
 };
+
+/** The start of a long text for a screen-reader name: whole words, then "…". */
+export function excerpt(text, max = 80) {
+  const clean = String(text ?? "").replace(/\s+/g, " ").trim();
+  if (clean.length <= max) return clean;
+  const cut = clean.slice(0, max);
+  const space = cut.lastIndexOf(" ");
+  return `${(space > max / 2 ? cut.slice(0, space) : cut).replace(/[\s,.;:–-]+$/, "")}…`;
+}

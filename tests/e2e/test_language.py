@@ -133,3 +133,39 @@ async def test_swedish_words_on_site_remote_big_screen_and_review(
     assert "i rummet" not in html
     for page in (join, screen, console):
         assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+async def test_buttons_name_their_action_and_dialogs_ask_the_question(
+    chrome: Browser, room: Room
+) -> None:
+    """Confirmation titles are the question, links to a new tab say so, a question's actions
+    are named by the question (not an internal number), an unknown code says what to do."""
+    anna = await room.participant("room", name="Anna")
+    qid = await ask(anna, "Hur mäter ni förändring över tid i en stor organisation?")
+    console = await open_console(chrome, room)
+    group = console.locator(f"#queue li[data-id='{qid}'] .q-actions")
+    await expect(group).to_have_attribute(
+        "aria-label",
+        "Åtgärder för frågan: Hur mäter ni förändring över tid i en stor organisation?",
+    )
+    for link in ("#link-screen", "#link-participant", "#link-camera", "#report-html"):
+        await expect(console.locator(link)).to_contain_text("(öppnas i en ny flik)")
+    await console.locator("#access-panel summary").click()
+    await expect(console.locator("label[for=lock-questions]")).to_have_text("Stoppa nya frågor")
+    dialog = console.locator("#access-confirm")
+    await console.locator("#btn-new-code").click()
+    await expect(dialog.locator("h2")).to_have_text("Vill du skapa en ny kod?")
+    await expect(dialog.locator("#access-confirm-ok")).to_have_text("Skapa ny kod")
+    await dialog.locator("#access-confirm-cancel").click()
+    await console.locator("#close-session").click()
+    await expect(dialog.locator("h2")).to_have_text("Vill du stänga sessionen?")
+    await dialog.locator("#access-confirm-cancel").click()
+    await expect(console.locator("#close-session")).not_to_be_checked()
+
+    _, phone = await new_page(chrome, PHONE)
+    await phone.goto(f"{room.server.http}/room/{room.code}")
+    await expect(phone.locator("#ask-submit")).to_have_text("Skicka fråga")
+    await phone.goto(f"{room.server.http}/j/ZZZZ99")
+    await expect(phone.locator("h1")).to_have_text("Koden finns inte")
+    await expect(phone.locator("main")).to_contain_text("Kontrollera koden på storskärmen")
+    assert console.console_errors == []  # type: ignore[attr-defined]
