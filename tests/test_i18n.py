@@ -63,6 +63,10 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
         "sv": ("0 frågor", "1 fråga", "2 frågor", "21 frågor"),
         "en": ("0 questions", "1 question", "2 questions", "21 questions"),
     },
+    "moderator.nav_pending": {
+        "sv": tuple(f"{n} väntar på granskning" for n in (0, 1, 2, 21)),
+        "en": tuple(f"{n} waiting for review" for n in (0, 1, 2, 21)),
+    },
     "screen.participants": {
         "sv": ("deltagare",) * 4,
         "en": ("participants", "participant", "participants", "participants"),
