@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from companion.realtime.protocol import CLIENT_TYPES, parse
+from companion.services.commands import COMMANDS
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "protocol.md"
@@ -256,6 +257,12 @@ def test_every_documented_client_type_is_a_client_type_and_back() -> None:
     )
     for kind in documented:
         assert parse(json.dumps({"type": kind}), 8192)["type"] == kind
+
+
+def test_who_may_send_each_message_is_what_the_command_table_says() -> None:
+    """The roles of section 3 (P, M, S, any) are the senders of each command."""
+    for kind, roles in documented_client_types().items():
+        assert COMMANDS[kind].senders == roles, kind
 
 
 def test_every_server_message_type_is_documented_and_back() -> None:

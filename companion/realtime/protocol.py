@@ -8,42 +8,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-CLIENT_TYPES = frozenset(
-    {
-        "join",
-        "ping",
-        "ask",
-        "vote",
-        "question.approve",
-        "question.hide",
-        "question.edit",
-        "question.merge",
-        "question.highlight",
-        "question.unhighlight",
-        "question.answer",
-        "agenda.next",
-        "agenda.prev",
-        "agenda.goto",
-        "timer.start",
-        "timer.pause",
-        "timer.extend",
-        "item.status",
-        "break.start",
-        "break.end",
-        "session.premoderation",
-        "session.lock",
-        "session.close",
-        "session.rotate_key",
-        "session.new_code",
-        "poll.answer",
-        "poll.create",
-        "poll.open",
-        "poll.close",
-        "poll.hide_results",
-        "poll.show",
-        "poll.unshow",
-    }
-)
+from companion.services.commands import CLIENT_TYPES
+
+__all__ = ["CLIENT_TYPES", "ProtocolError", "encode", "error", "parse"]
 
 
 class ProtocolError(Exception):

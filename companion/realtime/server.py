@@ -25,6 +25,7 @@ from companion.realtime.admission import Admission
 from companion.realtime.hub import Hub, Member
 from companion.realtime.limits import TokenBucket
 from companion.realtime.protocol import ProtocolError, encode, error, parse
+from companion.services.commands import COMMANDS, MODERATOR, PARTICIPANT, Bucket
 from companion.services.projection import snapshot
 from companion.services.sessions import SessionService
 from companion.services.tokens import TokenError, TokenSigner
@@ -39,6 +40,10 @@ WHERE = ("room", "remote")
 # limit and this one, the client gets an error and keeps its connection.
 FRAME_LIMIT_FACTOR = 8
 MAX_RETRY_AFTER = 3600.0
+REFUSALS = {
+    PARTICIPANT: "Only participants can ask, vote and answer polls.",
+    MODERATOR: "Only the moderator can do that.",
+}
 
 
 class RealtimeServer:
@@ -212,70 +217,26 @@ class RealtimeServer:
         return message
 
     async def _dispatch(self, member: Member, message: dict[str, Any]) -> str:
-        kind = message["type"]
+        command = COMMANDS[message["type"]]  # parse() let only declared types through
         request_id = message.get("id")
-        sid = member.session_id
-        if kind == "ping":
+        if command.type == "ping":
             return encode({"type": "pong", "re": request_id})
-        if kind == "join":
+        if command.decide is None:  # join
             raise ProtocolError("already_joined", "This connection has already joined.")
-        if kind in ("ask", "vote", "poll.answer"):
-            if member.role != "participant" or member.participant is None:
-                raise DomainError("Only participants can ask, vote and answer polls.", "forbidden")
-            bucket = self._limit(member, kind)
-            try:
-                return await self._participant_action(member, message, kind)
-            except DomainError:
-                bucket.refund()  # a refused question or vote should not use up the allowance
-                raise
-        if not member.is_moderator:
-            raise DomainError("Only the moderator can do that.", "forbidden")
-        if member.ws in self.hub.revoked:
+        if member.role not in command.senders:
+            raise DomainError(REFUSALS.get(command.senders, "You may not do that."), "forbidden")
+        if member.is_moderator and member.ws in self.hub.revoked:
             raise DomainError("The moderator key was changed; open the new link.", "forbidden")
-        if kind == "session.rotate_key":
-            token = await self.service.rotate_moderator_token(sid)
-            return encode({"type": "ack", "re": request_id, "moderator_token": token})
-        if kind == "session.new_code":
-            code = await self.service.regenerate_join_code(sid)
-            return encode({"type": "ack", "re": request_id, "join_code": code})
-        outcome = await self.service.moderate(sid, kind, message)
-        if kind == "poll.create":  # so a console knows which new poll is its own
-            return encode({"type": "ack", "re": request_id, "poll": outcome.event.data["id"]})
-        return encode({"type": "ack", "re": request_id})
+        bucket = self._limit(member, command.bucket) if command.bucket else None
+        try:
+            fields = await command.decide(self.service, member, message)
+        except DomainError:
+            if bucket is not None:
+                bucket.refund()  # a refused question or vote should not use up the allowance
+            raise
+        return encode({"type": "ack", "re": request_id, **fields})
 
-    async def _participant_action(self, member: Member, message: dict[str, Any], kind: str) -> str:
-        request_id = message.get("id")
-        participant = member.participant or ""
-        if kind == "ask":
-            name = message.get("name", member.name)
-            outcome = await self.service.ask(
-                member.session_id, participant, member.where or "remote", message.get("text"), name
-            )
-            data = outcome.event.data
-            return encode(
-                {"type": "ack", "re": request_id, "question": data["id"], "status": data["status"]}
-            )
-        if kind == "poll.answer":
-            outcome = await self.service.answer_poll(
-                member.session_id, participant, message.get("poll"), message.get("answer")
-            )
-            data = outcome.event.data
-            return encode(
-                {"type": "ack", "re": request_id, "poll": data["id"], "answer": data["answer"]}
-            )
-        outcome = await self.service.vote(member.session_id, participant, message.get("question"))
-        qid, count = outcome.change.vote or (0, 0)
-        return encode(
-            {
-                "type": "ack",
-                "re": request_id,
-                "question": qid,
-                "voted": outcome.event.type == "vote.cast",
-                "votes": count,
-            }
-        )
-
-    def _limit(self, member: Member, kind: str) -> TokenBucket:
+    def _limit(self, member: Member, kind: Bucket) -> TokenBucket:
         s = self.settings
         key = (member.session_id, member.participant or "", kind)
         bucket = self.buckets.get(key)
@@ -283,14 +244,13 @@ class RealtimeServer:
             if len(self.buckets) > MAX_BUCKETS:
                 # Forget participants who have been quiet long enough to be back at full.
                 self.buckets = {k: b for k, b in self.buckets.items() if not b.is_full()}
-            if kind == "ask":
+            if kind == Bucket.QUESTIONS:
                 bucket = TokenBucket(s.questions_per_minute / 60, s.question_burst)
             else:  # votes, and poll answers in a bucket of their own with the same limits
                 bucket = TokenBucket(s.votes_per_second, s.vote_burst)
             self.buckets[key] = bucket
         if not bucket.take():
-            what = {"ask": "questions", "vote": "votes"}.get(kind, "answers")
-            raise _rate_limited(what, bucket.retry_after())
+            raise _rate_limited(kind.value, bucket.retry_after())
         return bucket
 
     # -- attendance ----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from companion.domain.programme_edits import with_items
 from companion.domain.session_state import SessionState
 from companion.domain.word_filter import WordFilter
 from companion.programme_file import programme_from_data, programme_to_data
+from companion.services.commands import MODERATOR_ACTIONS
 from companion.services.commits import (
     AppendThenApply,
     ApplyThenAppend,
@@ -43,35 +44,6 @@ RECENT_CHANGES = 5000
 ACCESS_COPY_SECONDS = 1.0
 
 __all__ = ["MODERATOR_ACTIONS", "Decide", "Outcome", "SessionService", "StoreError"]
-
-# Moderator actions by protocol name: each takes the state and the message's fields.
-MODERATOR_ACTIONS: dict[str, Callable[[SessionState, dict[str, Any]], ev.Draft]] = {
-    "question.approve": lambda s, m: s.board.approve(m.get("question")),
-    "question.hide": lambda s, m: s.board.hide(m.get("question")),
-    "question.edit": lambda s, m: s.board.edit(m.get("question"), m.get("text")),
-    "question.merge": lambda s, m: s.board.merge(m.get("question"), m.get("into")),
-    "question.highlight": lambda s, m: s.board.highlight(m.get("question")),
-    "question.unhighlight": lambda s, m: s.board.unhighlight(m.get("question")),
-    "question.answer": lambda s, m: s.board.answer(m.get("question")),
-    "agenda.next": lambda s, m: s.agenda.step(+1),
-    "agenda.prev": lambda s, m: s.agenda.step(-1),
-    "agenda.goto": lambda s, m: s.agenda.goto(m.get("item")),
-    "timer.start": lambda s, m: s.agenda.start_timer(),
-    "timer.pause": lambda s, m: s.agenda.pause_timer(),
-    "timer.extend": lambda s, m: s.agenda.extend_timer(m.get("minutes")),
-    "item.status": lambda s, m: s.agenda.set_status(m.get("item"), m.get("status")),
-    "break.start": lambda s, m: s.agenda.start_break(m.get("minutes"), m.get("message", "")),
-    "break.end": lambda s, m: s.agenda.end_break(),
-    "session.premoderation": lambda s, m: s.set_premoderation(m.get("on")),
-    "session.lock": lambda s, m: s.set_flag("locked", m.get("on")),
-    "session.close": lambda s, m: s.set_flag("closed", m.get("on")),
-    "poll.create": lambda s, m: s.create_poll(m),
-    "poll.open": lambda s, m: s.polls.open(m.get("poll")),
-    "poll.close": lambda s, m: s.polls.close(m.get("poll")),
-    "poll.hide_results": lambda s, m: s.polls.set_hide_results(m.get("poll"), m.get("hide")),
-    "poll.show": lambda s, m: s.polls.show(m.get("poll")),
-    "poll.unshow": lambda s, m: s.polls.unshow(m.get("poll")),
-}
 
 
 class SessionService:

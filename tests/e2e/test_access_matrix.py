@@ -19,7 +19,7 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from companion.realtime.protocol import CLIENT_TYPES
-from companion.services.sessions import MODERATOR_ACTIONS
+from companion.services.commands import MODERATOR_ACTIONS
 from tests.e2e.conftest import SESSION, Room
 from tests.wsclient import Client, Message
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from companion.services.commands import COMMANDS
 from tests.e2e.conftest import SESSION, Room
 from tests.serverproc import ServerProcess
 from tests.test_protocol_doc import json_examples
@@ -200,3 +201,59 @@ async def test_the_new_identity_limit_says_when_to_try_again(
     finally:
         for client in clients:
             await client.close()
+
+
+async def test_every_command_is_acked_with_exactly_the_fields_the_table_declares(
+    room: Room,
+) -> None:
+    """A meeting that runs every client message type of the command table once with
+    success: each ack is `type`, `re` and the fields its row declares, nothing else."""
+    moderator = await room.moderator()
+    phone = await room.participant()
+    seen: dict[str, dict[str, object]] = {}
+
+    async def run(client: Client, type_: str, **fields: object) -> dict[str, object]:
+        reply = await client.request({"type": type_, **fields})
+        assert reply["type"] == "ack", (type_, reply)
+        seen[type_] = reply
+        return reply
+
+    await run(moderator, "session.premoderation", on=False)
+    first = (await run(phone, "ask", text="Hur mäter ni innovation?"))["question"]
+    second = (await run(phone, "ask", text="Hur mäter ni innovation i kommunen?"))["question"]
+    await run(phone, "vote", question=first)
+    await run(moderator, "question.hide", question=second)
+    await run(moderator, "question.approve", question=second)
+    await run(moderator, "question.edit", question=second, text="Hur mäter kommunen det?")
+    await run(moderator, "question.highlight", question=first)
+    await run(moderator, "question.unhighlight", question=first)
+    await run(moderator, "question.merge", question=second, into=first)
+    await run(moderator, "question.answer", question=first)
+    await run(moderator, "agenda.next")
+    await run(moderator, "agenda.next")
+    await run(moderator, "agenda.prev")
+    await run(moderator, "agenda.goto", item="fika")
+    await run(moderator, "timer.pause")
+    await run(moderator, "timer.start")
+    await run(moderator, "timer.extend", minutes=5)
+    await run(moderator, "item.status", item="avslutning", status="postponed")
+    await run(moderator, "break.start", minutes=10, message="Fika")
+    await run(moderator, "break.end")
+    poll = (
+        await run(moderator, "poll.create", kind="single", text="Kaffe?", options=["Ja", "Nej"])
+    )["poll"]
+    await run(moderator, "poll.open", poll=poll)
+    await run(phone, "poll.answer", poll=poll, answer=1)
+    await run(moderator, "poll.hide_results", poll=poll, hide=True)
+    await run(moderator, "poll.show", poll=poll)
+    await run(moderator, "poll.unshow", poll=poll)
+    await run(moderator, "poll.close", poll=poll)
+    await run(moderator, "session.lock", on=True)
+    await run(moderator, "session.close", on=True)
+    await run(moderator, "session.new_code")
+    await run(moderator, "session.rotate_key")
+
+    decided = {c.type for c in COMMANDS.values() if c.decide is not None}
+    assert set(seen) == decided, sorted(decided - set(seen))
+    for kind, ack in seen.items():
+        assert set(ack) == {"type", "re", *COMMANDS[kind].acks}, (kind, ack)
