@@ -24,16 +24,25 @@ class SecurityHeaders:
             (b"permissions-policy", b"camera=(self), microphone=(self), geolocation=()"),
             (b"cross-origin-opener-policy", b"same-origin"),
         ]
+        # The organiser pages' forms need the browser's Origin header, which Chromium sends
+        # as "null" under no-referrer; same-origin keeps it (and the Referer) within the site.
+        self.organise_headers = [
+            (name, b"same-origin" if name == b"referrer-policy" else value)
+            for name, value in self.headers
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        organise = scope["path"] == "/organise" or scope["path"].startswith("/organise/")
+        headers = self.organise_headers if organise else self.headers
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], *self.headers]
+                message["headers"] = [*message["headers"], *headers]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -66,3 +66,27 @@ async def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     await page.screenshot(path=str(path), full_page=False)
     return path
+
+
+# axe-core from npm, installed by scripts/test.sh into the git-ignored build/axe.
+AXE = ROOT / "build" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+async def axe_violations(page: Page) -> list[dict[str, object]]:
+    """WCAG 2.1 A/AA violations axe-core finds on the page as it is now.
+
+    Injected with `page.evaluate` (DevTools), so the page's CSP, which allows no inline
+    script, stays as it is."""
+    if not await page.evaluate("() => typeof window.axe !== 'undefined'"):
+        await page.evaluate(AXE.read_text("utf-8"))
+    return await page.evaluate(
+        """async (tags) => {
+            const result = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ")),
+            }));
+        }""",
+        WCAG21_AA,
+    )

@@ -137,3 +137,19 @@ def test_signin_attempts_are_rate_limited(server: ServerProcess) -> None:
     for _ in range(5):
         unknown.sign_in("finns.inte@kommun.se", "fel")
     assert unknown.sign_in("finns.inte@kommun.se", "fel").status_code == 429
+
+
+def test_organiser_pages_keep_the_origin_header_within_the_site(server: ServerProcess) -> None:
+    """Organiser pages say Referrer-Policy: same-origin (under no-referrer Chromium sends
+    `Origin: null` on our own form posts, which the origin check must refuse); every other
+    page keeps no-referrer; both get the same CSP. A POST with `Origin: null` is refused."""
+    client = Organiser(server)
+    organise = client.get("/organise/signin")
+    landing = client.get("/")
+    assert organise.headers["referrer-policy"] == "same-origin"
+    assert landing.headers["referrer-policy"] == "no-referrer"
+    assert organise.headers["content-security-policy"] == landing.headers["content-security-policy"]
+    assert "'unsafe-inline'" not in organise.headers["content-security-policy"]
+    client.http.headers["origin"] = "null"
+    refused = client.post("/organise/signin", {"email": "a@b.se", "password": "x"}, csrf=False)
+    assert refused.status_code == 403
