@@ -11,6 +11,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from companion.services.organisers import OrganiserService
+from companion.services.programme import ProgrammeService
 from companion.services.sessions import SessionService
 from companion.settings import Settings
 from companion.web.organise_networks import network_routes
@@ -18,6 +19,7 @@ from companion.web.organise_pages import account_routes
 from companion.web.organise_sessions import session_routes
 from companion.web.organiser_auth import OrganiserAccess, Refused
 from companion.web.pages import Pages
+from companion.web.programme_pages import programme_routes
 from companion.web.report_pages import ReportPages
 from companion.web.security import SecurityHeaders
 
@@ -36,11 +38,15 @@ def realtime_origin(settings: Settings) -> str:
 
 
 def create_app(
-    settings: Settings, service: SessionService, media: MediaRegistry | None = None
+    settings: Settings,
+    service: SessionService,
+    media: MediaRegistry | None = None,
+    programme: ProgrammeService | None = None,
 ) -> Starlette:
     """The Starlette app serving pages and JSON for one SessionService.
 
-    With `media`, it also serves the live stream (WHIP, WHEP, the camera page).
+    With `media`, it also serves the live stream (WHIP, WHEP, the camera page);
+    `programme` is the editor's service (one is made when not given).
     """
     pages = Pages(settings, service)
     organisers = OrganiserAccess(settings, OrganiserService(service.store), pages)
@@ -69,6 +75,7 @@ def create_app(
             *account_routes(organisers, settings),
             *network_routes(organisers, settings),
             *session_routes(organisers, settings),
+            *programme_routes(organisers, programme or ProgrammeService(service)),
             *stream_routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

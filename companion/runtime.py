@@ -96,7 +96,7 @@ async def serve(
     media = MediaRegistry(settings, core.service, core.hub)
     await media.start()
     config = uvicorn.Config(
-        create_app(settings, core.service, media),
+        create_app(settings, core.service, media, core.programme),
         host=settings.host,
         port=settings.port,
         log_level="warning",

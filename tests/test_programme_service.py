@@ -314,9 +314,10 @@ async def test_copying_a_season_clears_dates_and_gives_new_codes(
             "status": "postponed",
         },
     )
-    mapping = await programme.copy_season(
+    season_id, mapping = await programme.copy_season(
         ACTOR, "ledarskap", "varen-2020", {"id": "hosten-2020", "title": "Hösten 2020"}
     )
+    assert season_id == "hosten-2020"
     new_sid = mapping[sid]
     assert new_sid != sid
     found = programme.sessions.programme.find_session(new_sid)

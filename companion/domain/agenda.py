@@ -201,7 +201,9 @@ class Agenda:
             if item.id in kept:
                 continue
             if item.id == self.current:
-                raise InvalidState("Move on from the current item before removing it.")
+                raise InvalidState(
+                    "Move on from the current item before removing it.", code="current_item"
+                )
             if item.id in in_use:
                 raise InvalidState(
                     "Questions or polls belong to this item; postpone it instead.", code="in_use"
@@ -211,7 +213,9 @@ class Agenda:
             before = old.get(item.id)
             changed = before is None or before.status != item.status
             if item.id == self.current and changed and item.status != Status.SCHEDULED:
-                raise InvalidState("Move on from the current item before postponing it.")
+                raise InvalidState(
+                    "Move on from the current item before postponing it.", code="current_item"
+                )
         if tuple(items) == self.items:
             raise InvalidState("The agenda is unchanged.", code="no_change")
         return ev.Draft(ev.AGENDA_REVISED, {"items": [item_to_data(item) for item in items]})

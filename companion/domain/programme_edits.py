@@ -328,12 +328,12 @@ def with_items(p: Programme, items: Mapping[str, tuple[AgendaItem, ...]]) -> Pro
 
 def copy_season(
     p: Programme, network_id: str, season_id: str, fields: Mapping[str, str], reserved: set[str]
-) -> tuple[Programme, dict[str, str]]:
+) -> tuple[Programme, str, dict[str, str]]:
     """A new season with the same events, tracks, sessions and agendas, dates cleared.
 
     Every event of the copy is "date to come" until a date is set; its sessions get new
-    ids (`reserved`: session ids in use or ever used). Returns the programme and the new
-    session id of each copied session.
+    ids (`reserved`: session ids in use or ever used). Returns the programme, the new
+    season's id and the new session id of each copied session.
     """
     source = season(p, network_id, season_id)
     net = network(p, network_id)
@@ -361,6 +361,7 @@ def copy_season(
     copy = dataclasses.replace(copy, events=events)
     return (
         with_network(p, network_id, lambda n: dataclasses.replace(n, seasons=(*n.seasons, copy))),
+        copy.id,
         new_ids,
     )
 

@@ -156,8 +156,8 @@ def end_after_start(start: dt.time | None, end: dt.time | None) -> None:
         raise RuleError(
             "end_before_start",
             f"end {end:%H:%M} is not after start {start:%H:%M}",
-            start=f"{start:%H.%M}",
-            end=f"{end:%H.%M}",
+            start=f"{start:%H:%M}",
+            end=f"{end:%H:%M}",
         )
 
 
@@ -179,8 +179,8 @@ def item_within_event(start: dt.time | None, length: int | None, event_end: dt.t
         raise RuleError(
             "item_after_event",
             f"the item ends at {shown}, after the event ends at {event_end:%H:%M}",
-            end=shown.replace(":", "."),
-            event_end=f"{event_end:%H.%M}",
+            end=shown,
+            event_end=f"{event_end:%H:%M}",
         )
 
 

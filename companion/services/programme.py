@@ -192,18 +192,19 @@ class ProgrammeService:
     # -- copies ----------------------------------------------------------------------
     async def copy_season(
         self, actor: str, network_id: str, season_id: str, fields: Mapping[str, str]
-    ) -> dict[str, str]:
-        """Copy a season: dates cleared, new sessions with new codes and moderator keys."""
-        mapping: dict[str, str] = {}
+    ) -> tuple[str, dict[str, str]]:
+        """Copy a season: dates cleared, new sessions with new codes and moderator keys.
+
+        Returns the new season's id and the new id of each copied session."""
+        result: list[tuple[str, dict[str, str]]] = []
 
         def edit(p: Programme, reserved: set[str]) -> Programme:
-            copied, new_ids = edits.copy_season(p, network_id, season_id, fields, reserved)
-            mapping.clear()
-            mapping.update(new_ids)
+            copied, new_id, new_ids = edits.copy_season(p, network_id, season_id, fields, reserved)
+            result[:] = [(new_id, new_ids)]
             return copied
 
         await self.change(actor, "season.copy", f"{network_id}/{season_id}", edit)
-        return mapping
+        return result[0]
 
     # -- following other processes ---------------------------------------------------
     def start_watching(self, every: float = WATCH_SECONDS) -> None:
