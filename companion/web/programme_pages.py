@@ -27,7 +27,7 @@ from companion.domain.programme import ItemKind, Network, Season, Session
 from companion.domain.programme_edits import FormError, Where
 from companion.domain.programme_rules import MAX_NAME, MAX_TEXT, MAX_TITLE, RuleError
 from companion.services.programme import ProgrammeService
-from companion.web.dates import clock, when
+from companion.web.dates import clock
 from companion.web.i18n import catalogue, translator
 from companion.web.organiser_auth import OrganiserAccess, Refused
 
@@ -162,7 +162,6 @@ class ProgrammePages:
             add_values=add_values or {},
             add_errors=add_errors or {},
             message=message,
-            when=lambda e: when(e, lang),
             statuses=state.agenda.statuses if state else {},
             current=state.agenda.current if state else None,
             clock=lambda time: clock(time, lang),
