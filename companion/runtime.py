@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,11 +15,19 @@ from companion.backends.base import Store, Tail
 from companion.backends.memory import MemoryBus
 from companion.backends.sqlite import sqlite_url
 from companion.domain.word_filter import WordFilter
+from companion.fd_budget import (
+    AcceptErrorLog,
+    AddressCap,
+    connection_budget,
+    per_address_cap,
+    raise_open_file_limit,
+)
 from companion.realtime.hub import Hub
 from companion.realtime.server import RealtimeServer
 from companion.services.programme import ProgrammeService
 from companion.services.sessions import SessionService
 from companion.settings import Settings
+from companion.web.http_protocol import guarded_http_protocol
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +95,20 @@ async def start_core(settings: Settings) -> Core:
     return Core(store, service, hub, realtime, tail, programme)
 
 
+def http_connection_cap(settings: Settings, open_files: int) -> AddressCap:
+    """HTTP connections per client address (none behind a trusted proxy: it limits)."""
+    if settings.trust_proxy:
+        return AddressCap(None)
+    budget = connection_budget(open_files)
+    return AddressCap(per_address_cap(settings.max_http_connections_per_address, budget))
+
+
 async def serve(
     settings: Settings, on_ready: Callable[[SessionService], None] | None = None
 ) -> None:
     """Run HTTP and realtime until interrupted (SIGINT/SIGTERM)."""
+    open_files = raise_open_file_limit()
+    AcceptErrorLog(asyncio.get_running_loop(), open_files).install()
     core = await start_core(settings)
     from companion.media.registry import MediaRegistry  # aiortc is loaded only to serve
 
@@ -102,6 +121,9 @@ async def serve(
         log_level="warning",
         lifespan="off",
         ws="none",
+        http=guarded_http_protocol(
+            http_connection_cap(settings, open_files), settings.request_timeout
+        ),
     )
     server = uvicorn.Server(config)
     if on_ready is not None:

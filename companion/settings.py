@@ -53,6 +53,8 @@ class Settings:
     message_burst: int = 40
     trust_proxy: bool = False
     max_connections_per_address: int = 2000
+    max_http_connections_per_address: int = 1000
+    request_timeout: int = 5  # seconds for a request (or a WebSocket handshake) to arrive
     connect_burst: int = 300
     connects_per_second: int = 50
     new_participant_burst: int = 500
@@ -130,6 +132,12 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_connections_per_address=_int(
             env, "COMPANION_MAX_CONNECTIONS_PER_ADDRESS", defaults.max_connections_per_address
         ),
+        max_http_connections_per_address=_int(
+            env,
+            "COMPANION_MAX_HTTP_CONNECTIONS_PER_ADDRESS",
+            defaults.max_http_connections_per_address,
+        ),
+        request_timeout=_int(env, "COMPANION_REQUEST_TIMEOUT", defaults.request_timeout),
         connect_burst=_int(env, "COMPANION_CONNECT_BURST", defaults.connect_burst),
         connects_per_second=_int(
             env, "COMPANION_CONNECTS_PER_SECOND", defaults.connects_per_second

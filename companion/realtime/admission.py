@@ -7,12 +7,15 @@ participant identities from one address), not rooms.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from typing import cast
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
+from companion.fd_budget import AddressCap, connection_budget, open_file_limit
 from companion.realtime.limits import TokenBucket
 from companion.settings import Settings
 
@@ -22,6 +25,32 @@ MAX_TRACKED = 20_000
 def _origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def guarded_connection(cap: AddressCap) -> type[ServerConnection]:
+    """The connection class for `websockets.serve(create_connection=...)`: past `cap`
+    sockets from one address (handshaking or open), a new one is reset at once, before
+    it can cost a handshake. Handshakes that never finish are closed by `open_timeout`."""
+
+    class GuardedConnection(ServerConnection):
+        _address: str | None = None
+
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)
+            peer = transport.get_extra_info("peername")
+            address = str(peer[0]) if peer else "unknown"
+            if cap.admit(address):
+                self._address = address
+            else:
+                cast(asyncio.Transport, transport).abort()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._address is not None:
+                cap.release(self._address)
+                self._address = None
+            super().connection_lost(exc)
+
+    return GuardedConnection
 
 
 class Admission:
@@ -35,6 +64,10 @@ class Admission:
         if settings.public_url:
             self.allowed_origins.add(_origin_of(settings.public_url))
         self.open: Counter[str] = Counter()
+        # Sockets per address, handshaking or open, as the process's open files allow;
+        # behind a trusted proxy every socket comes from the proxy, which limits instead.
+        budget = connection_budget(open_file_limit())
+        self.sockets = AddressCap(None if settings.trust_proxy else budget // 4)
         self._attempts: dict[str, TokenBucket] = {}
         self._identities: dict[str, TokenBucket] = {}
 

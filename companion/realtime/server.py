@@ -21,7 +21,7 @@ from websockets.http11 import Request, Response
 from companion.domain.errors import DomainError
 from companion.domain.polls import MAX_WORD_CHARS
 from companion.domain.questions import MAX_NAME_CHARS, MAX_QUESTION_CHARS, clean_name
-from companion.realtime.admission import Admission
+from companion.realtime.admission import Admission, guarded_connection
 from companion.realtime.hub import Hub, Member
 from companion.realtime.limits import TokenBucket
 from companion.realtime.protocol import ProtocolError, encode, error, parse
@@ -34,6 +34,7 @@ from companion.settings import Settings
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT = 30.0
+LISTEN_BACKLOG = 2048  # as uvicorn's for the pages
 MAX_BUCKETS = 50_000
 WHERE = ("room", "remote")
 # Any frame above this is refused by the library (close 1009); between the application
@@ -72,6 +73,9 @@ class RealtimeServer:
             ping_interval=20,
             ping_timeout=20,
             process_request=self._check_request,
+            open_timeout=self.settings.request_timeout,  # a handshake that never finishes
+            create_connection=guarded_connection(self.admission.sockets),
+            backlog=LISTEN_BACKLOG,  # a room joining at once; asyncio's default is 100
         )
         return self._server
 
