@@ -60,8 +60,13 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
         "en": ("big screens", "big screen", "big screens", "big screens"),
     },
     "moderator.author_questions": {
-        "sv": ("0 frågor", "1 fråga", "2 frågor", "21 frågor"),
-        "en": ("0 questions", "1 question", "2 questions", "21 questions"),
+        "sv": tuple(
+            f"{n} {'fråga' if n == 1 else 'frågor'} från samma person" for n in (0, 1, 2, 21)
+        ),
+        "en": tuple(
+            f"{n} {'question' if n == 1 else 'questions'} from the same person"
+            for n in (0, 1, 2, 21)
+        ),
     },
     "moderator.nav_pending": {
         "sv": tuple(f"{n} väntar på granskning" for n in (0, 1, 2, 21)),

@@ -17,6 +17,7 @@ from companion.domain.session_state import SessionState
 from companion.realtime import hub as hub_module
 from companion.realtime.hub import Hub, Member
 from companion.services import report as reports
+from companion.web.i18n import translator
 from companion.web.report_pages import bar_class, cloud_class
 
 SESSION = Session(
@@ -97,19 +98,33 @@ def test_report_follows_the_state_field_by_field() -> None:
 
 
 def test_csv_is_made_for_a_swedish_spreadsheet() -> None:
-    """BOM, semicolons, CRLF, decimal commas, yes/no, and no formula can sneak in."""
+    """BOM, semicolons, CRLF, decimal commas, Swedish headers and ja/nej, and no formula
+    can sneak in."""
     m = meeting()
-    archive = zipfile.ZipFile(
-        io.BytesIO(reports.to_zip(reports.build_report(m.state, None, None, m.now)))
-    )
+    report = reports.build_report(m.state, None, None, m.now)
+    archive = zipfile.ZipFile(io.BytesIO(reports.to_zip(report, translator("sv"))))
     raw = archive.read("companion-rapport/polls.csv")
     assert raw.startswith("\ufeff".encode()) and b"\r\n" in raw
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
     header, first = rows[0], rows[1]
-    assert dict(zip(header, first, strict=True))["average"] == "4,33"
+    assert dict(zip(header, first, strict=True))["Medelvärde"] == "4,33"
     questions = archive.read("companion-rapport/questions.csv").decode("utf-8-sig")
+    assert questions.startswith("Id;Text;Namn;Anonym;Deltar;Status;Röster;")
     assert ";'@Formel;" in questions
-    assert ";yes;" in questions and ";no;" in questions
+    assert ";ja;" in questions and ";nej;" in questions
+    assert "yes" not in questions and ";room;" not in questions and ";på plats;" in questions
+
+
+def test_csv_headers_and_words_follow_the_report_language() -> None:
+    """An English export has English headers and yes/no; the dialect stays Swedish."""
+    m = meeting()
+    report = reports.build_report(m.state, None, None, m.now)
+    tables = reports.csv_tables(report, translator("en"))
+    questions = tables["questions.csv"].decode("utf-8-sig")
+    assert questions.startswith("ID;Text;Name;Anonymous;Taking part;Status;Votes;")
+    assert ";yes;" in questions and ";no;" in questions and ";in person;" in questions
+    polls = tables["polls.csv"].decode("utf-8-sig")
+    assert ";Average;" in polls and ";4,33;" in polls
 
 
 @pytest.mark.parametrize(
@@ -125,7 +140,6 @@ def test_csv_is_made_for_a_swedish_spreadsheet() -> None:
         (100.0, "100"),
         (0.0, "0"),
         (-3, "-3"),
-        (True, "yes"),
         (None, ""),
     ],
 )

@@ -11,7 +11,9 @@ or LibreOffice: UTF-8 with a byte-order mark (without it Excel reads å, ä, ö 
 mojibake), `;` between fields (a Swedish spreadsheet's list separator, because `,` is the
 decimal sign), decimal commas, CRLF line ends, fields quoted only when needed. Text
 written by participants that starts with `=`, `+`, `-`, `@`, a tab or a carriage return
-gets a leading `'` so a spreadsheet never runs it as a formula.
+gets a leading `'` so a spreadsheet never runs it as a formula. Headers, yes/no and the
+codes people read (on site/remote, statuses, kinds) follow the report's language; the
+dialect is the same in both, since the spreadsheets are those of Swedish offices.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import datetime as dt
 import io
 import json
 import zipfile
-from typing import Any
+from typing import Any, Protocol
 
 from companion.domain.polls import CHOICE_KINDS, Poll, PollKind, results
 from companion.domain.programme import Event, Network, Session
@@ -183,8 +185,6 @@ def _csv_time(iso: str | None) -> str:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")
     if isinstance(value, int):
@@ -194,38 +194,60 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> bytes:
+class Words(Protocol):
+    """The report's language: `t(key)` from the catalogue (companion/web/i18n.py)."""
+
+    def __call__(self, key: str, **values: object) -> str: ...
+
+
+def _table(columns: list[str], rows: list[list[Any]], t: Words) -> bytes:
+    """A CSV file whose header row names each column in the report's language (catalogue
+    keys `csv.<column>`); yes/no are written in that language too."""
     out = io.StringIO()
     writer = csv.writer(out, delimiter=CSV_DELIMITER, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([t(f"csv.{column}") for column in columns])
     for row in rows:
-        writer.writerow([_cell(v) for v in row])
+        writer.writerow(
+            [t("csv.yes" if v else "csv.no") if isinstance(v, bool) else _cell(v) for v in row]
+        )
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def csv_tables(report: dict[str, Any]) -> dict[str, bytes]:
-    """One CSV file per table, by file name."""
+def csv_tables(report: dict[str, Any], t: Words) -> dict[str, bytes]:
+    """One CSV file per table, by file name, with headers and words in the language of `t`.
+
+    Codes people read (where, status, kind) are written as words; ids, numbers and times
+    stay as data."""
     s, att = report["session"], report["attendance"]
-    tables = {
+
+    def where(code: str | None) -> str | None:
+        return {"room": t("common.in_room"), "remote": t("common.remote")}.get(code or "", code)
+
+    return {
         "session.csv": _table(
             ["field", "value"],
             [
-                ["id", s["id"]],
-                ["title", s["title"]],
-                ["event", s["event"]],
-                ["network", s["network"]],
-                ["date", s["date"]],
-                ["venue", s["venue"]],
-                ["moderator", s["moderator"]],
-                ["generated_at", _csv_time(report["generated_at"])],
+                [t(f"csv.{key}"), value]
+                for key, value in (
+                    ("id", s["id"]),
+                    ("title", s["title"]),
+                    ("event", s["event"]),
+                    ("network", s["network"]),
+                    ("date", s["date"]),
+                    ("venue", s["venue"]),
+                    ("moderator", s["moderator"]),
+                    ("generated_at", _csv_time(report["generated_at"])),
+                )
             ],
+            t,
         ),
         "attendance.csv": _table(
             ["where", "peak", "reached_at"],
             [
-                ["room", att["peak_room"], _csv_time(att["peak_room_at"])],
-                ["remote", att["peak_remote"], _csv_time(att["peak_remote_at"])],
+                [where("room"), att["peak_room"], _csv_time(att["peak_room_at"])],
+                [where("remote"), att["peak_remote"], _csv_time(att["peak_remote_at"])],
             ],
+            t,
         ),
         "agenda.csv": _table(
             [
@@ -244,17 +266,18 @@ def csv_tables(report: dict[str, Any]) -> dict[str, bytes]:
                 [
                     a["position"],
                     a["id"],
-                    a["kind"],
+                    t(f"common.kind_{a['kind']}"),
                     a["title"],
                     a["speakers"],
                     a["planned_start"],
                     a["planned_minutes"],
-                    a["status"],
+                    t(f"common.status_{a['status']}"),
                     _csv_time(a["started_at"]),
                     a["questions"],
                 ]
                 for a in report["agenda"]
             ],
+            t,
         ),
         "questions.csv": _table(
             [
@@ -279,8 +302,8 @@ def csv_tables(report: dict[str, Any]) -> dict[str, bytes]:
                     q["text"],
                     q["name"],
                     q["anonymous"],
-                    q["where"],
-                    q["status"],
+                    where(q["where"]),
+                    t(f"moderator.status_{q['status']}"),
                     q["votes"],
                     q["merged_into"],
                     " ".join(str(i) for i in q["merged_from"]),
@@ -292,6 +315,7 @@ def csv_tables(report: dict[str, Any]) -> dict[str, bytes]:
                 ]
                 for q in report["questions"]
             ],
+            t,
         ),
         "polls.csv": _table(
             [
@@ -313,14 +337,14 @@ def csv_tables(report: dict[str, Any]) -> dict[str, bytes]:
             [
                 [
                     p["id"],
-                    p["kind"],
+                    t(f"polls.kind_{p['kind']}"),
                     p["text"],
                     " | ".join(p["options"]),
                     p["max_choices"],
                     p["scale"],
                     p["item_id"],
                     p["item_title"],
-                    p["status"],
+                    t(f"polls.status_{p['status']}"),
                     p["hide_results"],
                     p["respondents"],
                     p["average"],
@@ -329,24 +353,34 @@ def csv_tables(report: dict[str, Any]) -> dict[str, bytes]:
                 ]
                 for p in report["polls"]
             ],
+            t,
         ),
         "poll_results.csv": _table(
             ["poll_id", "poll", "kind", "option", "answer", "count", "percent"],
             [
-                [p["id"], p["text"], p["kind"], r["option"], r["answer"], r["count"], r["percent"]]
+                [
+                    p["id"],
+                    p["text"],
+                    t(f"polls.kind_{p['kind']}"),
+                    r["option"],
+                    r["answer"],
+                    r["count"],
+                    r["percent"],
+                ]
                 for p in report["polls"]
                 for r in p["results"]
             ],
+            t,
         ),
     }
-    return tables
 
 
-def to_zip(report: dict[str, Any]) -> bytes:
-    """Every CSV table in one zip file, in a folder named after the session."""
+def to_zip(report: dict[str, Any], t: Words) -> bytes:
+    """Every CSV table in one zip file, in a folder named after the session; headers and
+    words in the language of `t`."""
     out = io.BytesIO()
     folder = f"companion-{report['session']['id']}"
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in csv_tables(report).items():
+        for name, data in csv_tables(report, t).items():
             archive.writestr(f"{folder}/{name}", data)
     return out.getvalue()

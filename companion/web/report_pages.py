@@ -83,9 +83,11 @@ class ReportPages:
         name = f"companion-{session_id}-{stamp}"
         if fmt == "json":
             return _download(reports.to_json(data), "application/json", f"{name}.json")
-        if fmt == "zip":
-            return _download(reports.to_zip(data), "application/zip", f"{name}.zip")
+        # The CSV headers and words, like the summary, follow the moderator's language.
         lang = choose_language(request.cookies.get(COOKIE), request.headers.get("accept-language"))
+        if fmt == "zip":
+            zipped = reports.to_zip(data, translator(lang))
+            return _download(zipped, "application/zip", f"{name}.zip")
         html = self.env.get_template("report.html").render(
             lang=lang,
             t=translator(lang),

@@ -359,12 +359,8 @@ function questionRow(q, byAuthor) {
       { class: "q-meta" },
       el("span", { class: "q-name" }, q.name ?? t("common.anonymous")),
       el("span", { class: "q-where", dataset: { where: q.where } }, t(q.where === "room" ? "common.in_room" : "common.remote")),
-      el(
-        "span",
-        { class: "q-author" },
-        `${t("moderator.author")} #${String(q.author).slice(0, 6)}`,
-        asked > 1 ? ` (${count("moderator.author_questions", asked)})` : null,
-      ),
+      // Who asked is the name (or "Anonym"); never a piece of the internal id.
+      asked > 1 ? el("span", { class: "q-author" }, count("moderator.author_questions", asked)) : null,
       el("span", { class: "q-time" }, timeOfDay(q.asked_at)),
       q.edited ? el("span", { class: "q-edited" }, t("moderator.edited")) : null,
     ),
@@ -842,6 +838,7 @@ onLanguageChange(() => {
   if ($("merge-dialog").open) renderMergeTargets();
   pollConsole.render();
   pollConsole.renderAttendance();
+  renderStreamState();
 });
 
 function connect() {

@@ -169,3 +169,28 @@ async def test_buttons_name_their_action_and_dialogs_ask_the_question(
     await expect(phone.locator("h1")).to_have_text("Koden finns inte")
     await expect(phone.locator("main")).to_contain_text("Kontrollera koden på storskärmen")
     assert console.console_errors == []  # type: ignore[attr-defined]
+
+
+async def test_console_shows_no_internal_ids_and_redraws_everything_on_a_language_switch(
+    chrome: Browser, room: Room
+) -> None:
+    """No "Frågeställare #d1d581": the asker is a name or "Anonym"; the scale labels and
+    the stream state come from the catalogue and follow a language switch."""
+    bo = await room.participant("remote")
+    first = await ask(bo, "Hur följer ni upp?")
+    await ask(bo, "Vem äger frågan?")
+    console = await open_console(chrome, room)
+    meta = console.locator(f"#queue li[data-id='{first}'] .q-meta")
+    await expect(meta.locator(".q-name")).to_have_text("Anonym")
+    await expect(meta.locator(".q-author")).to_have_text("2 frågor från samma person")
+    assert "#" not in await meta.inner_text()
+    assert "Frågeställare" not in await console.locator("#queue").inner_text()
+    await expect(console.locator("#stream-state")).to_have_text("Sänder inte")
+    await expect(console.locator("#poll-scale option")).to_have_text(["1–5", "1–10"])
+
+    await console.locator("#lang-switch").click()
+    await expect(console.locator("html")).to_have_attribute("lang", "en")
+    await expect(console.locator("#stream-state")).to_have_text("Not live")
+    await expect(meta.locator(".q-author")).to_have_text("2 questions from the same person")
+    await expect(meta.locator(".q-name")).to_have_text("Anonymous")
+    assert console.console_errors == []  # type: ignore[attr-defined]

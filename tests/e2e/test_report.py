@@ -19,6 +19,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
+from companion.web.i18n import catalogue, translator
 from tests.e2e.browser import OUTPUT, chromium, new_page
 from tests.e2e.conftest import SESSION, Room
 from tests.wsclient import Client, Message
@@ -140,9 +141,13 @@ async def run_meeting(room: Room) -> Meeting:
     return meeting
 
 
-def get(url: str, token: str | None = None, data: bytes | None = None) -> tuple[int, Any, bytes]:
+def get(
+    url: str, token: str | None = None, data: bytes | None = None, lang: str | None = None
+) -> tuple[int, Any, bytes]:
     """An HTTP request; returns (status, headers, body) also for error statuses."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if lang:
+        headers["Accept-Language"] = lang
     request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -272,12 +277,19 @@ async def test_report_json_and_csv_match_what_happened(room: Room) -> None:
     }
     assert set(archive.namelist()) == {folder + n for n in names}
 
+    # No language asked for: English headers, read back as the columns' names.
+    english = translator("en")
+    column = {
+        english(key): key.removeprefix("csv.") for key in catalogue("en") if key.startswith("csv.")
+    }
+
     def table(name: str) -> list[dict[str, str]]:
         raw = archive.read(folder + name)
         assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads UTF-8
         text = raw.decode("utf-8-sig")
         assert "\r\n" in text
-        return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
+        rows = csv.DictReader(io.StringIO(text, newline=""), delimiter=";")
+        return [{column[k]: v for k, v in row.items()} for row in rows]
 
     rows = {r["id"]: r for r in table("questions.csv")}
     main, formula, dup = (rows[str(meeting.questions[k]["id"])] for k in ("main", "formula", "dup"))
@@ -286,8 +298,8 @@ async def test_report_json_and_csv_match_what_happened(room: Room) -> None:
         "text": "Hur mäter ni förändringen?",
         "name": "Anna Berg",
         "anonymous": "no",
-        "where": "room",
-        "status": "answered",
+        "where": "in person",
+        "status": "Answered",
         "votes": "3",
         "merged_into": "",
         "merged_from": str(meeting.questions["dup"]["id"]),
@@ -298,8 +310,8 @@ async def test_report_json_and_csv_match_what_happened(room: Room) -> None:
         "edited": "no",
     }
     assert formula["text"] == "'=SUMMA(A1:A3) är min fråga"  # never a spreadsheet formula
-    assert (formula["name"], formula["anonymous"], formula["status"]) == ("", "yes", "hidden")
-    assert (dup["status"], dup["merged_into"], dup["where"]) == ("merged", "2", "remote")
+    assert (formula["name"], formula["anonymous"], formula["status"]) == ("", "yes", "Hidden")
+    assert (dup["status"], dup["merged_into"], dup["where"]) == ("Merged", "2", "remote")
 
     poll_rows = table("polls.csv")
     assert [r["text"] for r in poll_rows] == [
@@ -319,7 +331,11 @@ async def test_report_json_and_csv_match_what_happened(room: Room) -> None:
     assert (str(meeting.polls["word"]["id"]), "lärorik", "2", "66,7") in results
     assert (str(meeting.polls["themes"]["id"]), "Digitalisering", "2", "100") in results
     assert table("attendance.csv") == [
-        {"where": "room", "peak": "2", "reached_at": att["peak_room_at"][:19].replace("T", " ")},
+        {
+            "where": "in person",
+            "peak": "2",
+            "reached_at": att["peak_room_at"][:19].replace("T", " "),
+        },
         {
             "where": "remote",
             "peak": "1",
@@ -330,7 +346,16 @@ async def test_report_json_and_csv_match_what_happened(room: Room) -> None:
     assert agenda_rows[1]["started_at"] == csv_time(meeting.started["samtal-olsson"])
     assert agenda_rows[1]["title"] == "En myndighets förändringsresa"
     session_rows = {r["field"]: r["value"] for r in table("session.csv")}
-    assert session_rows["venue"] == "Klarahuset, Drottninggatan 33"
+    assert session_rows["Venue"] == "Klarahuset, Drottninggatan 33"
+
+    # A Swedish moderator gets Swedish headers and words, in the same spreadsheet dialect.
+    status, _, body = get(
+        f"{room.server.http}/moderate/{SESSION}/report.zip", room.moderator_token, lang="sv-SE"
+    )
+    assert status == 200
+    swedish = zipfile.ZipFile(io.BytesIO(body)).read(folder + "questions.csv").decode("utf-8-sig")
+    assert swedish.startswith("Id;Text;Namn;Anonym;Deltar;Status;Röster;")
+    assert ";nej;på plats;Besvarad;3;" in swedish and ";ja;" in swedish
 
 
 async def test_only_the_moderator_token_gets_the_report(room: Room) -> None:
