@@ -50,6 +50,8 @@ def create_app(
     """
     pages = Pages(settings, service)
     organisers = OrganiserAccess(settings, OrganiserService(service.store), pages)
+    # New moderator links and join codes, from a console too, go into the network's audit.
+    service.audit_access = organisers.organisers.record_audit
     stream_routes = []
     if media is not None:
         from companion.media.routes import media_routes  # aiortc is loaded only to stream

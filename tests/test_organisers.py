@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+from companion.backends.memory import MemoryBus
 from companion.backends.sqlite import SQLiteStore
+from companion.cli import demo_programme_text
 from companion.domain.organisers import normalise_email, password_problem
+from companion.programme_file import parse_programme
 from companion.services import organisers as module
 from companion.services.organisers import AccountError, OrganiserService
+from companion.services.sessions import SessionService
 
 PASSWORD = "en lång mening som lösenord"
 
@@ -162,3 +166,22 @@ async def test_an_invitation_adds_a_member_once_and_is_audited(service: Organise
     ]
     with pytest.raises(AccountError):
         await service.invite("net-a", "inte en adress", anna)
+
+
+async def test_access_changes_from_a_console_are_audited(
+    service: OrganiserService, store: SQLiteStore
+) -> None:
+    """A new moderator link or join code made by a console (not on an organiser page) is
+    in the network's audit too, by "moderator console"; an organiser's by their email."""
+    sessions = SessionService(store, MemoryBus())
+    await sessions.import_programme(parse_programme(demo_programme_text(), "demo.yaml"))
+    await sessions.load()
+    sessions.audit_access = service.record_audit
+    await sessions.rotate_moderator_token("ledarskap-2020-05-05")
+    code = await sessions.regenerate_join_code("ledarskap-2020-05-05", by="anna@kommun.se")
+    entries = await service.audit("ledarskap-och-innovation")
+    assert [(e.who, e.what, e.detail) for e in entries] == [
+        ("anna@kommun.se", "session.join_code", f"ledarskap-2020-05-05: {code}"),
+        ("moderator console", "session.moderator_link", "ledarskap-2020-05-05"),
+    ]
+    assert await service.audit("temasessioner") == []

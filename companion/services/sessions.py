@@ -13,7 +13,7 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -41,6 +41,7 @@ from companion.services.projection import Change, project
 log = logging.getLogger(__name__)
 
 RECENT_CHANGES = 5000
+CONSOLE = "moderator console"  # who, in the audit, when a console changes access
 ACCESS_COPY_SECONDS = 1.0
 
 __all__ = ["MODERATOR_ACTIONS", "Decide", "Outcome", "SessionService", "StoreError"]
@@ -70,6 +71,9 @@ class SessionService:
         # Called with (session id, seq) for each session a programme reload adds, so the
         # realtime layer opens a room for it and the Redis tail follows its log.
         self.on_session_added: list[Callable[[str, int], None]] = []
+        # Called with (network id, who, what, detail) after a new moderator link or join
+        # code, so the network's audit names every access change, from a console too.
+        self.audit_access: Callable[[str, str, str, str], Awaitable[None]] | None = None
         self.access: dict[str, SessionAccess] = {}
         self.by_code: dict[str, str] = {}
         self.states: dict[str, SessionState] = {}
@@ -286,7 +290,7 @@ class SessionService:
         """Record a new attendance peak; DomainError `no_change` when it is not higher."""
         return await self.execute(session_id, lambda s: s.attendance.record(room, remote))
 
-    async def rotate_moderator_token(self, session_id: str) -> str:
+    async def rotate_moderator_token(self, session_id: str, by: str = CONSOLE) -> str:
         """A new moderator token; every link and console with the old one stops working.
 
         The rotation is one event that carries the new token, so it is stored whole or not
@@ -299,9 +303,10 @@ class SessionService:
             session_id, lambda s: ev.Draft(ev.KEY_ROTATED, {"moderator_token": token})
         )
         await self._copy_access(session_id)
+        await self._audit(session_id, by, "session.moderator_link", session_id)
         return token
 
-    async def regenerate_join_code(self, session_id: str) -> str:
+    async def regenerate_join_code(self, session_id: str, by: str = CONSOLE) -> str:
         """A new join code (the old one stops opening the session); joined people stay."""
         self.state(session_id)
         code = access_rules.new_join_code()
@@ -309,7 +314,17 @@ class SessionService:
             code = access_rules.new_join_code()
         await self.execute(session_id, lambda s: ev.Draft(ev.CODE_CHANGED, {"join_code": code}))
         await self._copy_access(session_id)
+        await self._audit(session_id, by, "session.join_code", f"{session_id}: {code}")
         return code
+
+    async def _audit(self, session_id: str, who: str, what: str, detail: str) -> None:
+        found = self.programme.find_session(session_id)
+        if self.audit_access is None or found is None:
+            return
+        try:
+            await self.audit_access(found[0].id, who, what, detail)
+        except (StoreUnavailable, OSError) as exc:  # the change itself is committed
+            log.warning("could not audit %s of %s: %s", what, session_id, exc)
 
     async def _copy_access(self, session_id: str) -> None:
         # The access table is a copy for readers that do not fold the logs (an import

@@ -144,28 +144,28 @@ class SessionPages:
 
     async def new_code(self, request: Request) -> Response:
         """A new join code: the old one stops opening the session."""
-        session_id, network_id = await self._allowed(request)
+        session_id, _ = await self._allowed(request)
+        who = await self.access.require_organiser(request)
         await self.access.form(request)
         try:
-            code = await self.service.regenerate_join_code(session_id)
+            await self.service.regenerate_join_code(session_id, by=who.email)
         except DomainError:
             return await self._page(
                 request, session_id, 503, errors={"code": "organise.error_not_saved"}
             )
-        await self.access.audit(request, network_id, "session.join_code", f"{session_id}: {code}")
         return self.access.redirect(f"/organise/sessions/{session_id}?saved=code#code")
 
     async def new_moderator_link(self, request: Request) -> Response:
         """A new moderator link: consoles with the old one are closed, on every process."""
-        session_id, network_id = await self._allowed(request)
+        session_id, _ = await self._allowed(request)
+        who = await self.access.require_organiser(request)
         await self.access.form(request)
         try:
-            await self.service.rotate_moderator_token(session_id)
+            await self.service.rotate_moderator_token(session_id, by=who.email)
         except DomainError:
             return await self._page(
                 request, session_id, 503, errors={"moderator": "organise.error_not_saved"}
             )
-        await self.access.audit(request, network_id, "session.moderator_link", session_id)
         return self.access.redirect(f"/organise/sessions/{session_id}?saved=moderator#moderator")
 
     async def qr(self, request: Request) -> Response:
