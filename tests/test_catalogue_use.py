@@ -130,6 +130,12 @@ def test_the_checks_catch_what_they_look_for() -> None:
     assert hard_coded_in_script('toast("Klart")') != []
     assert hard_coded_in_script('node.textContent = t("questions.send");') == []
     assert hard_coded_in_script('// el("li", {}, "text") in a comment') == []
+
+
+def test_a_count_used_as_a_plain_string_is_caught() -> None:
+    """t("common.minutes", n=5) would print the key: only t.count() reads a count."""
+    strings = catalogue("sv")
+    assert "common.minutes" not in strings and "common.minutes" in count_keys("sv")
     assert hard_coded_in_script('el("span", { class: "x" }, `${a} · ${b}`)') == []
 
 
@@ -155,8 +161,10 @@ def test_every_key_used_in_pages_exists_and_every_catalogue_key_is_used() -> Non
     keys = set(strings) | counts
     for source in [*TEMPLATES, *SCRIPTS]:
         code = source.read_text("utf-8")
-        for match in re.finditer(r"""\b(?:t|count)\(\s*["']([\w.-]+)["']\s*[,)]""", code):
-            assert match.group(1) in keys, f"{source.name}: {match.group(1)}"
+        # t("key") is a plain string (a count through t() would show its key) ...
+        for match in re.finditer(r"""(?<![.\w])t\(\s*["']([\w.-]+)["']\s*[,)]""", code):
+            assert match.group(1) in strings, f"{source.name}: {match.group(1)}"
+        # ... and count("key", n) / t.count("key", n) a count.
         for match in re.finditer(r"""\bcount\(\s*["']([\w.-]+)["']""", code):
             assert match.group(1) in counts, f"{source.name}: {match.group(1)} is no count"
     prefixes = {next(g for g in m.groups() if g) for m in DYNAMIC.finditer(text)} | {"error."}
