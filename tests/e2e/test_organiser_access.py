@@ -228,3 +228,88 @@ def test_bad_input_gets_an_error_beside_the_field_and_changes_nothing(
     assert raw.status_code == 303, raw.text[:300]
     words = state(server, owner)["words"]
     assert "\x00" not in words and "skatt" in words
+
+
+# -- every route of the app under /organise, derived from the app itself ------------------
+
+PUBLIC = {"/organise/signin", "/organise/link/{secret}", "/organise/invitation/{secret}"}
+# A real thing of the demo programme for each path parameter, so a refusal is about who
+# asks, not about a missing thing.
+PARAMS = {
+    "network": NETWORK,
+    "network_id": NETWORK,
+    "season": "varen-2020",
+    "event": "forandringsresa",
+    "session": SID,
+    "session_id": SID,
+    "track": "tema-1",
+    "item": "valkommen",
+    "kind": "svg",
+}
+
+
+def organise_routes() -> list[tuple[str, str]]:
+    """(method, path template) of every organiser route the app serves, public ones aside."""
+    from companion.app import create_app
+    from companion.backends.memory import MemoryBus
+    from companion.backends.sqlite import SQLiteStore
+    from companion.services.sessions import SessionService
+    from companion.settings import Settings
+
+    app = create_app(Settings(secret_key="x"), SessionService(SQLiteStore(":memory:"), MemoryBus()))
+    found = []
+    for route in app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith("/organise") or path in PUBLIC:
+            continue
+        for method in sorted(getattr(route, "methods", None) or {"GET"}):
+            if method != "HEAD":
+                found.append((method, path))
+    return found
+
+
+def fill(template: str, owner: Organiser) -> str:
+    """A concrete path: demo things for the parameters, the owner for an organiser id."""
+    values = {**PARAMS, "organiser_id": owner_id(owner)}
+    path = template.replace("{kind:str}", "{kind}")
+    for name, value in values.items():
+        path = path.replace("{" + name + "}", value)
+    assert "{" not in path, f"no test value for a parameter of {template}"
+    return path
+
+
+def test_the_route_list_covers_the_programme_editor_and_the_session_page() -> None:
+    """Guard: the derived list holds routes of every organiser module."""
+    paths = {p for _, p in organise_routes()}
+    assert "/organise/sessions/{session_id}/moderator-link" in paths
+    assert "/organise/networks/{network_id}/invite" in paths
+    assert any(p.endswith("/programme") for p in paths), sorted(paths)
+    assert len(paths) >= 15
+
+
+def test_every_organiser_route_refuses_strangers_and_other_networks(
+    server: ServerProcess, owner: Organiser, outsider: Organiser
+) -> None:
+    """Every route under /organise (read from the app, so a new one cannot be forgotten):
+    without a sign-in a GET goes to the sign-in page and a POST gets 401/403; an organiser
+    of another network gets 403/404 on every route that names this network or its
+    sessions; a POST without the CSRF token gets 403 (404 when the path names a thing the
+    network lacks). The programme and secrets stay."""
+    before = state(server, owner)
+    programme = owner.get(f"/organise/networks/{NETWORK}/programme").text
+    stranger = Organiser(server)
+    for method, template in organise_routes():
+        path = fill(template, owner)
+        names_network = "{network" in template or "{session" in template
+        if method == "GET":
+            assert_refused(stranger.get(path), (303,))
+            if names_network:
+                assert_refused(outsider.get(path), (403, 404))
+        else:
+            assert_refused(stranger.post(path, {"title": "Intrång"}, csrf=False), (401, 403))
+            if names_network:
+                assert_refused(outsider.post(path, {"title": "Intrång"}), (403, 404))
+            # 404: the path names a thing this network lacks (a track), refused all the same
+            assert_refused(owner.post(path, {"title": "Intrång"}, csrf=False), (403, 404))
+    assert state(server, owner) == before
+    assert owner.get(f"/organise/networks/{NETWORK}/programme").text == programme
