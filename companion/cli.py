@@ -174,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "migrate":
             report = asyncio.run(run_migration(args.source, args.target))
             print(f"copied {report.sessions} sessions and {report.events} events")
+            print(f"copied {report.organisers} organiser accounts with memberships and audit")
             return 0
         if args.command == "organiser":
             try:

@@ -22,10 +22,12 @@ class MigrationReport:
 
     sessions: int
     events: int
+    organisers: int = 0
 
 
 async def migrate(source: Store, target: Store) -> MigrationReport:
-    """Copy programme, session secrets and every event log; the target must be empty."""
+    """Copy programme, session secrets, every event log and the organisers; the target must
+    be empty."""
     if await target.load_programme() is not None or await target.load_access():
         raise MigrationError("The target already holds a programme; refusing to overwrite it.")
     data = await source.load_programme()
@@ -39,5 +41,23 @@ async def migrate(source: Store, target: Store) -> MigrationReport:
         for start in range(0, len(events), CHUNK):
             await target.append(events[start : start + CHUNK])
         events_copied += len(events)
+    organisers = await _copy_organisers(source, target, data)
     await target.save_programme(data, access)
-    return MigrationReport(len(access), events_copied)
+    return MigrationReport(len(access), events_copied, organisers)
+
+
+async def _copy_organisers(source: Store, target: Store, data: dict[str, object]) -> int:
+    """Accounts (password hashes as they are), memberships and each network's audit, in
+    order. Sign-in sessions, one-time links and attempt counters stay behind: people sign
+    in again, and unused links are made anew."""
+    organisers = await source.list_organisers()
+    for organiser in organisers:
+        await target.add_organiser(organiser)
+    networks = data.get("networks")
+    for network in networks if isinstance(networks, list) else []:
+        network_id = str(network.get("id", "")) if isinstance(network, dict) else ""
+        for organiser_id in await source.network_members(network_id):
+            await target.add_membership(network_id, organiser_id)
+        for entry in reversed(await source.load_audit(network_id, limit=1_000_000)):
+            await target.append_audit(entry)
+    return len(organisers)

@@ -9,6 +9,7 @@ from pathlib import Path
 from companion.backends.redis import RedisStore
 from companion.backends.sqlite import SQLiteStore
 from companion.domain.events import Event
+from companion.domain.organisers import AuditEntry, Organiser
 from tests.redisproc import RedisProcess
 from tests.serverproc import ServerProcess
 
@@ -26,6 +27,13 @@ async def test_migrate_sqlite_to_redis_copies_programme_secrets_and_events(tmp_p
         for i in range(1, 1201)
     ]
     await sqlite.append(events)
+    anna = Organiser("o1", "anna@kommun.se", "Anna", "$argon2id$v=19$hash", 5.0, epoch=2)
+    assert await sqlite.add_organiser(anna)
+    await sqlite.add_membership("temasessioner", "o1")
+    for i in range(3):
+        await sqlite.append_audit(
+            AuditEntry("temasessioner", 10.0 + i, anna.email, "x", f"ändring {i}")
+        )
     expected_access = sorted(await sqlite.load_access(), key=lambda a: a.session_id)
     expected_programme = await sqlite.load_programme()
     await sqlite.close()
@@ -46,12 +54,20 @@ async def test_migrate_sqlite_to_redis_copies_programme_secrets_and_events(tmp_p
         done = subprocess.run(command, env=server.env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert "copied 8 sessions and 1200 events" in done.stdout
+        assert "copied 1 organiser accounts" in done.stdout
         target = RedisStore(redis.url)
         await target.open()
         try:
             assert await target.load_events(sid) == events
             assert sorted(await target.load_access(), key=lambda a: a.session_id) == expected_access
             assert await target.load_programme() == expected_programme
+            assert await target.list_organisers() == [anna]
+            assert await target.memberships("o1") == {"temasessioner"}
+            assert [e.detail for e in await target.load_audit("temasessioner")] == [
+                "ändring 2",
+                "ändring 1",
+                "ändring 0",
+            ]
         finally:
             await target.close()
         again = subprocess.run(command, env=server.env, capture_output=True, text=True, timeout=60)

@@ -144,6 +144,8 @@ async def test_organiser_accounts_are_unique_by_email(store) -> None:
     await store.save_organiser(changed)
     assert await store.get_organiser("o1") == changed
     assert await store.find_organiser("nobody@kommun.se") is None
+    assert await store.add_organiser(Organiser("o0", "aaron@kommun.se"))
+    assert [o.id for o in await store.list_organisers()] == ["o0", "o1"]
 
 
 async def test_memberships_both_ways(store) -> None:

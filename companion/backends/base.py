@@ -116,6 +116,9 @@ class Store(Protocol):
     async def find_organiser(self, email: str) -> Organiser | None:
         """An account by its normalised email."""
 
+    async def list_organisers(self) -> list[Organiser]:
+        """Every account, by email (for copying an installation)."""
+
     async def add_membership(self, network_id: str, organiser_id: str) -> None:
         """Make an organiser a member of a network (idempotent)."""
 

@@ -285,6 +285,11 @@ class RedisStore:
         organiser_id = await self._call(self._client().hget(ORGANISER_EMAILS, email))
         return await self.get_organiser(organiser_id) if organiser_id else None
 
+    async def list_organisers(self) -> list[Organiser]:
+        """Every account, by email."""
+        rows = await self._call(self._client().hvals(ORGANISERS))
+        return sorted((Organiser.from_data(json.loads(r)) for r in rows), key=lambda o: o.email)
+
     async def add_membership(self, network_id: str, organiser_id: str) -> None:
         """Make an organiser a member of a network."""
         pipe = self._client().pipeline(transaction=True)

@@ -253,6 +253,11 @@ class SQLiteStore:
         rows = await self._q("SELECT data FROM organisers WHERE email = ?", (email,))
         return Organiser.from_data(json.loads(rows[0][0])) if rows else None
 
+    async def list_organisers(self) -> list[Organiser]:
+        """Every account, by email."""
+        rows = await self._q("SELECT data FROM organisers ORDER BY email")
+        return [Organiser.from_data(json.loads(r[0])) for r in rows]
+
     async def add_membership(self, network_id: str, organiser_id: str) -> None:
         """Make an organiser a member of a network."""
         await self._q(
