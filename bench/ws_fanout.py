@@ -890,6 +890,9 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
         "COMPANION_CONNECTS_PER_SECOND": UNLIMITED,
         "COMPANION_NEW_PARTICIPANT_BURST": UNLIMITED,
         "COMPANION_NEW_PARTICIPANTS_PER_MINUTE": UNLIMITED,
+        "COMPANION_SESSION_NEW_PARTICIPANT_BURST": UNLIMITED,
+        "COMPANION_SESSION_NEW_PARTICIPANTS_PER_MINUTE": UNLIMITED,
+        "COMPANION_ADDRESS_SHARE": "100",  # one address may use every connection
     }
     if args.coalesce_ms is not None:
         env["COMPANION_COALESCE_MS"] = str(args.coalesce_ms)

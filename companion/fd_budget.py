@@ -4,8 +4,8 @@ what is logged when they run out.
 Every connection is a file descriptor. Under the common default soft limit of 1,024, a
 thousand idle sockets from one address used to stop every join and `/healthz`. So at
 start the soft limit is raised to the hard one; each port caps the connections of one
-client address at a quarter of the budget (so one address never holds more than half of
-it over both ports); and when accepting fails anyway, the failures are summarised once a
+client address at a share of the budget (a quarter by default, so one address never
+holds more than half of it over both ports); and when accepting fails anyway, the failures are summarised once a
 second instead of asyncio's traceback per attempt (thousands a second, 292 MB of log in
 40 s).
 """
@@ -46,9 +46,10 @@ def connection_budget(open_files: int) -> int:
     return max(16, open_files - max(RESERVE, open_files // 8))
 
 
-def per_address_cap(configured: int, budget: int) -> int:
-    """Connections of one address on one port: as configured, at most a quarter of the budget."""
-    return max(1, min(configured, budget // 4))
+def per_address_cap(configured: int, budget: int, share_percent: int) -> int:
+    """Connections of one address on one port: as configured, and at most its share of the
+    budget (a quarter by default, so one address never holds more than half of it)."""
+    return max(1, min(configured, budget * share_percent // 100))
 
 
 class AddressCap:

@@ -100,7 +100,9 @@ def http_connection_cap(settings: Settings, open_files: int) -> AddressCap:
     if settings.trust_proxy:
         return AddressCap(None)
     budget = connection_budget(open_files)
-    return AddressCap(per_address_cap(settings.max_http_connections_per_address, budget))
+    return AddressCap(
+        per_address_cap(settings.max_http_connections_per_address, budget, settings.address_share)
+    )
 
 
 async def serve(
@@ -108,6 +110,13 @@ async def serve(
 ) -> None:
     """Run HTTP and realtime until interrupted (SIGINT/SIGTERM)."""
     open_files = raise_open_file_limit()
+    if connection_budget(open_files) < settings.max_connections_per_address:
+        log.warning(
+            "the open file limit (%d) is too low for %d realtime connections per address; "
+            "raise the hard limit (systemd: LimitNOFILE=65536)",
+            open_files,
+            settings.max_connections_per_address,
+        )
     AcceptErrorLog(asyncio.get_running_loop(), open_files).install()
     core = await start_core(settings)
     from companion.media.registry import MediaRegistry  # aiortc is loaded only to serve

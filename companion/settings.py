@@ -52,13 +52,17 @@ class Settings:
     messages_per_second: int = 20
     message_burst: int = 40
     trust_proxy: bool = False
-    max_connections_per_address: int = 2000
+    max_connections_per_address: int = 4000
     max_http_connections_per_address: int = 1000
+    address_share: int = 25  # percent of the connection budget one address may hold per port
     request_timeout: int = 5  # seconds for a request (or a WebSocket handshake) to arrive
-    connect_burst: int = 300
-    connects_per_second: int = 50
-    new_participant_burst: int = 500
-    new_participants_per_minute: int = 120
+    connect_burst: int = 2000
+    connects_per_second: int = 100
+    # A venue's Wi-Fi puts a whole room behind one address: 2,000 may join at once.
+    new_participant_burst: int = 2000
+    new_participants_per_minute: int = 600
+    session_new_participant_burst: int = 5000
+    session_new_participants_per_minute: int = 1000
     # Live stream (companion/media): STUN/TURN URLs, space-separated ("" = host candidates
     # only, enough on a LAN or a server with a public address), TURN credentials, viewers
     # per session, and the video bitrate (0: from the picture size).
@@ -138,6 +142,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             defaults.max_http_connections_per_address,
         ),
         request_timeout=_int(env, "COMPANION_REQUEST_TIMEOUT", defaults.request_timeout),
+        address_share=_int(env, "COMPANION_ADDRESS_SHARE", defaults.address_share),
         connect_burst=_int(env, "COMPANION_CONNECT_BURST", defaults.connect_burst),
         connects_per_second=_int(
             env, "COMPANION_CONNECTS_PER_SECOND", defaults.connects_per_second
@@ -147,6 +152,14 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ),
         new_participants_per_minute=_int(
             env, "COMPANION_NEW_PARTICIPANTS_PER_MINUTE", defaults.new_participants_per_minute
+        ),
+        session_new_participant_burst=_int(
+            env, "COMPANION_SESSION_NEW_PARTICIPANT_BURST", defaults.session_new_participant_burst
+        ),
+        session_new_participants_per_minute=_int(
+            env,
+            "COMPANION_SESSION_NEW_PARTICIPANTS_PER_MINUTE",
+            defaults.session_new_participants_per_minute,
         ),
         send_buffer_limit=_int(env, "COMPANION_SEND_BUFFER_LIMIT", defaults.send_buffer_limit),
         ice_servers=env.get("COMPANION_ICE_SERVERS", ""),

@@ -15,11 +15,13 @@ from urllib.parse import urlsplit
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
-from companion.fd_budget import AddressCap, connection_budget, open_file_limit
+from companion.fd_budget import AddressCap, connection_budget, open_file_limit, per_address_cap
 from companion.realtime.limits import TokenBucket
 from companion.settings import Settings
 
 MAX_TRACKED = 20_000
+HANDSHAKES = 100  # sockets of an address that may be handshaking beyond its open limit
+OTHER_ADDRESSES = ""  # where identities are counted past MAX_TRACKED addresses
 
 
 def _origin_of(url: str) -> str:
@@ -66,10 +68,16 @@ class Admission:
         self.open: Counter[str] = Counter()
         # Sockets per address, handshaking or open, as the process's open files allow;
         # behind a trusted proxy every socket comes from the proxy, which limits instead.
-        budget = connection_budget(open_file_limit())
-        self.sockets = AddressCap(None if settings.trust_proxy else budget // 4)
+        cap = per_address_cap(
+            settings.max_connections_per_address + HANDSHAKES,
+            connection_budget(open_file_limit()),
+            settings.address_share,
+        )
+        self.sockets = AddressCap(None if settings.trust_proxy else cap)
         self._attempts: dict[str, TokenBucket] = {}
         self._identities: dict[str, TokenBucket] = {}
+        self._session_identities: dict[str, TokenBucket] = {}
+        self._issued: dict[str, Counter[str]] = {}  # session -> address -> fresh identities
 
     def address(self, connection: ServerConnection, request: Request) -> str:
         """The client's address; the proxy's X-Forwarded-For only when configured to trust it."""
@@ -123,20 +131,49 @@ class Admission:
         if self.open[address] <= 0:
             del self.open[address]
 
-    def new_identity(self, address: str) -> bool:
-        """Whether this address may get one more fresh participant identity now."""
-        bucket = self._bucket(
-            self._identities,
-            address,
-            self.settings.new_participants_per_minute / 60,
-            self.settings.new_participant_burst,
+    def new_identity(self, address: str, session_id: str) -> bool:
+        """Whether this address may get one more fresh participant identity in this session
+        now; counts it for the moderator when it may."""
+        s = self.settings
+        per_address = self._bucket(
+            self._identities, address, s.new_participants_per_minute / 60, s.new_participant_burst
         )
-        return bucket.take()
+        if not per_address.take():
+            return False
+        per_session = self._bucket(
+            self._session_identities,
+            session_id,
+            s.session_new_participants_per_minute / 60,
+            s.session_new_participant_burst,
+        )
+        if not per_session.take():
+            per_address.refund()
+            return False
+        issued = self._issued.setdefault(session_id, Counter())
+        if address in issued or len(issued) < MAX_TRACKED:
+            issued[address] += 1
+        else:
+            issued[OTHER_ADDRESSES] += 1
+        return True
 
-    def identity_retry_after(self, address: str) -> float:
-        """Seconds until `address` may get a fresh identity again, after `new_identity` refused."""
-        bucket = self._identities.get(address)
-        return bucket.retry_after() if bucket is not None else 0.0
+    def identity_retry_after(self, address: str, session_id: str) -> float:
+        """Seconds until a fresh identity may be had again, after `new_identity` refused."""
+        waits = [
+            bucket.retry_after()
+            for bucket in (self._identities.get(address), self._session_identities.get(session_id))
+            if bucket is not None and bucket.tokens < 1
+        ]
+        return max(waits, default=0.0)
+
+    def identity_counts(self, session_id: str) -> dict[str, int]:
+        """For the moderator: fresh identities this process gave out in the session, and
+        the most that went to one address. In a venue most come from its Wi-Fi; many more
+        than the people in the room, from one address, is what vote stuffing looks like."""
+        issued = self._issued.get(session_id)
+        if not issued:
+            return {"new": 0, "most_from_one_address": 0}
+        most = max((n for a, n in issued.items() if a != OTHER_ADDRESSES), default=0)
+        return {"new": sum(issued.values()), "most_from_one_address": most}
 
     @staticmethod
     def _bucket(

@@ -159,6 +159,9 @@ class Hub:
         # attendance peak; the realtime server records it as an event.
         self.on_peak: Callable[[str, int, int], None] | None = None
         self.peak_interval = 2.0
+        # Called with a session id for the fresh-identity counts moderators see with
+        # presence (companion.realtime.admission).
+        self.identities: Callable[[str], dict[str, int]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -251,8 +254,10 @@ class Hub:
                 presence.public_due = True
                 counts = room.counts()
                 room.peak.see(counts["room"], counts["remote"])
-                payload = encode({"type": "presence", **counts}, seq=room.sent_seq)
-                self._send(room.moderators, payload)
+                body: dict[str, Any] = {"type": "presence", **counts}
+                if self.identities is not None and room.moderators:
+                    body["identities"] = self.identities(room.session_id)
+                self._send(room.moderators, encode(body, seq=room.sent_seq))
             # Everyone else hears of joins and leaves at a slower pace: while a crowd joins,
             # a presence message to all per tick would cost more than the joins.
             now = time.monotonic()

@@ -60,6 +60,7 @@ class RealtimeServer:
         self._peak_tasks: set[asyncio.Task[None]] = set()
         self.admission = Admission(settings)
         hub.on_peak = self._record_peak
+        hub.identities = self.admission.identity_counts
 
     async def start(self, host: str, port: int) -> Server:
         """Listen on host:port."""
@@ -189,11 +190,11 @@ class RealtimeServer:
             participant = self.signer.verify(token, session_id)
         else:
             address = self.admission.address(ws, ws.request) if ws.request else "unknown"
-            if not self.admission.new_identity(address):
+            if not self.admission.new_identity(address, session_id):
                 # Many fresh identities from one address is how votes get stuffed.
                 raise _rate_limited(
                     "new participants from this network",
-                    self.admission.identity_retry_after(address),
+                    self.admission.identity_retry_after(address, session_id),
                 )
             participant, token = self.signer.issue(session_id)
         extra = {"participant": {"id": participant, "token": token, "where": where, "name": name}}
