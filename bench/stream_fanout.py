@@ -220,7 +220,7 @@ class EncodeOnce:
 
 def tokens() -> tuple[str, str]:
     """(stream key, a participant token) for the benchmark session."""
-    from companion.media.keys import stream_key
+    from companion.services.stream_access import stream_key
     from companion.services.tokens import TokenSigner
 
     return stream_key(SECRET, SESSION), TokenSigner(SECRET).issue(SESSION)[1]

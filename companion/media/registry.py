@@ -1,9 +1,10 @@
-"""Publications and viewers of every session, and every peer connection this process holds.
+"""Publications and viewers of every session of this process.
 
-The registry creates and closes all peer connections, so `stats()["peer_connections"]`
-is an exact count of what is open (the leak checks in the tests rely on it). It turns a
-publisher going live or away into session events through `SessionService.execute`, and
-reports each session's number of viewers to the realtime hub's presence.
+The registry knows which publisher and which viewers each session has, turns a publisher
+going live or away into session events through `SessionService.execute`, and reports
+each session's number of viewers to the realtime hub's presence. Peer connections are
+made, negotiated and closed by `connections`; who may publish or watch is decided by
+`companion.services.stream_access`.
 """
 
 from __future__ import annotations
@@ -16,48 +17,24 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiortc import (
-    RTCConfiguration,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
-from aiortc.exceptions import OperationError
-from aiortc.sdp import candidate_from_sdp
+from aiortc import RTCPeerConnection
 
-from companion.domain.errors import DomainError, NotFound
-from companion.media.aiortc_internals import (
-    expire_consent_sooner,
-    quiet_closed_while_connecting,
-    route_keyframe_requests,
-)
+from companion.domain.errors import DomainError
+from companion.media.aiortc_internals import route_keyframe_requests
 from companion.media.broadcast import Broadcast
 from companion.media.codecs import accept_publisher_codecs, viewer_codecs
-from companion.media.errors import (
-    BadOffer,
-    Conflict,
-    Forbidden,
-    MediaError,
-    Overloaded,
-    Unauthorized,
-    UnknownResource,
-    UnknownSession,
-)
-from companion.media.keys import same_secret, session_stream_key
-from companion.media.offers import normalise
+from companion.media.connections import PeerConnections, ice_servers
+from companion.media.errors import BadOffer, Conflict, NotCreator, Overloaded, UnknownResource
 from companion.media.publication import Publication
 from companion.services.sessions import SessionService
-from companion.services.tokens import TokenError, TokenSigner
+from companion.services.stream_access import MissingCredentials, StreamAccess, same_secret
+from companion.services.tokens import TokenSigner
 from companion.settings import Settings
 
 log = logging.getLogger(__name__)
 
 PUBLISHER, VIEWER = "publisher", "viewer"
 
-# ICE consent (RFC 7675): a check every 2 s (±20 %), closed after 5 unanswered in a row,
-# so a peer that vanished without a DELETE is gone within 5 x 2.4 s + 0.5 s = 12.5 s.
-CONSENT_INTERVAL = 2.0
-CONSENT_FAILURES = 5
 VIEWER_CONNECT_TIMEOUT = 15.0  # a viewer not connected by then is not counted any longer
 
 
@@ -88,17 +65,6 @@ def fingerprint(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def ice_servers(settings: Settings) -> list[RTCIceServer]:
-    """STUN/TURN servers from COMPANION_ICE_SERVERS; none by default (no outside calls)."""
-    out = []
-    for url in settings.ice_servers.split():
-        if url.startswith(("turn:", "turns:")):
-            out.append(RTCIceServer(url, settings.turn_username, settings.turn_credential))
-        else:
-            out.append(RTCIceServer(url))
-    return out
-
-
 class MediaRegistry:
     """Every publication and viewer of this process."""
 
@@ -106,13 +72,15 @@ class MediaRegistry:
         self, settings: Settings, service: SessionService, presence: PresenceSink | None = None
     ) -> None:
         accept_publisher_codecs()
-        expire_consent_sooner(CONSENT_INTERVAL, CONSENT_FAILURES)
         self.settings = settings
         self.service = service
         self.presence = presence
-        self.signer = TokenSigner(settings.secret_key, settings.token_days * 86400)
-        self.ice = ice_servers(settings)
-        self.peers: set[RTCPeerConnection] = set()
+        self.access = StreamAccess(
+            service,
+            settings.secret_key,
+            TokenSigner(settings.secret_key, settings.token_days * 86400),
+        )
+        self.connections = PeerConnections(ice_servers(settings))
         self.resources: dict[str, Resource] = {}
         self.broadcasts: dict[str, Broadcast] = {}
         self.publishers: dict[str, str] = {}  # session -> resource id
@@ -120,13 +88,11 @@ class MediaRegistry:
         self.viewers: dict[str, set[str]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.opened = 0  # peer connections ever created / closed, for stats
-        self.closed = 0
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         """After a restart no publisher is connected: end streams the log says are live."""
-        quiet_closed_while_connecting(asyncio.get_running_loop())
+        self.connections.start()
         if self.service.store.shared:
             # Several processes share the log: a live stream may be another process's.
             return
@@ -140,68 +106,22 @@ class MediaRegistry:
             await self.end(resource_id, "shutdown")
         for task in list(self._tasks):
             task.cancel()
-        for pc in list(self.peers):
-            await self._close_pc(pc)
+        for pc in list(self.connections.open):
+            await self.connections.close(pc)
         for broadcast in self.broadcasts.values():
             broadcast.close()
         self.broadcasts.clear()
 
-    # -- who may do what -------------------------------------------------------------
-    def resolve(self, ref: str) -> str:
-        """The session named by a session id or a join code."""
-        if ref in self.service.states:
-            return ref
-        try:
-            return self.service.session_by_code(ref)
-        except NotFound:
-            raise UnknownSession("No such session.") from None
-
-    def stream_key(self, session_id: str) -> str:
-        """The secret an encoder such as OBS publishes with.
-
-        Rotating the moderator key (a new key version) rotates the stream key with it.
-        """
-        version = getattr(self.service.states.get(session_id), "key_version", 0)
-        return session_stream_key(self.settings.secret_key, session_id, version)
-
-    def is_moderator(self, session_id: str, token: str | None) -> bool:
-        """Whether `token` is the session's moderator token."""
-        return self.service.is_moderator(session_id, token)
-
-    def check_publisher(self, session_id: str, token: str | None) -> str:
-        """Who publishes with this bearer token: "whip" (stream key) or "browser"."""
-        if not token:
-            raise Unauthorized("Publishing needs the stream key as a Bearer token.")
-        if getattr(self.service.states[session_id], "closed", False):
-            raise Forbidden("The session is closed.", code="session_closed")
-        if not self.service.states[session_id].settings.stream:
-            raise Forbidden("The organiser turned the live stream off.", code="stream_disabled")
-        if same_secret(token, self.stream_key(session_id)):
-            return "whip"
-        if self.is_moderator(session_id, token):
-            return "browser"
-        raise Forbidden("That stream key is not valid for this session.")
-
-    def check_viewer(self, session_id: str, token: str | None) -> str:
-        """Who watches with this bearer token: a participant id, or "moderator"."""
-        if not token:
-            raise Unauthorized("Watching needs your participant token as a Bearer token.")
-        if self.is_moderator(session_id, token) or same_secret(token, self.stream_key(session_id)):
-            return "moderator"
-        try:
-            return self.signer.verify(token, session_id)
-        except TokenError as exc:
-            raise Forbidden(exc.message, code=exc.code) from None
-
+    # -- resources -------------------------------------------------------------------
     def resource(self, session_id: str, resource_id: str, token: str | None) -> Resource:
         """An open resource of the session, for the token that created it."""
         res = self.resources.get(resource_id)
         if res is None or res.session_id != session_id:
             raise UnknownResource("No such stream resource; it may have ended.")
         if not token:
-            raise Unauthorized("Send the same Bearer token as when the resource was created.")
+            raise MissingCredentials("Send the same Bearer token as when the resource was created.")
         if not same_secret(fingerprint(token), res.credential):
-            raise Forbidden("That token did not create this resource.")
+            raise NotCreator("That token did not create this resource.")
         return res
 
     # -- publishing ------------------------------------------------------------------
@@ -218,13 +138,13 @@ class MediaRegistry:
             raise Conflict("Another publisher is connecting to this session; try again.")
         self.negotiating.add(session_id)
         try:
-            pc = self._new_pc()
+            pc = self.connections.new()
             try:
-                answer = await self._negotiate(pc, offer)
+                answer = await self.connections.answer(pc, offer)
                 if not any(t.receiver.track is not None for t in pc.getTransceivers()):
                     raise BadOffer("The offer sends no audio or video.")
             except BaseException:
-                await self._close_pc(pc)
+                await self.connections.close(pc)
                 raise
             previous = self.publishers.get(session_id)
             if previous is not None:
@@ -267,7 +187,7 @@ class MediaRegistry:
         if len(watching) >= self.settings.stream_max_viewers:
             raise Overloaded("Too many viewers right now; try again in a moment.")
         broadcast = self._broadcast(session_id)
-        pc = self._new_pc()
+        pc = self.connections.new()
         res = Resource(secrets.token_urlsafe(16), session_id, VIEWER, pc, fingerprint(token), who)
         watching.add(res.id)  # counted from now, so concurrent offers respect the limit
         # Only the kinds the offer has: aiortc cannot answer with a transceiver left over.
@@ -282,19 +202,16 @@ class MediaRegistry:
                     # aiortc's packet-mode sender cannot make a keyframe itself: a PLI or
                     # FIR from this viewer goes to the shared encoder (rate-limited there).
                     route_keyframe_requests(transceiver.sender, broadcast.keyframes.request)
-            answer = await self._negotiate(pc, offer, viewer=True)
+            answer = await self.connections.answer(pc, offer, viewer=True)
         except BaseException:
             watching.discard(res.id)
-            await self._close_pc(pc)
+            await self.connections.close(pc)
             self._drop_idle(session_id)
             raise
         self.resources[res.id] = res
         self._report_viewers(session_id)
 
-        @pc.on("connectionstatechange")
-        def _state() -> None:
-            if pc.connectionState in ("failed", "closed"):
-                self._spawn(self.end(res.id, f"connection {pc.connectionState}"))
+        self.connections.on_gone(pc, lambda reason: self._spawn(self.end(res.id, reason)))
 
         self._spawn(self._expire_unconnected(res))
         return res, answer
@@ -315,89 +232,34 @@ class MediaRegistry:
         if res.role == PUBLISHER:
             assert res.publication is not None
             await res.publication.stop()
-            await self._close_pc(res.pc)
+            await self.connections.close(res.pc)
             await self._stream_event(session_id, live=False, detail=reason)
             if self.publishers.get(session_id) == res.id:
                 del self.publishers[session_id]
             log.info("%s: publisher %s gone (%s)", session_id, res.id, reason)
         else:
             self.viewers.get(session_id, set()).discard(res.id)
-            await self._close_pc(res.pc)
+            await self.connections.close(res.pc)
             self._report_viewers(session_id)
         self._drop_idle(session_id)
         return True
 
     async def trickle(self, res: Resource, fragment: str) -> None:
-        """Add trickled ICE candidates (RFC 8840 SDP fragment); ICE restarts are refused."""
-        remote = res.pc.remoteDescription
-        ufrag = next(
-            (
-                line.split(":", 1)[1].strip()
-                for line in fragment.splitlines()
-                if line.startswith("a=ice-ufrag:")
-            ),
-            None,
-        )
-        if ufrag is not None and remote is not None and f"a=ice-ufrag:{ufrag}" not in remote.sdp:
-            raise MediaError("ICE restarts are not supported; create a new session.", "ice_restart")
-        mid = next((t.mid for t in res.pc.getTransceivers() if t.mid is not None), None)
-        for line in fragment.splitlines():
-            if line.startswith("a=candidate:"):
-                try:
-                    candidate = candidate_from_sdp(line[len("a=candidate:") :].strip())
-                except (AssertionError, ValueError, IndexError) as exc:
-                    raise BadOffer("A candidate line cannot be read.") from exc
-                candidate.sdpMid = mid
-                await res.pc.addIceCandidate(candidate)
+        """Add trickled ICE candidates to a resource's connection (see `connections`)."""
+        await self.connections.trickle(res.pc, fragment)
 
     def stats(self) -> dict[str, Any]:
         """Counts of what is open, for the stats endpoint and the leak checks."""
         return {
-            "peer_connections": len(self.peers),
-            "opened": self.opened,
-            "closed": self.closed,
+            "peer_connections": len(self.connections.open),
+            "opened": self.connections.opened,
+            "closed": self.connections.closed,
             "publishers": sum(1 for r in self.resources.values() if r.role == PUBLISHER),
             "viewers": sum(1 for r in self.resources.values() if r.role == VIEWER),
             "broadcasts": {sid: b.stats() for sid, b in self.broadcasts.items()},
         }
 
     # -- internals -------------------------------------------------------------------
-    def _new_pc(self) -> RTCPeerConnection:
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice))
-        self.peers.add(pc)
-        self.opened += 1
-        return pc
-
-    async def _close_pc(self, pc: RTCPeerConnection) -> None:
-        if pc not in self.peers:
-            return
-        try:
-            await pc.close()
-        except Exception:  # closing must not fail the request that closes it
-            log.exception("closing a peer connection failed")
-        self.peers.discard(pc)
-        self.closed += 1
-
-    async def _negotiate(self, pc: RTCPeerConnection, offer: str, viewer: bool = False) -> str:
-        sdp = normalise(offer, viewer)
-        try:
-            await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
-        except OperationError:  # no codec in common (a viewer's were checked above)
-            raise BadOffer(
-                "The offer has no codec Companion can receive: VP8 or H.264 video, Opus audio."
-            ) from None
-        except Exception as exc:  # what our checks did not foresee: still the offer's fault
-            log.warning("offer refused by aiortc: %s", _short(exc))
-            raise BadOffer("The SDP offer cannot be used.") from None
-        if viewer and not any(t.mid is not None for t in pc.getTransceivers()):
-            raise BadOffer("The offer has no audio or video to receive.")
-        try:
-            await pc.setLocalDescription(await pc.createAnswer())
-        except Exception as exc:
-            log.warning("no answer to an offer: %s", _short(exc))
-            raise BadOffer("The SDP offer cannot be answered.") from None
-        return pc.localDescription.sdp
-
     def _broadcast(self, session_id: str) -> Broadcast:
         broadcast = self.broadcasts.get(session_id)
         if broadcast is None:
@@ -443,8 +305,3 @@ class MediaRegistry:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:160]

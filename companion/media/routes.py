@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from companion.media.errors import Forbidden, MediaError, Unauthorized
+from companion.domain.errors import DomainError
 from companion.media.registry import MediaRegistry
 from companion.media.signalling import bearer, error_response
 from companion.media.whep import WhepEndpoint
@@ -26,19 +26,15 @@ class StreamPages:
         """Pick camera and microphone, preview, go live; the key comes in the fragment."""
         session_id = request.path_params["session_id"]
         if session_id not in self.registry.service.states:
-            return self.pages._render(request, "unknown_code.html", 404, code=session_id)
-        return self.pages._render(request, "camera.html", **self.pages._session_context(session_id))
+            return self.pages.render(request, "unknown_code.html", 404, code=session_id)
+        return self.pages.render(request, "camera.html", **self.pages.session_context(session_id))
 
     async def settings(self, request: Request) -> Response:
         """Stream key, WHIP URL and status, for the moderator (Bearer moderator token)."""
         try:
-            session_id = self.registry.resolve(request.path_params["session_id"])
-            token = bearer(request)
-            if not token:
-                raise Unauthorized("Send the moderator token as a Bearer token.")
-            if not self.registry.is_moderator(session_id, token):
-                raise Forbidden("That is not this session's moderator token.")
-        except MediaError as exc:
+            session_id = self.registry.access.resolve(request.path_params["session_id"])
+            self.registry.access.check_moderator(session_id, bearer(request))
+        except DomainError as exc:
             return error_response(exc)
         state = self.registry.service.states[session_id]
         base = self.registry.settings.public_url.rstrip("/") or str(request.base_url).rstrip("/")
@@ -47,7 +43,7 @@ class StreamPages:
                 "session_id": session_id,
                 "whip_url": f"{base}/whip/{session_id}",
                 "whep_url": f"{base}/whep/{session_id}",
-                "stream_key": self.registry.stream_key(session_id),
+                "stream_key": self.registry.access.stream_key(session_id),
                 "status": state.stream_status,
                 "since": state.stream_since,
                 "viewers": len(self.registry.viewers.get(session_id, ())),

@@ -10,8 +10,17 @@ from aiortc import RTCIceServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from companion.media.errors import MediaError
+from companion.domain.errors import DomainError, NotFound
+from companion.media.errors import (
+    Conflict,
+    IceRestart,
+    MediaError,
+    NotCreator,
+    Overloaded,
+    UnknownResource,
+)
 from companion.media.registry import MediaRegistry, Resource
+from companion.services.stream_access import MissingCredentials
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +41,35 @@ CORS = {
 class UnsupportedType(MediaError):
     """The body has the wrong content type."""
 
-    status = 415
     code = "unsupported_media_type"
 
 
 class TooLarge(MediaError):
     """The body is larger than any offer needs to be."""
 
-    status = 413
     code = "too_large"
+
+
+# Refusals to HTTP statuses, by their nearest class: access refusals from StreamAccess
+# (a wrong token, a closed session, the stream turned off) are plain DomainErrors, 403.
+STATUS: dict[type[Exception], int] = {
+    MissingCredentials: 401,
+    NotCreator: 403,
+    NotFound: 404,
+    UnknownResource: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    UnsupportedType: 415,
+    IceRestart: 422,
+    Overloaded: 503,
+    MediaError: 400,
+    DomainError: 403,
+}
+
+
+def status_for(exc: DomainError) -> int:
+    """The HTTP status of a refusal: that of its nearest class in STATUS."""
+    return next(STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS)
 
 
 def problem(
@@ -55,14 +84,15 @@ def problem(
     return response
 
 
-def error_response(exc: MediaError) -> Response:
+def error_response(exc: DomainError) -> Response:
     """The answer for a refused request."""
+    status = status_for(exc)
     headers: dict[str, str] = {}
-    if exc.status == 401:
+    if status == 401:
         headers["www-authenticate"] = 'Bearer realm="companion"'
-    if exc.status == 503:
+    if status == 503:
         headers["retry-after"] = "10"
-    return problem(exc.status, exc.code, exc.message, headers)
+    return problem(status, exc.code, exc.message, headers)
 
 
 def bearer(request: Request) -> str | None:
@@ -141,13 +171,13 @@ class Endpoint:
         if request.method == "OPTIONS":
             return Response(status_code=204, headers={**CORS, "accept-post": SDP})
         try:
-            session_id = self.registry.resolve(request.path_params["session"])
+            session_id = self.registry.access.resolve(request.path_params["session"])
             token = bearer(request)
             who = await self.authorize(session_id, token)
             assert token is not None
             offer = await read_offer(request)
             res, answer = await self.open(session_id, offer, token, who)
-        except MediaError as exc:
+        except DomainError as exc:
             return error_response(exc)
         except Exception:  # never a stack trace in the answer; the log has it
             log.exception("%s: offer failed", self.prefix)
@@ -158,7 +188,7 @@ class Endpoint:
         response.headers["etag"] = res.etag
         response.headers["accept-patch"] = TRICKLE
         response.headers["cache-control"] = "no-store"
-        for link in ice_links(self.registry.ice):
+        for link in ice_links(self.registry.connections.ice):
             response.headers.append("link", link)
         return response
 
@@ -167,7 +197,7 @@ class Endpoint:
         if request.method == "OPTIONS":
             return Response(status_code=204, headers={**CORS, "accept-patch": TRICKLE})
         try:
-            session_id = self.registry.resolve(request.path_params["session"])
+            session_id = self.registry.access.resolve(request.path_params["session"])
             res = self.registry.resource(
                 session_id, request.path_params["resource"], bearer(request)
             )
@@ -175,7 +205,7 @@ class Endpoint:
                 await self.registry.end(res.id, "deleted")
                 return Response(status_code=200, headers=CORS)
             return await self._patch(request, res)
-        except MediaError as exc:
+        except DomainError as exc:
             return error_response(exc)
         except Exception:
             log.exception("%s: resource request failed", self.prefix)
@@ -188,10 +218,5 @@ class Endpoint:
         if if_match.strip() not in ("*", res.etag):
             return problem(412, "precondition_failed", "The ETag does not match this session.")
         fragment = await read_body(request, TRICKLE)
-        try:
-            await self.registry.trickle(res, fragment)
-        except MediaError as exc:
-            if exc.code == "ice_restart":
-                return problem(422, exc.code, exc.message)
-            raise
+        await self.registry.trickle(res, fragment)
         return Response(status_code=204, headers=CORS)

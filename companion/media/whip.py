@@ -20,7 +20,7 @@ class WhipEndpoint(Endpoint):
 
     async def authorize(self, session_id: str, token: str | None) -> str:
         """ "whip" for the stream key, "browser" for the moderator token."""
-        return self.registry.check_publisher(session_id, token)
+        return self.registry.access.check_publisher(session_id, token)
 
     async def open(self, session_id: str, offer: str, token: str, who: str) -> tuple[Resource, str]:
         """Start the session's publication."""

@@ -18,8 +18,8 @@ from starlette.routing import BaseRoute, Route
 
 from companion.domain.errors import DomainError
 from companion.domain.session_settings import SettingsError, parse_words
-from companion.media.keys import session_stream_key
 from companion.services.sessions import SessionService
+from companion.services.stream_access import session_stream_key
 from companion.settings import Settings
 from companion.web.organiser_auth import OrganiserAccess, Refused
 

@@ -191,7 +191,7 @@ class OrganiserAccess:
         network_ids = await self.organisers.networks_of(organiser.id) if organiser else set()
         my_networks = [n for n in self.pages.service.programme.networks if n.id in network_ids]
         lang = self.pages._lang(request)
-        response = self.pages._render(
+        response = self.pages.render(
             request,
             name,
             status,

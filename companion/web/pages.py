@@ -42,7 +42,9 @@ class Pages:
     def _lang(self, request: Request) -> str:
         return choose_language(request.cookies.get(COOKIE), request.headers.get("accept-language"))
 
-    def _render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        """A template in the request's language, with what every page needs (also for the
+        camera page in `companion.media.routes`)."""
         lang = self._lang(request)
         html = self.env.get_template(name).render(
             lang=lang,
@@ -66,9 +68,10 @@ class Pages:
             return None
 
     def _unknown(self, request: Request) -> Response:
-        return self._render(request, "unknown_code.html", 404, code=request.path_params["code"])
+        return self.render(request, "unknown_code.html", 404, code=request.path_params["code"])
 
-    def _session_context(self, session_id: str) -> dict[str, Any]:
+    def session_context(self, session_id: str) -> dict[str, Any]:
+        """What a page of one session shows: its place in the programme and join code."""
         network, season, event, session = (
             self.service.programme.find_session(session_id) or (None,) * 4
         )
@@ -89,7 +92,7 @@ class Pages:
         if code is not None:
             normal = normalise_code(code) or "".join(code.split())[:12] or "-"
             return RedirectResponse(f"/j/{normal}", status_code=303)
-        return self._render(
+        return self.render(
             request, "landing.html", programme=self.service.programme, access=self.service.access
         )
 
@@ -98,7 +101,7 @@ class Pages:
         session_id = self._session_for_code(request)
         if session_id is None:
             return self._unknown(request)
-        return self._render(request, "join.html", **self._session_context(session_id))
+        return self.render(request, "join.html", **self.session_context(session_id))
 
     async def participant(self, request: Request) -> Response:
         """The phone page (in the room) or the remote page (with the stream)."""
@@ -106,8 +109,8 @@ class Pages:
         if session_id is None:
             return self._unknown(request)
         mode = request.url.path.split("/")[1]  # "room" (phone) or "remote"
-        return self._render(
-            request, "participant.html", mode=mode, **self._session_context(session_id)
+        return self.render(
+            request, "participant.html", mode=mode, **self.session_context(session_id)
         )
 
     async def screen(self, request: Request) -> Response:
@@ -115,14 +118,14 @@ class Pages:
         session_id = self._session_for_code(request)
         if session_id is None:
             return self._unknown(request)
-        return self._render(request, "screen.html", **self._session_context(session_id))
+        return self.render(request, "screen.html", **self.session_context(session_id))
 
     async def moderator(self, request: Request) -> Response:
         """The moderator console; the key comes in the link's fragment, never to the server."""
         session_id = request.path_params["session_id"]
         if session_id not in self.service.states:
-            return self._render(request, "unknown_code.html", 404, code=session_id)
-        return self._render(request, "moderator.html", **self._session_context(session_id))
+            return self.render(request, "unknown_code.html", 404, code=session_id)
+        return self.render(request, "moderator.html", **self.session_context(session_id))
 
     async def qr(self, request: Request) -> Response:
         """An SVG QR code of the session's join link, drawn on the server."""
@@ -153,7 +156,7 @@ class Pages:
             session_id = self.service.session_by_code(request.path_params["code"])
         except NotFound as exc:
             return JSONResponse({"code": exc.code, "message": exc.message}, status_code=404)
-        context = self._session_context(session_id)
+        context = self.session_context(session_id)
         return JSONResponse(
             {
                 "session_id": session_id,

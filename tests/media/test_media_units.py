@@ -15,6 +15,7 @@ from companion.domain import events as ev
 from companion.domain.errors import InvalidState
 from companion.domain.session_state import SessionState
 from companion.media.broadcast import Broadcast
+from companion.media.connections import ice_servers
 from companion.media.encoder import (
     AUDIO_FRAME,
     AudioEncoder,
@@ -24,11 +25,10 @@ from companion.media.encoder import (
     fit_size,
 )
 from companion.media.fanout import Fanout
-from companion.media.keys import stream_key
-from companion.media.registry import ice_servers
 from companion.media.signalling import ice_links
 from companion.programme_file import parse_programme
 from companion.services.projection import project
+from companion.services.stream_access import stream_key
 from companion.settings import Settings
 from tests.media.peers import CounterTrack, ToneTrack, counter_frame, read_counter
 
