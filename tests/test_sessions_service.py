@@ -74,15 +74,15 @@ class FlakyStore:
     async def load_access(self) -> list[SessionAccess]:
         return await self.inner.load_access()
 
-    async def update_access(self, access: SessionAccess, old_code: str) -> None:
+    async def update_access(self, access: SessionAccess) -> None:
         if self.fail_access_writes:
             raise self.error("disk full")
-        await self.inner.update_access(access, old_code)
+        await self.inner.update_access(access)
 
-    async def append(self, events: list[Event]) -> None:
+    async def append(self, events: list[Event], deadline: float | None = None) -> None:
         if self.fail_appends:
             raise self.error("disk full")
-        await self.inner.append(events)
+        await self.inner.append(events, deadline)
 
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         if self.fail_loads:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from companion.backends.base import SeqConflict, StoreUnavailable, VersionConflict
+from companion.backends.base import SeqConflict, StoreUnavailable, TooLate, VersionConflict
 from companion.backends.redis import RedisStore
 from companion.backends.sqlite import SQLiteStore
 from companion.domain.access import SessionAccess
@@ -278,3 +278,53 @@ async def test_concurrent_programme_saves_one_wins(store) -> None:
     )
     assert sum(1 for r in results if r == 2) == 1
     assert sum(1 for r in results if isinstance(r, VersionConflict)) == 9
+
+
+async def test_the_access_copy_takes_new_secrets(store) -> None:
+    """update_access replaces one session's code and token; the others stay."""
+    await store.save_programme(
+        {"networks": []}, [SessionAccess(SID, "K7PM2Q", "s"), SessionAccess("b", "B2B2B2", "t")]
+    )
+    await store.update_access(SessionAccess(SID, "Z9Z9Z9", "s2"))
+    assert sorted(await store.load_access(), key=lambda a: a.session_id) == [
+        SessionAccess("b", "B2B2B2", "t"),
+        SessionAccess(SID, "Z9Z9Z9", "s2"),
+    ]
+
+
+async def test_an_append_past_its_deadline_stores_nothing(store) -> None:
+    """A deadline already passed is refused with TooLate (a StoreUnavailable); one ahead is not."""
+    await store.append([ev(1)], deadline=time.monotonic() + 5)
+    with pytest.raises(TooLate):
+        await store.append([ev(2)], deadline=time.monotonic() - 0.001)
+    assert [e.seq for e in await store.load_events(SID)] == [1]
+    await store.append([ev(2)], deadline=time.monotonic() + 5)
+    assert [e.seq for e in await store.load_events(SID)] == [1, 2]
+
+
+async def test_an_append_that_waits_out_its_deadline_in_a_hung_redis_is_refused_there(
+    redis_server: RedisProcess,
+) -> None:
+    """Redis hangs (SIGSTOP) with an append in its socket; the caller gives up at its
+    deadline. When Redis runs again it refuses the append: nothing lands after the caller
+    was told it failed."""
+    flush(redis_server)
+    store = RedisStore(redis_server.url)
+    await store.open()
+    try:
+        await store.append([ev(1)], deadline=time.monotonic() + 5)
+        redis_server.pause()
+        try:
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(
+                    store.append([ev(2)], deadline=time.monotonic() + 0.3), timeout=0.6
+                )
+            await asyncio.sleep(0.6)  # hung for longer than the deadline
+        finally:
+            redis_server.resume()
+        await asyncio.sleep(0.3)
+        assert [e.seq for e in await store.load_events(SID)] == [1]
+        await store.append([ev(2)], deadline=time.monotonic() + 5)
+        assert [e.seq for e in await store.load_events(SID)] == [1, 2]
+    finally:
+        await store.close()

@@ -18,6 +18,10 @@ class StoreUnavailable(Exception):
     """The store could not take or give data; nothing was acknowledged."""
 
 
+class TooLate(StoreUnavailable):
+    """An append's deadline passed before the store ran it; nothing was stored."""
+
+
 class SeqConflict(StoreUnavailable):
     """An append did not follow the stored log (another writer, or an earlier failure)."""
 
@@ -94,11 +98,18 @@ class Store(Protocol):
     async def load_access(self) -> list[SessionAccess]:
         """The secrets of every session."""
 
-    async def update_access(self, access: SessionAccess, old_code: str) -> None:
-        """Replace one session's join code and moderator token (rotation)."""
+    async def update_access(self, access: SessionAccess) -> None:
+        """Replace one session's join code and moderator token: the copy of the latest
+        secrets for readers that do not fold the logs (the logs' events are the truth)."""
 
-    async def append(self, events: list[Event]) -> None:
-        """Store events durably; returns only once they survive a crash of this process."""
+    async def append(self, events: list[Event], deadline: float | None = None) -> None:
+        """Store events durably; returns only once they survive a crash of this process.
+
+        With a `deadline` (a `time.monotonic()` instant) the store does not begin to store
+        them after it: the append is refused with TooLate and nothing is stored. So a caller
+        that stops waiting a little after its deadline knows the events cannot land later,
+        unless the store wrote them in time and only its answer was late.
+        """
 
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         """A session's events with seq > after_seq, in order."""

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
 
-from companion.backends.base import SeqConflict, StoreUnavailable, VersionConflict
+from companion.backends.base import SeqConflict, StoreUnavailable, TooLate, VersionConflict
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
@@ -76,20 +77,41 @@ redis.call('SET', KEYS[1], version + 1)
 return version + 1
 """
 
-# KEYS: seq key, stream key. ARGV: first seq, then (type, data, at) per event.
+# KEYS: access, codes. ARGV: session id, its access JSON, its join code.
+UPDATE_ACCESS = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+  local code = cjson.decode(old)['join_code']
+  if code ~= ARGV[3] and redis.call('HGET', KEYS[2], code) == ARGV[1] then
+    redis.call('HDEL', KEYS[2], code)
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+return 1
+"""
+
+# KEYS: seq key, stream key. ARGV: the deadline in Redis's clock (microseconds since the
+# epoch; 0: none), the first seq, then (type, data, at) per event. Redis's TIME is returned
+# (and given with a refusal), so the store keeps its view of Redis's clock current.
 APPEND = """
+local now = redis.call('TIME')
+local deadline = tonumber(ARGV[1])
+if deadline > 0 and tonumber(now[1]) * 1000000 + tonumber(now[2]) > deadline then
+  return redis.error_reply('LATE ' .. now[1] .. ' ' .. now[2])
+end
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-local seq = tonumber(ARGV[1])
+local seq = tonumber(ARGV[2])
 if seq ~= last + 1 then
   return redis.error_reply('SEQ ' .. last)
 end
-local n = (#ARGV - 1) / 3
+local n = (#ARGV - 2) / 3
 for i = 0, n - 1 do
   redis.call('XADD', KEYS[2], (seq + i) .. '-0',
-    't', ARGV[2 + i * 3], 'd', ARGV[3 + i * 3], 'a', ARGV[4 + i * 3])
+    't', ARGV[3 + i * 3], 'd', ARGV[4 + i * 3], 'a', ARGV[5 + i * 3])
 end
 redis.call('SET', KEYS[1], seq + n - 1)
-return seq + n - 1
+return {seq + n - 1, now[1], now[2]}
 """
 
 
@@ -109,6 +131,36 @@ def _event(session_id: str, entry_id: str, fields: dict[str, str]) -> Event:
         json.loads(fields["d"]),
         float(fields["a"]),
     )
+
+
+class RedisClock:
+    """Redis's clock as this process sees it: the TIME of the latest reply, paired with the
+    local monotonic instant the reply arrived.
+
+    Redis read its clock before sending the reply, so the pairing runs behind Redis by the
+    reply's travel time: a local deadline converted with it falls early in Redis's clock,
+    never late. It is refreshed by every append and, when older than `STALE`, by a TIME.
+    """
+
+    STALE = 30.0
+
+    def __init__(self) -> None:
+        self.redis_time: float | None = None
+        self.local_time = 0.0
+
+    def observe(self, seconds: Any, microseconds: Any) -> None:
+        """Record a TIME reply (seconds, microseconds) that arrived just now."""
+        self.redis_time = int(seconds) + int(microseconds) / 1e6
+        self.local_time = time.monotonic()
+
+    def stale(self) -> bool:
+        """Whether the pairing is missing or old enough for the clocks to have drifted."""
+        return self.redis_time is None or time.monotonic() - self.local_time > self.STALE
+
+    def microseconds_at(self, deadline: float) -> int:
+        """A local monotonic instant in Redis's clock, in microseconds since the epoch."""
+        assert self.redis_time is not None
+        return int((self.redis_time + (deadline - self.local_time)) * 1e6)
 
 
 def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
@@ -139,7 +191,9 @@ class RedisStore:
     def __init__(self, url: str) -> None:
         self.url = url
         self.redis: aioredis.Redis | None = None
+        self.clock = RedisClock()
         self._append: Any = None
+        self._update_access: Any = None
         self._save_programme: Any = None
 
     @classmethod
@@ -155,6 +209,7 @@ class RedisStore:
         """Connect (and check the connection)."""
         self.redis = connect(self.url)
         self._append = self.redis.register_script(APPEND)
+        self._update_access = self.redis.register_script(UPDATE_ACCESS)
         self._add_organiser = self.redis.register_script(ADD_ORGANISER)
         self._count_failure = self.redis.register_script(COUNT_FAILURE)
         self._save_programme = self.redis.register_script(SAVE_PROGRAMME)
@@ -172,6 +227,11 @@ class RedisStore:
         except (RedisError, OSError) as exc:
             if isinstance(exc, ResponseError) and str(exc).startswith("SEQ "):
                 raise SeqConflict(int(str(exc).split()[1])) from None
+            if isinstance(exc, ResponseError) and str(exc).startswith("LATE "):
+                self.clock.observe(*str(exc).split()[1:3])
+                raise TooLate(
+                    "Redis ran the append after its deadline; nothing was stored."
+                ) from None
             if isinstance(exc, ResponseError) and str(exc).startswith("VERSION "):
                 raise VersionConflict(int(str(exc).split()[1])) from None
             raise StoreUnavailable(f"Redis: {exc}") from exc
@@ -228,30 +288,40 @@ class RedisStore:
             out.append(SessionAccess(session_id, d["join_code"], d["moderator_token"]))
         return out
 
-    async def update_access(self, access: SessionAccess, old_code: str) -> None:
-        """Replace one session's join code and moderator token, atomically."""
-        pipe = self._client().pipeline(transaction=True)
-        pipe.hset(
-            ACCESS,
-            access.session_id,
-            json.dumps({"join_code": access.join_code, "moderator_token": access.moderator_token}),
+    async def update_access(self, access: SessionAccess) -> None:
+        """Replace one session's join code and moderator token, and the code index, atomically."""
+        record = {"join_code": access.join_code, "moderator_token": access.moderator_token}
+        await self._call(
+            self._update_access(
+                keys=[ACCESS, CODES],
+                args=[access.session_id, json.dumps(record), access.join_code],
+            )
         )
-        if old_code != access.join_code:
-            pipe.hdel(CODES, old_code)
-            pipe.hset(CODES, access.join_code, access.session_id)
-        await self._call(pipe.execute())
 
-    async def append(self, events: list[Event]) -> None:
-        """Append one session's consecutive events atomically; SeqConflict if not next."""
+    async def append(self, events: list[Event], deadline: float | None = None) -> None:
+        """Append one session's consecutive events atomically; SeqConflict if not next.
+
+        With a `deadline` (a `time.monotonic()` instant), Redis itself refuses the append
+        if it runs it later than that (TooLate): a command that waited in a socket while
+        Redis hung or the network stalled cannot land after the caller gave up on it.
+        """
         if not events:
             return
+        fence = 0
+        if deadline is not None:
+            if self.clock.stale():
+                self.clock.observe(*await self._call(self._client().time()))
+            if time.monotonic() >= deadline:
+                raise TooLate("The append's deadline passed before it was sent.")
+            fence = self.clock.microseconds_at(deadline)
         session_id = events[0].session_id
-        args: list[Any] = [events[0].seq]
+        args: list[Any] = [fence, events[0].seq]
         for e in events:
             args += [e.type, json.dumps(e.data, ensure_ascii=False), repr(e.at)]
-        await self._call(
+        reply = await self._call(
             self._append(keys=[_seq_key(session_id), _stream_key(session_id)], args=args)
         )
+        self.clock.observe(reply[1], reply[2])
 
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         """A session's events after `after_seq`, in order."""

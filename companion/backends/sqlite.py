@@ -12,12 +12,19 @@ import json
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from companion.backends.base import SeqConflict, StoreUnavailable, StoreURLError, VersionConflict
+from companion.backends.base import (
+    SeqConflict,
+    StoreUnavailable,
+    StoreURLError,
+    TooLate,
+    VersionConflict,
+)
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
@@ -94,12 +101,19 @@ def sqlite_url(path: str | Path, synchronous: str = "NORMAL") -> str:
 
 
 class _Job:
-    __slots__ = ("args", "future", "kind", "loop")
+    __slots__ = ("args", "deadline", "future", "kind", "loop")
 
-    def __init__(self, kind: str, args: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        kind: str,
+        args: Any,
+        loop: asyncio.AbstractEventLoop,
+        deadline: float | None = None,
+    ) -> None:
         self.kind = kind
         self.args = args
         self.loop = loop
+        self.deadline = deadline
         self.future: asyncio.Future[Any] = loop.create_future()
 
 
@@ -197,7 +211,7 @@ class SQLiteStore:
         )
         return [SessionAccess(r[0], r[1], r[2]) for r in rows]
 
-    async def update_access(self, access: SessionAccess, old_code: str) -> None:
+    async def update_access(self, access: SessionAccess) -> None:
         """Replace one session's join code and moderator token."""
         await self._submit(
             "query",
@@ -207,9 +221,10 @@ class SQLiteStore:
             ),
         )
 
-    async def append(self, events: list[Event]) -> None:
-        """Store events; returns after their transaction committed."""
-        await self._submit("append", events)
+    async def append(self, events: list[Event], deadline: float | None = None) -> None:
+        """Store events; returns after their transaction committed. A job the writer
+        reaches after its `deadline` (a `time.monotonic()` instant) is refused: TooLate."""
+        await self._submit("append", events, deadline)
 
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         """A session's events after `after_seq`, in order."""
@@ -353,10 +368,10 @@ class SQLiteStore:
         return [AuditEntry.from_data(json.loads(r[0])) for r in rows]
 
     # -- writer thread -------------------------------------------------------------------
-    def _submit(self, kind: str, args: Any) -> asyncio.Future[Any]:
+    def _submit(self, kind: str, args: Any, deadline: float | None = None) -> asyncio.Future[Any]:
         if self._thread is None or not self._thread.is_alive():
             raise StoreUnavailable("The store is not open.")
-        job = _Job(kind, args, asyncio.get_running_loop())
+        job = _Job(kind, args, asyncio.get_running_loop(), deadline)
         self._jobs.put(job)
         return job.future
 
@@ -444,7 +459,11 @@ class SQLiteStore:
         tentative: dict[str, int] = {}
         accepted: list[_Job] = []
         errors: dict[int, BaseException] = {}
+        now = time.monotonic()
         for job in batch:
+            if job.deadline is not None and now > job.deadline:
+                errors[id(job)] = TooLate("The append's deadline passed; nothing was stored.")
+                continue
             ok = True
             staged = dict(tentative)
             for e in job.args:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
@@ -30,6 +31,12 @@ log = logging.getLogger(__name__)
 
 MAX_CONFLICTS = 20  # shared stores: retries when another process appended first
 RECENT_OWN = 256  # shared stores: changes kept to answer our own commands
+# Shared stores: every command is answered within ANSWER_SECONDS, however the store hangs;
+# the store refuses to run an append later than FENCE_SECONDS after the command began, so
+# `store_unavailable` means "not stored" unless the store ran it in time and its answer
+# then took more than ANSWER_SECONDS - FENCE_SECONDS to arrive (docs/protocol.md).
+ANSWER_SECONDS = 1.6
+FENCE_SECONDS = 0.8
 
 Decide = Callable[[SessionState], ev.Draft]
 
@@ -123,7 +130,17 @@ class AppendThenApply:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def commit(self, session_id: str, decide: Decide) -> Outcome:
-        """Decide against the latest state, append, then apply and publish."""
+        """Decide against the latest state, append, then apply and publish: answered within
+        ANSWER_SECONDS, waiting for the session's lock included."""
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(ANSWER_SECONDS):
+                return await self._commit(session_id, decide, started + FENCE_SECONDS)
+        except TimeoutError:
+            log.warning("the store did not answer in time for %s", session_id)
+            raise _unsaved() from None
+
+    async def _commit(self, session_id: str, decide: Decide, deadline: float) -> Outcome:
         service = self.service
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         async with lock:
@@ -131,7 +148,7 @@ class AppendThenApply:
                 state = service.state(session_id)
                 event = service.next_event(state, decide(state))
                 try:
-                    await service.store.append([event])
+                    await service.store.append([event], deadline)
                 except SeqConflict:
                     await self._catch_up_or_fail(session_id)
                     # The client library retries after a lost reply or a timeout, so the

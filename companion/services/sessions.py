@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 RECENT_CHANGES = 5000
 CONSOLE = "moderator console"  # who, in the audit, when a console changes access
-ACCESS_COPY_SECONDS = 1.0
+ACCESS_COPY_SECONDS = 5.0
+AUDIT_WAIT_SECONDS = 0.3  # the answer waits this long for the audit entry, no longer
 
 __all__ = ["MODERATOR_ACTIONS", "Decide", "Outcome", "SessionService", "StoreError"]
 
@@ -302,7 +303,7 @@ class SessionService:
         await self.execute(
             session_id, lambda s: ev.Draft(ev.KEY_ROTATED, {"moderator_token": token})
         )
-        await self._copy_access(session_id)
+        self._copy_access(session_id)
         await self._audit(session_id, by, "session.moderator_link", session_id)
         return token
 
@@ -313,11 +314,21 @@ class SessionService:
         while code in self.by_code:
             code = access_rules.new_join_code()
         await self.execute(session_id, lambda s: ev.Draft(ev.CODE_CHANGED, {"join_code": code}))
-        await self._copy_access(session_id)
+        self._copy_access(session_id)
         await self._audit(session_id, by, "session.join_code", f"{session_id}: {code}")
         return code
 
     async def _audit(self, session_id: str, who: str, what: str, detail: str) -> None:
+        # The change itself is committed; its audit entry is written beside it. The
+        # answer waits for it only briefly, so a hung store cannot hold the answer back.
+        task = asyncio.get_running_loop().create_task(
+            self._write_audit(session_id, who, what, detail)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.wait({task}, timeout=AUDIT_WAIT_SECONDS)
+
+    async def _write_audit(self, session_id: str, who: str, what: str, detail: str) -> None:
         found = self.programme.find_session(session_id)
         if self.audit_access is None or found is None:
             return
@@ -326,14 +337,20 @@ class SessionService:
         except (StoreUnavailable, OSError) as exc:  # the change itself is committed
             log.warning("could not audit %s of %s: %s", what, session_id, exc)
 
-    async def _copy_access(self, session_id: str) -> None:
+    def _copy_access(self, session_id: str) -> None:
         # The access table is a copy for readers that do not fold the logs (an import
-        # choosing fresh codes); the committed event is the truth, so a failure here
-        # changes nothing that matters and is only logged.
-        access = self.access[session_id]
+        # choosing fresh codes); the committed event is the truth, so this runs after the
+        # answer, and a failure changes nothing that matters and is only logged.
+        task = asyncio.get_running_loop().create_task(self._write_access(session_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write_access(self, session_id: str) -> None:
         try:
             async with asyncio.timeout(ACCESS_COPY_SECONDS):
-                await self.store.update_access(access, access.join_code)
+                # The latest secrets when it runs, so copies that finish out of order agree.
+                access = self.access[session_id]
+                await self.store.update_access(access)
         except (StoreUnavailable, OSError, TimeoutError) as exc:
             log.warning("the access table of %s lags its log: %s", session_id, exc)
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
+from companion.backends.redis import RedisStore
 from tests.e2e.conftest import SESSION
 from tests.redisproc import RedisProcess
 from tests.redisproxy import RedisProxy
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
+
+pytestmark = pytest.mark.timeout(120)
 
 
 async def test_a_rotation_whose_append_fails_changes_nothing_anywhere(tmp_path: Path) -> None:
@@ -75,3 +84,157 @@ async def test_a_rotation_whose_append_fails_changes_nothing_anywhere(tmp_path: 
             server.stop()
         await proxy.stop()
         redis.stop()
+
+
+LIMITS = {
+    "COMPANION_QUESTION_BURST": "1000",
+    "COMPANION_QUESTIONS_PER_MINUTE": "6000",
+    "COMPANION_VOTE_BURST": "1000",
+    "COMPANION_VOTES_PER_SECOND": "1000",
+    "COMPANION_CONNECT_BURST": "1000",
+    "COMPANION_NEW_PARTICIPANT_BURST": "1000",
+}
+PARTICIPANTS = 24  # half on each process
+ANSWER_LIMIT = 2.0  # seconds from sending a request to its answer, whatever Redis does
+
+
+@dataclass
+class Reply:
+    """One request and what came back."""
+
+    kind: str  # "ask" or "vote"
+    key: str | tuple[str, int]  # the question's text, or (participant, question)
+    sent: float  # wall clock
+    seconds: float
+    answer: str  # "ack" or the error code
+
+
+@dataclass
+class Traffic:
+    """Every request of every participant, with its answer."""
+
+    replies: list[Reply] = field(default_factory=list)
+    questions: list[int] = field(default_factory=list)  # acknowledged question ids
+
+
+async def talk(client: Client, pid: str, traffic: Traffic, stop: asyncio.Event) -> None:
+    """Ask and vote (each question at most once, so no vote toggles) until stopped."""
+    rng = random.Random(pid)
+    tried: set[int] = set()
+    n = 0
+    while not stop.is_set():
+        n += 1
+        choices = [q for q in traffic.questions if q not in tried]
+        if not choices or rng.random() < 0.3:
+            text = f"{pid} fråga {n}"
+            message: dict[str, object] = {"type": "ask", "text": text}
+            key: str | tuple[str, int] = text
+        else:
+            question = rng.choice(choices)
+            tried.add(question)
+            message = {"type": "vote", "question": question}
+            key = (pid, question)
+        sent, started = time.time(), time.monotonic()
+        reply = await client.request(message, timeout=10)
+        seconds = time.monotonic() - started
+        answer = "ack" if reply["type"] == "ack" else reply["code"]
+        traffic.replies.append(Reply(str(message["type"]), key, sent, seconds, answer))
+        if message["type"] == "ask" and answer == "ack":
+            traffic.questions.append(reply["question"])
+        await asyncio.sleep(0.05)
+
+
+async def test_through_a_hung_and_a_dead_redis_every_answer_is_fast_and_true(
+    tmp_path: Path,
+) -> None:
+    """Two processes share a Redis that hangs (SIGSTOP, 4 s) and later is down (4 s) while
+    participants on both keep asking and voting. Every request is answered within 2 s; what
+    was acknowledged is in the log; what was answered `store_unavailable` is not."""
+    redis = RedisProcess(tmp_path / "redis")
+    redis.start()
+    servers = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        servers.append(ServerProcess(tmp_path / name, extra_env={**LIMITS, "REDIS_URL": redis.url}))
+    assert servers[0].import_programme().returncode == 0
+    for server in servers:
+        server.start()
+    traffic = Traffic()
+    clients: list[Client] = []
+    try:
+        code, _ = servers[0].access()[SESSION]
+        pids = []
+        for i in range(PARTICIPANTS):
+            client = await Client.open(servers[i % 2].ws)
+            welcome = await client.join(code=code, where="room")
+            clients.append(client)
+            pids.append(welcome["participant"]["id"])
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(talk(c, p, traffic, stop))
+            for c, p in zip(clients, pids, strict=True)
+        ]
+        await asyncio.sleep(2)
+        hung_at = time.time()
+        redis.pause()
+        await asyncio.sleep(4)
+        redis.resume()
+        await asyncio.sleep(3)
+        down_at = time.time()
+        redis.stop()
+        await asyncio.sleep(4)
+        redis.start()
+        await asyncio.sleep(3)
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 15)
+
+        slow = [r for r in traffic.replies if r.seconds > ANSWER_LIMIT]
+        assert not slow, slow[:5]
+        answers = Counter(r.answer for r in traffic.replies)
+        assert set(answers) <= {"ack", "store_unavailable"}, answers
+        assert answers["store_unavailable"] >= 20 and answers["ack"] >= 200, answers
+        # Sent while Redis hung, and given up on before it ran again: refused.
+        during_hang = [r for r in traffic.replies if hung_at + 0.1 < r.sent < hung_at + 2.2]
+        assert during_hang and all(r.answer == "store_unavailable" for r in during_hang), [
+            r for r in during_hang if r.answer != "store_unavailable"
+        ][:3]
+        assert any(r.sent > down_at + 4.5 and r.answer == "ack" for r in traffic.replies)
+
+        await asyncio.sleep(1)  # let both processes' tails catch up
+        store = RedisStore(redis.url)
+        await store.open()
+        try:
+            log = await store.load_events(SESSION)
+        finally:
+            await store.close()
+        stored: set[str | tuple[str, int]] = set()
+        for event in log:
+            if event.type == "question.asked":
+                stored.add(event.data["text"])
+            elif event.type == "vote.cast":
+                stored.add((event.data["participant"], event.data["id"]))
+        acked = {r.key for r in traffic.replies if r.answer == "ack"}
+        refused = {r.key for r in traffic.replies if r.answer == "store_unavailable"}
+        assert acked <= stored, sorted(map(str, acked - stored))[:5]
+        assert not refused & stored, sorted(map(str, refused & stored))[:5]
+        for server in servers:  # both processes agree with the log
+            snap = await snapshot_of(server)
+            assert snap["seq"] == log[-1].seq
+    finally:
+        redis.resume()
+        for client in clients:
+            await client.close()
+        for server in servers:
+            server.stop()
+        redis.stop()
+
+
+async def snapshot_of(server: ServerProcess) -> dict[str, object]:
+    """A moderator's snapshot from that process."""
+    _, key = server.access()[SESSION]
+    moderator = await Client.open(server.ws)
+    try:
+        await moderator.join(role="moderator", session=SESSION, moderator_token=key)
+        return await moderator.wait_for(lambda m: m["type"] == "snapshot")
+    finally:
+        await moderator.close()
