@@ -29,14 +29,6 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
-def realtime_origin(settings: Settings) -> str:
-    """The origin pages may open WebSockets to, for the Content-Security-Policy."""
-    if settings.public_ws_url:
-        scheme, _, rest = settings.public_ws_url.partition("://")
-        return f"{scheme}://{rest.split('/', 1)[0]}"
-    return f"ws://*:{settings.ws_port}"
-
-
 def create_app(
     settings: Settings,
     service: SessionService,
@@ -81,6 +73,6 @@ def create_app(
             *stream_routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders, connect_src=realtime_origin(settings))],
+        middleware=[Middleware(SecurityHeaders, settings=settings)],
         exception_handlers={Refused: organisers.refused},
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from typing import cast
-from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
@@ -18,15 +17,11 @@ from websockets.http11 import Request, Response
 from companion.fd_budget import AddressCap, connection_budget, open_file_limit, per_address_cap
 from companion.realtime.limits import TokenBucket
 from companion.settings import Settings
+from companion.web.security import OriginPolicy
 
 MAX_TRACKED = 20_000
 HANDSHAKES = 100  # sockets of an address that may be handshaking beyond its open limit
 OTHER_ADDRESSES = ""  # where identities are counted past MAX_TRACKED addresses
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def guarded_connection(cap: AddressCap) -> type[ServerConnection]:
@@ -60,11 +55,7 @@ class Admission:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.allowed_origins = {
-            _origin_of(o) for o in settings.allowed_origins.split(",") if o.strip()
-        }
-        if settings.public_url:
-            self.allowed_origins.add(_origin_of(settings.public_url))
+        self.origins = OriginPolicy(settings)
         self.open: Counter[str] = Counter()
         # Sockets per address, handshaking or open, as the process's open files allow;
         # behind a trusted proxy every socket comes from the proxy, which limits instead.
@@ -89,18 +80,9 @@ class Admission:
         return str(remote[0]) if remote else "unknown"
 
     def origin_allowed(self, request: Request) -> bool:
-        """Browsers must come from our own pages; clients without an Origin are not browsers."""
-        origin = request.headers.get("Origin")
-        if origin is None:
-            return True
-        origin = origin.lower()
-        if origin in self.allowed_origins:
-            return True
-        if self.allowed_origins:
-            return False
-        # No list configured: pages and realtime share a host name (ports differ).
-        host = (request.headers.get("Host") or "").rsplit(":", 1)[0].lower()
-        return bool(host) and urlsplit(origin).hostname == host.strip("[]")
+        """Browsers must come from our own pages (companion.web.security.OriginPolicy)."""
+        headers = request.headers
+        return self.origins.allows(headers.get_all("Origin"), headers.get_all("Host"))
 
     def check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
         """None to accept the upgrade, or the HTTP response that refuses it."""
