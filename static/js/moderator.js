@@ -374,7 +374,7 @@ function questionRow(q, byAuthor) {
         el(
           "ul",
           {},
-          q.merged_from.map((id) => el("li", { dataset: { merged: id } }, `#${id} ${model.questions.get(id)?.text ?? ""}`)),
+          q.merged_from.map((id) => el("li", { dataset: { merged: id } }, model.questions.get(id)?.text ?? "")),
         ),
       ),
     );
