@@ -236,6 +236,12 @@ function renderAskForm() {
   const row = $("show-name-row");
   row.hidden = !myName;
   row.querySelector(".show-name-label").textContent = myName ? t("questions.show_name_as", { name: myName }) : "";
+  // The organiser allows no anonymous questions: the name goes with every question, and
+  // whoever joined without one is shown the way back to give it.
+  const named = model.session?.anonymous === false;
+  if (named) showName.checked = true;
+  showName.disabled = named;
+  $("name-needed").hidden = !(named && !myName);
 }
 
 // -- rendering: locked (no new questions) and closed (no questions, votes or answers) --
@@ -277,6 +283,7 @@ function renderSession() {
   followCode(model.session?.join_code);
   renderStream();
   renderAccess();
+  renderAskForm(); // anonymous questions allowed or not
   renderQuestions(); // vote buttons follow `closed`
   polls.render(); // and so do poll answers
 }

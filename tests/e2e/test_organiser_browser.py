@@ -12,7 +12,7 @@ from playwright.async_api import Browser, Page, expect
 
 from companion.web.i18n import catalogue
 from tests.e2e.browser import LAPTOP, TABLET, axe_violations, chromium, new_page, screenshot
-from tests.e2e.organisers import PASSWORD, add_organiser
+from tests.e2e.organisers import PASSWORD, add_organiser, signed_in
 from tests.serverproc import ServerProcess
 
 SV = catalogue("sv")
@@ -173,3 +173,36 @@ async def test_session_page_on_a_tablet(
     await expect(page.get_by_role("heading", name="Moderator invitation")).to_be_visible()
     await nothing_clipped(page)
     await accessible(page)
+
+
+async def test_anonymous_questions_off_reaches_an_open_phone(
+    chrome: Browser, server: ServerProcess
+) -> None:
+    """The organiser turns anonymous questions off: a phone that joined without a name is
+    shown the way back to give one (no reload), a phone with a name asks with it."""
+    code = server.access()[SID][0]
+    phones = {}
+    for name in ("", "Anna Berg"):
+        _, phone = await new_page(chrome, {"width": 360, "height": 740})
+        await phone.goto(f"{server.http}/j/{code}")
+        await phone.check("input[name=where][value=room]")
+        await phone.fill("#join-name", name)
+        await phone.click("#join-form button[type=submit]")
+        await expect(phone.locator("body")).to_have_attribute("data-connection", "live")
+        await expect(phone.locator("#name-needed")).to_be_hidden()
+        phones[name] = phone
+    anna = signed_in(server, "anna@kommun.se", NETWORK)
+    saved = anna.post(f"/organise/sessions/{SID}/settings", {"word_filter": "on", "stream": "on"})
+    assert saved.status_code == 303
+    nameless, named = phones[""], phones["Anna Berg"]
+    await expect(nameless.locator("#name-needed")).to_be_visible()
+    await expect(nameless.locator("#name-needed a")).to_have_attribute("href", f"/j/{code}")
+    await nameless.fill("#question-text", "Får jag fråga utan namn?")
+    await nameless.click("#ask-submit")
+    await expect(nameless.locator("#toast")).to_have_text(SV["error.name_required"])
+    await expect(named.locator("#show-name")).to_be_checked()
+    await expect(named.locator("#show-name")).to_be_disabled()
+    await named.fill("#question-text", "Och med namn?")
+    await named.click("#ask-submit")
+    await expect(named.locator("#toast")).to_have_text(SV["questions.sent"])
+    await expect(named.locator("li.question.mine .q-name")).to_have_text("Anna Berg")
