@@ -43,6 +43,14 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
         "sv": ("0 tittare", "1 tittare", "2 tittare", "21 tittare"),
         "en": ("0 viewers", "1 viewer", "2 viewers", "21 viewers"),
     },
+    "programme.n_events": {
+        "sv": ("0 träffar", "1 träff", "2 träffar", "21 träffar"),
+        "en": ("0 meetings", "1 meeting", "2 meetings", "21 meetings"),
+    },
+    "programme.n_items": {
+        "sv": ("0 programpunkter", "1 programpunkt", "2 programpunkter", "21 programpunkter"),
+        "en": ("0 agenda items", "1 agenda item", "2 agenda items", "21 agenda items"),
+    },
     "moderator.presence_room": {
         "sv": ("på plats",) * 4,
         "en": ("in person",) * 4,

@@ -28,3 +28,8 @@ for (const form of document.querySelectorAll("form[data-confirm]")) {
     if (!window.confirm(t(form.dataset.confirm))) event.preventDefault();
   });
 }
+
+// A form answered with errors: take the reader to the first field to fix (its error is
+// right above it and is read out with it through aria-describedby).
+const invalid = document.querySelector("main [aria-invalid='true']");
+if (invalid) invalid.focus();
