@@ -13,39 +13,87 @@ function realtimeUrl() {
   return `${scheme}://${location.hostname}:${port}/ws`;
 }
 
+// A network that goes silent (out of Wi-Fi range, a NAT that forgot us) closes nothing: the
+// socket stays open and hears nothing. So the client listens: after a quiet spell it sends
+// a `ping` (docs/protocol.md 3.2), and a connection that answers nothing within the
+// deadline is given up and replaced, resuming from the last seq.
+const QUIET_MS = 3000; // nothing heard for this long: ping
+const DEADLINE_MS = 3000; // a ping unanswered for this long: the connection is dead
+const CONNECT_MS = 6000; // a new connection not joined within this: try another
+const WAIT_MS = 15000; // an action taken while disconnected waits this long, then fails
+
 export class Live {
   /**
    * join: the join message fields (code/role/where/name/session/moderator_token).
    * tokenKey: where to keep the participant token on this device (null: none).
-   * onMessage(msg), onStatus("connecting" | "live" | "reconnecting" | "failed", error?).
+   * onMessage(msg), onStatus("connecting" | "live" | "reconnecting" | "failed", error?),
+   * onWaiting(n): how many actions wait for the connection to come back.
    */
-  constructor({ join, tokenKey = null, onMessage, onStatus, onWelcome = () => {} }) {
+  constructor({ join, tokenKey = null, onMessage, onStatus, onWelcome = () => {}, onWaiting = () => {} }) {
     this.join = join;
     this.tokenKey = tokenKey;
     this.onMessage = onMessage;
     this.onStatus = onStatus;
     this.onWelcome = onWelcome;
+    this.onWaiting = onWaiting;
     this.seq = null;
     this.ws = null;
     this.nextId = 1;
-    this.pending = new Map();
+    this.pending = new Map(); // sent, waiting for the reply
+    this.waiting = []; // not sent yet: taken while disconnected
     this.retries = 0;
     this.stopped = false;
     this.joined = false;
+    this.heard = 0; // when the server was last heard from
+    this.probing = null; // when the unanswered ping was sent, or null
+    setInterval(() => this.watch(), 500);
   }
 
   start() {
     this.onStatus(this.seq === null ? "connecting" : "reconnecting");
     const ws = new WebSocket(realtimeUrl());
     this.ws = ws;
+    this.heard = Date.now();
+    this.probing = null;
     ws.addEventListener("open", () => this.sendJoin());
     ws.addEventListener("message", (event) => this.receive(event.data));
     ws.addEventListener("close", () => this.closed(ws));
+    // A connection attempt into a silent network neither opens nor fails for minutes.
+    setTimeout(() => {
+      if (this.ws === ws && !this.joined) this.abandon(ws);
+    }, CONNECT_MS);
   }
 
   stop() {
     this.stopped = true;
     if (this.ws) this.ws.close();
+  }
+
+  /** Twice a second: ping a quiet connection, give up one that does not answer. */
+  watch() {
+    const ws = this.ws;
+    if (!ws || !this.joined || this.stopped) return;
+    const now = Date.now();
+    if (this.probing !== null && now - this.probing > DEADLINE_MS) this.abandon(ws);
+    else if (this.probing === null && now - this.heard > QUIET_MS) this.probe();
+  }
+
+  probe() {
+    if (this.probing !== null || this.ws?.readyState !== WebSocket.OPEN) return;
+    this.probing = Date.now();
+    this.ws.send(JSON.stringify({ type: "ping", id: this.nextId++ }));
+  }
+
+  /** Treat a connection as lost without waiting for a close that may never come. */
+  abandon(ws) {
+    if (ws !== this.ws) return;
+    this.closed(ws);
+    this.ws = null; // its own close event, whenever it comes, changes nothing
+    try {
+      ws.close();
+    } catch {
+      /* already closing */
+    }
   }
 
   sendJoin() {
@@ -54,7 +102,8 @@ export class Live {
       const token = localStorage.getItem(this.tokenKey);
       if (token) message.token = token;
     }
-    this.request(message).catch((error) => {
+    this.transmit(message).catch((error) => {
+      if (error.code === "connection_lost") return; // the next connection joins again
       if (this.tokenKey && (error.code === "invalid_token" || error.code === "token_expired")) {
         localStorage.removeItem(this.tokenKey);
         this.sendJoin();
@@ -62,10 +111,13 @@ export class Live {
       }
       this.stopped = true;
       this.onStatus("failed", error);
+      this.dropWaiting({ code: error.code ?? "connection_lost" });
     });
   }
 
   receive(raw) {
+    this.heard = Date.now();
+    this.probing = null;
     let message;
     try {
       message = JSON.parse(raw);
@@ -96,11 +148,15 @@ export class Live {
       return;
     }
     if (message.type !== "ack" && message.type !== "pong") this.onMessage(message);
+    // Joined again (after the snapshot or replay the welcome brings): send what waited.
+    if (message.type === "welcome") this.flushWaiting();
   }
 
   closed(ws) {
     if (ws !== this.ws) return;
     this.joined = false;
+    // Sent but unanswered: whether the server got it is unknown, so it is not sent again
+    // (a second vote would withdraw the first); the page says it did not go through.
     for (const { reject } of this.pending.values()) reject({ code: "connection_lost" });
     this.pending.clear();
     if (this.stopped) return;
@@ -110,8 +166,52 @@ export class Live {
     setTimeout(() => this.start(), delay);
   }
 
-  /** Send a message; resolves with the ack (or welcome), rejects with the error message. */
+  /**
+   * Send a message; resolves with the ack (or welcome), rejects with the error message.
+   * While disconnected the message waits (onWaiting says how many do) and is sent once
+   * joined again; after WAIT_MS it is rejected with `connection_lost` instead.
+   */
   request(message) {
+    if (this.joined && this.ws?.readyState === WebSocket.OPEN) {
+      // Nothing heard for a while: make sure at once that the connection still carries.
+      if (Date.now() - this.heard > 1000) this.probe();
+      return this.transmit(message);
+    }
+    if (this.stopped) return Promise.reject({ code: "connection_lost" });
+    return new Promise((resolve, reject) => {
+      const entry = { message, resolve, reject };
+      entry.timer = setTimeout(() => {
+        this.waiting = this.waiting.filter((e) => e !== entry);
+        this.onWaiting(this.waiting.length);
+        reject({ code: "connection_lost" });
+      }, WAIT_MS);
+      this.waiting.push(entry);
+      this.onWaiting(this.waiting.length);
+    });
+  }
+
+  flushWaiting() {
+    const entries = this.waiting;
+    this.waiting = [];
+    this.onWaiting(0);
+    for (const { message, resolve, reject, timer } of entries) {
+      clearTimeout(timer);
+      this.transmit(message).then(resolve, reject);
+    }
+  }
+
+  dropWaiting(error) {
+    const entries = this.waiting;
+    this.waiting = [];
+    this.onWaiting(0);
+    for (const { reject, timer } of entries) {
+      clearTimeout(timer);
+      reject(error);
+    }
+  }
+
+  /** Put a message on the wire now; rejects at once when there is no open connection. */
+  transmit(message) {
     return new Promise((resolve, reject) => {
       if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
         reject({ code: "connection_lost" });

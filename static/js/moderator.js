@@ -4,7 +4,7 @@
 // console and the big screen show the same state and a reload shows it again.
 import { speakerLine } from "./agenda-view.js";
 import { t, count, formatNumber, formatTime, onLanguageChange, currentLang } from "./i18n.js";
-import { el, excerpt, toast, errorText, showConnection, clock, timeOfDay } from "./ui.js";
+import { el, excerpt, toast, errorText, showConnection, showWaiting, clock, timeOfDay } from "./ui.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { PollConsole } from "./poll-console.js";
@@ -846,6 +846,7 @@ function connect() {
     join: { role: "moderator", session: SESSION, moderator_token: key },
     onMessage,
     onStatus,
+    onWaiting: showWaiting,
     onWelcome: (message) => {
       model.welcome(message);
       if (message.join_code) showJoinCode(message.join_code);

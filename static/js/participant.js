@@ -6,7 +6,7 @@ import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { PollList } from "./polls.js";
 import { StreamPlayer } from "./player.js";
-import { el, errorText, remember, showConnection, toast } from "./ui.js";
+import { el, errorText, remember, showConnection, showWaiting, toast } from "./ui.js";
 
 const root = document.getElementById("participant");
 let code = root.dataset.code; // follows the session's join code when the moderator replaces it
@@ -328,6 +328,7 @@ const live = new Live({
   tokenKey: `companion.token.${code}`,
   onMessage,
   onWelcome: (welcome) => model.welcome(welcome),
+  onWaiting: showWaiting,
   onStatus: (status, error) => {
     showConnection(status);
     if (status === "failed") {

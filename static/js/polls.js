@@ -53,7 +53,8 @@ function cloud(words) {
     }),
   );
   // The more words, the narrower the range between the rarest and the most frequent one.
-  list.style.setProperty("--spread", Math.max(0.4, Math.min(1, 8 / Math.max(1, words.length))).toFixed(3));
+  list.dataset.spread = Math.max(0.4, Math.min(1, 8 / Math.max(1, words.length))).toFixed(3);
+  list.style.setProperty("--spread", list.dataset.spread);
   return list;
 }
 
@@ -76,30 +77,53 @@ export function fitCloud(results) {
   if (!list) return;
   const words = [...list.children];
   const overflows = () => list.scrollHeight > list.clientHeight + 1 || list.scrollWidth > list.clientWidth + 1;
-  for (const word of words) word.hidden = false;
   results.querySelector(".poll-more")?.remove();
-  for (const fit of CLOUD_FITS) {
-    list.style.setProperty("--fit", String(fit));
-    if (!overflows()) return;
-  }
   const more = el("p", { class: "poll-more" });
-  list.after(more);
-  // Binary search for the most words (most frequent first) that fit with the note shown.
-  let low = 0;
-  let high = words.length;
   const show = (n) => {
     words.forEach((word, i) => {
       word.hidden = i >= n;
     });
-    more.textContent = moreWordsText(words.length - n);
+    if (n === words.length) more.remove();
+    else {
+      more.textContent = moreWordsText(words.length - n);
+      if (!more.isConnected) list.after(more);
+    }
   };
-  while (low < high) {
-    const mid = Math.ceil((low + high) / 2);
-    show(mid);
-    if (overflows()) high = mid - 1;
-    else low = mid;
+  // The largest scale at which the first n words fit, or false.
+  const fits = (n) => {
+    show(n);
+    for (const fit of CLOUD_FITS) {
+      list.style.setProperty("--fit", String(fit));
+      if (!overflows()) return true;
+    }
+    return false;
+  };
+  // The most words (most frequent first) that fit at the smallest scale, by halving.
+  const most = () => {
+    let low = 0;
+    let high = words.length;
+    while (low < high) {
+      const mid = Math.ceil((low + high) / 2);
+      show(mid);
+      if (overflows()) high = mid - 1;
+      else low = mid;
+    }
+    return low;
+  };
+  // Sizes by frequency with every word whole on one line; else the rarest words left out.
+  // Only when not even the most frequent word fits that way (a long answer without a
+  // space on a crowded screen) are all words drawn at one size, breaking one too wide.
+  list.style.setProperty("--spread", list.dataset.spread);
+  list.classList.remove("poll-cloud-wrap");
+  if (fits(words.length)) return;
+  let shown = most();
+  if (shown === 0) {
+    list.style.setProperty("--spread", "0");
+    list.classList.add("poll-cloud-wrap");
+    if (fits(words.length)) return;
+    shown = most();
   }
-  show(low);
+  show(shown);
 }
 
 /** The results of a poll as one element: bars, average with distribution, or a word cloud. */

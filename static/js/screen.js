@@ -4,7 +4,7 @@ import { count, formatTime, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { fitCloud, resultsView } from "./polls.js";
-import { el, errorText, showConnection, toast } from "./ui.js";
+import { el, errorText, showConnection, showWaiting, toast } from "./ui.js";
 
 const root = document.getElementById("screen");
 let code = root.dataset.code; // follows the session's join code when it is replaced
@@ -157,6 +157,7 @@ const live = new Live({
   join: { role: "screen", code },
   onMessage,
   onWelcome: (welcome) => model.welcome(welcome),
+  onWaiting: showWaiting,
   onStatus: (status, error) => {
     showConnection(status);
     if (status === "failed") {

@@ -56,6 +56,7 @@ export function errorText(error) {
 }
 
 let connection = null; // the state shown, re-translated after a language switch
+let waiting = 0; // actions waiting for the connection to come back
 
 /** Show the connection state: hidden while live, a banner otherwise. */
 export function showConnection(status) {
@@ -70,7 +71,15 @@ export function showConnection(status) {
   }
   box.hidden = false;
   const key = { reconnecting: "common.reconnecting", failed: "common.connection_failed" }[status];
-  box.textContent = t(key ?? "common.connecting");
+  const parts = [t(key ?? "common.connecting")];
+  if (waiting > 0 && status !== "failed") parts.push(t("common.waiting_to_send"));
+  box.textContent = parts.join(" ");
+}
+
+/** How many actions wait for the connection (Live's onWaiting): said in the banner. */
+export function showWaiting(n) {
+  waiting = n;
+  if (connection && connection !== "live" && connection !== "failed") showConnection(connection);
 }
 
 onLanguageChange(() => {

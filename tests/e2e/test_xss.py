@@ -185,9 +185,11 @@ async def check_every_page(browser: Browser, room: Room, moderator: Client, bypa
         bypass,
         f"localStorage.setItem('companion.profile', {json.dumps(profile)});",
     )
+    await phone.locator("#poll-results summary").click()  # closed polls are folded
     await assert_shown_and_inert(phone, [*questions, *polls, BREAK], "phone")
 
     remote = await open_live(browser, PHONE, f"{http}/remote/{room.code}", bypass)
+    await remote.locator("#poll-results summary").click()
     await assert_shown_and_inert(remote, [*questions, *polls, BREAK], "remote")
 
     console = await open_live(

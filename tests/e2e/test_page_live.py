@@ -1,0 +1,132 @@
+"""The pages' live connection (static/js/live.js) when the network goes silent.
+
+The browser reaches the realtime port through tests.netproxy.SilentProxy, which can drop
+every byte without closing anything: the stall a phone sees when it leaves the Wi-Fi.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Page, expect
+
+from companion.web.i18n import catalogue
+from tests.e2e.browser import PHONE, chromium, new_page, screenshot
+from tests.e2e.conftest import Room
+from tests.netproxy import SilentProxy
+from tests.serverproc import ServerProcess
+from tests.wsclient import Client
+
+SV = catalogue("sv")
+
+
+@pytest.fixture
+async def proxied(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, SilentProxy]]:
+    """A server whose pages open their WebSocket through a proxy that can go silent."""
+    server = ServerProcess(tmp_path)
+    proxy = SilentProxy(server.ws_port)
+    server.extra_env["COMPANION_PUBLIC_WS_URL"] = f"ws://127.0.0.1:{proxy.port}/ws"
+    assert server.import_programme().returncode == 0
+    await proxy.start()
+    server.start()
+    yield server, proxy
+    server.stop()
+    await proxy.stop()
+
+
+async def connection(page: Page) -> str:
+    return await page.evaluate("document.body.dataset.connection")
+
+
+async def wait_for_state(page: Page, state: str, within: float) -> float:
+    """Seconds until the page shows the connection state (fails after `within`)."""
+    start = time.monotonic()
+    await expect(page.locator("body")).to_have_attribute(
+        "data-connection", state, timeout=within * 1000
+    )
+    return time.monotonic() - start
+
+
+async def test_silent_network_shows_reconnecting_and_a_waiting_vote_goes_through(
+    proxied: tuple[ServerProcess, SilentProxy], clients: list[Client]
+) -> None:
+    """With the network silent (nothing closed), the phone shows "reconnecting" within a few
+    seconds; a vote tapped meanwhile shows that it waits, and goes through with its normal
+    feedback when the network is back; what was missed arrives (resume by seq)."""
+    server, proxy = proxied
+    room = Room(server, clients)
+    asker = await room.participant("remote")
+    first = (await asker.request({"type": "ask", "text": "Hur mäter ni förändringen?"}))["question"]
+    async with chromium() as browser:
+        _, phone = await new_page(browser, PHONE)
+        await phone.goto(f"{server.http}/room/{room.code}")
+        await wait_for_state(phone, "live", 10)
+        row = phone.locator(f"li.question[data-id='{first}']")
+        await expect(row).to_be_visible()
+
+        await row.scroll_into_view_if_needed()
+        await phone.evaluate("scrollBy(0, 200)")  # scrolled down to the questions
+        proxy.silent = True
+        noticed = await wait_for_state(phone, "reconnecting", 10)
+        assert noticed <= 8, noticed
+        banner = phone.locator("#conn-status")
+        await expect(banner).to_have_text(SV["common.reconnecting"])
+        box = await banner.bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], box
+
+        await row.locator(".vote-button").click()
+        await expect(row.locator(".vote-button")).to_have_attribute("aria-busy", "true")
+        await expect(banner).to_contain_text(SV["common.waiting_to_send"])
+        await expect(phone.locator("#toast")).to_be_hidden()
+        missed = await asker.request({"type": "ask", "text": "Vad kostade omorganisationen?"})
+        await screenshot(phone, "phone-reconnecting")
+
+        proxy.silent = False
+        await wait_for_state(phone, "live", 20)
+        button = row.locator(".vote-button")
+        await expect(button).to_have_attribute("aria-pressed", "true")
+        await expect(button.locator(".q-votes")).to_have_text("1")
+        await expect(button).to_have_attribute("aria-busy", "false")
+        await expect(phone.locator(f"li.question[data-id='{missed['question']}']")).to_be_visible()
+        await asker.wait_for(
+            lambda m: m["type"] == "counts" and m["counts"].get(str(first)) == 1, timeout=5
+        )
+        await expect(banner).to_be_hidden()
+        assert phone.console_errors == []  # type: ignore[attr-defined]
+
+
+async def test_action_that_cannot_wait_any_longer_fails_visibly_and_keeps_the_text(
+    proxied: tuple[ServerProcess, SilentProxy], clients: list[Client]
+) -> None:
+    """A question sent while the network stays silent is not lost silently: after waiting it
+    fails with a visible message, and the text is still in the box to send again."""
+    server, proxy = proxied
+    room = Room(server, clients)
+    async with chromium() as browser:
+        _, phone = await new_page(browser, PHONE)
+        await phone.goto(f"{server.http}/room/{room.code}")
+        await wait_for_state(phone, "live", 10)
+        proxy.silent = True
+        await wait_for_state(phone, "reconnecting", 10)
+        text = "Finns presentationen att ladda ner?"
+        await phone.fill("#question-text", text)
+        await phone.click("#ask-submit")
+        await expect(phone.locator("#conn-status")).to_contain_text(SV["common.waiting_to_send"])
+        toast = phone.locator("#toast")
+        await expect(toast).to_have_text(SV["error.connection_lost"], timeout=25_000)
+        await expect(toast).to_have_attribute("data-kind", "error")
+        await expect(phone.locator("#question-text")).to_have_value(text)
+        await expect(phone.locator("#conn-status")).not_to_contain_text(
+            SV["common.waiting_to_send"]
+        )
+        observer = await room.moderator()
+        snapshot = await observer.wait_for(lambda m: m["type"] == "snapshot")
+        assert snapshot["questions"] == []  # nothing half-sent
+        proxy.silent = False
+        await wait_for_state(phone, "live", 20)
+        await phone.click("#ask-submit")
+        await expect(toast).to_have_text(SV["questions.sent"])
+        assert phone.console_errors == []  # type: ignore[attr-defined]
