@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -100,6 +102,24 @@ def test_demo_starts_the_service_and_prints_every_sessions_links(tmp_path: Path)
         proc.wait(10)
 
 
+@contextmanager
+def demo_running(env: dict[str, str], log: Path, until: str) -> Iterator[str]:
+    """`companion demo` running until the block ends; yields its output once it says `until`
+    (or after 30 s)."""
+    with log.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "companion.cli", "demo"], env=env, stdout=sink, stderr=sink
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while until not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def own_programme(tmp_path: Path) -> Path:
     """A programme that is not the demo's: every id renamed."""
     path = tmp_path / "egen.yaml"
@@ -139,22 +159,8 @@ def test_demo_prints_moderator_links_of_the_demo_data_only(tmp_path: Path) -> No
     assert run(["import", str(own_programme(tmp_path))], server.env).returncode == 0
     tokens = [token for _, token in server.access().values()]
     assert len(tokens) == 8
-    log = tmp_path / "demo.out"
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "companion.cli", "demo"],
-            env=server.env,
-            stdout=sink,
-            stderr=sink,
-        )
-    try:
-        deadline = time.monotonic() + 20
-        while "Moderator links" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        text = log.read_text()
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with demo_running(server.env, tmp_path / "demo.out", "Moderator links") as text:
+        pass
     assert len(re.findall(r"join code:\s+[A-Z2-9]{6}", text)) == 8, text
     assert "#key=" not in text and not [t for t in tokens if t in text]
 
@@ -163,22 +169,9 @@ def test_demo_prints_a_working_signin_link_for_the_demo_organiser(tmp_path: Path
     """`companion demo` makes a demo organiser of the demo networks and prints its one-time
     sign-in link beside the other links; the link signs in and shows the demo sessions."""
     server = ServerProcess(tmp_path)
-    log = tmp_path / "demo.out"
-    with log.open("w") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "companion.cli", "demo"],
-            env=server.env,
-            stdout=sink,
-            stderr=sink,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while "one-time sign-in" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        found = re.search(
-            r"organiser \(demo@example.org\), one-time sign-in: (\S+)", log.read_text()
-        )
-        assert found, log.read_text()
+    with demo_running(server.env, tmp_path / "demo.out", "one-time sign-in") as text:
+        found = re.search(r"organiser \(demo@example.org\), one-time sign-in: (\S+)", text)
+        assert found, text
         http = requests.Session()
         used = http.post(found.group(1), headers={"origin": server.http}, allow_redirects=False)
         assert (used.status_code, used.headers["location"]) == (303, "/organise/password")
@@ -186,6 +179,3 @@ def test_demo_prints_a_working_signin_link_for_the_demo_organiser(tmp_path: Path
         assert overview.status_code == 200
         assert "/organise/sessions/ledarskap-2020-05-05" in overview.text
         assert "/organise/sessions/tema-4-session-2" in overview.text
-    finally:
-        proc.terminate()
-        proc.wait(10)
