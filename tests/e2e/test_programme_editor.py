@@ -246,6 +246,11 @@ async def test_an_agenda_edit_reaches_a_phone_and_the_big_screen_live(
     # The moderator's console page lists the new item after a reload too.
     console = requests.get(f"{server.http}/moderate/{SESSION}", timeout=10).text
     assert "Extra samtal i grupper" in console
+    # Each change is in the network's audit, newest first, with who made it.
+    audit = anna.get(f"/organise/networks/{NETWORK}/audit").text
+    rows = re.findall(r'<tr data-what="([^"]+)">(.*?)</tr>', audit, re.S)
+    assert [what for what, _ in rows][:4] == ["item.edit", "item.move", "item.create", "item.edit"]
+    assert all("anna@kommun.se" in row for _, row in rows[:4])
 
 
 @pytest.fixture
