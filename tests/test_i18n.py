@@ -67,6 +67,10 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
         "sv": ("storskärmar", "storskärm", "storskärmar", "storskärmar"),
         "en": ("big screens", "big screen", "big screens", "big screens"),
     },
+    "moderator.presence_new": {
+        "sv": ("nya deltagare", "ny deltagare", "nya deltagare", "nya deltagare"),
+        "en": ("new participants", "new participant", "new participants", "new participants"),
+    },
     "moderator.author_questions": {
         "sv": tuple(
             f"{n} {'fråga' if n == 1 else 'frågor'} från samma person" for n in (0, 1, 2, 21)

@@ -534,7 +534,23 @@ function renderPresence() {
     noun.dataset.i18nCount = String(n);
     noun.textContent = count(noun.dataset.i18n, n);
   }
+  renderIdentities();
   renderStreamState();
+}
+
+// New participant identities and the most from one network: far more than the people in
+// the room, from one address, is what vote stuffing looks like (docs/security.md).
+function renderIdentities() {
+  const ids = model.presence.identities;
+  $("identities").hidden = !ids || !ids.new;
+  if (!ids) return;
+  $("count-new").textContent = formatNumber(ids.new);
+  const noun = $("count-new-noun");
+  noun.dataset.i18nCount = String(ids.new);
+  noun.textContent = count(noun.dataset.i18n, ids.new);
+  $("one-address").textContent = t("moderator.presence_one_address", {
+    n: formatNumber(ids.most_from_one_address),
+  });
 }
 
 function renderSession() {
@@ -838,6 +854,7 @@ onLanguageChange(() => {
   if ($("merge-dialog").open) renderMergeTargets();
   pollConsole.render();
   pollConsole.renderAttendance();
+  renderIdentities();
   renderStreamState();
 });
 

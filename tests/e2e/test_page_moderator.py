@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from companion.web.i18n import catalogue
+from companion.web.i18n import catalogue, translator
 from tests.e2e.browser import TABLET, chromium, new_page, screenshot
 from tests.e2e.conftest import Room
 from tests.wsclient import Client
 
 SV = catalogue("sv")  # new_page opens pages with a Swedish locale
+SV_T = translator("sv")
 expect.set_options(timeout=8_000)
 
 
@@ -324,6 +325,32 @@ async def test_presence_counts_and_keyboard_tabs(chrome: Browser, room: Room) ->
     await page.keyboard.press("ArrowLeft")
     await expect(page.locator("#tab-hidden")).to_be_focused()
     await expect(page.locator("#queue-panel")).to_have_attribute("aria-labelledby", "tab-hidden")
+    await clean(page)
+
+
+async def test_new_identities_and_the_most_from_one_network_show_with_presence(
+    chrome: Browser, room: Room
+) -> None:
+    """Twelve new participants from one address and one from another: the console shows 13
+    new participants, 12 of them from one network, beside the presence counts."""
+    page = await open_console(chrome, room)
+    await ready(page)
+    await expect(page.locator("#identities")).to_be_hidden()
+    for _ in range(12):
+        await room.participant("room")
+    other = await Client.open(room.server.ws, local_addr=("127.0.0.2", 0))
+    room.opened.append(other)
+    assert (await other.join(code=room.code, where="remote"))["type"] == "welcome"
+    await expect(page.locator("#count-room")).to_have_text("12")
+    await expect(page.locator("#count-new")).to_have_text("13")
+    await expect(page.locator("#count-new-noun")).to_have_text(
+        SV_T.count("moderator.presence_new", 13)
+    )
+    one = SV_T("moderator.presence_one_address", n=12)
+    await expect(page.locator("#one-address")).to_have_text(one)
+    box = await page.locator("#identities").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= TABLET["width"]
+    await screenshot(page, "moderator-identities")
     await clean(page)
 
 
