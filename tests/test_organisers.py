@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from companion.programme_file import parse_programme
 from companion.services import organisers as module
 from companion.services.organisers import AccountError, OrganiserService
 from companion.services.sessions import SessionService
+from companion.web import programme_pages
+from companion.web.i18n import catalogue
 
 PASSWORD = "en lång mening som lösenord"
 
@@ -185,3 +188,24 @@ async def test_access_changes_from_a_console_are_audited(
         ("moderator console", "session.moderator_link", "ledarskap-2020-05-05"),
     ]
     assert await service.audit("temasessioner") == []
+
+
+def test_every_audited_change_has_a_label_in_both_languages() -> None:
+    """The audit page names each kind of change in words: the access changes and every
+    programme change the editor records (its levels × create, edit, move, delete)."""
+    source = Path(programme_pages.__file__).read_text("utf-8")
+    actions = set(re.findall(r'f"\{(?:level|kind)\}\.(\w+)"', source))
+    assert actions == {"create", "edit", "move", "delete"}, actions
+    codes = {f"{level}.{action}" for level in programme_pages.LEVELS for action in actions}
+    codes |= set(re.findall(r'"(\w+\.(?:create|copy))"', source))
+    codes |= {
+        "organiser.added",
+        "organiser.removed",
+        "organiser.invited",
+        "session.settings",
+        "session.join_code",
+        "session.moderator_link",
+    }
+    for lang in ("sv", "en"):
+        missing = sorted(c for c in codes if f"audit.{c}" not in catalogue(lang))
+        assert missing == [], (lang, missing)
