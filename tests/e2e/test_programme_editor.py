@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.e2e.conftest import SESSION, Room
 from tests.e2e.organisers import signed_in
@@ -333,3 +335,111 @@ async def test_an_edit_through_one_process_reaches_clients_of_the_other(cluster)
         await screen.close()
     assert "Traceback" not in a.log() + b.log()
     json.dumps(None)
+
+
+FIELDS = [
+    "what",
+    "id",
+    "offset",
+    "title",
+    "kind",
+    "status",
+    "date",
+    "start",
+    "end",
+    "minutes",
+    "venue",
+    "note",
+    "track",
+    "description",
+    "contact",
+    "moderator_name",
+    "speaker_0_name",
+    "speaker_5_title",
+    "speaker_9_name",
+]
+TARGETS = [
+    f"/organise/networks/{NETWORK}/programme",
+    f"/organise/networks/{NETWORK}/programme/add",
+    SEASON,
+    SEASON + "/add",
+    SEASON + "/move",
+    SEASON + "/delete",
+    SEASON + "/copy",
+    EVENT,
+    EVENT + "/add",
+    EVENT + "/move",
+    EVENT + "/delete",
+    AGENDA,
+    AGENDA + "/add",
+    AGENDA + "/move",
+    AGENDA + "/delete",
+    f"{AGENDA}/items/fika",
+    f"{EVENT}/tracks/nope",
+    "/organise/networks/new",
+    f"/organise/networks/{NETWORK}/seasons/%00/events/x",
+]
+VALUES = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "session",
+            "item",
+            "event",
+            "track",
+            "season",
+            "network",
+            "-1",
+            "1",
+            "0",
+            "99",
+            "fika",
+            "valkommen",
+            "09:30",
+            "9.30",
+            "24:00",
+            "2020-02-30",
+            "2020-05-05",
+            "postponed",
+            "live",
+            "talk",
+            "tema-1",
+            "x" * 300,
+            "Å" * 10_001,
+            "<script>alert(1)</script>",
+            "{{7*7}}",
+            "../../etc",
+        ]
+    ),
+    st.text(max_size=40),
+)
+
+
+@given(
+    target=st.sampled_from(TARGETS),
+    form=st.dictionaries(st.sampled_from(FIELDS), VALUES, max_size=8),
+)
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+def test_random_forms_never_get_a_5xx(
+    editor: tuple[ServerProcess, object], target: str, form: dict[str, str]
+) -> None:
+    """Random fields and values posted to every editor route by a signed-in member: never a
+    5xx or a trace; a refused form (4xx) stores nothing."""
+    server, anna = editor
+    before = stored(server)
+    answer = anna.post(target, form)  # type: ignore[attr-defined]
+    assert answer.status_code < 500, (target, form, answer.status_code)
+    assert "Traceback" not in answer.text
+    if answer.status_code >= 400:
+        assert stored(server) == before, (target, form)
+
+
+@pytest.fixture(scope="module")
+def editor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, object]]:
+    """One server with the demo programme and a signed-in member, for the fuzz."""
+    server = ServerProcess(tmp_path_factory.mktemp("fuzz"))
+    assert server.import_programme().returncode == 0
+    server.start()
+    yield server, signed_in(server, "anna@kommun.se", NETWORK)
+    server.stop()
+    assert "Traceback" not in server.log(), server.log()
