@@ -16,13 +16,15 @@ class RedisProxy:
     - `drop_appends`: while set, a connection that sends an EVALSHA is closed before the
       command reaches Redis (the append never happens; the client sees a dropped line).
     - `lose_replies`: the next EVALSHA reaches Redis, but its reply never comes back (the
-      append happened; the client's connection is closed).
+      append happened; the client's connection is closed). With `drop_after_loss`, every
+      later EVALSHA is dropped, so the client library's retries fail too.
     """
 
     def __init__(self, target: int) -> None:
         self.target = target
         self.drop_appends = False
         self.lose_replies = 0
+        self.drop_after_loss = False
         self.dropped = 0
         self.lost = 0
         self.port = 0
@@ -65,6 +67,7 @@ class RedisProxy:
                         return
                     if self.lose_replies:
                         self.lose_replies -= 1
+                        self.drop_appends = self.drop_after_loss
                         marked.set()
                 up_writer.write(data)
                 await up_writer.drain()

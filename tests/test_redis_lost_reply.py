@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from companion.backends.memory import MemoryBus
 from companion.backends.redis import RedisStore
 from companion.cli import demo_programme_text
+from companion.domain.errors import DomainError
 from companion.programme_file import parse_programme
 from companion.services.sessions import SessionService
 from tests.redisproc import RedisProcess
@@ -46,6 +49,59 @@ async def test_a_lost_reply_is_not_decided_twice(tmp_path: Path) -> None:
         state = service.state(SID)
         assert state.seq == 3 and len(state.board.questions) == 2
         assert state.board.questions[2].votes == 1
+    finally:
+        await store.close()
+        await proxy.stop()
+        redis.stop()
+
+
+async def test_a_change_answered_store_unavailable_but_stored_is_not_made_twice_by_its_retry(
+    tmp_path: Path,
+) -> None:
+    """The one case where `store_unavailable` is not the truth: Redis ran the vote, its
+    reply was lost and every retry of the client library failed. The participant sends the
+    vote again with the same `key`: the answer is the first vote's ack, and the vote is not
+    withdrawn. The same for a question: it is not asked twice."""
+    redis = RedisProcess(tmp_path / "redis")
+    redis.start()
+    proxy = RedisProxy(redis.port)
+    await proxy.start()
+    store = RedisStore(proxy.url)
+    try:
+        await store.open()
+        service = SessionService(store, MemoryBus())
+        await service.import_programme(
+            parse_programme(demo_programme_text(), "demo/programme.yaml")
+        )
+        await service.load()
+        await service.ask(SID, "p1", "room", "Första frågan?", None)
+
+        proxy.lose_replies, proxy.drop_after_loss = 1, True
+        with pytest.raises(DomainError) as refused:
+            await service.vote(SID, "p2", 1, key="v-1")
+        assert refused.value.code == "store_unavailable"
+        proxy.drop_appends = False
+        assert [e.type for e in await store.load_events(SID)][-1] == "vote.cast"  # stored
+        vote = await asyncio.wait_for(service.vote(SID, "p2", 1, key="v-1"), 5)
+        assert vote.event.type == "vote.cast" and vote.change.vote == (1, 1)
+        assert len(await store.load_events(SID)) == 2  # not withdrawn by its retry
+
+        proxy.lose_replies, proxy.drop_after_loss = 1, True
+        with pytest.raises(DomainError) as refused:
+            await service.ask(SID, "p2", "room", "Andra frågan?", None, key="q-1")
+        assert refused.value.code == "store_unavailable"
+        proxy.drop_appends = False
+        ask = await asyncio.wait_for(
+            service.ask(SID, "p2", "room", "Andra frågan?", None, key="q-1"), 5
+        )
+        assert ask.event.data["id"] == 2
+        events = await store.load_events(SID)
+        assert [e.type for e in events] == ["question.asked", "vote.cast", "question.asked"]
+        state = service.state(SID)
+        assert state.board.questions[1].voters == {"p2"} and len(state.board.questions) == 2
+        # Without the key the same vote is a new change: it withdraws.
+        again = await service.vote(SID, "p2", 1)
+        assert again.event.type == "vote.withdrawn"
     finally:
         await store.close()
         await proxy.stop()

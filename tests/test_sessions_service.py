@@ -494,3 +494,60 @@ async def test_a_rotation_reaches_clients_without_the_new_key(
     for change in [*published, *primed]:
         assert token not in json.dumps([change.public, change.moderator])
     assert token not in json.dumps(snapshot(restarted.state(SID), True, None))
+
+
+# -- request keys: a retry under the same key is not made twice ------------------------
+
+
+async def test_a_keyed_retry_gets_the_first_answer_and_changes_nothing(
+    service: SessionService, published: list[Change]
+) -> None:
+    """An ask, a vote and a moderator action sent again with their keys are answered with
+    the first change, and nothing new is stored or published; a restart remembers the keys."""
+    first = await service.ask(SID, "p1", "room", "Hur mäter ni innovation?", None, key="a-1")
+    again = await service.ask(SID, "p1", "room", "Hur mäter ni innovation?", None, key="a-1")
+    assert again.event == first.event
+    vote = await service.vote(SID, "p2", 1, key="v-1")
+    retry = await service.vote(SID, "p2", 1, key="v-1")
+    assert retry.event == vote.event and retry.change.vote == (1, 1)
+    moved = await service.moderate(SID, "agenda.next", {"key": "m-1"})
+    assert (await service.moderate(SID, "agenda.next", {"key": "m-1"})).event == moved.event
+    assert [c.seq for c in published] == [1, 2, 3]
+    restarted = SessionService(service.store, MemoryBus())
+    await restarted.load()
+    assert (await restarted.vote(SID, "p2", 1, key="v-1")).event == vote.event
+    assert len(await service.store.load_events(SID)) == 3
+    assert restarted.state(SID).board.questions[1].voters == {"p2"}
+
+
+async def test_keys_belong_to_their_sender(service: SessionService) -> None:
+    """Another participant's change under the same key is a change of its own, and so is
+    another kind of change (its answer must have its own shape)."""
+    await service.ask(SID, "p1", "room", "Första?", None, key="k")
+    other = await service.ask(SID, "p2", "room", "Andra?", None, key="k")
+    assert other.event.data["id"] == 2
+    assert (await service.vote(SID, "p1", 1, key="k")).event.type == "vote.cast"
+
+
+@pytest.mark.parametrize("key", ["", "x" * 65, "mellan slag", "å", 7, ["k"], "\ud800"])
+async def test_a_malformed_key_is_refused_before_anything_is_decided(
+    service: SessionService, key: object
+) -> None:
+    """A key that is not 1-64 letters, digits or . _ : - is `bad_message`; nothing stored."""
+    with pytest.raises(DomainError) as refused:
+        await service.ask(SID, "p1", "room", "Fråga?", None, key=key)
+    assert refused.value.code == "bad_message"
+    assert await service.store.load_events(SID) == []
+
+
+async def test_a_key_whose_change_failed_is_free_again(store: SQLiteStore) -> None:
+    """A change the store refused leaves its key unused: the retry is decided and stored."""
+    flaky = FlakyStore(store)
+    service = await fresh_service(flaky)
+    flaky.fail_appends = True
+    with pytest.raises(DomainError):
+        await service.ask(SID, "p1", "room", "Sparas inte?", None, key="a-1")
+    flaky.fail_appends = False
+    stored = await service.ask(SID, "p1", "room", "Sparas inte?", None, key="a-1")
+    assert stored.event.seq == 1
+    assert [e.data["text"] for e in await store.load_events(SID)] == ["Sparas inte?"]

@@ -93,7 +93,8 @@ return 1
 
 # KEYS: seq key, stream key. ARGV: the deadline in Redis's clock (microseconds since the
 # epoch; 0: none), the first seq, then (type, data, at) per event. Redis's TIME is returned
-# (and given with a refusal), so the store keeps its view of Redis's clock current.
+# (and given with a refusal), so the store keeps its view of Redis's clock current. Each
+# entry keeps when Redis wrote it ('r', Redis's clock), so the deadline can be audited.
 APPEND = """
 local now = redis.call('TIME')
 local deadline = tonumber(ARGV[1])
@@ -106,9 +107,10 @@ if seq ~= last + 1 then
   return redis.error_reply('SEQ ' .. last)
 end
 local n = (#ARGV - 2) / 3
+local ran = now[1] .. '.' .. string.format('%06d', tonumber(now[2]))
 for i = 0, n - 1 do
   redis.call('XADD', KEYS[2], (seq + i) .. '-0',
-    't', ARGV[3 + i * 3], 'd', ARGV[4 + i * 3], 'a', ARGV[5 + i * 3])
+    't', ARGV[3 + i * 3], 'd', ARGV[4 + i * 3], 'a', ARGV[5 + i * 3], 'r', ran)
 end
 redis.call('SET', KEYS[1], seq + n - 1)
 return {seq + n - 1, now[1], now[2]}

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from companion.domain import events as ev
+from companion.services.request_keys import request_key
 
 if TYPE_CHECKING:
     from companion.domain.session_state import SessionState
@@ -81,20 +82,27 @@ class Command:
 async def _ask(service: SessionService, who: Caller, m: Message) -> Ack:
     name = m.get("name", who.name)  # absent: the name given at join
     outcome = await service.ask(
-        who.session_id, who.participant or "", who.where or "remote", m.get("text"), name
+        who.session_id,
+        who.participant or "",
+        who.where or "remote",
+        m.get("text"),
+        name,
+        m.get("key"),
     )
     return {"question": outcome.event.data["id"], "status": outcome.event.data["status"]}
 
 
 async def _vote(service: SessionService, who: Caller, m: Message) -> Ack:
-    outcome = await service.vote(who.session_id, who.participant or "", m.get("question"))
+    outcome = await service.vote(
+        who.session_id, who.participant or "", m.get("question"), m.get("key")
+    )
     question, votes = outcome.change.vote or (0, 0)
     return {"question": question, "voted": outcome.event.type == ev.VOTE_CAST, "votes": votes}
 
 
 async def _answer(service: SessionService, who: Caller, m: Message) -> Ack:
     outcome = await service.answer_poll(
-        who.session_id, who.participant or "", m.get("poll"), m.get("answer")
+        who.session_id, who.participant or "", m.get("poll"), m.get("answer"), m.get("key")
     )
     return {"poll": outcome.event.data["id"], "answer": outcome.event.data["answer"]}
 
@@ -117,7 +125,8 @@ def moderator_action(
     """A moderator action decided by one domain rule over the session's state."""
 
     async def decide(service: SessionService, who: Caller, m: Message) -> Ack:
-        outcome = await service.execute(who.session_id, lambda state: rule(state, m))
+        key = request_key("moderator", kind, m.get("key"))  # the moderators share keys
+        outcome = await service.execute(who.session_id, lambda state: rule(state, m), key)
         return ack(outcome) if ack is not None else {}
 
     return Command(kind, MODERATOR, decide, acks, rule=rule)

@@ -62,8 +62,9 @@ def _unsaved() -> StoreError:
 class CommitStrategy(Protocol):
     """Commits one decided event of one session, and follows what others commit."""
 
-    async def commit(self, session_id: str, decide: Decide) -> Outcome:
-        """Decide against the session's state, store the event, apply and publish it."""
+    async def commit(self, session_id: str, decide: Decide, key: str | None = None) -> Outcome:
+        """Decide against the session's state, store the event, apply and publish it; or,
+        when a change under `key` is already committed, that change's outcome."""
 
     def on_remote_event(self, event: ev.Event) -> None:
         """An event another process committed (seen on the shared log's tail)."""
@@ -77,15 +78,18 @@ class ApplyThenAppend:
         self.broken: set[str] = set()  # sessions whose memory may be ahead of the store
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def commit(self, session_id: str, decide: Decide) -> Outcome:
+    async def commit(self, session_id: str, decide: Decide, key: str | None = None) -> Outcome:
         """Decide, apply, append; publish once the store has it."""
         service = self.service
         if session_id in self.broken:
             await self._recover(session_id)
             if session_id in self.broken:
                 raise StoreError("The session cannot be saved right now; please try again.")
+        done = service.done_before(session_id, key)
+        if done is not None:
+            return done
         state = service.state(session_id)
-        event = service.next_event(state, decide(state))
+        event = service.next_event(state, decide(state), key)
         change = service.fold(state, event)
         try:
             await service.store.append([event])
@@ -129,24 +133,31 @@ class AppendThenApply:
         self._recent: dict[str, dict[int, Change]] = {}  # seq -> change, to answer our own
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def commit(self, session_id: str, decide: Decide) -> Outcome:
+    async def commit(self, session_id: str, decide: Decide, key: str | None = None) -> Outcome:
         """Decide against the latest state, append, then apply and publish: answered within
         ANSWER_SECONDS, waiting for the session's lock included."""
         started = time.monotonic()
         try:
             async with asyncio.timeout(ANSWER_SECONDS):
-                return await self._commit(session_id, decide, started + FENCE_SECONDS)
+                return await self._commit(session_id, decide, key, started + FENCE_SECONDS)
         except TimeoutError:
             log.warning("the store did not answer in time for %s", session_id)
             raise _unsaved() from None
 
-    async def _commit(self, session_id: str, decide: Decide, deadline: float) -> Outcome:
+    async def _commit(
+        self, session_id: str, decide: Decide, key: str | None, deadline: float
+    ) -> Outcome:
         service = self.service
         lock = self._locks.setdefault(session_id, asyncio.Lock())
         async with lock:
             for _ in range(MAX_CONFLICTS):
+                # After a conflict the log may hold this very change, made by an earlier
+                # attempt whose answer was lost: its key says so.
+                done = service.done_before(session_id, key)
+                if done is not None:
+                    return done
                 state = service.state(session_id)
-                event = service.next_event(state, decide(state))
+                event = service.next_event(state, decide(state), key)
                 try:
                     await service.store.append([event], deadline)
                 except SeqConflict:

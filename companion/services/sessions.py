@@ -37,6 +37,7 @@ from companion.services.commits import (
     StoreError,
 )
 from companion.services.projection import Change, project
+from companion.services.request_keys import KEY_FIELD, RecentKeys, request_key
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class SessionService:
             AppendThenApply(self) if store.shared else ApplyThenAppend(self)
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self.keys = RecentKeys()  # keyed changes, so a client's retry is not made twice
 
     # -- loading ---------------------------------------------------------------------
     async def import_programme(self, programme: Programme) -> list[SessionAccess]:
@@ -196,8 +198,10 @@ class SessionService:
         access = self.access.get(session_id)
         state.join_code = access.join_code if access else None
         events = await self.store.load_events(session_id)
+        self.keys.forget(session_id)
         first_primed = len(events) - recent
         for i, event in enumerate(events):
+            self.keys.remember(event)
             if prime is not None and i >= first_primed:
                 prime(self.fold(state, event))
             else:
@@ -249,13 +253,20 @@ class SessionService:
 
     # -- commands --------------------------------------------------------------------
     async def ask(
-        self, session_id: str, participant: str, where: str, text: object, name: object
+        self,
+        session_id: str,
+        participant: str,
+        where: str,
+        text: object,
+        name: object,
+        key: object = None,
     ) -> Outcome:
         """A participant asks a question under the current agenda item.
 
         It is held for moderation when the session pre-moderates or the word filter (the
         installation's list and the session's own words, unless the session turned it
-        off) matches; a session may refuse questions without a name.
+        off) matches; a session may refuse questions without a name. `key`: see
+        `request_keys`.
         """
         return await self.execute(
             session_id,
@@ -271,20 +282,28 @@ class SessionService:
                     s.premoderation or s.settings.held(self.word_filter, text, name),
                 )
             ),
+            request_key(participant, "ask", key),
         )
 
-    async def vote(self, session_id: str, participant: str, question: object) -> Outcome:
-        """A participant casts or withdraws a vote."""
+    async def vote(
+        self, session_id: str, participant: str, question: object, key: object = None
+    ) -> Outcome:
+        """A participant casts or withdraws a vote (a retry under the same `key` does neither
+        again)."""
         return await self.execute(
-            session_id, lambda s: s.require_open() or s.board.vote(question, participant)
+            session_id,
+            lambda s: s.require_open() or s.board.vote(question, participant),
+            request_key(participant, "vote", key),
         )
 
     async def answer_poll(
-        self, session_id: str, participant: str, poll: object, answer: object
+        self, session_id: str, participant: str, poll: object, answer: object, key: object = None
     ) -> Outcome:
         """A participant answers a poll, or changes their answer while it is open."""
         return await self.execute(
-            session_id, lambda s: s.require_open() or s.polls.answer(poll, participant, answer)
+            session_id,
+            lambda s: s.require_open() or s.polls.answer(poll, participant, answer),
+            request_key(participant, "poll.answer", key),
         )
 
     async def record_attendance(self, session_id: str, room: int, remote: int) -> Outcome:
@@ -378,20 +397,40 @@ class SessionService:
         rule = MODERATOR_ACTIONS.get(action)
         if rule is None:
             raise DomainError(f"Unknown moderator action {action!r}.", code="unknown_type")
-        return await self.execute(session_id, lambda s: rule(s, fields))
+        key = request_key("moderator", action, fields.get("key"))
+        return await self.execute(session_id, lambda s: rule(s, fields), key)
 
-    async def execute(self, session_id: str, decide: Decide) -> Outcome:
-        """Decide, store, then publish one event of one session."""
-        return await self.commits.commit(session_id, decide)
+    async def execute(self, session_id: str, decide: Decide, key: str | None = None) -> Outcome:
+        """Decide, store, then publish one event of one session.
+
+        With a `key` (`request_key`) already used by a committed change, nothing is
+        decided: the outcome is that change's, so a client's retry is not made twice.
+        """
+        return await self.commits.commit(session_id, decide, key)
 
     def on_remote_event(self, event: ev.Event) -> None:
         """An event another process committed to the shared log (from the tail)."""
         self.commits.on_remote_event(event)
 
     # -- the steps the commit strategies share ------------------------------------------
-    def next_event(self, state: SessionState, draft: ev.Draft) -> ev.Event:
-        """The decided draft as the session's next event."""
-        return ev.Event(state.session.id, state.seq + 1, draft.type, draft.data, self.clock())
+    def next_event(self, state: SessionState, draft: ev.Draft, key: str | None) -> ev.Event:
+        """The decided draft as the session's next event, with its request key."""
+        data = draft.data if key is None else {**draft.data, KEY_FIELD: key}
+        return ev.Event(state.session.id, state.seq + 1, draft.type, data, self.clock())
+
+    def done_before(self, session_id: str, key: str | None) -> Outcome | None:
+        """The outcome of the committed change made under `key`, to answer a retry with.
+
+        Its change carries nothing to send (clients had it when it was made) except, for a
+        vote, the question's count now, for the ack."""
+        event = self.keys.find(session_id, key)
+        if event is None:
+            return None
+        vote = None
+        if event.type in (ev.VOTE_CAST, ev.VOTE_WITHDRAWN):
+            question = self.state(session_id).board.questions.get(event.data["id"])
+            vote = (event.data["id"], question.votes if question else 0)
+        return Outcome(event, Change(session_id, event.seq, None, None, vote=vote))
 
     def fold(self, state: SessionState, event: ev.Event) -> Change:
         """Apply an event to the state; the change it makes for clients."""
@@ -403,6 +442,7 @@ class SessionService:
         access = self.access.get(event.session_id)
         if access is not None and event.type in (ev.CODE_CHANGED, ev.KEY_ROTATED):
             self._set_access(self._secrets_after(access, event))
+        self.keys.remember(event)
         self.bus.publish(change)
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import Counter
@@ -10,9 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import redis.asyncio as aioredis
 
-from companion.backends.redis import RedisStore
-from tests.e2e.conftest import SESSION
+from companion.services.commits import FENCE_SECONDS
+from tests.e2e.conftest import SESSION, Room
 from tests.redisproc import RedisProcess
 from tests.redisproxy import RedisProxy
 from tests.serverproc import ServerProcess
@@ -205,25 +207,33 @@ async def test_through_a_hung_and_a_dead_redis_every_answer_is_fast_and_true(
         assert any(r.sent > down_at + 4.5 and r.answer == "ack" for r in traffic.replies)
 
         await asyncio.sleep(1)  # let both processes' tails catch up
-        store = RedisStore(redis.url)
-        await store.open()
+        client = aioredis.from_url(redis.url, decode_responses=True)
         try:
-            log = await store.load_events(SESSION)
+            entries = await client.xrange(f"companion:events:{SESSION}")
         finally:
-            await store.close()
+            await client.aclose()
+        # Redis wrote every change within its deadline: at most FENCE_SECONDS after the
+        # process decided it ('a'), by Redis's own clock ('r'; one machine, one clock).
+        late = [(i, float(f["r"]) - float(f["a"])) for i, f in entries]
+        late = [(i, round(d, 3)) for i, d in late if d > FENCE_SECONDS + 0.02]
+        assert not late, late[:5]
         stored: set[str | tuple[str, int]] = set()
-        for event in log:
-            if event.type == "question.asked":
-                stored.add(event.data["text"])
-            elif event.type == "vote.cast":
-                stored.add((event.data["participant"], event.data["id"]))
+        for _, fields in entries:
+            data = json.loads(fields["d"])
+            if fields["t"] == "question.asked":
+                stored.add(data["text"])
+            elif fields["t"] == "vote.cast":
+                stored.add((data["participant"], data["id"]))
         acked = {r.key for r in traffic.replies if r.answer == "ack"}
-        refused = {r.key for r in traffic.replies if r.answer == "store_unavailable"}
         assert acked <= stored, sorted(map(str, acked - stored))[:5]
-        assert not refused & stored, sorted(map(str, refused & stored))[:5]
+        # The one exception docs/protocol.md (5.1) allows: Redis wrote the change within
+        # its deadline (checked above for every change) but its answer did not reach the
+        # process in time. Redis's faults here make that possible; it must stay rare.
+        surprises = [r for r in traffic.replies if r.answer != "ack" and r.key in stored]
+        assert len(surprises) <= 3, surprises
         for server in servers:  # both processes agree with the log
             snap = await snapshot_of(server)
-            assert snap["seq"] == log[-1].seq
+            assert snap["seq"] == int(entries[-1][0].split("-")[0])
     finally:
         redis.resume()
         for client in clients:
@@ -242,3 +252,30 @@ async def snapshot_of(server: ServerProcess) -> dict[str, object]:
         return await moderator.wait_for(lambda m: m["type"] == "snapshot")
     finally:
         await moderator.close()
+
+
+async def test_a_retry_with_the_same_key_is_answered_once_and_counted_once(room: Room) -> None:
+    """Over a real WebSocket: an ask, a vote and a moderator action each sent twice with one
+    `key` make one change each and get the same ack twice; a malformed key is
+    `bad_message` with `re`; reconnecting does not forget the keys."""
+    phone = await room.participant("room")
+    moderator = await room.moderator()
+    ask = {"type": "ask", "text": "Hur når vi dem på distans?", "key": "q-7f3a"}
+    first, second = await phone.request(dict(ask)), await phone.request(dict(ask))
+    assert first["type"] == "ack" and {**second, "re": first["re"]} == first
+    qid = first["question"]
+    vote = {"type": "vote", "question": qid, "key": "v-19c2"}
+    acks = [await phone.request(dict(vote)) for _ in range(2)]
+    assert [(a["voted"], a["votes"]) for a in acks] == [(True, 1), (True, 1)]
+    move = {"type": "agenda.next", "key": "m-1"}
+    assert [(await moderator.request(dict(move)))["type"] for _ in range(2)] == ["ack", "ack"]
+    bad = await phone.request({"type": "vote", "question": qid, "key": "två ord"})
+    assert (bad["type"], bad["code"]) == ("error", "bad_message") and "re" in bad
+    assert phone.welcome is not None
+    token = phone.welcome["participant"]["token"]  # a reconnect is the same participant
+    again = await room.participant("room", token=token)
+    assert (await again.request(dict(vote)))["voted"] is True
+    snap = await (await room.moderator()).wait_for(lambda m: m["type"] == "snapshot")
+    assert [(q["text"], q["votes"]) for q in snap["questions"]] == [(ask["text"], 1)]
+    first_item = snap["agenda"]["items"][0]["id"]
+    assert snap["agenda"]["current"] == first_item  # moved once, not twice
