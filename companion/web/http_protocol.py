@@ -14,9 +14,10 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from companion.fd_budget import AddressCap
 
+_REFUSAL = b"Too many connections from this address.\n"
 REFUSED = (
     b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain; charset=utf-8\r\n"
-    b"content-length: 38\r\nconnection: close\r\n\r\nToo many connections from this address.\n"
+    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_REFUSAL), _REFUSAL)
 )
 
 

@@ -40,16 +40,22 @@ def small_server(tmp_path: Path) -> Iterator[LowFileLimitServer]:
     server.stop()
 
 
-def healthz(server: ServerProcess, source: str) -> int:
-    """GET /healthz from a given loopback address."""
+def get(server: ServerProcess, source: str) -> tuple[int, bytes]:
+    """GET /healthz from a given loopback address: status and body."""
     conn = http.client.HTTPConnection(
         "127.0.0.1", server.port, timeout=3, source_address=(source, 0)
     )
     try:
         conn.request("GET", "/healthz")
-        return conn.getresponse().status
+        response = conn.getresponse()
+        return response.status, response.read()
     finally:
         conn.close()
+
+
+def healthz(server: ServerProcess, source: str) -> int:
+    """The status of GET /healthz from a given loopback address."""
+    return get(server, source)[0]
 
 
 def idle_sockets(port: int, count: int) -> list[socket.socket]:
@@ -78,7 +84,8 @@ async def test_idle_sockets_cannot_starve_the_server(small_server: LowFileLimitS
     """With 256 open files, 400 idle sockets on each port and 20 that trickle a request
     head a byte a second (all from 127.0.0.1): `/healthz` and a join from another address
     work at once; every such socket is closed within the request timeout (5 s); then the
-    same address gets in too; the log grows by a few lines, no traceback."""
+    same address gets in too (before, it is answered 429); the log grows by a few lines,
+    no traceback."""
     server = small_server
     log_size = (server.data_dir / "server.log").stat().st_size
     idle = idle_sockets(server.port, IDLE) + idle_sockets(server.ws_port, IDLE)
@@ -92,6 +99,9 @@ async def test_idle_sockets_cannot_starve_the_server(small_server: LowFileLimitS
 
     assert await asyncio.to_thread(healthz, server, OTHER) == 200
     assert await join_from(server, OTHER) == "welcome"
+    # The address that holds its share is told so, in a well-formed response.
+    refused = await asyncio.to_thread(get, server, "127.0.0.1")
+    assert refused == (429, b"Too many connections from this address.\n")
 
     while time.monotonic() - started < 8:
         for sock in trickling:
