@@ -20,18 +20,21 @@ pytestmark = pytest.mark.timeout(90)
 DEAD_WITHIN = 15.0
 
 
+@pytest.mark.parametrize("live", [True, False], ids=["live", "offline"])
 async def test_a_killed_viewer_is_counted_out_within_15_seconds(
-    media_server: ServerProcess, opened: list[Client]
+    media_server: ServerProcess, opened: list[Client], live: bool
 ) -> None:
-    """Two viewers in their own processes watch a live stream; one is SIGKILLed: the
-    server's count and the moderator's presence drop to 1 within 15 s; the other stays."""
-    stage = Stage(media_server, "tema-3-session-2", opened)
+    """Two viewers in their own processes, a stream live or offline (no media flowing, so
+    no RTCP either); one is SIGKILLed: the server's count and the moderator's presence
+    drop to 1 within 15 s; the other stays."""
+    stage = Stage(media_server, "tema-3-session-2" if live else "tema-1-session-2", opened)
     await stage.load_settings()
     moderator = await stage.moderator()
     publisher = Publisher(
         media_server.http, stage.session, stage.stream_key, CounterTrack(), ToneTrack()
     )
-    assert (await publisher.start()).status == 201
+    if live:
+        assert (await publisher.start()).status == 201
     viewers = [
         await PeerProcess.start(
             "viewer", media_server.http, stage.session, await stage.participant_token()
@@ -50,7 +53,7 @@ async def test_a_killed_viewer_is_counted_out_within_15_seconds(
             DEAD_WITHIN + 5,
         )
         took = time.monotonic() - died
-        print(f"killed viewer counted out after {took:.1f} s")
+        print(f"killed viewer ({'live' if live else 'offline'}) counted out after {took:.1f} s")
         assert counted_out and took < DEAD_WITHIN, took
         stats = await stage.stats()
         assert stats["viewers"] == 1
@@ -62,7 +65,7 @@ async def test_a_killed_viewer_is_counted_out_within_15_seconds(
     finally:
         for viewer in viewers:
             viewer.kill()
-        await publisher.stop()
+        await publisher.stop(delete=live)
 
 
 async def test_a_killed_publisher_goes_offline_within_15_seconds(
