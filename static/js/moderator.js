@@ -717,10 +717,13 @@ function onMessage(message) {
   }
   for (const id of model.questions.keys()) known.add(id);
   if (changed.includes("session")) renderSession();
-  if (changed.includes("agenda")) renderAgenda();
+  if (changed.includes("agenda")) {
+    renderAgenda();
+    pollConsole.renderItemChoices();
+  }
   if (changed.includes("questions") || changed.includes("counts")) renderQueue();
   if (changed.includes("presence")) renderPresence();
-  if (changed.includes("polls") || changed.includes("tallies")) pollConsole.render();
+  if (changed.includes("polls") || changed.includes("tallies") || changed.includes("agenda")) pollConsole.render();
   if (changed.includes("attendance")) pollConsole.renderAttendance();
 }
 

@@ -1,7 +1,7 @@
 // The moderator console's polls panel: create, open/close/reopen, hide results, put a
 // poll on the big screen; live results; attendance peaks and the report downloads.
 // Like the rest of the console it redraws only from server events.
-import { count, t } from "./i18n.js";
+import { count, formatTime, t } from "./i18n.js";
 import { resultsView } from "./polls.js";
 import { el, errorText, excerpt, toast } from "./ui.js";
 
@@ -116,6 +116,18 @@ export class PollConsole {
     );
   }
 
+  /** The agenda items a new poll can belong to, kept up with the organiser's live edits. */
+  renderItemChoices() {
+    const select = $("poll-item");
+    const chosen = select.value;
+    const items = this.model.agenda?.items ?? [];
+    const options = items.map((item) =>
+      el("option", { value: item.id }, item.start ? `${formatTime(item.start)} ${item.title}` : item.title),
+    );
+    select.replaceChildren(select.options[0], ...options);
+    select.value = items.some((item) => item.id === chosen) ? chosen : "";
+  }
+
   render() {
     const list = $("poll-admin");
     const polls = [...this.model.polls.values()].sort((a, b) => b.id - a.id); // newest first
@@ -123,7 +135,7 @@ export class PollConsole {
     const focus = list.contains(active) ? [active.closest("li")?.dataset.id, active.dataset.action] : null;
     const nodes = polls.map((poll) => {
       const { results, ...rest } = poll; // results change often and only redraw their slot
-      const sig = JSON.stringify([document.documentElement.lang, rest, this.model.agenda?.items.length]);
+      const sig = JSON.stringify([document.documentElement.lang, rest, this.model.agenda?.items.map((i) => i.title)]);
       let entry = this.rows.get(poll.id);
       if (!entry || entry.sig !== sig) {
         entry = { sig, node: this.row(poll) };

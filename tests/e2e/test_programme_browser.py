@@ -458,8 +458,8 @@ async def test_an_agenda_edit_appears_on_a_phone_and_the_big_screen_without_relo
     chrome: Browser, server: ServerProcess, room: Room
 ) -> None:
     """The organiser retitles the current and the next item while the session runs: the
-    phone's and the big screen's "now" and "next" change in place (neither page is
-    reloaded); the question on the phone stays."""
+    phone's and the big screen's "now" and "next", and the console's agenda and poll-item
+    choices, change in place (no page is reloaded); the question on the phone stays."""
     moderator = await room.moderator()
     await moderator.request({"type": "agenda.goto", "item": "samtal-olsson"})
     _, phone = await new_page(chrome, PHONE)
@@ -472,6 +472,11 @@ async def test_an_agenda_edit_appears_on_a_phone_and_the_big_screen_without_relo
     await screen.goto(f"{server.http}/screen/{room.code}")
     await expect(screen.locator("#screen-current")).to_have_text("En myndighets förändringsresa")
     await screen.evaluate("() => { window.notReloaded = true; }")
+
+    _, console = await new_page(chrome, TABLET)
+    await console.goto(f"{server.http}/moderate/{SESSION}#key={room.moderator_token}")
+    await expect(console.locator("body")).to_have_attribute("data-connection", "live")
+    await console.evaluate("() => { window.notReloaded = true; }")
 
     organiser = await sign_in(chrome, server, "anna@kommun.se", LAPTOP, "ledarskap-och-innovation")
     agenda = (
@@ -493,6 +498,12 @@ async def test_an_agenda_edit_appears_on_a_phone_and_the_big_screen_without_relo
     await click(organiser, SV["programme.save"])
     await expect(phone.locator("#next-item")).to_contain_text("Fika och mingel")
     await expect(screen.locator("#screen-next")).to_contain_text("Fika och mingel")
+    # The console: its agenda and the items a new poll can belong to follow too.
+    await expect(console.locator("#current-title")).to_contain_text("generaldirektör för ESV")
+    await expect(console.locator("#poll-item option[value='fika']")).to_have_text(
+        "10.55 Fika och mingel"
+    )
+    assert await console.evaluate("() => window.notReloaded === true")
     assert await phone.evaluate("() => window.notReloaded === true")
     assert await screen.evaluate("() => window.notReloaded === true")
     await expect(phone.locator("main")).to_contain_text(
