@@ -335,6 +335,20 @@ async def test_copying_a_season_clears_dates_and_gives_new_codes(
     old, new = programme.sessions.access[sid], programme.sessions.access[new_sid]
     assert old.join_code != new.join_code and old.moderator_token != new.moderator_token
     assert programme.sessions.state(new_sid).seq == 0
+    # Setting the date of a copied meeting makes it scheduled again.
+    autumn = Where("ledarskap", "hosten-2020")
+    fields = {
+        "title": event.title,
+        "date": "2020-09-08",
+        "start": "09:30",
+        "end": "12:30",
+        "status": "date-to-come",
+        "venue": event.venue,
+    }
+    await programme.save(ACTOR, "event", autumn, event.id, fields)
+    found = programme.sessions.programme.find_session(new_sid)
+    assert found is not None
+    assert (found[2].date, found[2].status) == (dt.date(2020, 9, 8), Status.SCHEDULED)
     with pytest.raises(FormError) as exc_info:
         await programme.copy_season(
             ACTOR, "ledarskap", "varen-2020", {"id": "hosten-2020", "title": "Igen"}

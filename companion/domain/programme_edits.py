@@ -143,10 +143,19 @@ def read_event(fields: Mapping[str, str], taken: Collection[str], old: Event | N
             f"expected one of {', '.join(s.value for s in EVENT_STATUSES)}, got {status.value!r}",
             value=status.value,
         )
+    date = f.read("date", rules.date)
+    if (
+        old is not None
+        and old.status == Status.DATE_TO_COME
+        and old.date is None
+        and date is not None
+        and status == Status.DATE_TO_COME
+    ):
+        status = Status.SCHEDULED  # the date has come: a copied season's meeting is set
     event = Event(
         id=old.id if old else f.new_id(taken, "event"),
         title=f.text("title", rules.MAX_TITLE, required=True),
-        date=f.read("date", rules.date),
+        date=date,
         start=start,
         end=end,
         venue=f.text("venue", rules.MAX_NAME),
