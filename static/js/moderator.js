@@ -59,6 +59,7 @@ let ready = false;
 let tab = null; // chosen from the first snapshot, then by the moderator
 const editing = new Map(); // question id -> draft text, kept across redraws
 let mergeSource = null;
+let mergedInto = null; // the question a merge just went into, for the focus
 const known = new Set(); // question ids seen, to announce only new pending ones
 const inflight = new Set(); // requests not answered yet: a double tap sends once
 const rendered = new Map(); // question id -> {sig, node}: unchanged rows are kept as is
@@ -821,15 +822,22 @@ function wireControls() {
   $("merge-targets").addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-merge-target]");
     if (!button || mergeSource === null) return;
-    const ok = await send({ type: "question.merge", question: mergeSource, into: Number(button.dataset.mergeTarget) });
+    // Known before the request: the merge event may close the dialog before the ack comes.
+    mergedInto = Number(button.dataset.mergeTarget);
+    const ok = await send({ type: "question.merge", question: mergeSource, into: mergedInto });
     if (ok) dialog.close();
+    else mergedInto = null;
   });
   dialog.addEventListener("close", () => {
     const source = mergeSource;
+    const into = mergedInto;
     mergeSource = null;
-    // The button that opened the dialog may have been redrawn; return focus to its row.
-    const row = document.querySelector(`#queue li[data-id="${source}"]`);
+    mergedInto = null;
+    // After a merge the duplicate's row is gone: focus goes to the question it went into
+    // (or, in another tab, to the tab list). Cancelled: back to the row that opened it.
+    const row = document.querySelector(`#queue li[data-id="${into ?? source}"]`);
     if (row && !row.contains(document.activeElement)) firstControl(row)?.focus();
+    else if (!row && (!document.activeElement || document.activeElement === document.body)) $(`tab-${tab}`).focus();
   });
 }
 

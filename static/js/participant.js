@@ -48,9 +48,6 @@ const polls = new PollList({
 
 // -- helpers -------------------------------------------------------------------------
 
-function votesText(n) {
-  return count("common.votes", n);
-}
 
 function plannedText(item) {
   const parts = [];
@@ -162,6 +159,7 @@ function createRow(id) {
       { type: "button", class: "vote-button", dataset: { id } },
       el("span", { class: "vote-arrow", "aria-hidden": "true" }, "▲"),
       el("span", { class: "q-votes" }),
+      el("span", { class: "vote-name visually-hidden" }),
     ),
   );
 }
@@ -187,7 +185,12 @@ function updateRow(row, q) {
   where.hidden = !q.where;
   const button = row.querySelector(".vote-button");
   button.setAttribute("aria-pressed", voted ? "true" : "false");
-  button.setAttribute("aria-label", `${t("questions.vote_for", { text: q.text })} (${votesText(q.votes)})`);
+  // Named by its content, so the name starts with what it shows (the count): "3 röster.
+  // Rösta på frågan: …" (WCAG 2.5.3, label in name).
+  setText(
+    button.querySelector(".vote-name"),
+    ` ${count("common.votes_noun", q.votes)}. ${t("questions.vote_for", { text: q.text })}`,
+  );
   // Withdrawing stays possible after a question is answered; casting does not.
   // A closed session takes no votes at all, not even withdrawals.
   button.disabled = sessionClosed() || !(VOTABLE.has(q.status) || voted);
