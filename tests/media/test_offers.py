@@ -13,6 +13,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from companion.media.codecs import accept_publisher_codecs
+from companion.media.offers import with_directions
 from tests.media.conftest import Stage
 from tests.media.peers import HttpAnswer, http, prefer
 from tests.serverproc import ServerProcess
@@ -259,3 +260,20 @@ async def test_mutated_trickle_fragments_get_no_5xx_and_no_internals(
     assert statuses.get(204, 0) > 50 and statuses.get(400, 0) > 10, statuses
     gone = await http("DELETE", created.headers["location"], token=token, content_type=None)
     assert gone.status == 200
+
+
+def test_an_absent_direction_is_the_session_level_one_else_sendrecv() -> None:
+    """RFC 3264/4566: a section without a direction takes the session's, else sendrecv;
+    a section's own direction stays."""
+    offer = (
+        "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n{session}"
+        "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"
+        "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=inactive\r\n"
+    )
+    plain = with_directions(offer.format(session=""))
+    assert plain.split("m=")[1].endswith("a=sendrecv\r\n")
+    assert plain.split("m=")[2].count("a=") == 2 and "a=inactive" in plain.split("m=")[2]
+    session_level = with_directions(offer.format(session="a=sendonly\r\n"))
+    assert session_level.split("m=")[1].endswith("a=sendonly\r\n")
+    assert "a=inactive" in session_level.split("m=")[2]
+    assert with_directions("v=0\r\n") == "v=0\r\n"  # nothing to add without media
