@@ -14,6 +14,7 @@ from companion.services.organisers import OrganiserService
 from companion.services.programme import ProgrammeService
 from companion.services.sessions import SessionService
 from companion.settings import Settings
+from companion.web.network_pages import NetworkPages
 from companion.web.organise_networks import network_routes
 from companion.web.organise_pages import account_routes
 from companion.web.organise_sessions import session_routes
@@ -66,6 +67,7 @@ def create_app(
             Route("/i18n/{lang}.json", pages.strings),
             Route("/api/sessions/{code}", pages.session_api),
             Route("/healthz", pages.health),
+            *NetworkPages(settings, service).routes(),
             *account_routes(organisers, settings),
             *network_routes(organisers, settings),
             *session_routes(organisers, settings),
