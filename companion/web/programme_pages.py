@@ -262,7 +262,10 @@ class ProgrammePages:
                 if exc.code != "no_change":
                     return await self._page(request, place, 409, message=domain_key(exc))
             await self.access.audit(request, place.network.id, f"{kind}.move", thing_id)
-            return self.access.redirect(place.url() + f"#{kind}-{quote(thing_id)}")
+            # Back to the same row, with the same button focused (organise.js), so moving
+            # by keyboard is one key press per step.
+            moved = f"?moved={offset}#{kind}-{quote(thing_id)}"
+            return self.access.redirect(place.url() + moved)
 
         async def delete(request: Request) -> Response:
             who, place = await self._guard(request, level)

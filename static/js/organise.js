@@ -33,3 +33,16 @@ for (const form of document.querySelectorAll("form[data-confirm]")) {
 // right above it and is read out with it through aria-describedby).
 const invalid = document.querySelector("main [aria-invalid='true']");
 if (invalid) invalid.focus();
+
+// After "up" or "down", the moved row's same button has the focus again (the other one
+// at either end), so a keyboard user can keep moving it.
+const moved = new URLSearchParams(location.search).get("moved");
+const movedRow = moved && location.hash ? document.getElementById(decodeURIComponent(location.hash.slice(1))) : null;
+if (movedRow?.classList.contains("child-row")) {
+  const buttons = [...movedRow.querySelectorAll("button[name='offset']")];
+  const button = buttons.find((b) => b.value === moved && !b.disabled) ?? buttons.find((b) => !b.disabled);
+  // After the load, when the browser has scrolled to the row (which would reset the focus).
+  const focus = () => setTimeout(() => button?.focus(), 0);
+  if (document.readyState === "complete") focus();
+  else window.addEventListener("load", focus, { once: true });
+}

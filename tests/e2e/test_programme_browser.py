@@ -332,6 +332,16 @@ async def test_an_organiser_builds_the_seed_season_and_conference_by_clicking(
             await expect(row).to_contain_text(session)
             await expect(row).to_contain_text(theme)
         await checked(page)
+        # Moving by keyboard: Enter on "down" twice; the focus stays on the moved row.
+        down = page.get_by_role("button", name=f"Flytta ned: {THEMES[0][1]}")
+        await down.focus()
+        for _ in range(2):
+            await expect(down).to_be_focused()
+            async with page.expect_navigation():
+                await page.keyboard.press("Enter")
+        await expect(rows.nth(2)).to_contain_text(THEMES[0][1])
+        await expect(down).to_be_focused()
+        await checked(page, heading=False)
 
         # Postpone one meeting until further notice; the last one: date to come.
         season = f"{server.http}/organise/networks/{NETWORK}/seasons/varen-2020"
