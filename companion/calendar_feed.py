@@ -129,4 +129,5 @@ def network_calendar(
         calendar.add_missing_timezones(
             first_date=dt.date(min(days).year, 1, 1), last_date=dt.date(max(days).year + 1, 1, 1)
         )
-    return calendar.to_ical()
+    feed: bytes = calendar.to_ical()
+    return feed

@@ -236,7 +236,7 @@ class _Parser:
             return None
         if not isinstance(node, ScalarNode):
             raise self.error(node, m.at(key), f"expected {what}, got {_describe(node)}")
-        text = node.value.strip()
+        text: str = node.value.strip()
         if required and not text:
             raise self.error(node, m.at(key), "must not be empty")
         return text
@@ -264,7 +264,7 @@ class _Parser:
         try:
             value = rules.ident(node.value, what, seen, pattern)
         except RuleError as exc:
-            line = seen.get(exc.params.get("value", ""))  # type: ignore[arg-type]
+            line = seen.get(str(exc.params.get("value", "")))
             where = f" (already used at line {line})" if exc.code == "duplicate_id" else ""
             raise self.error(node, m.at(key), exc.message + where) from None
         seen[value] = node.start_mark.line + 1

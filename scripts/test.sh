@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the test suite needs (when missing), then run lint and the whole suite.
+# Install everything the test suite needs (when missing), then run lint, the type check and the
+# whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,4 +26,5 @@ fi
 
 python3 -m ruff check .
 python3 -m ruff format --check .
+python3 -m mypy companion
 python3 -m pytest -q "$@"

@@ -499,8 +499,11 @@ class RedisTail:
         try:
             while True:
                 try:
-                    streams = {_stream_key(s): f"{seq}-0" for s, seq in self.positions.items()}
-                    reply = await client.xread(streams, block=self.block_ms, count=1000)
+                    streams: dict[Any, Any] = {
+                        _stream_key(s): f"{seq}-0" for s, seq in self.positions.items()
+                    }
+                    # With decode_responses: [[stream, [(entry id, {field: value})]]].
+                    reply: Any = await client.xread(streams, block=self.block_ms, count=1000)
                     self._set_connected(True)
                     delay = 0.2
                 except (RedisError, OSError) as exc:

@@ -188,20 +188,22 @@ class SQLiteStore:
 
     async def load_programme_versioned(self) -> tuple[dict[str, Any] | None, int]:
         """The stored programme and its version, read together."""
-        return await self._submit("programme_read", None)
+        read: tuple[dict[str, Any] | None, int] = await self._submit("programme_read", None)
+        return read
 
     async def programme_version(self) -> int:
         """The version of the stored programme."""
         rows = await self._submit(
             "query", ("SELECT version FROM programme_version WHERE id = 1", ())
         )
-        return rows[0][0] if rows else 0
+        return int(rows[0][0]) if rows else 0
 
     async def replace_programme(
         self, data: dict[str, Any], access: list[SessionAccess], expected_version: int
     ) -> int:
         """Save the programme only if it is still at `expected_version` (VersionConflict)."""
-        return await self._submit("programme", (data, access, expected_version))
+        version: int = await self._submit("programme", (data, access, expected_version))
+        return version
 
     async def load_access(self) -> list[SessionAccess]:
         """The secrets of every session."""
@@ -240,7 +242,8 @@ class SQLiteStore:
 
     # -- organisers ----------------------------------------------------------------------
     async def _q(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        return await self._submit("query", (sql, params))
+        rows: list[Any] = await self._submit("query", (sql, params))
+        return rows
 
     async def add_organiser(self, organiser: Organiser) -> bool:
         """Create an account; False when the email is taken."""
@@ -411,6 +414,7 @@ class SQLiteStore:
             "programme_read": self._read_programme,
             "query": lambda d, a: d.execute(a[0], a[1]).fetchall(),
         }
+        error: BaseException | None
         try:
             result, error = handlers[job.kind](db, job.args), None
         except VersionConflict as exc:

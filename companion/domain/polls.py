@@ -145,7 +145,7 @@ def hidden_results(poll: Poll) -> dict[str, Any]:
 # -- cleaning input --------------------------------------------------------------------
 
 
-def _text(value: Any, what: str, limit: int, error: type[DomainError]) -> str:
+def _text(value: object, what: str, limit: int, error: type[DomainError]) -> str:
     if not isinstance(value, str):
         raise error(f"The {what} must be text.")
     try:

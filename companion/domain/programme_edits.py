@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol, TypeVar
 
@@ -166,7 +167,9 @@ def read_event(fields: Mapping[str, str], taken: Collection[str], old: Event | N
     )
     for session in event.sessions:
         for item in session.items:
-            f.check("end", lambda i=item: rules.item_within_event(i.start, i.minutes, end))
+            f.check(
+                "end", functools.partial(rules.item_within_event, item.start, item.minutes, end)
+            )
     f.done()
     return event
 
@@ -441,7 +444,8 @@ def with_children(p: Programme, kind: str, where: Where, things: tuple[Any, ...]
     if kind == "event":
         return with_season(p, n, s, lambda x: dataclasses.replace(x, events=things))
     field = "tracks" if kind == "track" else "sessions"
-    return with_event(p, n, s, e, lambda x: dataclasses.replace(x, **{field: things}))
+    changes: dict[str, Any] = {field: things}
+    return with_event(p, n, s, e, lambda x: dataclasses.replace(x, **changes))
 
 
 def save(

@@ -73,7 +73,7 @@ def _require_unicode(text: str, what: str) -> None:
         raise InvalidText(f"The {what} contains characters that are not valid text.") from None
 
 
-def clean_text(text: Any) -> str:
+def clean_text(text: object) -> str:
     """A question text trimmed and checked against the length limits."""
     if not isinstance(text, str):
         raise InvalidText("The question must be text.")
@@ -88,7 +88,7 @@ def clean_text(text: Any) -> str:
     return text
 
 
-def clean_name(name: Any) -> str | None:
+def clean_name(name: object) -> str | None:
     """A display name trimmed, or None for anonymous; checked against the length limit."""
     if name is None:
         return None

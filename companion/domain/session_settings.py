@@ -95,7 +95,7 @@ def change(current: SessionSettings, fields: dict[str, Any]) -> ev.Draft:
 
 def apply(current: SessionSettings, data: dict[str, Any]) -> SessionSettings:
     """The settings after a `session.settings` event."""
-    changed = {k: bool(data[k]) for k in FLAGS if k in data}
+    changed: dict[str, Any] = {k: bool(data[k]) for k in FLAGS if k in data}
     if "extra_words" in data:
         changed["extra_words"] = tuple(data["extra_words"])
     return replace(current, **changed)

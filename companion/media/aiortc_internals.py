@@ -77,5 +77,6 @@ def expire_consent_sooner(interval: float, failures: int) -> None:
     checks in a row; its 5 s x 6 keep a peer that vanished counted for about 30 s. Both
     are module constants read at each check, and there is no per-connection setting.
     """
-    aioice.ice.CONSENT_INTERVAL = interval  # type: ignore[attr-defined]
-    aioice.ice.CONSENT_FAILURES = failures  # type: ignore[attr-defined]
+    # aioice declares the interval an int; it only multiplies it by a random factor.
+    aioice.ice.CONSENT_INTERVAL = interval  # type: ignore[assignment]
+    aioice.ice.CONSENT_FAILURES = failures

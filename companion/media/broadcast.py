@@ -147,7 +147,8 @@ class Broadcast:
             while True:
                 frame = await track.recv()
                 self.frames_in += 1
-                mailbox.put(frame)
+                if isinstance(frame, av.VideoFrame):  # a received track gives decoded frames
+                    mailbox.put(frame)
         except MediaStreamError:
             pass
         finally:
@@ -163,6 +164,8 @@ class Broadcast:
                 frame = await track.recv()
             except MediaStreamError:
                 return
+            if not isinstance(frame, av.AudioFrame):  # a received track gives decoded frames
+                continue
             try:
                 packets = self._audio_encoder.encode(
                     frame, seconds_to_pts(self.clock(), AUDIO_RATE)

@@ -25,7 +25,7 @@ def accept_publisher_codecs() -> None:
     have = {
         c.parameters.get("profile-level-id") for c in video if c.mimeType.lower() == "video/h264"
     }
-    payload_type = max(c.payloadType for c in video) + 1
+    payload_type = max(c.payloadType or 0 for c in video) + 1
     for profile in EXTRA_H264_PROFILES:
         if profile in have:
             continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fractions
 import math
+from typing import Any
 
 import av
 from aiortc.codecs.vpx import number_of_threads
@@ -123,7 +124,7 @@ class VideoEncoder:
         self.size = (width, height)
         return codec
 
-    def encode(self, frame: av.VideoFrame, pts: int, keyframe: bool) -> list[av.Packet]:
+    def encode(self, frame: av.VideoFrame, pts: int, keyframe: bool) -> list[av.Packet[Any]]:
         """Encode one decoded frame at `pts` (90 kHz); returns the packets, usually one."""
         width, height = fit_size(frame.width, frame.height, self.max_height)
         if frame.format.name != "yuv420p" or (width, height) != (frame.width, frame.height):
@@ -162,12 +163,12 @@ class AudioEncoder:
         )
         self.next_pts: int | None = None
 
-    def encode(self, frame: av.AudioFrame, now_pts: int) -> list[av.Packet]:
+    def encode(self, frame: av.AudioFrame, now_pts: int) -> list[av.Packet[Any]]:
         """Encode one decoded frame; `now_pts` is the wall clock in 48 kHz samples."""
         if self.next_pts is None or now_pts - self.next_pts > AUDIO_RATE // 5:
             self.next_pts = now_pts
         frame.pts = None  # the publisher's clock means nothing to ours
-        out: list[av.Packet] = []
+        out: list[av.Packet[Any]] = []
         for chunk in self.resampler.resample(frame):
             out.extend(self.codec.encode(chunk))
         for packet in out:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -30,14 +31,14 @@ class PacketTrack(MediaStreamTrack):
         self.kind = kind
         self._fanout = fanout
         self._limit = limit
-        self._queue: deque[av.Packet] = deque()
+        self._queue: deque[av.Packet[Any]] = deque()
         self._wake = asyncio.Event()
         self._attached = False
         self._need_keyframe = kind == "video"
         self.delivered = 0
         self.dropped = 0
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         """The next packet for this viewer; waits while the stream is offline."""
         if not self._attached:
             # Attach on the sender's first read, i.e. once the viewer is connected, so no
@@ -52,7 +53,7 @@ class PacketTrack(MediaStreamTrack):
         self.delivered += 1
         return self._queue.popleft()
 
-    def offer(self, packet: av.Packet, keyframe: bool) -> None:
+    def offer(self, packet: av.Packet[Any], keyframe: bool) -> None:
         """Queue a packet for this viewer, or drop it (see VIDEO_QUEUE)."""
         if self._need_keyframe:
             if not keyframe:
@@ -116,7 +117,7 @@ class Fanout:
         """Stop delivering to a track."""
         self.tracks.discard(track)
 
-    def push(self, packet: av.Packet, keyframe: bool = False) -> None:
+    def push(self, packet: av.Packet[Any], keyframe: bool = False) -> None:
         """Give one encoded packet to every viewer."""
         self.packets += 1
         for track in tuple(self.tracks):

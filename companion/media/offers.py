@@ -63,7 +63,8 @@ def check(description: SessionDescription, viewer: bool) -> None:
             raise BadOffer("The offer may only have audio and video sections.")
         if not section.rtp.muxId:
             raise BadOffer("Every media section needs an a=mid line.")
-        if not section.ice.usernameFragment or not section.ice.password:
+        ice = section.ice
+        if ice is None or not ice.usernameFragment or not ice.password:
             raise BadOffer("The offer has no ICE credentials (a=ice-ufrag and a=ice-pwd).")
         if section.dtls is None or not section.dtls.fingerprints:
             raise BadOffer("The offer has no DTLS fingerprint (a=fingerprint).")

@@ -8,8 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from aiortc import RTCPeerConnection
 
@@ -94,7 +93,7 @@ class Publication:
         self.ended = True
         self._spawn(self._on_end(self, reason))
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._callbacks.add(task)
         task.add_done_callback(self._callbacks.discard)

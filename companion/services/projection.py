@@ -199,12 +199,12 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
             elif was_public.get(qid):
                 removed.append(qid)
         moderator = {"type": "questions", "questions": mod_views, "removed": []}
-        public = (
+        public_questions: dict[str, Any] | None = (
             {"type": "questions", "questions": pub_views, "removed": removed}
             if pub_views or removed
             else None
         )
-        return Change(sid, seq, public, moderator)
+        return Change(sid, seq, public_questions, moderator)
     if applied.agenda:
         body = {"type": "agenda", "agenda": agenda_view(state.agenda)}
         return Change(sid, seq, body, body)

@@ -52,9 +52,10 @@ class RecentKeys:
 
     def find(self, session_id: str, key: str | None) -> ev.Event | None:
         """The committed event made under this key, if any."""
-        if key is None:
+        events = self._events.get(session_id)
+        if key is None or events is None:
             return None
-        return self._events.get(session_id, {}).get(key)
+        return events.get(key)
 
     def forget(self, session_id: str) -> None:
         """Drop a session's keys (before rebuilding it from its log)."""

@@ -268,20 +268,16 @@ class SessionService:
         off) matches; a session may refuse questions without a name. `key`: see
         `request_keys`.
         """
+
+        def decide(s: SessionState) -> ev.Draft:
+            s.require_questions_open()
+            s.require_name_unless_anonymous(name)
+            held = s.premoderation or s.settings.held(self.word_filter, text, name)
+            return s.board.ask(text, name, participant, where, s.agenda.current, held)
+
         return await self.execute(
             session_id,
-            lambda s: (
-                s.require_questions_open()
-                or s.require_name_unless_anonymous(name)
-                or s.board.ask(
-                    text,
-                    name,
-                    participant,
-                    where,
-                    s.agenda.current,
-                    s.premoderation or s.settings.held(self.word_filter, text, name),
-                )
-            ),
+            decide,
             request_key(participant, "ask", key),
         )
 
@@ -290,21 +286,23 @@ class SessionService:
     ) -> Outcome:
         """A participant casts or withdraws a vote (a retry under the same `key` does neither
         again)."""
-        return await self.execute(
-            session_id,
-            lambda s: s.require_open() or s.board.vote(question, participant),
-            request_key(participant, "vote", key),
-        )
+
+        def decide(s: SessionState) -> ev.Draft:
+            s.require_open()
+            return s.board.vote(question, participant)
+
+        return await self.execute(session_id, decide, request_key(participant, "vote", key))
 
     async def answer_poll(
         self, session_id: str, participant: str, poll: object, answer: object, key: object = None
     ) -> Outcome:
         """A participant answers a poll, or changes their answer while it is open."""
-        return await self.execute(
-            session_id,
-            lambda s: s.require_open() or s.polls.answer(poll, participant, answer),
-            request_key(participant, "poll.answer", key),
-        )
+
+        def decide(s: SessionState) -> ev.Draft:
+            s.require_open()
+            return s.polls.answer(poll, participant, answer)
+
+        return await self.execute(session_id, decide, request_key(participant, "poll.answer", key))
 
     async def record_attendance(self, session_id: str, room: int, remote: int) -> Outcome:
         """Record a new attendance peak; DomainError `no_change` when it is not higher."""

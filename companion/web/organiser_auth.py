@@ -105,7 +105,8 @@ class OrganiserAccess:
         if "organiser" not in request.scope:
             secret = self._secret(request)
             request.scope["organiser"] = await self.organisers.signed_in(secret) if secret else None
-        return request.scope["organiser"]
+        found: tuple[Organiser, Signin] | None = request.scope["organiser"]
+        return found
 
     async def current_organiser(self, request: Request) -> Organiser | None:
         """The signed-in organiser, or None."""

@@ -383,8 +383,9 @@ def rule_message(lang: str, err: RuleError) -> str:
     params = dict(err.params)
     if lang == "sv":
         for name in ("start", "end", "event_end"):
-            if isinstance(params.get(name), str):
-                params[name] = params[name].replace(":", ".")
+            value = params.get(name)
+            if isinstance(value, str):
+                params[name] = value.replace(":", ".")
     return str(translator(lang)(f"programme.rule_{err.code}", **params))
 
 
