@@ -14,12 +14,20 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from companion.domain.access import normalise_code
 from companion.domain.errors import NotFound
+from companion.domain.polls import MAX_WORD_CHARS
 from companion.domain.programme import Status
+from companion.domain.questions import MAX_NAME_CHARS, MAX_QUESTION_CHARS
 from companion.services.sessions import SessionService
 from companion.settings import Settings
 from companion.web.i18n import COOKIE, LANGUAGES, catalogue, choose_language, translator
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+# The text limits the forms show; the same as `welcome.limits` (realtime/server.py).
+TEXT_LIMITS = {
+    "question_chars": MAX_QUESTION_CHARS,
+    "name_chars": MAX_NAME_CHARS,
+    "answer_chars": MAX_WORD_CHARS,
+}
 
 
 def make_environment() -> Environment:
@@ -54,6 +62,7 @@ class Pages:
             ws_url=self.settings.public_ws_url,
             ws_port=self.settings.ws_port,
             Status=Status,
+            limits=TEXT_LIMITS,
             **context,
         )
         response = HTMLResponse(html, status_code=status)

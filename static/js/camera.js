@@ -3,13 +3,14 @@
 // follows the session as a moderator, so the status it shows is the server's.
 import { count, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
+import { ModeratorKey } from "./moderator-key.js";
 import { SessionModel } from "./model.js";
 import { el, showConnection, timeOfDay, toast } from "./ui.js";
+import { end, negotiate } from "./whip-client.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("camera");
 const SESSION = root.dataset.session;
-const KEY_NAME = `companion.modkey.${SESSION}`; // shared with the console
 const GATHER_MS = 2000;
 
 const model = new SessionModel();
@@ -26,39 +27,11 @@ let resource = null; // the WHIP session URL, for DELETE
 let phase = "idle"; // idle | starting | live | stopping
 let settingsLoaded = false;
 
-// -- the key: from the fragment (never sent over HTTP), then kept on this device -------
-function readKey() {
-  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("key");
-  if (fromUrl) {
-    for (const storage of [sessionStorage, localStorage]) {
-      try {
-        storage.setItem(KEY_NAME, fromUrl);
-      } catch {
-        /* storage blocked: this tab keeps it in memory */
-      }
-    }
-    history.replaceState(history.state, "", location.pathname + location.search);
-    return fromUrl;
-  }
-  for (const storage of [sessionStorage, localStorage]) {
-    try {
-      const stored = storage.getItem(KEY_NAME);
-      if (stored) return stored;
-    } catch {
-      /* nothing kept */
-    }
-  }
-  return null;
-}
+// -- the key (moderator-key.js, shared with the console) -----------------------------
+const keyStore = new ModeratorKey(SESSION);
 
 function needKey() {
-  for (const storage of [sessionStorage, localStorage]) {
-    try {
-      storage.removeItem(KEY_NAME);
-    } catch {
-      /* nothing kept */
-    }
-  }
+  keyStore.clear();
   $("camera-main").hidden = true;
   $("need-key").hidden = false;
   showConnection("live");
@@ -130,22 +103,6 @@ async function replaceTracks() {
 }
 
 // -- publishing over WHIP --------------------------------------------------------------
-function gathered(connection) {
-  if (connection.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, GATHER_MS);
-    function done() {
-      clearTimeout(timer);
-      connection.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    }
-    function check() {
-      if (connection.iceGatheringState === "complete") done();
-    }
-    connection.addEventListener("icegatheringstatechange", check);
-  });
-}
-
 async function start() {
   if (!media || phase !== "idle") return;
   phase = "starting";
@@ -166,21 +123,10 @@ async function start() {
     }
   });
   try {
-    await connection.setLocalDescription(await connection.createOffer());
-    await gathered(connection);
-    const response = await fetch(`/whip/${encodeURIComponent(SESSION)}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${key}` },
-      body: connection.localDescription.sdp,
-    });
-    if (response.status !== 201) {
-      if (response.status === 401 || response.status === 403) needKey();
-      throw new Error(response.status === 409 ? "busy" : `status ${response.status}`);
-    }
-    resource = new URL(response.headers.get("Location"), location.href).href;
-    await connection.setRemoteDescription({ type: "answer", sdp: await response.text() });
+    resource = await negotiate(connection, `/whip/${encodeURIComponent(SESSION)}`, key, { gatherMs: GATHER_MS });
   } catch (error) {
-    toast(() => t(error.message === "busy" ? "stream.busy" : "stream.publish_failed"));
+    if (error.status === 401 || error.status === 403) needKey();
+    toast(() => t(error.status === 409 ? "stream.busy" : "stream.publish_failed"));
     teardown();
   }
 }
@@ -189,15 +135,7 @@ async function stop() {
   if (!pc) return;
   phase = "stopping";
   render();
-  // DELETE before closing: a closed connection ends the publication on the server, and
-  // the DELETE would then find nothing.
-  if (resource) {
-    await fetch(resource, {
-      method: "DELETE",
-      headers: { Authorization: `Bearer ${key}` },
-      signal: AbortSignal.timeout(3000),
-    }).catch(() => {});
-  }
+  if (resource) await end(resource, key, { timeoutMs: 3000 }); // before closing (whip-client.js)
   teardown();
 }
 
@@ -279,7 +217,7 @@ function onMessage(message) {
 }
 
 // -- start -----------------------------------------------------------------------------
-key = readKey();
+key = keyStore.take();
 if (!key) {
   needKey();
 } else {
@@ -291,9 +229,7 @@ if (!key) {
   pickMicrophone.addEventListener("change", startPreview);
   // Leaving the page ends the publication at once instead of after a timeout.
   window.addEventListener("pagehide", () => {
-    if (resource) {
-      fetch(resource, { method: "DELETE", keepalive: true, headers: { Authorization: `Bearer ${key}` } });
-    }
+    if (resource) end(resource, key, { keepalive: true });
   });
   const live = new Live({
     join: { role: "moderator", session: SESSION, moderator_token: key },

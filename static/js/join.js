@@ -11,7 +11,7 @@ if (saved.name) form.elements.name.value = saved.name;
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const where = form.elements.where.value === "remote" ? "remote" : "room";
-  const name = form.elements.name.value.trim().slice(0, 60);
+  const name = form.elements.name.value.trim().slice(0, form.elements.name.maxLength); // the server's limit
   remember.set("profile", { where, name });
   location.assign(`/${where}/${encodeURIComponent(code)}`);
 });

@@ -12,10 +12,12 @@ export class SessionModel {
     this.attendance = null; // peaks, moderators only
     this.presence = { room: 0, remote: 0, moderators: 0, screens: 0 };
     this.clockOffset = 0; // server time minus local time, seconds
+    this.limits = {}; // text limits from the server's welcome (question_chars, answer_chars, ...)
   }
 
   welcome(message) {
     this.clockOffset = message.server_time - Date.now() / 1000;
+    this.limits = message.limits ?? {};
   }
 
   /** Server time now, in unix seconds. */

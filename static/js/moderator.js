@@ -6,13 +6,13 @@ import { speakerLine } from "./agenda-view.js";
 import { t, count, formatNumber, formatTime, onLanguageChange, currentLang } from "./i18n.js";
 import { el, excerpt, toast, errorText, showConnection, showWaiting, clock, timeOfDay } from "./ui.js";
 import { Live } from "./live.js";
+import { ModeratorKey } from "./moderator-key.js";
 import { SessionModel } from "./model.js";
 import { PollConsole } from "./poll-console.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("mod");
 const SESSION = root.dataset.session;
-const KEY_NAME = `companion.modkey.${SESSION}`;
 
 // Which question statuses each tab lists; "live" includes the highlighted one.
 const TABS = {
@@ -67,60 +67,8 @@ const rendered = new Map(); // question id -> {sig, node}: unchanged rows are ke
 const pollConsole = new PollConsole({ model, send, session: SESSION, key: () => key });
 let key = null; // the moderator key in use; replaced when the moderator makes a new one
 
-// -- the key ---------------------------------------------------------------------------
-// It arrives in the fragment (never sent over HTTP) and is kept on this device so a reload
-// without the fragment still works; then it is taken out of the address bar.
-const keyStore = {
-  read() {
-    for (const storage of [sessionStorage, localStorage]) {
-      try {
-        const key = storage.getItem(KEY_NAME);
-        if (key) return key;
-      } catch {
-        /* storage blocked: only the fragment works */
-      }
-    }
-    return null;
-  },
-  write(key) {
-    for (const storage of [sessionStorage, localStorage]) {
-      try {
-        storage.setItem(KEY_NAME, key);
-      } catch {
-        /* private mode: this tab still has it in memory */
-      }
-    }
-  },
-  // Forget the key; with `only`, only where that key is kept (another tab of this device
-  // may already have stored a newer one).
-  clear(only = null) {
-    for (const storage of [sessionStorage, localStorage]) {
-      try {
-        if (only === null || storage.getItem(KEY_NAME) === only) storage.removeItem(KEY_NAME);
-      } catch {
-        /* nothing kept */
-      }
-    }
-  },
-  /** The key kept for every tab of this device (localStorage), or null. */
-  shared() {
-    try {
-      return localStorage.getItem(KEY_NAME);
-    } catch {
-      return null;
-    }
-  },
-};
-
-function takeKey() {
-  const fromUrl = new URLSearchParams(location.hash.slice(1)).get("key");
-  if (fromUrl) {
-    keyStore.write(fromUrl);
-    history.replaceState(history.state, "", location.pathname + location.search);
-    return fromUrl;
-  }
-  return keyStore.read();
-}
+// -- the key (moderator-key.js) ------------------------------------------------------
+const keyStore = new ModeratorKey(SESSION);
 
 function needKey() {
   keyStore.clear(key);
@@ -343,7 +291,7 @@ function questionRow(q, byAuthor) {
         "form",
         { class: "q-edit", dataset: { id: q.id } },
         el("label", { for: field }, t("moderator.question_text")),
-        el("textarea", { id: field, maxlength: 500, rows: 3, dataset: { action: "draft" } }, draft),
+        el("textarea", { id: field, maxlength: model.limits.question_chars, rows: 3, dataset: { action: "draft" } }, draft),
         el(
           "div",
           { class: "button-row" },
@@ -897,7 +845,7 @@ function followSharedKey() {
   return true;
 }
 
-key = takeKey();
+key = keyStore.take();
 if (!key) {
   needKey();
 } else {

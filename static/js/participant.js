@@ -15,7 +15,6 @@ const profile = remember.get("profile", {}) ?? {};
 const myName = typeof profile.name === "string" ? profile.name.trim() : "";
 
 const model = new SessionModel();
-const MAX_CHARS = 500;
 // Statuses anyone may see; own pending questions are added on top.
 const PUBLIC = ["live", "highlighted", "answered"];
 const VOTABLE = new Set(["live", "highlighted"]);
@@ -233,7 +232,7 @@ function renderSort() {
 }
 
 function renderAskForm() {
-  const left = MAX_CHARS - textarea.value.length;
+  const left = textarea.maxLength - textarea.value.length; // the server's limit (template, welcome)
   charCount.textContent = count("questions.chars_left", left);
   charCount.classList.toggle("low", left <= 50);
   const row = $("show-name-row");
@@ -330,7 +329,11 @@ const live = new Live({
   join: { code, where: profile.where || mode, name: myName || null },
   tokenKey: `companion.token.${code}`,
   onMessage,
-  onWelcome: (welcome) => model.welcome(welcome),
+  onWelcome: (welcome) => {
+    model.welcome(welcome);
+    if (welcome.limits?.question_chars) textarea.maxLength = welcome.limits.question_chars;
+    renderAskForm();
+  },
   onWaiting: showWaiting,
   onStatus: (status, error) => {
     showConnection(status);

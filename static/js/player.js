@@ -5,26 +5,11 @@
 // picture comes back without a reload. A connection that fails, or that stays silent
 // while the stream is live, is replaced, with a growing pause between attempts.
 import { t } from "./i18n.js";
+import { end, negotiate } from "./whip-client.js";
 
 const GATHER_MS = 1500;
 const STALL_MS = 5000; // live but no new frame for this long: reconnect
 const MAX_RETRY_MS = 15000;
-
-function gathered(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, GATHER_MS);
-    function done() {
-      clearTimeout(timer);
-      pc.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    }
-    function check() {
-      if (pc.iceGatheringState === "complete") done();
-    }
-    pc.addEventListener("icegatheringstatechange", check);
-  });
-}
 
 export class StreamPlayer {
   /**
@@ -94,23 +79,11 @@ export class StreamPlayer {
       this.render();
     });
     try {
-      await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc);
-      const token = this.token();
-      const response = await fetch(this.endpoint, {
-        method: "POST",
-        headers: { "Content-Type": "application/sdp", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-        body: pc.localDescription.sdp,
-      });
+      const resource = await negotiate(pc, this.endpoint, this.token(), { gatherMs: GATHER_MS });
       if (this.pc !== pc) return;
-      if (response.status === 401 || response.status === 403) {
-        this.failed = true;
-        throw new Error("refused");
-      }
-      if (response.status !== 201) throw new Error(`status ${response.status}`);
-      this.resource = new URL(response.headers.get("Location"), location.href).href;
-      await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
+      this.resource = resource;
     } catch (error) {
+      if (error.status === 401 || error.status === 403) this.failed = true; // refused for good
       console.warn("stream: could not connect", error);
       if (this.pc === pc) this.lost();
     } finally {
@@ -129,16 +102,7 @@ export class StreamPlayer {
       pc.close();
       return;
     }
-    // DELETE before closing: a closed connection ends the resource on the server, and
-    // the DELETE would then find nothing.
-    const token = this.token();
-    fetch(resource, {
-      method: "DELETE",
-      keepalive: true,
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-    })
-      .catch(() => {})
-      .finally(() => pc.close());
+    end(resource, this.token(), { keepalive: true }).finally(() => pc.close()); // before closing
     setTimeout(() => pc.close(), 2000);
   }
 

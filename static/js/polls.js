@@ -5,8 +5,6 @@
 import { count, formatNumber, formatPercent, t } from "./i18n.js";
 import { el, errorText } from "./ui.js";
 
-export const MAX_ANSWER_CHARS = 40;
-
 export function respondentsText(n) {
   return count("polls.respondents", n);
 }
@@ -170,7 +168,7 @@ function hint(poll) {
  * The answer form of an open poll, filled with the current answer.
  * onSubmit(answer) is called with the answer in protocol form (see docs/protocol.md).
  */
-export function answerForm(poll, current, onSubmit) {
+export function answerForm(poll, current, onSubmit, maxChars = null) {
   const name = `poll-${poll.id}`;
   const legendId = `poll-legend-${poll.id}`;
   const hintId = `poll-hint-${poll.id}`;
@@ -186,7 +184,7 @@ export function answerForm(poll, current, onSubmit) {
         type: "text",
         id: inputId,
         name,
-        maxlength: MAX_ANSWER_CHARS,
+        maxlength: maxChars, // the server's limit (welcome.limits.answer_chars)
         autocomplete: "off",
         placeholder: t("polls.word_placeholder"),
         value: typeof current === "string" ? current : null,
@@ -309,7 +307,7 @@ export class PollList {
     const answered = mine !== undefined && mine !== null;
     let form = null;
     if (poll.status === "open") {
-      form = answerForm(poll, mine, (answer) => this.submit(poll, answer));
+      form = answerForm(poll, mine, (answer) => this.submit(poll, answer), this.model.limits.answer_chars);
       if (this.model.session?.closed) for (const control of form.elements) control.disabled = true;
     }
     return el(
