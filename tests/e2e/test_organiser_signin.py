@@ -4,6 +4,7 @@ origin checks and the sign-in rate limit."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import statistics
 import time
@@ -153,3 +154,29 @@ def test_organiser_pages_keep_the_origin_header_within_the_site(server: ServerPr
     client.http.headers["origin"] = "null"
     refused = client.post("/organise/signin", {"email": "a@b.se", "password": "x"}, csrf=False)
     assert refused.status_code == 403
+
+
+def test_removing_an_organiser_ends_their_access_at_once(server: ServerProcess) -> None:
+    """Anna removes Bo: Bo's next request to the network is refused, the audit says who
+    removed whom; the last organiser of a network cannot be removed."""
+    anna = signed_in(server, "anna@kommun.se", NETWORK)
+    bo = signed_in(server, "bo@region.se", NETWORK)
+    assert bo.get(f"/organise/networks/{NETWORK}/audit").status_code == 200
+    page = anna.get(f"/organise/networks/{NETWORK}/organisers").text
+    ids = dict(
+        re.findall(r'class="member-email">([^<]+)<.*?/organisers/([0-9a-f]+)/remove', page, re.S)
+    )
+    assert set(ids) == {"anna@kommun.se", "bo@region.se"}
+    assert (
+        anna.post(
+            f"/organise/networks/{NETWORK}/organisers/{ids['bo@region.se']}/remove"
+        ).status_code
+        == 303
+    )
+    assert bo.get(f"/organise/networks/{NETWORK}/audit").status_code == 403
+    assert bo.post("/organise/sessions/ledarskap-2020-05-05/join-code").status_code == 403
+    audit = anna.get(f"/organise/networks/{NETWORK}/audit").text
+    assert re.search(r'data-what="organiser.removed">.*?anna@kommun.se.*?bo@region.se', audit, re.S)
+    last = anna.post(f"/organise/networks/{NETWORK}/organisers/{ids['anna@kommun.se']}/remove")
+    assert last.status_code == 400
+    assert anna.get(f"/organise/networks/{NETWORK}/audit").status_code == 200
