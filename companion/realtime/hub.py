@@ -312,8 +312,10 @@ class Hub:
 
     def _abort(self, ws: ServerConnection) -> None:
         transport = ws.transport
-        if transport is None or transport.is_closing():
+        if transport is None:
             return
+        # Also when the transport is closing: a graceful close still waits for the buffer
+        # to drain. Aborting a transport whose connection is gone does nothing.
         # Linger 0: the kernel discards what the client never read and resets the
         # connection, instead of keeping an orphaned socket that probes a closed window
         # for minutes.
