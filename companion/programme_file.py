@@ -1,4 +1,4 @@
-"""Read the YAML programme file, and convert a programme to and from JSON-ready data.
+"""Read the YAML programme file.
 
 The programme file is what organisers write by hand, so every mistake must be reported
 with the file name, the line and the dotted path of the offending field, e.g.
@@ -48,9 +48,8 @@ Other ids (network, season, event, track, item) are letters, digits, ``-``, ``_`
 ``.``. Text values are kept exactly as written, only stripped of surrounding whitespace;
 paragraphs inside a description are separated by a newline.
 
-`programme_to_data` / `programme_from_data` give an exact, JSON-compatible round trip
-(dates and times as ISO strings) for storing a programme in a database. The data has the
-same shape as the file, so it also parses back with `parse_programme`.
+Storing a programme is `companion.domain.programme_codec`'s concern: its data has the
+same shape as this file, so stored data also parses back with `parse_programme`.
 """
 
 from __future__ import annotations
@@ -61,7 +60,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -78,12 +77,6 @@ from companion.domain.programme import (
     Speaker,
     Status,
     Track,
-    item_from_data,
-    item_to_data,
-    speaker_from_data,
-    speaker_to_data,
-    time_from_data,
-    time_to_data,
 )
 from companion.domain.programme_rules import ID_RE, SESSION_ID_RE, RuleError
 
@@ -433,119 +426,3 @@ class _Parser:
             m, "minutes", lambda: rules.item_within_event(item.start, item.minutes, event_end)
         )
         return item
-
-
-# ------------------------------------------------------------------ JSON-ready data
-
-
-def programme_to_data(p: Programme) -> dict[str, Any]:
-    """The programme as plain JSON-compatible data (same shape as the file, every field).
-
-    Dates are ``YYYY-MM-DD``, times ``HH:MM`` (``HH:MM:SS[.ffffff]`` if they have
-    seconds), enums their string values and absent values ``None``.
-    """
-    return {"networks": [_network_to_data(network) for network in p.networks]}
-
-
-def programme_from_data(d: dict[str, Any]) -> Programme:
-    """Rebuild the programme from `programme_to_data` output; missing keys take defaults.
-
-    Raises KeyError / ValueError on data that was not produced by `programme_to_data`.
-    """
-    return Programme(networks=tuple(_network_from_data(n) for n in d.get("networks") or ()))
-
-
-def _speaker_to_data(s: Speaker | None) -> dict[str, str] | None:
-    return None if s is None else speaker_to_data(s)
-
-
-def _speaker_from_data(d: dict[str, Any] | None) -> Speaker | None:
-    return None if d is None else speaker_from_data(d)
-
-
-def _network_to_data(n: Network) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "title": n.title,
-        "description": n.description,
-        "moderator": _speaker_to_data(n.moderator),
-        "contact": n.contact,
-        "seasons": [
-            {"id": s.id, "title": s.title, "events": [_event_to_data(e) for e in s.events]}
-            for s in n.seasons
-        ],
-    }
-
-
-def _network_from_data(d: dict[str, Any]) -> Network:
-    return Network(
-        id=d["id"],
-        title=d["title"],
-        description=d.get("description", ""),
-        moderator=_speaker_from_data(d.get("moderator")),
-        contact=d.get("contact", ""),
-        seasons=tuple(
-            Season(
-                id=s["id"],
-                title=s["title"],
-                events=tuple(_event_from_data(e) for e in s.get("events") or ()),
-            )
-            for s in d.get("seasons") or ()
-        ),
-    )
-
-
-def _event_to_data(e: Event) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "title": e.title,
-        "date": e.date.isoformat() if e.date is not None else None,
-        "start": time_to_data(e.start),
-        "end": time_to_data(e.end),
-        "venue": e.venue,
-        "status": e.status.value,
-        "note": e.note,
-        "tracks": [{"id": t.id, "title": t.title, "description": t.description} for t in e.tracks],
-        "sessions": [_session_to_data(s) for s in e.sessions],
-    }
-
-
-def _event_from_data(d: dict[str, Any]) -> Event:
-    date = d.get("date")
-    return Event(
-        id=d["id"],
-        title=d["title"],
-        date=dt.date.fromisoformat(date) if date is not None else None,
-        start=time_from_data(d.get("start")),
-        end=time_from_data(d.get("end")),
-        venue=d.get("venue", ""),
-        status=Status(d.get("status", Status.SCHEDULED)),
-        note=d.get("note", ""),
-        tracks=tuple(
-            Track(id=t["id"], title=t["title"], description=t.get("description", ""))
-            for t in d.get("tracks") or ()
-        ),
-        sessions=tuple(_session_from_data(s) for s in d.get("sessions") or ()),
-    )
-
-
-def _session_to_data(s: Session) -> dict[str, Any]:
-    return {
-        "id": s.id,
-        "title": s.title,
-        "description": s.description,
-        "track": s.track,
-        "moderator": _speaker_to_data(s.moderator),
-        "items": [item_to_data(i) for i in s.items],
-    }
-
-
-def _session_from_data(d: dict[str, Any]) -> Session:
-    return Session(
-        id=d["id"],
-        title=d["title"],
-        description=d.get("description", ""),
-        track=d.get("track"),
-        moderator=_speaker_from_data(d.get("moderator")),
-        items=tuple(item_from_data(i) for i in d.get("items") or ()),
-    )

@@ -14,7 +14,8 @@ from companion.backends.sqlite import SQLiteStore
 from companion.cli import demo_programme_text
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
-from companion.programme_file import parse_programme, programme_to_data
+from companion.domain.programme_codec import programme_to_data
+from companion.programme_file import parse_programme
 
 SID = "ledarskap-2020-05-05"
 

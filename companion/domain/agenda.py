@@ -12,7 +12,8 @@ from typing import Any
 
 from companion.domain import events as ev
 from companion.domain.errors import InvalidState, NotFound
-from companion.domain.programme import AgendaItem, Status, item_from_data, item_to_data
+from companion.domain.programme import AgendaItem, Status
+from companion.domain.programme_codec import item_from_data, item_to_data
 
 # Statuses a moderator may set by hand; live and done follow from moving the agenda.
 SETTABLE_STATUSES = frozenset({Status.SCHEDULED, Status.POSTPONED, Status.DATE_TO_COME})

@@ -1,6 +1,7 @@
 """The programme: networks, seasons, events, tracks, sessions and agenda items.
 
-Plain immutable data. Parsing from YAML lives in `companion.programme_file`; the
+Plain immutable data. Parsing from YAML lives in `companion.programme_file`, the
+JSON-ready data for the store and events in `companion.domain.programme_codec`; the
 live state of a session (current item, timers) lives in `companion.domain.agenda`.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 class ItemKind(StrEnum):
@@ -134,57 +134,3 @@ class Programme:
             if row[3].id == session_id:
                 return row
         return None
-
-
-# -- JSON-ready data of one agenda item: the programme store and `agenda.revised` events
-
-
-def speaker_to_data(s: Speaker) -> dict[str, str]:
-    """A speaker as plain data."""
-    return {"name": s.name, "title": s.title, "organisation": s.organisation}
-
-
-def speaker_from_data(d: dict[str, Any]) -> Speaker:
-    """The inverse of `speaker_to_data`."""
-    return Speaker(name=d["name"], title=d.get("title", ""), organisation=d.get("organisation", ""))
-
-
-def time_to_data(t: dt.time | None) -> str | None:
-    """``HH:MM``, or ``HH:MM:SS[.ffffff]`` for a time with seconds, so any time round-trips."""
-    if t is None:
-        return None
-    spec = "minutes" if t.second == 0 and t.microsecond == 0 else "auto"
-    return t.isoformat(timespec=spec)
-
-
-def time_from_data(value: str | None) -> dt.time | None:
-    """The inverse of `time_to_data`."""
-    return None if value is None else dt.time.fromisoformat(value)
-
-
-def item_to_data(i: AgendaItem) -> dict[str, Any]:
-    """An agenda item as plain JSON-compatible data."""
-    return {
-        "id": i.id,
-        "kind": i.kind.value,
-        "title": i.title,
-        "description": i.description,
-        "speakers": [speaker_to_data(s) for s in i.speakers],
-        "start": time_to_data(i.start),
-        "minutes": i.minutes,
-        "status": i.status.value,
-    }
-
-
-def item_from_data(d: dict[str, Any]) -> AgendaItem:
-    """The inverse of `item_to_data`; missing keys take their defaults."""
-    return AgendaItem(
-        id=d["id"],
-        kind=ItemKind(d["kind"]),
-        title=d["title"],
-        description=d.get("description", ""),
-        speakers=tuple(speaker_from_data(s) for s in d.get("speakers") or () if s is not None),
-        start=time_from_data(d.get("start")),
-        minutes=d.get("minutes"),
-        status=Status(d.get("status", Status.SCHEDULED)),
-    )

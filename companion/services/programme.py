@@ -21,7 +21,7 @@ from companion.domain import access as access_rules
 from companion.domain import programme_edits as edits
 from companion.domain.errors import InvalidState, NotFound
 from companion.domain.programme import AgendaItem, Event, Programme
-from companion.programme_file import programme_from_data, programme_to_data
+from companion.domain.programme_codec import programme_from_data, programme_to_data
 from companion.services.sessions import Outcome, SessionService, StoreError
 
 log = logging.getLogger(__name__)

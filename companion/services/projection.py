@@ -8,6 +8,7 @@ the event is applied, so replaying them later gives exactly what was sent live.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,8 @@ from companion.domain import events as ev
 from companion.domain.agenda import Agenda
 from companion.domain.attendance import Attendance
 from companion.domain.polls import Poll, hidden_results, results
-from companion.domain.programme import AgendaItem, Session, Speaker
+from companion.domain.programme import AgendaItem, Session
+from companion.domain.programme_codec import item_to_data, speaker_to_data
 from companion.domain.questions import Question, QuestionStatus
 from companion.domain.session_state import Applied, SessionState
 
@@ -60,21 +62,16 @@ def question_view(q: Question, moderator: bool) -> dict[str, Any]:
     return view
 
 
-def speaker_view(s: Speaker) -> dict[str, str]:
-    """A speaker as shown on pages."""
-    return {"name": s.name, "title": s.title, "organisation": s.organisation}
+def clock(t: dt.time | None) -> str | None:
+    """A planned time as pages and reports show it: ``HH:MM``, seconds dropped."""
+    return t.strftime("%H:%M") if t else None
 
 
 def item_view(item: AgendaItem, agenda: Agenda) -> dict[str, Any]:
-    """An agenda item with its live status."""
+    """An agenda item with its live status: the stored fields, shown times and status."""
     return {
-        "id": item.id,
-        "kind": item.kind.value,
-        "title": item.title,
-        "description": item.description,
-        "speakers": [speaker_view(s) for s in item.speakers],
-        "start": item.start.strftime("%H:%M") if item.start else None,
-        "minutes": item.minutes,
+        **item_to_data(item),
+        "start": clock(item.start),
         "status": agenda.statuses[item.id].value,
         "started_at": agenda.started_at.get(item.id),
     }
@@ -113,7 +110,7 @@ def session_view(session: Session, state: SessionState) -> dict[str, Any]:
         "id": session.id,
         "title": session.title,
         "description": session.description,
-        "moderator": speaker_view(session.moderator) if session.moderator else None,
+        "moderator": speaker_to_data(session.moderator) if session.moderator else None,
         "premoderation": state.premoderation,
         "anonymous": state.settings.anonymous,
         "stream_enabled": state.settings.stream,

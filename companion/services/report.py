@@ -29,6 +29,7 @@ from companion.domain.polls import CHOICE_KINDS, Poll, PollKind, results
 from companion.domain.programme import Event, Network, Session
 from companion.domain.questions import PUBLIC_STATUSES, Question
 from companion.domain.session_state import SessionState
+from companion.services.projection import clock
 
 REPORT_VERSION = 1
 TOP_QUESTIONS = 10
@@ -109,7 +110,7 @@ def build_report(
                 "kind": item.kind.value,
                 "title": item.title,
                 "speakers": _speakers(item.speakers),
-                "planned_start": item.start.strftime("%H:%M") if item.start else None,
+                "planned_start": clock(item.start),
                 "planned_minutes": item.minutes,
                 "status": agenda.statuses[item.id].value,
                 "started_at": _iso(agenda.started_at.get(item.id)),

@@ -23,10 +23,10 @@ from companion.domain import events as ev
 from companion.domain.access import SessionAccess
 from companion.domain.errors import DomainError, NotFound
 from companion.domain.programme import AgendaItem, Programme
+from companion.domain.programme_codec import programme_from_data, programme_to_data
 from companion.domain.programme_edits import with_items
 from companion.domain.session_state import SessionState
 from companion.domain.word_filter import WordFilter
-from companion.programme_file import programme_from_data, programme_to_data
 from companion.services.commands import MODERATOR_ACTIONS
 from companion.services.commits import (
     AppendThenApply,
