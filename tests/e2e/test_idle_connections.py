@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.e2e.conftest import SESSION
@@ -120,3 +121,23 @@ async def test_idle_sockets_cannot_starve_the_server(small_server: LowFileLimitS
     grown = (server.data_dir / "server.log").stat().st_size - log_size
     assert grown < 4096, log[-2000:]
     assert "Traceback" not in log, log
+
+
+class LowSoftLimitServer(ServerProcess):
+    """A server started with a soft open-file limit of 256 under a hard one of 4096."""
+
+    def command(self) -> list[str]:
+        return ["prlimit", "--nofile=256:4096", "--", *super().command()]
+
+
+def test_the_soft_open_file_limit_is_raised_to_the_hard_one(tmp_path: Path) -> None:
+    """`companion serve` raises its soft limit on open files to the hard limit at start."""
+    server = LowSoftLimitServer(tmp_path)
+    assert server.import_programme().returncode == 0
+    server.start()
+    try:
+        assert server.proc is not None
+        limits = psutil.Process(server.proc.pid).rlimit(psutil.RLIMIT_NOFILE)
+        assert limits == (4096, 4096)
+    finally:
+        server.stop()
