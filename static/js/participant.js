@@ -1,6 +1,6 @@
 // The participant page: phone in the room (/room/CODE) or laptop at a distance (/remote/CODE).
 // One script for both; the remote parts (stream, full agenda) exist only in remote mode.
-import { renderBreak, speakerNames } from "./agenda-view.js";
+import { renderNowNext, speakerNames } from "./agenda-view.js";
 import { count, formatTime, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
@@ -48,13 +48,6 @@ const polls = new PollList({
 // -- helpers -------------------------------------------------------------------------
 
 
-function plannedText(item) {
-  const parts = [];
-  if (item.start) parts.push(formatTime(item.start));
-  if (item.minutes) parts.push(count("common.minutes", item.minutes));
-  return parts.join(" · ");
-}
-
 function visibleQuestions() {
   return model
     .list([...PUBLIC, "pending"], order)
@@ -65,26 +58,20 @@ function visibleQuestions() {
 
 function renderNow() {
   const box = $("current-item");
-  const item = model.currentItem();
-  const title = box.querySelector(".item-title");
-  const speakers = box.querySelector(".item-speakers");
-  const time = box.querySelector(".item-time");
-  box.dataset.state = item ? "current" : "none";
-  title.textContent = item ? item.title : t("common.no_current_item");
-  speakers.textContent = item ? speakerNames(item) : "";
-  speakers.hidden = !speakers.textContent;
-  time.textContent = item ? plannedText(item) : "";
-  time.hidden = !time.textContent;
-
-  const nextBox = $("next-item");
-  const next = model.nextItem();
-  nextBox.hidden = !next;
-  if (next) {
-    nextBox.querySelector(".item-time").textContent = formatTime(next.start);
-    nextBox.querySelector(".item-title").textContent = next.title;
-  }
-
-  renderBreak($("break-banner"), model);
+  const next = $("next-item");
+  renderNowNext(
+    {
+      box,
+      title: box.querySelector(".item-title"),
+      speakers: box.querySelector(".item-speakers"),
+      time: box.querySelector(".item-time"),
+      next,
+      nextTime: next.querySelector(".item-time"),
+      nextTitle: next.querySelector(".item-title"),
+      breakBanner: $("break-banner"),
+    },
+    model,
+  );
 }
 
 // The remote page plays the stream over WHEP with this page's participant token (player.js).

@@ -1,6 +1,6 @@
 // The big screen of the room: read-only, joined as role "screen", readable from the back row.
-import { renderBreak, speakerLine } from "./agenda-view.js";
-import { count, formatTime, onLanguageChange, t } from "./i18n.js";
+import { renderNowNext, speakerLine } from "./agenda-view.js";
+import { count, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { fitCloud, resultsView } from "./polls.js";
@@ -12,21 +12,19 @@ const model = new SessionModel();
 const $ = (id) => document.getElementById(id);
 
 function renderNow() {
-  const item = model.currentItem();
-  $("screen-current").textContent = item ? item.title : t("common.no_current_item");
-  const speakers = $("screen-speakers");
-  speakers.textContent = speakerLine(item?.speakers);
-  speakers.hidden = !speakers.textContent;
-
-  const nextBox = $("screen-next");
-  const next = model.nextItem();
-  nextBox.hidden = !next;
-  if (next) {
-    nextBox.querySelector(".next-time").textContent = formatTime(next.start);
-    nextBox.querySelector(".next-title").textContent = next.title;
-  }
-
-  renderBreak($("screen-break"), model);
+  const next = $("screen-next");
+  renderNowNext(
+    {
+      title: $("screen-current"),
+      speakers: $("screen-speakers"),
+      next,
+      nextTime: next.querySelector(".next-time"),
+      nextTitle: next.querySelector(".next-title"),
+      breakBanner: $("screen-break"),
+    },
+    model,
+    { speakers: (item) => speakerLine(item.speakers) },
+  );
 }
 
 // The largest size at which the whole question fits on the screen; 1 is the largest.
