@@ -1,5 +1,6 @@
-"""The Origin policy of the realtime WebSocket and the Content-Security-Policy's
-`connect-src` (companion/web/security.py), for the local default and a public URL."""
+"""The Origin policy of the realtime WebSocket and of form posts, and the
+Content-Security-Policy's `connect-src` (companion/web/security.py), for the local default
+and a public URL."""
 
 from __future__ import annotations
 
@@ -83,6 +84,42 @@ def test_with_a_public_url_exactly_its_origin_and_the_listed_ones_may_connect(
     origin: str, allowed: bool
 ) -> None:
     assert OriginPolicy(PUBLIC).allows([origin], ["companion.example.se"]) is allowed
+
+
+@pytest.mark.parametrize(
+    ("origin", "page", "allowed"),
+    [
+        (None, "http://127.0.0.1:8000/organise", True),  # not a browser
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000/organise", True),
+        ("http://Moten.Example.org", "http://moten.example.org/organise", True),  # any name
+        ("http://moten.example.org:80", "http://moten.example.org/organise", True),
+        ("http://moten.example.org", "http://moten.example.org:80/organise", True),
+        ("https://moten.example.org", "http://moten.example.org/organise", False),
+        ("http://127.0.0.1:3000", "http://127.0.0.1:8000/organise", False),
+        ("https://evil.example", "http://127.0.0.1:8000/organise", False),
+        ("null", "http://127.0.0.1:8000/organise", False),  # sandboxes, redirects
+    ],
+)
+def test_a_form_without_a_public_url_comes_from_the_page_it_was_posted_to(
+    origin: str | None, page: str, allowed: bool
+) -> None:
+    assert OriginPolicy(LOCAL).allows_form(origin, page) is allowed
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://companion.example.se", True),
+        ("https://program.example.se", True),  # listed as https://Program.Example.se:443
+        ("http://intranet.example.se:8080", True),
+        ("http://127.0.0.1:8000", False),  # the page it was posted to no longer counts
+        ("null", False),
+    ],
+)
+def test_a_form_with_a_public_url_comes_from_exactly_the_configured_origins(
+    origin: str, allowed: bool
+) -> None:
+    assert OriginPolicy(PUBLIC).allows_form(origin, "http://127.0.0.1:8000/organise") is allowed
 
 
 def test_connect_src_names_the_realtime_host_exactly() -> None:

@@ -24,7 +24,7 @@ import base64
 import hashlib
 import hmac
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
 from markupsafe import Markup, escape
 from starlette.requests import Request
@@ -35,6 +35,7 @@ from companion.services.organisers import SIGNIN_SECONDS, OrganiserService
 from companion.settings import Settings
 from companion.web import dates
 from companion.web.pages import Pages
+from companion.web.security import OriginPolicy
 
 MAX_FORM_BYTES = 64 * 1024
 CSRF_FIELD = "csrf"
@@ -59,11 +60,7 @@ class OrganiserAccess:
         self.secure = settings.base_url.startswith("https://")
         # The __Host- prefix (Secure, no Domain, Path=/) is only honoured over https.
         self.cookie = "__Host-organiser" if self.secure else "organiser"
-        self.allowed_origins = {
-            _origin_of(o) for o in settings.allowed_origins.split(",") if o.strip()
-        }
-        if settings.public_url:
-            self.allowed_origins.add(_origin_of(settings.public_url))
+        self.origins = OriginPolicy(settings)
 
     # -- the cookie --------------------------------------------------------------------
     def _mac(self, value: str) -> str:
@@ -130,16 +127,7 @@ class OrganiserAccess:
     # -- forms -------------------------------------------------------------------------
     def origin_allowed(self, request: Request) -> bool:
         """A state-changing request must come from our own pages (when the browser says)."""
-        origin = request.headers.get("origin")
-        if origin is None or origin == "null":
-            # Browsers send Origin on every POST; "null" comes from sandboxes and redirects.
-            return origin is None
-        origin = origin.lower()
-        if origin in self.allowed_origins:
-            return True
-        if self.allowed_origins:
-            return False
-        return origin == _origin_of(str(request.base_url))
+        return self.origins.allows_form(request.headers.get("origin"), str(request.base_url))
 
     async def read_form(self, request: Request) -> dict[str, str]:
         """The url-encoded body of a POST (at most MAX_FORM_BYTES), origin checked, no CSRF."""
@@ -215,11 +203,6 @@ class OrganiserAccess:
         if exc.status == 401 and request.method == "GET":
             return RedirectResponse(f"/organise/signin?next={quote(request.url.path)}", 303)
         return await self.render(request, "organise/refused.html", exc.status, reason=exc.key)
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def safe_next(raw: str | None) -> str:

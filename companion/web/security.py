@@ -63,12 +63,13 @@ def _cannot_be_rebound(host: str) -> bool:
 
 
 class OriginPolicy:
-    """Which pages' origins may open the realtime WebSocket.
+    """Which pages' origins may open the realtime WebSocket or post a form to our pages.
 
-    With `COMPANION_PUBLIC_URL` or `COMPANION_ALLOWED_ORIGINS` set: exactly those origins.
-    Without (a local demo, a LAN by address): only a page of this service's own pages port
-    on the very host the WebSocket was opened to, and only when that host is an address or
-    `localhost`, so a page whose DNS name is rebound to this machine cannot connect.
+    With `COMPANION_PUBLIC_URL` or `COMPANION_ALLOWED_ORIGINS` set: exactly those origins,
+    for both. Without (a local demo, a LAN by address): for the WebSocket, only a page of
+    this service's own pages port on the very host the WebSocket was opened to, and only
+    when that host is an address or `localhost`, so a page whose DNS name is rebound to
+    this machine cannot connect; for a form, the origin of the page it was posted to.
     Clients that send no Origin are not browsers and hold no ambient credentials: allowed.
     """
 
@@ -95,6 +96,22 @@ class OriginPolicy:
         return origin in {
             origin_of(f"{scheme}://{host}:{self.pages_port}") for scheme in ("http", "https")
         }
+
+    def allows_form(self, origin: str | None, page_url: str) -> bool:
+        """Whether a state-changing request with this Origin header came from our pages.
+
+        `page_url` is the URL the request was sent to. Without configured origins any host
+        name our pages are served under works: a rebound DNS name gains nothing on HTTP,
+        since the browser sends our cookies only to the host that set them.
+        """
+        if origin is None:
+            return True
+        found = origin_of(origin)  # "null" (sandboxes, redirects) has no origin
+        if found is None:
+            return False
+        if self.configured:
+            return found in self.configured
+        return found == origin_of(page_url)
 
 
 def connect_sources(settings: Settings, host_header: str | None) -> str:
