@@ -67,7 +67,7 @@ def create_app(
             Route("/i18n/{lang}.json", pages.strings),
             Route("/api/sessions/{code}", pages.session_api),
             Route("/healthz", pages.health),
-            *NetworkPages(settings, service).routes(),
+            *NetworkPages(settings, service, pages).routes(),
             *account_routes(organisers, settings),
             *network_routes(organisers, settings),
             *session_routes(organisers, settings),

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from companion.domain.programme import Event, Network, Season, Speaker, Status
+from companion.domain.programme import Event, Network, Season, Speaker, Status, guests
 
 TIME_ZONE = ZoneInfo("Europe/Stockholm")  # where the networks meet
 REFRESH = dt.timedelta(hours=1)  # how often a subscribed calendar should look again
@@ -58,12 +58,7 @@ def description(network: Network, event: Event, words: dict[str, str], page_url:
         moderator = session.moderator or network.moderator
         if moderator is not None:
             lines.append(f"{words['moderator']}: {_speaker(moderator)}")
-        seen: set[str] = {moderator.name} if moderator else set()
-        for item in session.items:
-            for guest in item.speakers:
-                if guest.name not in seen:
-                    seen.add(guest.name)
-                    lines.append(f"{words['guest']}: {_speaker(guest)}")
+        lines += [f"{words['guest']}: {_speaker(g)}" for g in guests(session, moderator)]
         lines.append("")
     lines.append(f"{words['programme']}: {page_url}")
     return "\n".join(lines).strip()

@@ -12,6 +12,7 @@ Shape of the file (every key not marked required may be left out)::
       - id: ledarskap                  # required
         title: Ledarskap och ...       # required
         description: ...
+        audience: Nätverket riktar sig till chefer och ledare ...
         moderator: {name: Anki Udd, title: ..., organisation: Ledarna}
         contact: natverk@altinget.se
         seasons:
@@ -83,7 +84,7 @@ from companion.domain.programme_rules import ID_RE, SESSION_ID_RE, RuleError
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 _ROOT_KEYS = ("networks",)
-_NETWORK_KEYS = ("id", "title", "description", "moderator", "contact", "seasons")
+_NETWORK_KEYS = ("id", "title", "description", "audience", "moderator", "contact", "seasons")
 _SEASON_KEYS = ("id", "title", "events")
 _EVENT_KEYS = (
     "id",
@@ -326,6 +327,7 @@ class _Parser:
             id=self.ident(m, "id", self.network_ids, "network"),
             title=self.text(m, "title", rules.MAX_TITLE, required=True),
             description=self.text(m, "description", rules.MAX_TEXT),
+            audience=self.text(m, "audience", rules.MAX_TEXT),
             moderator=self.optional_speaker(m, "moderator"),
             contact=self.text(m, "contact", rules.MAX_NAME),
             seasons=tuple(

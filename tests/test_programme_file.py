@@ -99,8 +99,12 @@ def test_demo_has_two_networks_and_expected_session_ids(demo: Programme) -> None
 
 
 def test_demo_network_has_moderator_contact_and_four_meetings(demo: Programme) -> None:
-    """The network keeps its moderator, contact and its four meetings in seed order."""
+    """The network keeps its moderator, contact, audience and its four meetings in seed
+    order."""
     network = demo.networks[0]
+    assert network.audience == (
+        "Nätverket riktar sig till chefer och ledare på både statlig-, regional- och kommunal nivå."
+    )
     assert network.moderator is not None
     assert network.moderator.name == "Anki Udd"
     assert network.moderator.title == "ledarskapsexpert och ledarutvecklare"

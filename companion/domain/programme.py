@@ -107,6 +107,7 @@ class Network:
     id: str
     title: str
     description: str = ""
+    audience: str = ""  # who the network is for ("Nätverket riktar sig till …")
     moderator: Speaker | None = None
     contact: str = ""
     seasons: tuple[Season, ...] = ()
@@ -134,3 +135,16 @@ class Programme:
             if row[3].id == session_id:
                 return row
         return None
+
+
+def guests(session: Session, moderator: Speaker | None) -> list[Speaker]:
+    """The speakers of a session's items, first appearance first, without its moderator
+    (the programme names the moderator once, apart from the guests)."""
+    seen = {moderator.name} if moderator else set()
+    found: list[Speaker] = []
+    for item in session.items:
+        for speaker in item.speakers:
+            if speaker.name not in seen:
+                seen.add(speaker.name)
+                found.append(speaker)
+    return found

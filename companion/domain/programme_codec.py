@@ -107,6 +107,7 @@ def _network_to_data(n: Network) -> dict[str, Any]:
         "id": n.id,
         "title": n.title,
         "description": n.description,
+        "audience": n.audience,
         "moderator": _speaker_to_data(n.moderator),
         "contact": n.contact,
         "seasons": [
@@ -121,6 +122,7 @@ def _network_from_data(d: dict[str, Any]) -> Network:
         id=d["id"],
         title=d["title"],
         description=d.get("description", ""),
+        audience=d.get("audience", ""),
         moderator=_speaker_from_data(d.get("moderator")),
         contact=d.get("contact", ""),
         seasons=tuple(

@@ -111,6 +111,7 @@ def read_network(fields: Mapping[str, str], taken: Collection[str], old: Network
         id=old.id if old else f.new_id(taken, "network"),
         title=f.text("title", rules.MAX_TITLE, required=True),
         description=f.text("description", rules.MAX_TEXT),
+        audience=f.text("audience", rules.MAX_TEXT),
         moderator=f.speaker("moderator_"),
         contact=f.text("contact", rules.MAX_NAME),
         seasons=old.seasons if old else (),

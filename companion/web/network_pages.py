@@ -1,10 +1,15 @@
-"""What the public sees of a network: its calendar feed (and its programme page).
+"""What the public sees of a network: its programme page and its calendar feed.
 
 Transport only: the feed's format is `companion.calendar_feed`. Both read the programme
-with each session's agenda as it stands now (agenda edits are session events).
+with each session's agenda as it stands now (agenda edits are session events). The page
+shows the way in (the join link) to the sessions of meetings that have a day and are not
+postponed: join codes are public by design (on the big screen, on slides); moderator
+links never appear here.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -12,24 +17,63 @@ from starlette.routing import BaseRoute, Route
 
 from companion.calendar_feed import network_calendar
 from companion.domain import programme_edits as edits
-from companion.domain.programme import Network
+from companion.domain.programme import Network, Speaker, Status, guests
 from companion.services.sessions import SessionService
 from companion.settings import Settings
 from companion.web.i18n import LANGUAGES, translator
+from companion.web.pages import Pages
+
+OPEN = (Status.SCHEDULED, Status.LIVE)  # meetings whose sessions one may join
 
 
 class NetworkPages:
     """Request handlers of the public network pages."""
 
-    def __init__(self, settings: Settings, service: SessionService) -> None:
+    def __init__(self, settings: Settings, service: SessionService, pages: Pages) -> None:
         self.settings = settings
         self.service = service
+        self.pages = pages
 
     def network(self, network_id: str) -> Network | None:
         """The network with every session's current agenda, or None."""
         live = {sid: state.agenda.items for sid, state in self.service.states.items()}
         programme = edits.with_items(self.service.programme, live)
         return next((n for n in programme.networks if n.id == network_id), None)
+
+    async def page(self, request: Request) -> Response:
+        """`/networks/{id}`: what the network is, for whom, its moderator, each season's
+        meetings with their guests and status, the calendar and the way in."""
+        network = self.network(request.path_params["network"])
+        if network is None:
+            return self.pages.render(
+                request, "unknown_network.html", 404, network_id=request.path_params["network"]
+            )
+        response = self.pages.render(request, "network.html", **self.context(network))
+        # Shareable and public, but it changes with every edit: revalidate each time.
+        response.headers["cache-control"] = "no-cache"
+        return response
+
+    def context(self, network: Network) -> dict[str, Any]:
+        """Guests per session, track titles per meeting and the join link per session."""
+        people: dict[str, list[Speaker]] = {}
+        tracks: dict[str, dict[str, str]] = {}
+        ways_in: dict[str, str] = {}
+        for season in network.seasons:
+            for event in season.events:
+                tracks[event.id] = {track.id: track.title for track in event.tracks}
+                for session in event.sessions:
+                    moderator = session.moderator or network.moderator
+                    people[session.id] = guests(session, moderator)
+                    access = self.service.access.get(session.id)
+                    if access is not None and event.date is not None and event.status in OPEN:
+                        ways_in[session.id] = f"/j/{access.join_code}"
+        return {
+            "network": network,
+            "guests": people,
+            "tracks": tracks,
+            "ways_in": ways_in,
+            "calendar_url": f"/networks/{network.id}/calendar.ics",
+        }
 
     async def calendar(self, request: Request) -> Response:
         """`/networks/{id}/calendar.ics`: Swedish unless `?lang=en` (calendar apps send no
@@ -61,4 +105,7 @@ class NetworkPages:
 
     def routes(self) -> list[BaseRoute]:
         """The public routes of networks."""
-        return [Route("/networks/{network}/calendar.ics", self.calendar)]
+        return [
+            Route("/networks/{network}", self.page),
+            Route("/networks/{network}/calendar.ics", self.calendar),
+        ]

@@ -286,6 +286,9 @@ async def test_every_page_forbids_inline_script_and_needs_none(room: Room) -> No
         (f"/api/sessions/{room.code}", None),
         (f"/moderate/{SESSION}/report.json", None),
         ("/static/js/ui.js", None),
+        ("/networks/ledarskap-och-innovation", None),
+        ("/networks/ledarskap-och-innovation/calendar.ics", None),
+        ("/networks/no-such-network", None),
     ]
     for path, data in pages:
         status, headers, body = get(f"{http}{path}", data)
