@@ -22,6 +22,7 @@ from companion.web.organiser_auth import OrganiserAccess, Refused
 from companion.web.pages import Pages
 from companion.web.programme_pages import programme_routes
 from companion.web.report_pages import ReportPages
+from companion.web.schedule_pages import schedule_routes
 from companion.web.security import SecurityHeaders
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def create_app(
     organisers = OrganiserAccess(settings, OrganiserService(service.store), pages)
     # New moderator links and join codes, from a console too, go into the network's audit.
     service.audit_access = organisers.organisers.record_audit
+    editor = programme or ProgrammeService(service)
     stream_routes = []
     if media is not None:
         from companion.media.routes import media_routes  # aiortc is loaded only to stream
@@ -71,7 +73,8 @@ def create_app(
             *account_routes(organisers, settings),
             *network_routes(organisers, settings),
             *session_routes(organisers, settings),
-            *programme_routes(organisers, programme or ProgrammeService(service)),
+            *programme_routes(organisers, editor),
+            *schedule_routes(organisers, editor),
             *stream_routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

@@ -43,6 +43,38 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
         "sv": ("0 tittare", "1 tittare", "2 tittare", "21 tittare"),
         "en": ("0 viewers", "1 viewer", "2 viewers", "21 viewers"),
     },
+    "schedule.added": {
+        "sv": ("0 nya sessioner", "1 ny session", "2 nya sessioner", "21 nya sessioner"),
+        "en": ("0 new sessions", "1 new session", "2 new sessions", "21 new sessions"),
+    },
+    "schedule.revised": {
+        "sv": (
+            "0 sessioner med ändrat program",
+            "1 session med ändrat program",
+            "2 sessioner med ändrat program",
+            "21 sessioner med ändrat program",
+        ),
+        "en": (
+            "0 sessions with a changed agenda",
+            "1 session with a changed agenda",
+            "2 sessions with a changed agenda",
+            "21 sessions with a changed agenda",
+        ),
+    },
+    "schedule.removed": {
+        "sv": (
+            "0 sessioner borttagna",
+            "1 session borttagen",
+            "2 sessioner borttagna",
+            "21 sessioner borttagna",
+        ),
+        "en": (
+            "0 sessions removed",
+            "1 session removed",
+            "2 sessions removed",
+            "21 sessions removed",
+        ),
+    },
     "programme.n_events": {
         "sv": ("0 träffar", "1 träff", "2 träffar", "21 träffar"),
         "en": ("0 meetings", "1 meeting", "2 meetings", "21 meetings"),

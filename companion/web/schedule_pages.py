@@ -1,0 +1,223 @@
+"""Schedules in and out on the organiser pages: download a network's programme as YAML,
+upload one (the same checks and line-numbered errors as `companion import`).
+
+Transport only: the file format is `companion.programme_file` / `programme_export`, the
+import itself `companion.services.schedule_import`. Every route checks the membership of
+the network its path names; an upload also the origin and the CSRF token (a field of the
+multipart form). A refused upload shows its error on the page and changes nothing.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from companion.domain import programme_edits as edits
+from companion.domain.errors import DomainError, NotFound
+from companion.domain.programme import Programme
+from companion.programme_export import dump_programme
+from companion.programme_file import ProgrammeError, parse_programme
+from companion.services.programme import ProgrammeService
+from companion.services.schedule_import import ImportSummary, ScheduleRefused, replace_network
+from companion.web.i18n import Translator, translator
+from companion.web.organiser_auth import CSRF_FIELD, OrganiserAccess, Refused
+from companion.web.programme_pages import domain_key
+
+MAX_UPLOAD_BYTES = 1024 * 1024  # a season's programme is ~30 KB; a conference's ~300 KB
+ROOT = "/organise/networks/{network}"
+
+
+class UploadError(Exception):
+    """An upload refused before its content is read as a schedule (catalogue key)."""
+
+    def __init__(self, key: str, status: int = 400, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.status = status
+        self.params = params
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file posted from an organiser page, its CSRF token checked."""
+
+    fields: dict[str, str]
+    filename: str
+    text: str
+
+
+class SchedulePages:
+    """Request handlers of schedule import and export."""
+
+    def __init__(self, access: OrganiserAccess, programme: ProgrammeService) -> None:
+        self.access = access
+        self.programme = programme
+        self.sessions = programme.sessions
+
+    def _network(self, network_id: str) -> Any:
+        try:
+            return edits.network(self.sessions.programme, network_id)
+        except NotFound:
+            raise Refused(404, "organise.refused_not_found") from None
+
+    # -- reading an upload -------------------------------------------------------------
+    async def upload(self, request: Request) -> Upload:
+        """The posted file as text: origin, size, CSRF and UTF-8 checked (UploadError)."""
+        found = await self.access.signed_in(request)
+        if found is None:
+            raise Refused(401, "organise.refused_signin")
+        if not self.access.origin_allowed(request):
+            raise Refused(403, "organise.refused_origin")
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            await self.access.form(request)  # its CSRF token refused first, as on every route
+            raise Refused(400, "organise.refused_bad_form")
+        length = request.headers.get("content-length", "")
+        if not length.isdigit():
+            raise UploadError("schedule.error_no_length", 411)
+        if int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
+            raise UploadError("schedule.error_too_large", 413, limit="1 MB")
+        try:
+            form = await request.form(max_files=1, max_fields=20, max_part_size=MAX_UPLOAD_BYTES)
+        except (HTTPException, MultiPartException):  # a malformed body or too many parts
+            raise Refused(400, "organise.refused_bad_form") from None
+        given = form.get(CSRF_FIELD)
+        if not isinstance(given, str) or not hmac.compare_digest(
+            given.encode(), found[1].csrf.encode()
+        ):
+            raise Refused(403, "organise.refused_csrf")
+        file = form.get("file")
+        if not isinstance(file, UploadFile) or not file.filename:
+            raise UploadError("schedule.error_no_file")
+        raw = await file.read(MAX_UPLOAD_BYTES + 1)
+        if len(raw) > MAX_UPLOAD_BYTES:
+            raise UploadError("schedule.error_too_large", 413, limit="1 MB")
+        if not raw.strip():
+            raise UploadError("schedule.error_empty")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UploadError("schedule.error_not_utf8", byte=exc.start) from None
+        fields = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
+        name = file.filename.replace("\\", "/").rsplit("/", 1)[-1][:100]
+        return Upload(fields, name, text.replace("\x00", ""))
+
+    # -- pages -------------------------------------------------------------------------
+    async def page(
+        self,
+        request: Request,
+        status: int = 200,
+        error: str | None = None,
+        detail: str = "",
+        summary: ImportSummary | None = None,
+    ) -> Response:
+        """The import and export page of a network."""
+        network = self._network(request.path_params["network"])
+        return await self.access.render(
+            request,
+            "organise/programme_import.html",
+            status,
+            network=network,
+            error=error,
+            detail=detail,
+            summary=summary,
+            limit="1 MB",
+        )
+
+    async def show(self, request: Request) -> Response:
+        """GET: the page, with the summary of the import just done."""
+        await self.access.require_network_member(request, request.path_params["network"])
+        q = request.query_params
+        summary = None
+        if all(q.get(k, "").isdigit() for k in ("added", "revised", "removed")):
+            summary = ImportSummary(int(q["added"]), int(q["revised"]), int(q["removed"]))
+        return await self.page(request, summary=summary)
+
+    async def download(self, request: Request) -> Response:
+        """The network's programme as the YAML file the import reads."""
+        network_id = request.path_params["network"]
+        await self.access.require_network_member(request, network_id)
+        network = self._network(network_id)
+        body = dump_programme(Programme(networks=(network,)))
+        return Response(
+            body.encode("utf-8"),
+            media_type="application/yaml; charset=utf-8",
+            headers={
+                "content-disposition": f'attachment; filename="{network.id}.yaml"',
+                "cache-control": "no-store",
+                "x-robots-tag": "noindex",
+            },
+        )
+
+    async def import_yaml(self, request: Request) -> Response:
+        """POST: a YAML file for this network replaces it; nothing changes on an error."""
+        network_id = request.path_params["network"]
+        who = await self.access.require_network_member(request, network_id)
+        self._network(network_id)
+        try:
+            upload = await self.upload(request)
+            programme = parse_programme(upload.text, upload.filename)
+            network = only_network(programme, network_id, upload)
+            summary = await replace_network(self.programme, who.email, network)
+        except UploadError as exc:
+            t = self._t(request)
+            return await self.page(request, exc.status, t(exc.key, **exc.params))
+        except ProgrammeError as exc:
+            return await self.page(request, 400, self._t(request)("schedule.error_file"), str(exc))
+        except ScheduleRefused as exc:
+            t = self._t(request)
+            return await self.page(request, 409, t(f"schedule.error_{exc.code}", **exc.params))
+        except DomainError as exc:
+            return await self.page(request, 409, self._t(request)(domain_key(exc)))
+        await self.access.audit(request, network_id, "programme.import", upload.filename)
+        return self.access.redirect(
+            f"/organise/networks/{quote(network_id, safe='')}/import"
+            f"?added={summary.added}&revised={summary.revised}&removed={summary.removed}"
+        )
+
+    def _t(self, request: Request) -> Translator:
+        return translator(self.access.pages._lang(request))
+
+    def routes(self) -> list[BaseRoute]:
+        """The routes of schedule import and export."""
+        return [
+            Route(ROOT + "/programme.yaml", self.download),
+            Route(ROOT + "/import", self.show),
+            Route(ROOT + "/import/yaml", self.import_yaml, methods=["POST"]),
+        ]
+
+
+def only_network(programme: Programme, network_id: str, upload: Upload) -> Any:
+    """The file's one network, which must be this page's; ProgrammeError otherwise."""
+    ids = [n.id for n in programme.networks]
+    if ids != [network_id]:
+        line = _line_of(upload.text, "id:") if ids else 1
+        found = ", ".join(repr(i) for i in ids) or "none"
+        raise ProgrammeError(
+            upload.filename,
+            line,
+            "networks",
+            f"expected exactly the network {network_id!r} of this page, found {found}",
+        )
+    return programme.networks[0]
+
+
+def _line_of(text: str, needle: str) -> int:
+    """The first line holding `needle` (1 when none does)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return number
+    return 1
+
+
+def schedule_routes(access: OrganiserAccess, programme: ProgrammeService) -> list[BaseRoute]:
+    """The routes of schedule import and export."""
+    return SchedulePages(access, programme).routes()

@@ -1,0 +1,77 @@
+"""The programme written as YAML reads back as the same programme."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from companion.domain.programme import Programme
+from companion.programme_export import dump_programme
+from companion.programme_file import parse_programme
+from tests.serverproc import DEMO
+
+
+def demo() -> Programme:
+    return parse_programme(DEMO.read_text("utf-8"), DEMO.name)
+
+
+def test_the_demo_round_trips() -> None:
+    """export → import gives the same programme, every field of every level."""
+    programme = demo()
+    text = dump_programme(programme)
+    assert parse_programme(text, "export.yaml") == programme
+    assert "Klarahuset, Drottninggatan 33" in text  # UTF-8 as written, not escaped
+    assert "\\u" not in text
+    assert "null" not in text  # empty fields are left out
+
+
+# Text an organiser might write: YAML look-alikes, quotes, colons, hashes, leading dashes,
+# Swedish letters, paragraphs.
+TEXT = (
+    st.one_of(
+        st.sampled_from(
+            [
+                "yes",
+                "no",
+                "09:30",
+                "2020-05-05",
+                "- punkt",
+                "a: b",
+                "#1",
+                "'citat'",
+                '"x"',
+                "~",
+                "@",
+            ]
+        ),
+        st.text(
+            alphabet=st.characters(
+                blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\u2028\u2029\x85"
+            ),
+            min_size=1,
+            max_size=40,
+        ),
+    )
+    .map(str.strip)
+    .filter(bool)
+)
+PARAGRAPHS = st.lists(TEXT, min_size=1, max_size=3).map("\n".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=TEXT, description=PARAGRAPHS, venue=TEXT, note=PARAGRAPHS)
+def test_any_text_round_trips(title: str, description: str, venue: str, note: str) -> None:
+    """Whatever the texts, the written file reads back to the same programme."""
+    programme = demo()
+    network = programme.networks[0]
+    season = network.seasons[0]
+    event = dataclasses.replace(season.events[1], title=title, venue=venue, note=note)
+    network = dataclasses.replace(
+        network,
+        description=description,
+        seasons=(dataclasses.replace(season, events=(event,)),),
+    )
+    changed = Programme(networks=(network,))
+    assert parse_programme(dump_programme(changed), "export.yaml") == changed
