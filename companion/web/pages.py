@@ -62,8 +62,8 @@ class Pages:
             ws_url=self.settings.public_ws_url,
             ws_port=self.settings.ws_port,
             Status=Status,
-            limits=TEXT_LIMITS,
-            **context,
+            # A page's own limits (the programme editor's) win over the participant forms'.
+            **{"limits": TEXT_LIMITS, **context},
         )
         response = HTMLResponse(html, status_code=status)
         response.headers["cache-control"] = "no-store"
