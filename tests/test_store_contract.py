@@ -328,3 +328,22 @@ async def test_an_append_that_waits_out_its_deadline_in_a_hung_redis_is_refused_
         assert [e.seq for e in await store.load_events(SID)] == [1, 2]
     finally:
         await store.close()
+
+
+async def test_a_dead_redis_is_answered_at_once(redis_server: RedisProcess) -> None:
+    """Redis shut down (connections refused): an append fails within a fraction of a
+    second, not after a series of retries, so commands queued behind it fail fast too."""
+    flush(redis_server)
+    store = RedisStore(redis_server.url)
+    await store.open()
+    try:
+        await store.append([ev(1)])
+        redis_server.stop()
+        for _ in range(3):
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable):
+                await store.append([ev(2)], deadline=time.monotonic() + 0.8)
+            assert time.monotonic() - started < 0.3
+    finally:
+        await store.close()
+        redis_server.start()

@@ -173,8 +173,10 @@ def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         decode_responses=True,
-        # A pooled connection may be stale after a Redis restart: retry on a fresh one.
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
+        # A pooled connection may be stale after a Redis restart, or a reply lost: one retry,
+        # on a fresh connection, covers both. More only delays the answer while Redis is
+        # down, and commands of a session queue behind each other.
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),
         retry_on_error=[ConnectionError, TimeoutError],
         socket_timeout=3,
         socket_connect_timeout=2,
