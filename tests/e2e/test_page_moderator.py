@@ -332,7 +332,8 @@ async def test_new_identities_and_the_most_from_one_network_show_with_presence(
     chrome: Browser, room: Room
 ) -> None:
     """Twelve new participants from one address and one from another: the console shows 13
-    new participants, 12 of them from one network, beside the presence counts."""
+    new participants, 12 of them from one network, beside the presence counts, on the first
+    screen in landscape and in portrait."""
     page = await open_console(chrome, room)
     await ready(page)
     await expect(page.locator("#identities")).to_be_hidden()
@@ -351,6 +352,12 @@ async def test_new_identities_and_the_most_from_one_network_show_with_presence(
     box = await page.locator("#identities").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= TABLET["width"]
     await screenshot(page, "moderator-identities")
+    await page.set_viewport_size({"width": 768, "height": 1024})
+    await expect(page.locator("#count-new")).to_have_text("13")
+    box = await page.locator("#identities").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 768
+    assert box["y"] + box["height"] <= 1024  # on the first screen of the questions panel
+    await screenshot(page, "moderator-identities-portrait")
     await clean(page)
 
 
