@@ -315,6 +315,11 @@ def test_every_organiser_route_refuses_strangers_and_other_networks(
             assert_refused(owner.post(path, {"title": "Intrång"}, csrf=False), (403, 404))
     assert state(server, owner) == before
     assert owner.get(f"/organise/networks/{NETWORK}/programme").text == programme
+    # And the network's own organiser gets every page without a server error.
+    for method, template in organise_routes():
+        if method == "GET":
+            answer = owner.get(fill(template, owner))
+            assert answer.status_code < 500, (template, answer.status_code)
 
 
 NASTY_BODIES: list[tuple[str, bytes]] = [
