@@ -5,6 +5,8 @@
 import { speakerLine } from "./agenda-view.js";
 import { t, count, formatNumber, formatTime, onLanguageChange, currentLang } from "./i18n.js";
 import { el, excerpt, toast, errorText, showConnection, showWaiting, clock, timeOfDay } from "./ui.js";
+import { ConsoleNav } from "./console-nav.js";
+import { StreamPanel } from "./console-stream.js";
 import { Live } from "./live.js";
 import { ModeratorKey } from "./moderator-key.js";
 import { SessionModel } from "./model.js";
@@ -65,6 +67,8 @@ const inflight = new Set(); // requests not answered yet: a double tap sends onc
 const rendered = new Map(); // question id -> {sig, node}: unchanged rows are kept as is
 // The polls panel and the report (poll-console.js); `key` is read when a report is asked for.
 const pollConsole = new PollConsole({ model, send, session: SESSION, key: () => key });
+const streamPanel = new StreamPanel({ model, session: SESSION }); // console-stream.js
+const nav = new ConsoleNav({ grid: $("console"), nav: $("mod-nav") }); // console-nav.js
 let key = null; // the moderator key in use; replaced when the moderator makes a new one
 
 // -- the key (moderator-key.js) ------------------------------------------------------
@@ -401,28 +405,12 @@ function renderQueue() {
   for (const name of Object.keys(TABS)) $(`count-${name}`).textContent = String(model.list(TABS[name]).length);
   const pending = model.list(TABS.pending).length;
   $("tab-pending").dataset.attention = String(pending > 0);
-  // The badge on the portrait console's Questions button.
-  const badge = $("nav-pending");
-  badge.hidden = pending === 0;
-  badge.querySelector(".nav-badge-n").textContent = formatNumber(pending);
-  badge.querySelector(".visually-hidden").textContent = count("moderator.nav_pending", pending);
+  nav.setPending(pending); // the badge of the portrait console's Questions button
 
   const shown = model.highlighted();
   $("on-screen").hidden = !shown;
   $("on-screen-text").textContent = shown ? shown.text : "";
   if ($("merge-dialog").open) renderMergeTargets();
-}
-
-// -- narrow screens: one panel at a time ------------------------------------------------
-function showView(name) {
-  const grid = $("console");
-  grid.dataset.view = name;
-  for (const button of document.querySelectorAll("#mod-nav [data-view]")) {
-    button.setAttribute("aria-pressed", String(button.dataset.view === name));
-  }
-  if (name === "access") $("access-panel").open = true;
-  // Scrolled down in the previous panel: start the new one at its top, under the bar.
-  if (grid.getBoundingClientRect().top < 0) grid.scrollIntoView({ block: "start" });
 }
 
 function selectTab(name, focus = false) {
@@ -484,7 +472,7 @@ function renderPresence() {
     noun.textContent = count(noun.dataset.i18n, n);
   }
   renderIdentities();
-  renderStreamState();
+  streamPanel.render();
 }
 
 // New participant identities and the most from one network: far more than the people in
@@ -505,7 +493,7 @@ function renderIdentities() {
 function renderSession() {
   if (model.session) $("premoderation").checked = Boolean(model.session.premoderation);
   renderAccess();
-  renderStreamState();
+  streamPanel.render();
 }
 
 // -- access: lock, close, the join code and the moderator key ----------------------------
@@ -557,7 +545,7 @@ function adoptKey(fresh) {
   key = fresh;
   keyStore.write(fresh);
   if (live) live.join.moderator_token = fresh;
-  streamReady = false; // the stream key changed too: fetched again after the reconnect
+  streamPanel.keyChanged(); // the stream key changed too: fetched again after the reconnect
   const link = `${location.origin}/moderate/${encodeURIComponent(SESSION)}#key=${encodeURIComponent(fresh)}`;
   $("new-mod-link").value = link;
   $("new-link-box").hidden = false;
@@ -609,35 +597,6 @@ function wireAccess() {
     $("new-mod-link").focus();
   });
   $("copy-mod-link").addEventListener("click", copyModLink);
-}
-
-// -- the live stream: status, viewers, the camera page and what OBS needs ---------------
-function renderStreamState() {
-  const stream = model.session?.stream ?? { status: "offline", since: null };
-  const box = $("stream-state");
-  box.dataset.status = stream.status;
-  box.textContent =
-    stream.status === "live"
-      ? `${t("stream.live_since", { time: stream.since ? timeOfDay(stream.since) : "–" })} · ${count("stream.viewers", model.presence.viewers ?? 0)}`
-      : t("stream.not_live");
-}
-
-let streamReady = false;
-
-async function setupStream(key) {
-  // The camera page takes the key from its fragment, like this console.
-  $("link-camera").href = `/camera/${encodeURIComponent(SESSION)}#key=${encodeURIComponent(key)}`;
-  try {
-    const response = await fetch(`/api/stream/${encodeURIComponent(SESSION)}`, {
-      headers: { Authorization: `Bearer ${key}` },
-    });
-    if (!response.ok) return;
-    const info = await response.json();
-    $("obs-whip-url").textContent = info.whip_url;
-    $("obs-stream-key").textContent = info.stream_key;
-  } catch {
-    /* offline: the OBS details stay empty until the next load */
-  }
 }
 
 // -- events from the server ------------------------------------------------------------
@@ -713,9 +672,6 @@ function wireControls() {
     if (!ok) renderSession(); // show the server's setting again
   });
 
-  for (const button of document.querySelectorAll("#mod-nav [data-view]")) {
-    button.addEventListener("click", () => showView(button.dataset.view));
-  }
 
   const tabs = [...document.querySelectorAll("#tabs [role=tab]")];
   for (const button of tabs) button.addEventListener("click", () => selectTab(button.dataset.tab));
@@ -814,7 +770,7 @@ onLanguageChange(() => {
   pollConsole.render();
   pollConsole.renderAttendance();
   renderIdentities();
-  renderStreamState();
+  streamPanel.render();
 });
 
 function connect() {
@@ -826,8 +782,7 @@ function connect() {
     onWelcome: (message) => {
       model.welcome(message);
       if (message.join_code) showJoinCode(message.join_code);
-      if (!streamReady) setupStream(key); // only once the key is known to be right
-      streamReady = true;
+      streamPanel.load(key); // only once the key is known to be right
     },
   });
   live.start();
@@ -840,7 +795,7 @@ function followSharedKey() {
   if (!shared || shared === key) return false;
   key = shared;
   keyStore.write(shared);
-  streamReady = false;
+  streamPanel.keyChanged();
   connect();
   return true;
 }
