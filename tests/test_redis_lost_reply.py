@@ -12,7 +12,9 @@ import pytest
 from companion.backends.memory import MemoryBus
 from companion.backends.redis import RedisStore
 from companion.cli import demo_programme_text
+from companion.domain.access import SessionAccess
 from companion.domain.errors import DomainError
+from companion.domain.events import Event
 from companion.programme_file import parse_programme
 from companion.services.sessions import SessionService
 from tests.redisproc import RedisProcess
@@ -105,4 +107,37 @@ async def test_a_change_answered_store_unavailable_but_stored_is_not_made_twice_
     finally:
         await store.close()
         await proxy.stop()
+        redis.stop()
+
+
+async def test_a_rotation_by_a_process_of_the_earlier_version_still_revokes(
+    tmp_path: Path,
+) -> None:
+    """During a rolling upgrade a process of the earlier version rotates the key its way
+    (the table first, then an event without the token). A current process that sees that
+    event on the tail takes the key from the table: the old key stops working there too."""
+    redis = RedisProcess(tmp_path / "redis")
+    redis.start()
+    store = RedisStore(redis.url)
+    try:
+        await store.open()
+        service = SessionService(store, MemoryBus())
+        await service.import_programme(
+            parse_programme(demo_programme_text(), "demo/programme.yaml")
+        )
+        await service.load()
+        old = service.access[SID]
+        fresh = SessionAccess(SID, old.join_code, "nyckel-från-en-äldre-process")
+        await store.update_access(fresh)  # the earlier version's order: table, then event
+        event = Event(SID, service.state(SID).seq + 1, "session.key_rotated", {}, 1.0)
+        await store.append([event])
+        service.on_remote_event(event)  # as the tail delivers it
+        for _ in range(50):
+            if service.is_moderator(SID, fresh.moderator_token):
+                break
+            await asyncio.sleep(0.02)
+        assert service.is_moderator(SID, fresh.moderator_token)
+        assert not service.is_moderator(SID, old.moderator_token)
+    finally:
+        await store.close()
         redis.stop()

@@ -440,8 +440,25 @@ class SessionService:
         access = self.access.get(event.session_id)
         if access is not None and event.type in (ev.CODE_CHANGED, ev.KEY_ROTATED):
             self._set_access(self._secrets_after(access, event))
+            if event.type == ev.KEY_ROTATED and "moderator_token" not in event.data:
+                self._reload_access(event.session_id)
         self.keys.remember(event)
         self.bus.publish(change)
+
+    def _reload_access(self, session_id: str) -> None:
+        # A process of the earlier version rotated the key (the table first, then an event
+        # without the token), e.g. during a rolling upgrade: take the key from the table.
+        async def reload() -> None:
+            try:
+                for access in await self.store.load_access():
+                    if access.session_id == session_id:
+                        self._set_access(access)
+            except (StoreUnavailable, OSError) as exc:
+                log.warning("could not reload the secrets of %s: %s", session_id, exc)
+
+        task = asyncio.get_running_loop().create_task(reload())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @staticmethod
     def _public_flags(state: SessionState, kind: str, data: dict[str, Any]) -> dict[int, bool]:
