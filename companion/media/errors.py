@@ -47,3 +47,11 @@ class Overloaded(MediaError):
     """Too many viewers; try again later."""
 
     code = "overloaded"
+
+
+class PublisherElsewhere(MediaError):
+    """The stream is live, but its publisher is connected to another server process: a
+    viewer here would get an answer and no picture. The player tries again (the proxy
+    sends the session's media to the publisher's process)."""
+
+    code = "publisher_elsewhere"

@@ -24,7 +24,14 @@ from companion.media.aiortc_internals import route_keyframe_requests
 from companion.media.broadcast import Broadcast
 from companion.media.codecs import accept_publisher_codecs, viewer_codecs
 from companion.media.connections import PeerConnections, ice_servers
-from companion.media.errors import BadOffer, Conflict, NotCreator, Overloaded, UnknownResource
+from companion.media.errors import (
+    BadOffer,
+    Conflict,
+    NotCreator,
+    Overloaded,
+    PublisherElsewhere,
+    UnknownResource,
+)
 from companion.media.publication import Publication
 from companion.services.sessions import SessionService
 from companion.services.stream_access import MissingCredentials, StreamAccess, same_secret
@@ -183,6 +190,7 @@ class MediaRegistry:
     # -- watching --------------------------------------------------------------------
     async def view(self, session_id: str, offer: str, token: str, who: str) -> tuple[Resource, str]:
         """Accept a viewer's offer; returns its resource and the SDP answer."""
+        self._check_publisher_here(session_id)
         watching = self.viewers.setdefault(session_id, set())
         if len(watching) >= self.settings.stream_max_viewers:
             raise Overloaded("Too many viewers right now; try again in a moment.")
@@ -215,6 +223,20 @@ class MediaRegistry:
 
         self._spawn(self._expire_unconnected(res))
         return res, answer
+
+    def _check_publisher_here(self, session_id: str) -> None:
+        """Refuse a viewer that would get nothing: the shared log says the stream is live
+        but no publisher of this process serves it (it is on another replica, or its
+        process died). An offline stream may be watched anywhere: media starts when a
+        publisher comes, and the proxy sends it to the same process by the session id."""
+        if not self.service.store.shared:
+            return  # one process: a live stream's publisher is here
+        state = self.service.states.get(session_id)
+        live = state is not None and state.stream_status == "live"
+        if live and session_id not in self.publishers and session_id not in self.negotiating:
+            raise PublisherElsewhere(
+                "The stream is served by another server right now; try again in a moment."
+            )
 
     async def _expire_unconnected(self, res: Resource) -> None:
         await asyncio.sleep(VIEWER_CONNECT_TIMEOUT)

@@ -17,6 +17,7 @@ from companion.media.errors import (
     MediaError,
     NotCreator,
     Overloaded,
+    PublisherElsewhere,
     UnknownResource,
 )
 from companion.media.registry import MediaRegistry, Resource
@@ -62,6 +63,7 @@ STATUS: dict[type[Exception], int] = {
     UnsupportedType: 415,
     IceRestart: 422,
     Overloaded: 503,
+    PublisherElsewhere: 503,
     MediaError: 400,
     DomainError: 403,
 }
@@ -91,7 +93,8 @@ def error_response(exc: DomainError) -> Response:
     if status == 401:
         headers["www-authenticate"] = 'Bearer realm="companion"'
     if status == 503:
-        headers["retry-after"] = "10"
+        # Soon for a publisher on another process (the proxy may have moved the session).
+        headers["retry-after"] = "2" if isinstance(exc, PublisherElsewhere) else "10"
     return problem(status, exc.code, exc.message, headers)
 
 

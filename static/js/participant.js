@@ -75,11 +75,13 @@ function renderNow() {
 }
 
 // The remote page plays the stream over WHEP with this page's participant token (player.js).
+// Media is addressed by the session id, never the join code: the proxy sends a session's
+// WHIP and WHEP to one server process by a hash of that id (deploy/nginx.conf).
 const player =
   mode === "remote" && $("stream")
     ? new StreamPlayer({
         root: $("stream"),
-        endpoint: `/whep/${encodeURIComponent(code)}`,
+        endpoint: `/whep/${encodeURIComponent(root.dataset.session)}`,
         token: () => localStorage.getItem(`companion.token.${code}`),
       })
     : null;
@@ -264,7 +266,6 @@ function followCode(next) {
   if (token) localStorage.setItem(`companion.token.${next}`, token);
   live.join.code = next;
   live.tokenKey = `companion.token.${next}`;
-  if (player) player.endpoint = `/whep/${encodeURIComponent(next)}`;
   history.replaceState(history.state, "", `/${mode}/${encodeURIComponent(next)}${location.search}`);
 }
 

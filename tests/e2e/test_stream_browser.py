@@ -4,6 +4,7 @@ the remote participant page plays over WHEP, and survives a stop and a new start
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Page, expect
@@ -48,6 +49,12 @@ async def test_camera_page_publishes_and_remote_page_plays(room: Room) -> None:
         await remote.add_init_script(
             f"localStorage.setItem('companion.profile', {json.dumps(json.dumps({'where': 'remote'}))})"
         )
+        # Every media request of the page, to check it names the session, not the join code.
+        media_paths: list[str] = []
+        remote.on(
+            "request",
+            lambda r: media_paths.append(urlsplit(r.url).path) if "/whep/" in r.url else None,
+        )
         await remote.goto(f"{server.http}/remote/{room.code}")
         await expect(remote.locator("body")).to_have_attribute("data-connection", "live")
         await expect(remote.locator("#stream-status")).to_have_attribute("data-status", "offline")
@@ -61,6 +68,12 @@ async def test_camera_page_publishes_and_remote_page_plays(room: Room) -> None:
         await playing(remote)
         await expect(remote.locator("#stream-status")).to_be_hidden()
         await expect(remote.locator("#stream-badge")).to_be_visible()
+        # The proxy hashes the session id in the path (deploy/nginx.conf): a join code there
+        # would send the viewer to any replica, the DELETE to another one.
+        assert media_paths and all(
+            p == f"/whep/{room.session}" or p.startswith(f"/whep/{room.session}/")
+            for p in media_paths
+        ), media_paths
         assert await remote.evaluate("document.getElementById('stream-video').muted")
         await remote.locator("#stream-mute").click()
         assert not await remote.evaluate("document.getElementById('stream-video').muted")

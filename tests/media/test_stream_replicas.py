@@ -1,0 +1,81 @@
+"""The stream with two server processes on one Redis: a viewer that reaches the process
+without the live stream's publisher is told so (503, try again), never given a 201 with
+no picture behind it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.media.conftest import Stage
+from tests.media.peers import CounterTrack, Publisher, Viewer, wait_until
+from tests.redisproc import RedisProcess
+from tests.serverproc import ServerProcess
+from tests.wsclient import Client
+
+pytestmark = pytest.mark.timeout(90)
+
+SESSION = "tema-2-session-2"
+
+
+async def test_whep_to_a_replica_without_the_publisher_is_503_and_the_right_one_plays(
+    tmp_path: Path,
+) -> None:
+    """Publisher on A: WHEP to B answers 503 publisher_elsewhere with Retry-After and leaves no peer connection; WHEP to A plays."""
+    redis = RedisProcess(tmp_path / "redis")
+    redis.start()
+    a = ServerProcess(tmp_path / "a", extra_env={"REDIS_URL": redis.url})
+    b = ServerProcess(tmp_path / "b", extra_env={"REDIS_URL": redis.url})
+    a.data_dir.mkdir()
+    b.data_dir.mkdir()
+    assert a.import_programme().returncode == 0
+    a.start()
+    b.start()
+    opened: list[Client] = []
+    publisher: Publisher | None = None
+    viewers: list[Viewer] = []
+    try:
+        stage_a = Stage(a, SESSION, opened)
+        stage_b = Stage(b, SESSION, opened)
+        await stage_a.load_settings()
+        token = await stage_b.participant_token()
+        on_b = await stage_b.moderator()
+
+        # Offline: a viewer may wait anywhere (media starts when a publisher comes).
+        early = Viewer(b.http, SESSION, token, audio=False)
+        viewers.append(early)
+        assert (await early.start()).status == 201
+        await early.stop()
+
+        publisher = Publisher(a.http, SESSION, stage_a.stream_key, CounterTrack())
+        assert (await publisher.start()).status == 201
+        await on_b.wait_for(
+            lambda m: m["type"] == "session" and m["session"]["stream"]["status"] == "live", 15
+        )
+
+        wrong = Viewer(b.http, SESSION, token, audio=False)
+        viewers.append(wrong)
+        answer = await wrong.start()
+        assert answer.status == 503, (answer.status, answer.text)
+        assert answer.headers["retry-after"] == "2"
+        assert answer.headers["access-control-allow-origin"] == "*"
+        body = json.loads(answer.body)
+        assert body["code"] == "publisher_elsewhere" and "another server" in body["message"]
+        assert (await stage_b.stats())["peer_connections"] == 0
+
+        right = Viewer(a.http, SESSION, token, audio=False)
+        viewers.append(right)
+        assert (await right.start()).status == 201
+        assert await wait_until(lambda: len(right.counters()) >= 5, 15), "no frames on A"
+    finally:
+        for viewer in viewers:
+            await viewer.stop(delete=False)
+        if publisher is not None:
+            await publisher.stop()
+        for client in opened:
+            await client.close()
+        a.stop()
+        b.stop()
+        redis.stop()
