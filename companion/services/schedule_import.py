@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from companion.domain import programme_edits as edits
 from companion.domain.errors import DomainError, InvalidState
-from companion.domain.programme import AgendaItem, Network, Programme
+from companion.domain.programme import AgendaItem, Event, Network, Programme
 from companion.domain.schedule_merge import merged_agenda
 from companion.services.programme import ProgrammeService
 
@@ -113,3 +113,24 @@ async def replace_network(service: ProgrammeService, actor: str, network: Networ
         return Programme(networks=tuple(network if n.id == network.id else n for n in p.networks))
 
     return await import_into(service, actor, "programme.import", network.id, scope, edit)
+
+
+async def replace_event(
+    service: ProgrammeService,
+    actor: str,
+    where: edits.Where,
+    event_id: str,
+    layout: Callable[[Event], Event],
+) -> ImportSummary:
+    """A conference schedule laid into one event: its tracks, sessions and agendas."""
+    assert where.network is not None and where.season is not None
+    network_id, season_id = where.network, where.season
+
+    def scope(p: Programme) -> set[str]:
+        return {s.id for s in edits.event(p, network_id, season_id, event_id).sessions}
+
+    def edit(p: Programme) -> Programme:
+        return edits.with_event(p, network_id, season_id, event_id, layout)
+
+    target = f"{network_id}/{season_id}/{event_id}"
+    return await import_into(service, actor, "event.schedule_import", target, scope, edit)

@@ -1,5 +1,6 @@
 """Schedules in and out on the organiser pages: download a network's programme as YAML,
-upload one (the same checks and line-numbered errors as `companion import`).
+upload one (the same checks and line-numbered errors as `companion import`), and import a
+conference schedule (pretalx/frab `schedule.json` or `schedule.xml`) into one event.
 
 Transport only: the file format is `companion.programme_file` / `programme_export`, the
 import itself `companion.services.schedule_import`. Every route checks the membership of
@@ -21,13 +22,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from companion.conference_schedule import ScheduleError, laid_out, parse_schedule
 from companion.domain import programme_edits as edits
 from companion.domain.errors import DomainError, NotFound
 from companion.domain.programme import Programme
+from companion.domain.programme_edits import FormError, Where
 from companion.programme_export import dump_programme
 from companion.programme_file import ProgrammeError, parse_programme
 from companion.services.programme import ProgrammeService
-from companion.services.schedule_import import ImportSummary, ScheduleRefused, replace_network
+from companion.services.schedule_import import (
+    ImportSummary,
+    ScheduleRefused,
+    replace_event,
+    replace_network,
+)
 from companion.web.i18n import Translator, translator
 from companion.web.organiser_auth import CSRF_FIELD, OrganiserAccess, Refused
 from companion.web.programme_pages import domain_key
@@ -183,6 +191,47 @@ class SchedulePages:
             f"?added={summary.added}&revised={summary.revised}&removed={summary.removed}"
         )
 
+    async def import_schedule(self, request: Request) -> Response:
+        """POST: a pretalx/frab `schedule.json` or `schedule.xml` into one of this network's
+        events (field `event`: "season/event"); nothing changes on an error."""
+        network_id = request.path_params["network"]
+        who = await self.access.require_network_member(request, network_id)
+        network = self._network(network_id)
+        t = self._t(request)
+        try:
+            upload = await self.upload(request)
+            season_id, _, event_id = upload.fields.get("event", "").partition("/")
+            try:
+                edits.event(self.sessions.programme, network.id, season_id, event_id)
+            except NotFound:
+                raise UploadError("schedule.error_no_event") from None
+            schedule = parse_schedule(upload.text, upload.filename)
+            summary = await replace_event(
+                self.programme,
+                who.email,
+                Where(network.id, season_id),
+                event_id,
+                lambda event: laid_out(event, schedule),
+            )
+        except UploadError as exc:
+            return await self.page(request, exc.status, t(exc.key, **exc.params))
+        except ScheduleError as exc:
+            return await self.page(request, 400, t("schedule.error_file"), str(exc))
+        except ScheduleRefused as exc:
+            return await self.page(request, 409, t(f"schedule.error_{exc.code}", **exc.params))
+        except FormError as exc:
+            detail = "; ".join(f"{k}: {e.message}" for k, e in exc.errors.items())
+            return await self.page(request, 400, t("schedule.error_file"), detail)
+        except DomainError as exc:
+            return await self.page(request, 409, t(domain_key(exc)))
+        await self.access.audit(
+            request, network.id, "event.schedule_import", f"{event_id} ← {upload.filename}"
+        )
+        return self.access.redirect(
+            f"/organise/networks/{quote(network.id, safe='')}/import"
+            f"?added={summary.added}&revised={summary.revised}&removed={summary.removed}"
+        )
+
     def _t(self, request: Request) -> Translator:
         return translator(self.access.pages._lang(request))
 
@@ -192,6 +241,7 @@ class SchedulePages:
             Route(ROOT + "/programme.yaml", self.download),
             Route(ROOT + "/import", self.show),
             Route(ROOT + "/import/yaml", self.import_yaml, methods=["POST"]),
+            Route(ROOT + "/import/schedule", self.import_schedule, methods=["POST"]),
         ]
 
 
