@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from companion.proxy_trust import ProxyTrustMiddleware
 from companion.services.organisers import OrganiserService
 from companion.services.programme import ProgrammeService
 from companion.services.sessions import SessionService
@@ -78,6 +79,9 @@ def create_app(
             *stream_routes,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
-        middleware=[Middleware(SecurityHeaders, settings=settings)],
+        middleware=[
+            Middleware(SecurityHeaders, settings=settings),
+            Middleware(ProxyTrustMiddleware, settings=settings),
+        ],
         exception_handlers={Refused: organisers.refused},
     )

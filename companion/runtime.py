@@ -22,6 +22,7 @@ from companion.fd_budget import (
     per_address_cap,
     raise_open_file_limit,
 )
+from companion.proxy_trust import PROXY_TRUST
 from companion.realtime.hub import Hub
 from companion.realtime.server import RealtimeServer
 from companion.services.programme import ProgrammeService
@@ -118,6 +119,7 @@ async def serve(
             settings.max_connections_per_address,
         )
     AcceptErrorLog(asyncio.get_running_loop(), open_files).install()
+    PROXY_TRUST.at_start(settings)
     core = await start_core(settings)
     from companion.media.registry import MediaRegistry  # aiortc is loaded only to serve
 

@@ -15,6 +15,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
 from companion.fd_budget import AddressCap, connection_budget, open_file_limit, per_address_cap
+from companion.proxy_trust import PROXY_TRUST
 from companion.realtime.limits import TokenBucket
 from companion.settings import Settings
 from companion.web.security import OriginPolicy
@@ -77,7 +78,9 @@ class Admission:
             if forwarded:
                 return forwarded.split(",")[-1].strip()
         remote = connection.remote_address
-        return str(remote[0]) if remote else "unknown"
+        peer = str(remote[0]) if remote else None
+        PROXY_TRUST.request(self.settings.trust_proxy, peer, request.headers.get("X-Forwarded-For"))
+        return peer or "unknown"
 
     def origin_allowed(self, request: Request) -> bool:
         """Browsers must come from our own pages (companion.web.security.OriginPolicy)."""
