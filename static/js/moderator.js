@@ -5,6 +5,7 @@
 import { speakerLine } from "./agenda-view.js";
 import { t, count, formatNumber, formatTime, onLanguageChange, currentLang } from "./i18n.js";
 import { el, excerpt, toast, errorText, showConnection, showWaiting, clock, timeOfDay } from "./ui.js";
+import { AccessPanel } from "./console-access.js";
 import { ConsoleNav } from "./console-nav.js";
 import { StreamPanel } from "./console-stream.js";
 import { Live } from "./live.js";
@@ -69,6 +70,7 @@ const rendered = new Map(); // question id -> {sig, node}: unchanged rows are ke
 const pollConsole = new PollConsole({ model, send, session: SESSION, key: () => key });
 const streamPanel = new StreamPanel({ model, session: SESSION }); // console-stream.js
 const nav = new ConsoleNav({ grid: $("console"), nav: $("mod-nav") }); // console-nav.js
+const access = new AccessPanel({ model, root, session: SESSION, send, announce, onNewKey: (fresh) => useNewKey(fresh) });
 let key = null; // the moderator key in use; replaced when the moderator makes a new one
 
 // -- the key (moderator-key.js) ------------------------------------------------------
@@ -492,111 +494,16 @@ function renderIdentities() {
 
 function renderSession() {
   if (model.session) $("premoderation").checked = Boolean(model.session.premoderation);
-  renderAccess();
+  access.render();
   streamPanel.render();
 }
 
-// -- access: lock, close, the join code and the moderator key ----------------------------
-function renderAccess() {
-  const session = model.session;
-  if (!session) return;
-  const locked = Boolean(session.locked);
-  const closed = Boolean(session.closed);
-  $("lock-questions").checked = locked;
-  $("close-session").checked = closed;
-  $("flag-locked").hidden = !locked || closed; // closed says more than locked
-  $("flag-closed").hidden = !closed;
-  root.dataset.locked = String(locked);
-  root.dataset.closed = String(closed);
-  if (session.join_code) showJoinCode(session.join_code);
-}
-
-// The top bar's code and links follow the session's join code when it is replaced.
-function showJoinCode(code) {
-  if (root.dataset.code === code && $("join-code").textContent === code) return;
-  const previous = root.dataset.code;
-  root.dataset.code = code;
-  $("join-code").textContent = code;
-  $("link-screen").href = `/screen/${encodeURIComponent(code)}`;
-  const participant = $("link-participant");
-  participant.href = participant.href.replace(/\/j\/[^/?#]*/, `/j/${encodeURIComponent(code)}`);
-  if (previous && previous !== code) announce(t("access.code_changed", { code }));
-}
-
-// A confirm step in a modal dialog whose title is the question; resolves true when the
-// moderator confirms. The keys stay on the nodes so a language switch retranslates them.
-function confirmAccess(titleKey, textKey, okKey) {
-  const dialog = $("access-confirm");
-  for (const [id, key] of [["access-confirm-heading", titleKey], ["access-confirm-text", textKey], ["access-confirm-ok", okKey]]) {
-    $(id).dataset.i18n = key;
-    $(id).textContent = t(key);
-  }
-  dialog.returnValue = "";
-  return new Promise((resolve) => {
-    dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
-    dialog.showModal();
-    $("access-confirm-cancel").focus(); // the safe choice first
-  });
-}
-
-// The new key must be in use (and kept) before the server closes this connection, which it
-// does right after the ack: the reconnect then joins with it.
-function adoptKey(fresh) {
+// -- access (console-access.js): a new moderator key in use at once --------------------
+function useNewKey(fresh) {
   key = fresh;
   keyStore.write(fresh);
   if (live) live.join.moderator_token = fresh;
   streamPanel.keyChanged(); // the stream key changed too: fetched again after the reconnect
-  const link = `${location.origin}/moderate/${encodeURIComponent(SESSION)}#key=${encodeURIComponent(fresh)}`;
-  $("new-mod-link").value = link;
-  $("new-link-box").hidden = false;
-  $("access-panel").open = true;
-  toast(() => t("access.key_changed"), "info");
-}
-
-async function copyModLink() {
-  const field = $("new-mod-link");
-  try {
-    await navigator.clipboard.writeText(field.value);
-    toast(() => t("access.copied"), "info");
-  } catch {
-    field.focus();
-    field.select();
-    toast(() => t("access.copy_failed"));
-  }
-}
-
-function wireAccess() {
-  const lock = $("lock-questions");
-  lock.addEventListener("change", async () => {
-    const ok = await send({ type: "session.lock", on: lock.checked });
-    if (!ok) renderAccess();
-  });
-  const close = $("close-session");
-  close.addEventListener("change", async () => {
-    const on = close.checked;
-    if (on && !(await confirmAccess("access.confirm_close_title", "access.confirm_close", "access.confirm_close_ok"))) {
-      renderAccess();
-      close.focus();
-      return;
-    }
-    const ok = await send({ type: "session.close", on });
-    if (!ok) renderAccess();
-    close.focus();
-  });
-  $("btn-new-code").addEventListener("click", async () => {
-    if (!(await confirmAccess("access.confirm_new_code_title", "access.confirm_new_code", "access.confirm_new_code_ok"))) return;
-    const ack = await send({ type: "session.new_code" });
-    if (ack?.join_code) showJoinCode(ack.join_code);
-    $("btn-new-code").focus();
-  });
-  $("btn-rotate-key").addEventListener("click", async () => {
-    if (!(await confirmAccess("access.confirm_rotate_title", "access.confirm_rotate", "access.confirm_rotate_ok"))) return;
-    const ack = await send({ type: "session.rotate_key" });
-    if (!ack?.moderator_token) return;
-    adoptKey(ack.moderator_token);
-    $("new-mod-link").focus();
-  });
-  $("copy-mod-link").addEventListener("click", copyModLink);
 }
 
 // -- events from the server ------------------------------------------------------------
@@ -781,7 +688,7 @@ function connect() {
     onWaiting: showWaiting,
     onWelcome: (message) => {
       model.welcome(message);
-      if (message.join_code) showJoinCode(message.join_code);
+      if (message.join_code) access.showJoinCode(message.join_code);
       streamPanel.load(key); // only once the key is known to be right
     },
   });
@@ -805,7 +712,7 @@ if (!key) {
   needKey();
 } else {
   wireControls();
-  wireAccess();
+  access.wire();
   pollConsole.wire();
   connect();
   // The timer is computed locally from the server's clock; redraw it every half second.
