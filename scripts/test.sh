@@ -11,6 +11,9 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# The deployment topology (tests/e2e/test_topology.py) runs Debian's nginx and coturn.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
+command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ] || need_apt+=(coturn)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import yaml
 
+from tests.nginxproc import NginxProcess
+from tests.serverproc import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -63,3 +66,21 @@ def test_media_route_hash_extracts_the_session_id() -> None:
         "/whip/tema-1-session-2/r/1",
     ):
         assert regex.match(uri).group("sid") == "tema-1-session-2"
+
+
+def test_nginx_conf_passes_nginx_t_on_this_machines_nginx(tmp_path: Path) -> None:
+    """deploy/nginx.conf, with only its paths and ports substituted, passes `nginx -t` on the
+    nginx installed here (Debian stable's 1.22: no `http2 on;`)."""
+    nginx = NginxProcess(tmp_path, [(free_port(), free_port()), (free_port(), free_port())])
+    nginx.prepare()
+    result = nginx.test_config()
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_every_upstream_server_comes_back_at_once() -> None:
+    """No replica is held back after a restart: max_fails=0 on every upstream server."""
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    servers = re.findall(r"server (127\.0\.0\.1:\d+)([^;]*);", nginx)
+    assert len(servers) == 6
+    assert all("max_fails=0" in options for _, options in servers), servers
