@@ -3,7 +3,13 @@ import { onLanguageChange, t } from "./i18n.js";
 
 // Every string of these pages is drawn on the server: after a language switch
 // (which sets the cookie) draw the page again in the new language.
-onLanguageChange(() => location.reload());
+// A page drawn in answer to a form would be posted again by reload(): the editor's pages
+// name their own address, which is opened instead.
+onLanguageChange(() => {
+  const page = document.querySelector("meta[name='companion-page']")?.content;
+  if (page) location.replace(page);
+  else location.reload();
+});
 
 // Copy buttons: <button data-copy="ID"> copies the value of the input #ID.
 for (const button of document.querySelectorAll("button[data-copy]")) {

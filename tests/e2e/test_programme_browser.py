@@ -456,8 +456,11 @@ async def test_editor_pages_on_a_laptop_and_a_tablet(
         error = await page.locator("#add-id-error").bounding_box()
         assert error is not None and 0 <= error["y"] <= viewport["height"] - error["height"]
         await checked(page, f"organise-programme-error-{viewport_name}", heading=False)
+        # The language switch on a page drawn in answer to a form opens the page again
+        # (a GET), instead of posting the form a second time.
         await page.locator("#lang-switch").click()
         await expect(page.locator("html")).to_have_attribute("lang", "en")
+        await expect(page).to_have_url(base + conference)
         await page.goto(base + season)
         await expect(page.get_by_role("heading", name="Meetings")).to_be_visible()
         await checked(page)
