@@ -16,7 +16,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from companion.calendar_feed import network_calendar
-from companion.domain import programme_edits as edits
 from companion.domain.programme import Network, Speaker, Status, guests
 from companion.services.sessions import SessionService
 from companion.settings import Settings
@@ -36,9 +35,8 @@ class NetworkPages:
 
     def network(self, network_id: str) -> Network | None:
         """The network with every session's current agenda, or None."""
-        live = {sid: state.agenda.items for sid, state in self.service.states.items()}
-        programme = edits.with_items(self.service.programme, live)
-        return next((n for n in programme.networks if n.id == network_id), None)
+        # `programme` holds each session's agenda as it stands (after live edits).
+        return next((n for n in self.service.programme.networks if n.id == network_id), None)
 
     async def page(self, request: Request) -> Response:
         """`/networks/{id}`: what the network is, for whom, its moderator, each season's
