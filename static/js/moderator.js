@@ -2,11 +2,12 @@
 // Every change goes to the server as a request; the console redraws only from server
 // events (snapshot, questions, counts, agenda, session, presence), so every open
 // console and the big screen show the same state and a reload shows it again.
-import { speakerLine } from "./agenda-view.js";
-import { t, count, formatNumber, formatTime, onLanguageChange, currentLang } from "./i18n.js";
-import { el, excerpt, toast, errorText, showConnection, showWaiting, clock, timeOfDay } from "./ui.js";
+import { t, count, formatNumber, onLanguageChange, currentLang } from "./i18n.js";
+import { el, excerpt, toast, errorText, showConnection, showWaiting, timeOfDay } from "./ui.js";
 import { AccessPanel } from "./console-access.js";
 import { ConsoleNav } from "./console-nav.js";
+import { renderAgenda, renderTimer, wireAgenda } from "./console-agenda.js";
+import { firstControl, redrawKeepingFocus } from "./console-focus.js";
 import { StreamPanel } from "./console-stream.js";
 import { Live } from "./live.js";
 import { ModeratorKey } from "./moderator-key.js";
@@ -50,11 +51,7 @@ const LABELS = {
   unhighlight: "moderator.unhighlight",
   answer: "moderator.mark_answered",
 };
-const SKIPPED = new Set(["postponed", "date-to-come"]); // statuses Next and Previous step over
-const ITEM_STATUSES = { postpone: "postponed", "date-to-come": "date-to-come", reschedule: "scheduled" };
 const PRIMARY = new Set(["approve", "reopen", "highlight"]);
-const EXTEND_MINUTES = 5;
-const BREAK_MINUTES = 15;
 
 const model = new SessionModel();
 let live = null;
@@ -101,171 +98,6 @@ async function send(message) {
   } finally {
     inflight.delete(sig);
   }
-}
-
-// -- focus across redraws --------------------------------------------------------------
-// Rows are rebuilt when they change; put focus back on the same control (or a neighbour)
-// so keyboard and switch users keep their place.
-function redrawKeepingFocus(container, draw) {
-  const active = document.activeElement;
-  if (!active || active === document.body || !container.contains(active)) {
-    draw();
-    return;
-  }
-  const row = active.closest("li");
-  const rowKey = row?.dataset.id ?? row?.dataset.item;
-  const index = row ? [...container.children].indexOf(row) : -1;
-  const action = active.dataset.action;
-  const selection = active.tagName === "TEXTAREA" ? [active.selectionStart, active.selectionEnd] : null;
-  draw();
-  if (document.activeElement === active) return;
-  const attr = row?.dataset.id !== undefined ? "data-id" : "data-item";
-  const sameRow = rowKey === undefined ? null : container.querySelector(`li[${attr}="${CSS.escape(rowKey)}"]`);
-  // Kept but moved (re-sorted) nodes lose focus too; otherwise the same control in the
-  // same row, else the nearest row that still has a control.
-  const rows = [...container.children];
-  const start = Math.max(0, Math.min(index, rows.length - 1));
-  const near = [...rows.slice(start), ...rows.slice(0, start).reverse()];
-  const target =
-    (active.isConnected ? active : null) ||
-    (sameRow && action && visible(sameRow.querySelector(`[data-action="${action}"]`))) ||
-    (sameRow && selection && sameRow.querySelector("textarea")) ||
-    firstControl(sameRow) ||
-    near.map(firstControl).find(Boolean);
-  if (target) {
-    target.focus();
-    if (selection && target.tagName === "TEXTAREA") target.setSelectionRange(...selection);
-  } else if (container === $("queue")) {
-    $(`tab-${tab}`).focus();
-  }
-}
-
-function visible(node) {
-  return node && !node.hidden && !node.disabled ? node : null;
-}
-
-function firstControl(node) {
-  if (!node) return null;
-  return [...node.querySelectorAll("button, textarea")].find((b) => !b.hidden && !b.disabled) ?? null;
-}
-
-// -- agenda ----------------------------------------------------------------------------
-
-function itemMeta(item) {
-  const parts = [t(`common.kind_${item.kind}`)];
-  if (item.minutes) parts.push(count("common.minutes", item.minutes));
-  if (item.speakers.length) parts.push(item.speakers.map((s) => s.name).join(", "));
-  return parts.join(" · ");
-}
-
-function renderNow() {
-  const agenda = model.agenda;
-  const item = model.currentItem();
-  const index = item ? agenda.items.indexOf(item) : -1;
-  $("current-title").textContent = item ? item.title : t("common.no_current_item");
-  $("current-speakers").textContent = item ? speakerLine(item.speakers) || itemMeta(item) : "";
-  // Next and previous skip postponed and date-to-come items, as the server does
-  // (agenda.next names the item Next goes to); with none left, the button is off and says why.
-  const movable = (i) => !SKIPPED.has(agenda.items[i].status);
-  $("btn-prev").disabled = !agenda.items.some((_, i) => i < index && movable(i));
-  $("btn-next").disabled = agenda.next === null || agenda.next === undefined;
-  const stranded = $("btn-next").disabled && agenda.items.some((_, i) => i > index && !movable(i));
-  $("next-note").hidden = !stranded;
-  $("next-note").textContent = stranded ? t("moderator.next_none_left") : "";
-  if (stranded) $("btn-next").setAttribute("aria-describedby", "next-note");
-  else $("btn-next").removeAttribute("aria-describedby");
-
-  const running = agenda.timer.running_since !== null;
-  const timerButton = $("btn-timer");
-  timerButton.textContent = t(running ? "moderator.pause_timer" : "moderator.start_timer");
-  timerButton.dataset.running = String(running);
-  for (const id of ["btn-timer", "btn-shorten", "btn-extend"]) $(id).disabled = !item;
-
-  const pause = agenda.break;
-  $("btn-break").hidden = Boolean(pause);
-  $("btn-break-end").hidden = !pause;
-  $("break-state").hidden = !pause;
-  $("break-state").textContent = pause ? t("common.break_until", { time: timeOfDay(pause.ends_at) }) : "";
-  $("now-card").dataset.break = String(Boolean(pause));
-  renderTimer();
-}
-
-function renderTimer() {
-  if (!model.agenda) return;
-  const item = model.currentItem();
-  const timer = model.agenda.timer;
-  const box = $("timer");
-  let text = "–";
-  let label = "moderator.time_left";
-  let over = false;
-  if (item) {
-    const left = model.timeLeft();
-    if (!item.minutes && timer.planned_seconds === 0) {
-      // An item without a planned length counts up instead of showing "over time".
-      text = clock(-left);
-      label = "moderator.elapsed";
-    } else {
-      over = left < 0;
-      text = clock(left);
-      if (over) label = "moderator.overrun";
-    }
-  }
-  box.closest(".timer-box").hidden = !item;
-  if (box.textContent !== text) box.textContent = text;
-  box.dataset.overrun = String(over);
-  $("timer-label").dataset.i18n = label;
-  $("timer-label").textContent = t(label);
-  $("timer-state").textContent = item && timer.running_since === null ? t("moderator.paused") : "";
-}
-
-function renderAgendaList() {
-  const list = $("agenda-list");
-  const agenda = model.agenda;
-  redrawKeepingFocus(list, () => {
-    list.replaceChildren(
-      ...agenda.items.map((item) => {
-        const current = item.id === agenda.current;
-        const open = !current && item.status !== "done";
-        const titleId = `item-title-${item.id}`;
-        const button = (action, key, show, extra = {}) =>
-          el("button", { type: "button", dataset: { action }, hidden: !show, "aria-describedby": titleId, ...extra }, t(key));
-        return el(
-          "li",
-          {
-            class: "mod-item",
-            dataset: { item: item.id, status: item.status },
-            "aria-current": current ? "true" : null,
-          },
-          el(
-            "div",
-            { class: "item-head" },
-            item.start ? el("span", { class: "item-time" }, formatTime(item.start)) : null,
-            el("span", { class: "item-title", id: titleId }, item.title),
-            el("span", { class: "status", dataset: { status: item.status } }, t(`common.status_${item.status}`)),
-          ),
-          el(
-            "div",
-            { class: "item-foot" },
-            el("p", { class: "item-meta" }, itemMeta(item)),
-            el(
-              "div",
-              { class: "item-actions" },
-              button("goto", "moderator.goto", !current),
-              button("postpone", "moderator.postpone", open && item.status !== "postponed"),
-              button("date-to-come", "moderator.date_to_come", open && item.status !== "date-to-come"),
-              button("reschedule", "moderator.reschedule", open && item.status !== "scheduled"),
-            ),
-          ),
-        );
-      }),
-    );
-  });
-}
-
-function renderAgenda() {
-  if (!model.agenda) return;
-  renderNow();
-  renderAgendaList();
 }
 
 // -- questions -------------------------------------------------------------------------
@@ -399,7 +231,7 @@ function renderQueue() {
     rows.forEach((node, i) => {
       if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
     });
-  });
+  }, () => $(`tab-${tab}`).focus()); // no question left in the tab: focus the tab
   for (const id of rendered.keys()) if (!model.questions.has(id)) rendered.delete(id);
   for (const id of editing.keys()) if (model.questions.get(id)?.status === "merged") editing.delete(id);
   $("queue-empty").hidden = questions.length > 0;
@@ -533,7 +365,7 @@ function onMessage(message) {
   for (const id of model.questions.keys()) known.add(id);
   if (changed.includes("session")) renderSession();
   if (changed.includes("agenda")) {
-    renderAgenda();
+    renderAgenda(model);
     pollConsole.renderItemChoices();
   }
   if (changed.includes("questions") || changed.includes("counts")) renderQueue();
@@ -554,24 +386,7 @@ function onStatus(status, error) {
 
 // -- controls --------------------------------------------------------------------------
 function wireControls() {
-  $("btn-prev").addEventListener("click", () => send({ type: "agenda.prev" }));
-  $("btn-next").addEventListener("click", () => send({ type: "agenda.next" }));
-  $("btn-timer").addEventListener("click", () =>
-    send({ type: model.agenda?.timer.running_since !== null ? "timer.pause" : "timer.start" }),
-  );
-  $("btn-extend").addEventListener("click", () => send({ type: "timer.extend", minutes: EXTEND_MINUTES }));
-  $("btn-shorten").addEventListener("click", () => send({ type: "timer.extend", minutes: -EXTEND_MINUTES }));
-  $("btn-break").addEventListener("click", () => send({ type: "break.start", minutes: BREAK_MINUTES }));
-  $("btn-break-end").addEventListener("click", () => send({ type: "break.end" }));
-
-  $("agenda-list").addEventListener("click", (event) => {
-    const button = event.target.closest("button[data-action]");
-    if (!button) return;
-    const item = button.closest("li[data-item]").dataset.item;
-    const action = button.dataset.action;
-    if (action === "goto") send({ type: "agenda.goto", item });
-    else send({ type: "item.status", item, status: ITEM_STATUSES[action] });
-  });
+  wireAgenda(model, send);
 
   const premoderation = $("premoderation");
   premoderation.addEventListener("change", async () => {
@@ -671,7 +486,7 @@ async function saveEdit(id) {
 onLanguageChange(() => {
   if (!ready) return;
   rendered.clear();
-  renderAgenda();
+  renderAgenda(model);
   renderQueue();
   if ($("merge-dialog").open) renderMergeTargets();
   pollConsole.render();
@@ -716,5 +531,5 @@ if (!key) {
   pollConsole.wire();
   connect();
   // The timer is computed locally from the server's clock; redraw it every half second.
-  setInterval(renderTimer, 500);
+  setInterval(() => renderTimer(model), 500);
 }
