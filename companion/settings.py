@@ -65,10 +65,14 @@ class Settings:
     session_new_participants_per_minute: int = 1000
     # Live stream (companion/media): STUN/TURN URLs, space-separated ("" = host candidates
     # only, enough on a LAN or a server with a public address), TURN credentials, viewers
-    # per session, and the video bitrate (0: from the picture size).
+    # per session, and the video bitrate (0: from the picture size). With a TURN secret
+    # (coturn's static-auth-secret), every participant gets its own TURN credential that
+    # expires after turn_ttl seconds (the TURN REST scheme) instead of one static password.
     ice_servers: str = ""
     turn_username: str = ""
     turn_credential: str = ""
+    turn_secret: str = ""
+    turn_ttl: int = 12 * 3600
     stream_max_viewers: int = 200
     stream_kbps: int = 0
 
@@ -165,6 +169,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ice_servers=env.get("COMPANION_ICE_SERVERS", ""),
         turn_username=env.get("COMPANION_TURN_USERNAME", ""),
         turn_credential=env.get("COMPANION_TURN_CREDENTIAL", ""),
+        turn_secret=env.get("COMPANION_TURN_SECRET", ""),
+        turn_ttl=_int(env, "COMPANION_TURN_TTL", defaults.turn_ttl),
         stream_max_viewers=_int(env, "COMPANION_STREAM_MAX_VIEWERS", defaults.stream_max_viewers),
         stream_kbps=_int(env, "COMPANION_STREAM_KBPS", defaults.stream_kbps),
     )

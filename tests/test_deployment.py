@@ -37,12 +37,18 @@ def test_compose_file_describes_redis_replicas_proxy_and_turn() -> None:
         assert f"127.0.0.1:{env['COMPANION_WS_PORT']}" in nginx
     assert "hash $media_session consistent" in nginx and "Upgrade $http_upgrade" in nginx
     assert "./deploy/nginx.conf" in " ".join(services["proxy"]["volumes"])
-    assert "lt-cred-mech" in (ROOT / "deploy" / "turnserver.conf").read_text()
+    turn_conf = (ROOT / "deploy" / "turnserver.conf").read_text()
+    assert "use-auth-secret" in turn_conf and "lt-cred-mech" not in turn_conf
     for name in replicas:
         env = services[name]["environment"]
         assert env["COMPANION_ICE_SERVERS"].startswith("turn:")
-        assert env["COMPANION_TURN_CREDENTIAL"] == "${TURN_PASSWORD:?set TURN_PASSWORD in .env}"
-    assert "--user=companion:${TURN_PASSWORD}" in services["turn"]["command"]
+        assert env["COMPANION_TURN_SECRET"] == "${TURN_SECRET:?set TURN_SECRET in .env}"
+        assert env["COMPANION_TRUST_PROXY"] == "1"
+        assert "COMPANION_TURN_CREDENTIAL" not in env  # no static password for everyone
+    turn = services["turn"]
+    assert turn["environment"]["TURN_SECRET"] == "${TURN_SECRET:?set TURN_SECRET in .env}"
+    assert "static-auth-secret=$${TURN_SECRET}" in turn["command"][0]
+    assert "TURN_SECRET" not in turn["command"][0].split("exec ", 1)[1]  # not in ps
     assert "turn" in services
 
 

@@ -11,14 +11,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import OperationError
 from aiortc.sdp import candidate_from_sdp
 
 from companion.media.aiortc_internals import expire_consent_sooner, quiet_closed_while_connecting
 from companion.media.errors import BadOffer, IceRestart
+from companion.media.ice_servers import IceServers
 from companion.media.offers import normalise
-from companion.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +28,10 @@ CONSENT_INTERVAL = 2.0
 CONSENT_FAILURES = 5
 
 
-def ice_servers(settings: Settings) -> list[RTCIceServer]:
-    """STUN/TURN servers from COMPANION_ICE_SERVERS; none by default (no outside calls)."""
-    out = []
-    for url in settings.ice_servers.split():
-        if url.startswith(("turn:", "turns:")):
-            out.append(RTCIceServer(url, settings.turn_username, settings.turn_credential))
-        else:
-            out.append(RTCIceServer(url))
-    return out
-
-
 class PeerConnections:
     """The open peer connections, with counts of all ever opened and closed."""
 
-    def __init__(self, ice: list[RTCIceServer]) -> None:
+    def __init__(self, ice: IceServers) -> None:
         expire_consent_sooner(CONSENT_INTERVAL, CONSENT_FAILURES)
         self.ice = ice
         self.open: set[RTCPeerConnection] = set()
@@ -55,7 +44,8 @@ class PeerConnections:
 
     def new(self) -> RTCPeerConnection:
         """A new peer connection with the configured ICE servers."""
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice))
+        # Fresh TURN credentials for every connection: a long-running server's would expire.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self.ice.for_user("companion")))
         self.open.add(pc)
         self.opened += 1
         return pc

@@ -23,7 +23,7 @@ from companion.domain.errors import DomainError
 from companion.media.aiortc_internals import route_keyframe_requests
 from companion.media.broadcast import Broadcast
 from companion.media.codecs import accept_publisher_codecs, viewer_codecs
-from companion.media.connections import PeerConnections, ice_servers
+from companion.media.connections import PeerConnections
 from companion.media.errors import (
     BadOffer,
     Conflict,
@@ -32,6 +32,7 @@ from companion.media.errors import (
     PublisherElsewhere,
     UnknownResource,
 )
+from companion.media.ice_servers import IceServers
 from companion.media.publication import Publication
 from companion.services.sessions import SessionService
 from companion.services.stream_access import MissingCredentials, StreamAccess, same_secret
@@ -87,7 +88,7 @@ class MediaRegistry:
             settings.secret_key,
             TokenSigner(settings.secret_key, settings.token_days * 86400),
         )
-        self.connections = PeerConnections(ice_servers(settings))
+        self.connections = PeerConnections(IceServers(settings))
         self.resources: dict[str, Resource] = {}
         self.broadcasts: dict[str, Broadcast] = {}
         self.publishers: dict[str, str] = {}  # session -> resource id

@@ -51,6 +51,23 @@ class StreamPages:
             headers={"cache-control": "no-store"},
         )
 
+    async def ice(self, request: Request) -> Response:
+        """The STUN/TURN servers a page gives its RTCPeerConnection before it offers (the
+        `Link` headers of a WHIP/WHEP answer come too late for a page that does not
+        trickle). TURN credentials are this caller's own and expire (companion.media.ice_servers):
+        a participant or moderator token to watch, the stream key or moderator token to publish."""
+        try:
+            session_id = self.registry.access.resolve(request.path_params["session_id"])
+            token = bearer(request)
+            try:
+                who = self.registry.access.check_viewer(session_id, token)
+            except DomainError:
+                who = self.registry.access.check_publisher(session_id, token)
+        except DomainError as exc:
+            return error_response(exc)
+        servers = self.registry.connections.ice.as_json(who)
+        return JSONResponse({"ice_servers": servers}, headers={"cache-control": "no-store"})
+
     async def stats(self, request: Request) -> Response:
         """Counts of open peer connections, publishers and viewers of this process."""
         return JSONResponse(self.registry.stats(), headers={"cache-control": "no-store"})
@@ -68,5 +85,6 @@ def media_routes(registry: MediaRegistry, pages: Pages) -> list[Route]:
         Route("/whep/{session}/{resource}", whep.resource, methods=["DELETE", "PATCH", "OPTIONS"]),
         Route("/camera/{session_id}", stream.camera),
         Route("/api/stream/{session_id}", stream.settings),
+        Route("/api/ice/{session_id}", stream.ice),
         Route("/healthz/media", stream.stats),
     ]

@@ -191,7 +191,7 @@ class Endpoint:
         response.headers["etag"] = res.etag
         response.headers["accept-patch"] = TRICKLE
         response.headers["cache-control"] = "no-store"
-        for link in ice_links(self.registry.connections.ice):
+        for link in ice_links(self.registry.connections.ice.for_user(who)):
             response.headers.append("link", link)
         return response
 

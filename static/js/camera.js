@@ -6,7 +6,7 @@ import { Live } from "./live.js";
 import { ModeratorKey } from "./moderator-key.js";
 import { SessionModel } from "./model.js";
 import { el, showConnection, timeOfDay, toast } from "./ui.js";
-import { end, negotiate } from "./whip-client.js";
+import { end, iceServers, negotiate } from "./whip-client.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("camera");
@@ -107,7 +107,8 @@ async function start() {
   if (!media || phase !== "idle") return;
   phase = "starting";
   render();
-  const connection = new RTCPeerConnection();
+  // The server's TURN servers, so a camera behind a strict NAT can still publish.
+  const connection = new RTCPeerConnection({ iceServers: await iceServers(SESSION, key) });
   pc = connection;
   for (const track of media.getTracks()) {
     connection.addTransceiver(track, { direction: "sendonly", streams: [media] });

@@ -81,6 +81,7 @@ const player =
   mode === "remote" && $("stream")
     ? new StreamPlayer({
         root: $("stream"),
+        session: root.dataset.session,
         endpoint: `/whep/${encodeURIComponent(root.dataset.session)}`,
         token: () => localStorage.getItem(`companion.token.${code}`),
       })

@@ -5,7 +5,7 @@
 // picture comes back without a reload. A connection that fails, or that stays silent
 // while the stream is live, is replaced, with a growing pause between attempts.
 import { t } from "./i18n.js";
-import { end, negotiate } from "./whip-client.js";
+import { end, iceServers, negotiate } from "./whip-client.js";
 
 const GATHER_MS = 1500;
 const STALL_MS = 5000; // live but no new frame for this long: reconnect
@@ -14,15 +14,17 @@ const MAX_RETRY_MS = 15000;
 export class StreamPlayer {
   /**
    * root: the section holding video, .stream-status, .stream-mute, .stream-fullscreen
-   * and .stream-frame. endpoint: the WHEP URL. token(): the Bearer token (or null).
+   * and .stream-frame. session: the session id; endpoint: the WHEP URL. token(): the
+   * Bearer token (or null).
    */
-  constructor({ root, endpoint, token }) {
+  constructor({ root, session, endpoint, token }) {
     this.root = root;
     this.frame = root.querySelector(".stream-frame");
     this.video = root.querySelector("video");
     this.overlay = root.querySelector(".stream-status");
     this.muteButton = root.querySelector(".stream-mute");
     this.fullscreenButton = root.querySelector(".stream-fullscreen");
+    this.session = session;
     this.endpoint = endpoint;
     this.token = token;
     this.status = "offline"; // the session's stream status, from the server
@@ -61,7 +63,9 @@ export class StreamPlayer {
     clearTimeout(this.retryTimer);
     this.connecting = true;
     this.hangUp(false);
-    const pc = new RTCPeerConnection();
+    // The server's STUN/TURN servers, so a viewer behind a strict NAT gets a relay.
+    const servers = await iceServers(this.session, this.token());
+    const pc = new RTCPeerConnection({ iceServers: servers });
     this.pc = pc;
     pc.addTransceiver("video", { direction: "recvonly" });
     pc.addTransceiver("audio", { direction: "recvonly" });

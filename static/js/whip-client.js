@@ -21,6 +21,26 @@ export function gathered(pc, ms) {
 }
 
 /**
+ * The STUN/TURN servers the server announces for this session and Bearer token, as
+ * `RTCPeerConnection({ iceServers })` takes them: TURN credentials of this caller that
+ * expire. Fetched before each connection, since the offer carries every candidate (no
+ * trickle) and the answer's `Link` headers would come too late. [] when none or refused.
+ */
+export async function iceServers(session, token) {
+  try {
+    const response = await fetch(`/api/ice/${encodeURIComponent(session)}`, {
+      cache: "no-store",
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    if (!response.ok) return [];
+    const body = await response.json();
+    return Array.isArray(body.ice_servers) ? body.ice_servers : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
  * Offer from `pc` to a WHIP or WHEP endpoint and apply the answer; resolves with the URL of
  * the session's resource (for `end`). A refusal throws an Error whose `status` is the HTTP
  * status (401/403: the token, 409: busy).

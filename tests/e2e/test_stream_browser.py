@@ -53,7 +53,11 @@ async def test_camera_page_publishes_and_remote_page_plays(room: Room) -> None:
         media_paths: list[str] = []
         remote.on(
             "request",
-            lambda r: media_paths.append(urlsplit(r.url).path) if "/whep/" in r.url else None,
+            lambda r: (
+                media_paths.append(urlsplit(r.url).path)
+                if "/whep/" in r.url or "/api/ice/" in r.url
+                else None
+            ),
         )
         await remote.goto(f"{server.http}/remote/{room.code}")
         await expect(remote.locator("body")).to_have_attribute("data-connection", "live")
@@ -70,10 +74,12 @@ async def test_camera_page_publishes_and_remote_page_plays(room: Room) -> None:
         await expect(remote.locator("#stream-badge")).to_be_visible()
         # The proxy hashes the session id in the path (deploy/nginx.conf): a join code there
         # would send the viewer to any replica, the DELETE to another one.
-        assert media_paths and all(
-            p == f"/whep/{room.session}" or p.startswith(f"/whep/{room.session}/")
-            for p in media_paths
+        whep = [p for p in media_paths if p.startswith("/whep/")]
+        assert whep and all(
+            p == f"/whep/{room.session}" or p.startswith(f"/whep/{room.session}/") for p in whep
         ), media_paths
+        # The player asked for the server's ICE servers before its offer (TURN for strict NATs).
+        assert media_paths[0] == f"/api/ice/{room.session}", media_paths
         assert await remote.evaluate("document.getElementById('stream-video').muted")
         await remote.locator("#stream-mute").click()
         assert not await remote.evaluate("document.getElementById('stream-video').muted")

@@ -325,10 +325,11 @@ class Viewer:
     sizes: dict[tuple[int, int], float] = field(default_factory=dict)  # size -> first seen
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     on_frame: Callable[[int, float], None] | None = None
+    config: RTCConfiguration | None = None  # ICE servers and policy (none: host candidates)
 
     async def start(self) -> HttpAnswer:
         """Offer (receive only), POST to WHEP, apply the answer."""
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc = RTCPeerConnection(self.config or RTCConfiguration(iceServers=[]))
         self.pc.addTransceiver("video", direction="recvonly")
         if self.audio:
             self.pc.addTransceiver("audio", direction="recvonly")

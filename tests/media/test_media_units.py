@@ -15,7 +15,6 @@ from companion.domain import events as ev
 from companion.domain.errors import InvalidState
 from companion.domain.session_state import SessionState
 from companion.media.broadcast import Broadcast
-from companion.media.connections import ice_servers
 from companion.media.encoder import (
     AUDIO_FRAME,
     AudioEncoder,
@@ -25,6 +24,7 @@ from companion.media.encoder import (
     fit_size,
 )
 from companion.media.fanout import Fanout
+from companion.media.ice_servers import IceServers, rest_credential
 from companion.media.signalling import ice_links
 from companion.programme_file import parse_programme
 from companion.services.projection import project
@@ -284,11 +284,27 @@ def test_ice_servers_become_link_headers() -> None:
         turn_username="user",
         turn_credential="pass",
     )
-    links = ice_links(ice_servers(settings))
+    links = ice_links(IceServers(settings).for_user("p1"))
     assert links[0] == '<stun:stun.example.org:3478>; rel="ice-server"'
     assert links[1].startswith('<turn:turn.example.org:3478?transport=udp>; rel="ice-server"')
     assert 'username="user"' in links[1] and 'credential="pass"' in links[1]
-    assert ice_links(ice_servers(Settings())) == []
+    assert ice_links(IceServers(Settings()).for_user("p1")) == []
+
+
+def test_turn_secret_gives_each_user_credentials_that_expire() -> None:
+    """With a TURN secret: username "<expiry>:<user>", expiry = now + TTL, a different password per user and per expiry (coturn's acceptance: tests/media/test_turn_relay.py)."""
+    settings = Settings(
+        ice_servers="turn:turn.example.org:3478?transport=udp", turn_secret="s3", turn_ttl=600
+    )
+    before = int(time.time())
+    (server,) = IceServers(settings).for_user("p:1")
+    expiry, user = server.username.split(":", 1)
+    assert user == "p.1" and before + 600 <= int(expiry) <= int(time.time()) + 600
+    other = IceServers(settings).for_user("p2")[0]
+    assert server.credential and other.credential != server.credential
+    assert rest_credential("s3", "p2", 600, now=0) != rest_credential("s3", "p2", 601, now=0)
+    link = ice_links([server])[0]
+    assert f'username="{server.username}"' in link and "static" not in link
 
 
 def test_stream_events_fold_into_the_session_view() -> None:
