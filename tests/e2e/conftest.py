@@ -1,4 +1,5 @@
-"""Fixtures for end-to-end tests: a real server process with the demo programme."""
+"""Fixtures for end-to-end tests: a real server process with the demo programme, clients
+in each role, and a headless Chromium with the console helpers the browser tests share."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, Page, expect
 
+from tests.e2e.browser import TABLET, chromium, new_page
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
@@ -99,3 +102,26 @@ class Room:
 def room(server: ServerProcess, clients: list[Client]) -> Room:
     """The demo session, ready to join."""
     return Room(server, clients)
+
+
+@pytest.fixture
+async def chrome() -> AsyncIterator[Browser]:
+    """One headless Chromium for the test."""
+    async with chromium() as browser:
+        yield browser
+
+
+async def open_console(chrome: Browser, room: Room, key: str | None = None) -> Page:
+    """A fresh tablet page (its own storage) on the console; the key goes in the fragment,
+    the room's own unless given, none when it is ''."""
+    _, page = await new_page(chrome, TABLET)
+    token = room.moderator_token if key is None else key
+    fragment = f"#key={token}" if token else ""
+    await page.goto(f"{room.server.http}/moderate/{room.session}{fragment}")
+    return page
+
+
+async def console_ready(page: Page) -> None:
+    """Wait until the console has its first snapshot."""
+    await expect(page.locator("#console")).to_be_visible()
+    await expect(page.locator("#console")).not_to_have_attribute("aria-busy", "true")

@@ -3,23 +3,13 @@ plural rules, Swedish words, times and dates (static/js/i18n.js, companion/web/i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.e2e.browser import PHONE, SCREEN, TABLET, chromium, new_page
+from tests.e2e.browser import PHONE, SCREEN, TABLET, new_page
 from tests.e2e.conftest import Room
 from tests.wsclient import Client
 
 expect.set_options(timeout=8_000)
-
-
-@pytest.fixture
-async def chrome() -> AsyncIterator[Browser]:
-    """One headless Chromium for the test."""
-    async with chromium() as browser:
-        yield browser
 
 
 async def open_console(chrome: Browser, room: Room, locale: str = "sv-SE") -> Page:

@@ -6,13 +6,12 @@ audit — each page checked with axe-core (WCAG 2.1 A/AA) and measured for clipp
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
 from companion.web.i18n import catalogue
-from tests.e2e.browser import LAPTOP, TABLET, axe_violations, chromium, new_page, screenshot
+from tests.e2e.browser import LAPTOP, TABLET, axe_violations, new_page, screenshot
 from tests.e2e.organisers import PASSWORD, add_organiser, signed_in
 from tests.serverproc import ServerProcess
 
@@ -22,13 +21,6 @@ SID = "ledarskap-2020-05-05"
 PORTRAIT = {"width": 768, "height": 1024}
 LONG_EMAIL = "anna-karin.lindqvist-ostergren.utvecklingsstrateg@regionvasterbotten.example.se"
 expect.set_options(timeout=10_000)
-
-
-@pytest.fixture
-async def chrome() -> AsyncIterator[Browser]:
-    """One headless Chromium for the test."""
-    async with chromium() as browser:
-        yield browser
 
 
 async def accessible(page: Page) -> None:

@@ -7,37 +7,20 @@ the phones and the big screen show them.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from companion.web.i18n import catalogue
-from tests.e2e.browser import PHONE, SCREEN, TABLET, chromium, new_page
-from tests.e2e.conftest import Room
+from tests.e2e.browser import PHONE, SCREEN, new_page
+from tests.e2e.conftest import Room, console_ready, open_console
 
 SV = catalogue("sv")  # new_page opens pages with a Swedish locale
 expect.set_options(timeout=8_000)
 
 
-@pytest.fixture
-async def chrome() -> AsyncIterator[Browser]:
-    """One headless Chromium for the test."""
-    async with chromium() as browser:
-        yield browser
-
-
-async def open_console(chrome: Browser, room: Room, key: str | None = None) -> Page:
-    """A fresh tablet page (its own storage) on the console, the key in the fragment."""
-    _, page = await new_page(chrome, TABLET)
-    await page.goto(f"{room.server.http}/moderate/{room.session}#key={key or room.moderator_token}")
-    return page
-
-
 async def ready(page: Page) -> None:
     """Wait until the console has its first snapshot and is connected."""
-    await expect(page.locator("#console")).to_be_visible()
-    await expect(page.locator("#console")).not_to_have_attribute("aria-busy", "true")
+    await console_ready(page)
     await expect(page.locator("body")).to_have_attribute("data-connection", "live")
 
 

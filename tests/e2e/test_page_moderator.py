@@ -7,42 +7,18 @@ them through the server, so these tests check both the page and what the clients
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from companion.web.i18n import catalogue, translator
-from tests.e2e.browser import TABLET, chromium, new_page, screenshot
-from tests.e2e.conftest import Room
+from tests.e2e.browser import TABLET, new_page, screenshot
+from tests.e2e.conftest import Room, console_ready, open_console
 from tests.wsclient import Client
 
 SV = catalogue("sv")  # new_page opens pages with a Swedish locale
 SV_T = translator("sv")
 expect.set_options(timeout=8_000)
-
-
-@pytest.fixture
-async def chrome() -> AsyncIterator[Browser]:
-    """One headless Chromium for the test."""
-    async with chromium() as browser:
-        yield browser
-
-
-async def open_console(chrome: Browser, room: Room, key: str | None = None) -> Page:
-    """A fresh tablet page on the console; the key goes in the fragment unless it is ''."""
-    _, page = await new_page(chrome, TABLET)
-    token = room.moderator_token if key is None else key
-    fragment = f"#key={token}" if token else ""
-    await page.goto(f"{room.server.http}/moderate/{room.session}{fragment}")
-    return page
-
-
-async def ready(page: Page) -> None:
-    """Wait until the console has its first snapshot."""
-    await expect(page.locator("#console")).to_be_visible()
-    await expect(page.locator("#console")).not_to_have_attribute("aria-busy", "true")
 
 
 def question(page: Page, qid: int):
@@ -78,7 +54,7 @@ async def test_question_moves_through_pending_live_highlight_answered_hidden(
 ) -> None:
     """With pre-moderation switched on in the console, a question goes pending, approved, edited, highlighted, answered and hidden."""
     page = await open_console(chrome, room)
-    await ready(page)
+    await console_ready(page)
     asker = await room.participant("room", name="Anna")
 
     await page.locator("#premoderation").click()
@@ -138,7 +114,7 @@ async def test_question_moves_through_pending_live_highlight_answered_hidden(
 async def test_merge_unites_votes(chrome: Browser, room: Room) -> None:
     """Merging a duplicate through the picker gives the target every distinct voter of both."""
     page = await open_console(chrome, room)
-    await ready(page)
+    await console_ready(page)
     await page.locator("#btn-next").click()
     await expect(page.locator("#current-title")).to_have_text("Välkommen")
     anna = await room.participant("room", name="Anna Lind")
@@ -184,7 +160,7 @@ async def test_merge_unites_votes(chrome: Browser, room: Room) -> None:
 async def test_agenda_controls_move_postpone_and_time(chrome: Browser, room: Room) -> None:
     """Next, previous, go to, postpone, timer, break and a negative extension to overrun reach participants."""
     page = await open_console(chrome, room)
-    await ready(page)
+    await console_ready(page)
     viewer = await room.participant("remote")
     await expect(page.locator("#current-title")).to_have_text(SV["common.no_current_item"])
 
@@ -255,7 +231,7 @@ async def test_agenda_controls_move_postpone_and_time(chrome: Browser, room: Roo
 async def test_reload_keeps_the_key_and_the_state(chrome: Browser, room: Room) -> None:
     """The key leaves the address bar but is remembered, so a reload shows the same state and still moderates."""
     page = await open_console(chrome, room)
-    await ready(page)
+    await console_ready(page)
     assert "#" not in page.url
     stored = f"companion.modkey.{room.session}"
     assert await page.evaluate(f"localStorage.getItem('{stored}')") == room.moderator_token
@@ -268,7 +244,7 @@ async def test_reload_keeps_the_key_and_the_state(chrome: Browser, room: Room) -
     await expect(question(page, qid)).to_be_visible()
 
     await page.reload()
-    await ready(page)
+    await console_ready(page)
     assert "#" not in page.url
     await expect(page.locator("#need-key")).to_be_hidden()
     await expect(page.locator("li[data-item=valkommen]")).to_have_attribute("aria-current", "true")
@@ -308,7 +284,7 @@ async def test_wrong_or_missing_key_shows_need_key(chrome: Browser, room: Room) 
 async def test_presence_counts_and_keyboard_tabs(chrome: Browser, room: Room) -> None:
     """Two participants (room and remote) show as 1 + 1, and the queue tabs follow the arrow keys."""
     page = await open_console(chrome, room)
-    await ready(page)
+    await console_ready(page)
     await room.participant("room")
     await room.participant("remote")
     await expect(page.locator("#count-room")).to_have_text("1")
@@ -335,7 +311,7 @@ async def test_new_identities_and_the_most_from_one_network_show_with_presence(
     new participants, 12 of them from one network, beside the presence counts, on the first
     screen in landscape and in portrait."""
     page = await open_console(chrome, room)
-    await ready(page)
+    await console_ready(page)
     await expect(page.locator("#identities")).to_be_hidden()
     for _ in range(12):
         await room.participant("room")
@@ -411,7 +387,7 @@ async def test_console_portrait_has_one_tap_panels_and_landscape_two_columns(
     portrait = {"width": 768, "height": 1024}
     _, page = await new_page(chrome, portrait)
     await page.goto(f"{room.server.http}/moderate/{room.session}#key={room.moderator_token}")
-    await ready(page)
+    await console_ready(page)
     await expect(page.locator("#count-live")).to_have_text("20")
     await expect(page.locator("#queue li.question")).to_have_count(5)  # the waiting ones first
     badge = page.locator("#nav-pending")
@@ -470,7 +446,7 @@ async def test_next_is_off_when_only_undated_items_remain(chrome: Browser, room:
         reply = await moderator.request({"type": "item.status", "item": item, "status": status})
         assert reply["type"] == "ack", reply
     page = await open_console(chrome, room)
-    await ready(page)
+    await console_ready(page)
     await expect(page.locator("#btn-next")).to_be_disabled()
     note = page.locator("#next-note")
     await expect(note).to_have_text(SV["moderator.next_none_left"])

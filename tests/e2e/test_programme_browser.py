@@ -8,10 +8,8 @@ photographed."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from companion.web.i18n import catalogue
@@ -22,7 +20,6 @@ from tests.e2e.browser import (
     SCREEN,
     TABLET,
     axe_violations,
-    chromium,
     new_page,
     screenshot,
 )
@@ -98,13 +95,6 @@ THEMES = [
     ("Tema 3: Organisering & arbetsmiljö", "Session 2: När krisen är ett faktum"),
     ("Tema 4: Leda för framtidens välfärd", "Session 2: Leda för tillit"),
 ]
-
-
-@pytest.fixture
-async def chrome() -> AsyncIterator[Browser]:
-    """One headless Chromium for the test."""
-    async with chromium() as browser:
-        yield browser
 
 
 async def checked(page: Page, name: str | None = None, heading: bool = True) -> None:
