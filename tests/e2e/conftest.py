@@ -3,7 +3,7 @@ in each role, and a headless Chromium with the console helpers the browser tests
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.browser import TABLET, chromium, new_page
+from tests.redisproc import RedisProcess
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
@@ -27,14 +28,48 @@ LIFTED_LIMITS = {
 
 
 @contextmanager
+def started(server: ServerProcess) -> Iterator[ServerProcess]:
+    """The server (any settings in its `extra_env`) with the demo programme imported,
+    running until the block ends: every server fixture's way to start one."""
+    result = server.import_programme()
+    assert result.returncode == 0, result.stderr
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def redis_pair(
+    directory: Path, extra_env: Mapping[str, str] | None = None
+) -> Iterator[tuple[RedisProcess, ServerProcess, ServerProcess]]:
+    """A redis-server and two server processes sharing it (`directory`/a and /b), the demo
+    programme imported once through the first."""
+    redis = RedisProcess(directory / "redis")
+    redis.start()
+    env = {**(extra_env or {}), "REDIS_URL": redis.url}
+    (directory / "a").mkdir()
+    (directory / "b").mkdir()
+    a = ServerProcess(directory / "a", extra_env=dict(env))
+    b = ServerProcess(directory / "b", extra_env=dict(env))
+    try:
+        with started(a):
+            b.start()
+            try:
+                yield redis, a, b
+            finally:
+                b.stop()
+    finally:
+        redis.stop()
+
+
+@contextmanager
 def fuzz_target(directory: Path) -> Iterator[ServerProcess]:
     """A server whose rate limits are lifted, so fuzzed messages meet the rules behind them;
     on the way out, its log must hold no traceback."""
-    server = ServerProcess(directory, extra_env=dict(LIFTED_LIMITS))
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server
-    server.stop()
+    with started(ServerProcess(directory, extra_env=dict(LIFTED_LIMITS))) as server:
+        yield server
     log = server.log()
     assert "Traceback" not in log, log
 
@@ -42,12 +77,8 @@ def fuzz_target(directory: Path) -> Iterator[ServerProcess]:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A fresh `companion serve` on free loopback ports with the demo programme imported."""
-    proc = ServerProcess(tmp_path)
-    result = proc.import_programme()
-    assert result.returncode == 0, result.stderr
-    proc.start()
-    yield proc
-    proc.stop()
+    with started(ServerProcess(tmp_path)) as proc:
+        yield proc
 
 
 @pytest.fixture

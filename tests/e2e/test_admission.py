@@ -9,7 +9,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.conftest import SESSION
+from tests.e2e.conftest import SESSION, started
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
@@ -17,20 +17,15 @@ from tests.wsclient import Client
 @pytest.fixture
 def strict_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server with small per-address limits."""
-    server = ServerProcess(
-        tmp_path,
-        extra_env={
-            "COMPANION_MAX_CONNECTIONS_PER_ADDRESS": "6",
-            "COMPANION_CONNECT_BURST": "12",
-            "COMPANION_CONNECTS_PER_SECOND": "1",
-            "COMPANION_NEW_PARTICIPANT_BURST": "3",
-            "COMPANION_NEW_PARTICIPANTS_PER_MINUTE": "1",
-        },
-    )
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server
-    server.stop()
+    env = {
+        "COMPANION_MAX_CONNECTIONS_PER_ADDRESS": "6",
+        "COMPANION_CONNECT_BURST": "12",
+        "COMPANION_CONNECTS_PER_SECOND": "1",
+        "COMPANION_NEW_PARTICIPANT_BURST": "3",
+        "COMPANION_NEW_PARTICIPANTS_PER_MINUTE": "1",
+    }
+    with started(ServerProcess(tmp_path, extra_env=env)) as server:
+        yield server
 
 
 async def status_of(url: str, **kwargs: object) -> int:

@@ -19,7 +19,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.e2e.conftest import SESSION
+from tests.e2e.conftest import SESSION, started
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
@@ -124,14 +124,9 @@ class Target:
 @pytest.fixture(scope="module")
 def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     """One server for every example."""
-    server = ServerProcess(
-        tmp_path_factory.mktemp("fuzz-http"),
-        extra_env={"COMPANION_CONNECT_BURST": "100000", "COMPANION_NEW_PARTICIPANT_BURST": "1000"},
-    )
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield Target(server)
-    server.stop()
+    env = {"COMPANION_CONNECT_BURST": "100000", "COMPANION_NEW_PARTICIPANT_BURST": "1000"}
+    with started(ServerProcess(tmp_path_factory.mktemp("fuzz-http"), extra_env=env)) as server:
+        yield Target(server)
     log = server.log()
     assert "Traceback" not in log, log
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import SESSION
+from tests.e2e.conftest import SESSION, started
 from tests.rawws import released
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
@@ -34,11 +34,8 @@ class LowFileLimitServer(ServerProcess):
 
 @pytest.fixture
 def small_server(tmp_path: Path) -> Iterator[LowFileLimitServer]:
-    server = LowFileLimitServer(tmp_path)
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server
-    server.stop()
+    with started(LowFileLimitServer(tmp_path)) as server:
+        yield server
 
 
 def get(server: ServerProcess, source: str) -> tuple[int, bytes]:
@@ -132,12 +129,7 @@ class LowSoftLimitServer(ServerProcess):
 
 def test_the_soft_open_file_limit_is_raised_to_the_hard_one(tmp_path: Path) -> None:
     """`companion serve` raises its soft limit on open files to the hard limit at start."""
-    server = LowSoftLimitServer(tmp_path)
-    assert server.import_programme().returncode == 0
-    server.start()
-    try:
+    with started(LowSoftLimitServer(tmp_path)) as server:
         assert server.proc is not None
         limits = psutil.Process(server.proc.pid).rlimit(psutil.RLIMIT_NOFILE)
         assert limits == (4096, 4096)
-    finally:
-        server.stop()

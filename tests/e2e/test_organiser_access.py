@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.e2e.conftest import started
 from tests.e2e.organisers import PASSWORD, Organiser, signed_in
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
@@ -45,11 +46,8 @@ NETWORK_POSTS = [p for p in POSTS if p.startswith(("/organise/sessions", "/organ
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One server for the module, with the demo programme."""
-    proc = ServerProcess(tmp_path_factory.mktemp("organiser-access"))
-    assert proc.import_programme().returncode == 0
-    proc.start()
-    yield proc
-    proc.stop()
+    with started(ServerProcess(tmp_path_factory.mktemp("organiser-access"))) as proc:
+        yield proc
     assert "Traceback" not in proc.log(), proc.log()
 
 

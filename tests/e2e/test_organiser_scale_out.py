@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SESSION
+from tests.e2e.conftest import SESSION, redis_pair
 from tests.e2e.organisers import Organiser, add_organiser
-from tests.redisproc import RedisProcess
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
@@ -22,21 +21,8 @@ NETWORK = "ledarskap-och-innovation"
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """A redis-server and two server processes sharing it, with the demo programme."""
-    redis = RedisProcess(tmp_path / "redis")
-    redis.start()
-    env = {"REDIS_URL": redis.url}
-    a = ServerProcess(tmp_path / "a", extra_env=dict(env))
-    b = ServerProcess(tmp_path / "b", extra_env=dict(env))
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    result = a.import_programme()
-    assert result.returncode == 0, result.stderr
-    a.start()
-    b.start()
-    yield a, b
-    a.stop()
-    b.stop()
-    redis.stop()
+    with redis_pair(tmp_path) as (_, a, b):
+        yield a, b
     for server in (a, b):
         assert "Traceback" not in server.log(), server.log()
 

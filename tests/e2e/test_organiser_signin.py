@@ -11,6 +11,7 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+from tests.e2e.conftest import started
 from tests.e2e.organisers import PASSWORD, Organiser, add_organiser, signed_in
 from tests.serverproc import ServerProcess
 
@@ -52,12 +53,8 @@ def test_the_signin_cookie_is_signed_httponly_lax_and_expires(server: ServerProc
 
 def test_https_public_url_makes_the_cookie_secure(tmp_path: Path) -> None:
     """With an https public URL the cookie is Secure and named with the __Host- prefix."""
-    server = ServerProcess(
-        tmp_path, extra_env={"COMPANION_PUBLIC_URL": "https://moten.example.org"}
-    )
-    assert server.import_programme().returncode == 0
-    server.start()
-    try:
+    env = {"COMPANION_PUBLIC_URL": "https://moten.example.org"}
+    with started(ServerProcess(tmp_path, extra_env=env)) as server:
         link = add_organiser(server, "anna@kommun.se", NETWORK)
         assert link.startswith("https://moten.example.org/organise/link/")
         client = Organiser(server)
@@ -66,8 +63,6 @@ def test_https_public_url_makes_the_cookie_secure(tmp_path: Path) -> None:
         cookie = used.headers["set-cookie"]
         assert cookie.startswith("__Host-organiser=")
         assert "Secure" in cookie and "HttpOnly" in cookie
-    finally:
-        server.stop()
 
 
 def test_missing_or_wrong_csrf_or_foreign_origin_changes_nothing(server: ServerProcess) -> None:

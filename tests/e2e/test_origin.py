@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from tests.e2e.browser import PHONE, chromium, new_page
-from tests.e2e.conftest import SESSION, Room
+from tests.e2e.conftest import SESSION, Room, started
 from tests.serverproc import ServerProcess, free_port
 from tests.wsclient import Client
 
@@ -45,18 +45,12 @@ async def handshake(server: ServerProcess, host: str, origins: list[str]) -> int
 def public_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server that knows its public address: pages at http://companion.test:PORT."""
     port = free_port()
-    server = ServerProcess(
-        tmp_path,
-        port=port,
-        extra_env={
-            "COMPANION_PUBLIC_URL": f"http://companion.test:{port}",
-            "COMPANION_ALLOWED_ORIGINS": "https://program.example.se",
-        },
-    )
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server
-    server.stop()
+    env = {
+        "COMPANION_PUBLIC_URL": f"http://companion.test:{port}",
+        "COMPANION_ALLOWED_ORIGINS": "https://program.example.se",
+    }
+    with started(ServerProcess(tmp_path, port=port, extra_env=env)) as server:
+        yield server
 
 
 async def test_a_rebinding_page_and_other_local_pages_are_refused(server: ServerProcess) -> None:

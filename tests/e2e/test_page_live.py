@@ -15,7 +15,7 @@ from playwright.async_api import Page, expect
 
 from companion.web.i18n import catalogue
 from tests.e2e.browser import PHONE, chromium, new_page, screenshot
-from tests.e2e.conftest import Room
+from tests.e2e.conftest import Room, started
 from tests.netproxy import SilentProxy
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
@@ -29,11 +29,9 @@ async def proxied(tmp_path: Path) -> AsyncIterator[tuple[ServerProcess, SilentPr
     server = ServerProcess(tmp_path)
     proxy = SilentProxy(server.ws_port)
     server.extra_env["COMPANION_PUBLIC_WS_URL"] = f"ws://127.0.0.1:{proxy.port}/ws"
-    assert server.import_programme().returncode == 0
     await proxy.start()
-    server.start()
-    yield server, proxy
-    server.stop()
+    with started(server):
+        yield server, proxy
     await proxy.stop()
 
 

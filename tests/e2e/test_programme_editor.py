@@ -18,9 +18,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.e2e.conftest import SESSION, Room
+from tests.e2e.conftest import SESSION, Room, redis_pair, started
 from tests.e2e.organisers import signed_in
-from tests.redisproc import RedisProcess
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
@@ -258,19 +257,8 @@ async def test_an_agenda_edit_reaches_a_phone_and_the_big_screen_live(
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
     """Two processes on one redis-server, with the demo programme."""
-    redis = RedisProcess(tmp_path / "redis")
-    redis.start()
-    a = ServerProcess(tmp_path / "a", extra_env={"REDIS_URL": redis.url})
-    b = ServerProcess(tmp_path / "b", extra_env={"REDIS_URL": redis.url})
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    assert a.import_programme().returncode == 0
-    a.start()
-    b.start()
-    yield a, b
-    a.stop()
-    b.stop()
-    redis.stop()
+    with redis_pair(tmp_path) as (_, a, b):
+        yield a, b
 
 
 async def test_an_edit_through_one_process_reaches_clients_of_the_other(cluster) -> None:
@@ -437,9 +425,6 @@ def test_random_forms_never_get_a_5xx(
 @pytest.fixture(scope="module")
 def editor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, object]]:
     """One server with the demo programme and a signed-in member, for the fuzz."""
-    server = ServerProcess(tmp_path_factory.mktemp("fuzz"))
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server, signed_in(server, "anna@kommun.se", NETWORK)
-    server.stop()
+    with started(ServerProcess(tmp_path_factory.mktemp("fuzz"))) as server:
+        yield server, signed_in(server, "anna@kommun.se", NETWORK)
     assert "Traceback" not in server.log(), server.log()

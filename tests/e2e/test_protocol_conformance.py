@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from companion.services.commands import COMMANDS
-from tests.e2e.conftest import SESSION, Room
+from tests.e2e.conftest import SESSION, Room, started
 from tests.serverproc import ServerProcess
 from tests.test_protocol_doc import json_examples
 from tests.wsclient import Client
@@ -174,17 +174,9 @@ async def test_the_poll_create_ack_names_the_new_poll(room: Room) -> None:
 @pytest.fixture
 def strict_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server that gives one address two fresh identities, then one a minute."""
-    proc = ServerProcess(
-        tmp_path,
-        extra_env={
-            "COMPANION_NEW_PARTICIPANT_BURST": "2",
-            "COMPANION_NEW_PARTICIPANTS_PER_MINUTE": "1",
-        },
-    )
-    assert proc.import_programme().returncode == 0
-    proc.start()
-    yield proc
-    proc.stop()
+    env = {"COMPANION_NEW_PARTICIPANT_BURST": "2", "COMPANION_NEW_PARTICIPANTS_PER_MINUTE": "1"}
+    with started(ServerProcess(tmp_path, extra_env=env)) as proc:
+        yield proc
 
 
 async def test_the_new_identity_limit_says_when_to_try_again(

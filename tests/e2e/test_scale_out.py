@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SESSION
+from tests.e2e.conftest import SESSION, redis_pair
 from tests.redisproc import RedisProcess
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
@@ -17,25 +17,9 @@ from tests.wsclient import Client
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[RedisProcess, ServerProcess, ServerProcess]]:
     """A redis-server and two server processes sharing it, with the demo programme."""
-    redis = RedisProcess(tmp_path / "redis")
-    redis.start()
-    env = {
-        "REDIS_URL": redis.url,
-        "COMPANION_VOTE_BURST": "1000",
-        "COMPANION_VOTES_PER_SECOND": "1000",
-    }
-    a = ServerProcess(tmp_path / "a", extra_env=dict(env))
-    b = ServerProcess(tmp_path / "b", extra_env=dict(env))
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    result = a.import_programme()
-    assert result.returncode == 0, result.stderr
-    a.start()
-    b.start()
-    yield redis, a, b
-    a.stop()
-    b.stop()
-    redis.stop()
+    env = {"COMPANION_VOTE_BURST": "1000", "COMPANION_VOTES_PER_SECOND": "1000"}
+    with redis_pair(tmp_path, env) as (redis, a, b):
+        yield redis, a, b
 
 
 async def join(server: ServerProcess, code: str, where: str = "room") -> Client:

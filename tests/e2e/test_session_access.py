@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import SESSION, Room
-from tests.redisproc import RedisProcess
-from tests.serverproc import ServerProcess
+from tests.e2e.conftest import SESSION, Room, redis_pair
 from tests.wsclient import Client
 
 
@@ -75,38 +73,27 @@ async def test_lock_and_close(room: Room) -> None:
 
 async def test_rotation_reaches_every_process(tmp_path) -> None:
     """With two processes on Redis, a key rotated through one is refused by the other too."""
-    redis = RedisProcess(tmp_path / "redis")
-    redis.start()
-    a = ServerProcess(tmp_path / "a", extra_env={"REDIS_URL": redis.url})
-    b = ServerProcess(tmp_path / "b", extra_env={"REDIS_URL": redis.url})
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    assert a.import_programme().returncode == 0
-    a.start()
-    b.start()
     opened: list[Client] = []
-    try:
-        _, key = a.access()[SESSION]
-        on_a = await Client.open(a.ws)
-        opened.append(on_a)
-        await on_a.join(role="moderator", session=SESSION, moderator_token=key)
-        on_b = await Client.open(b.ws)
-        opened.append(on_b)
-        await on_b.join(role="moderator", session=SESSION, moderator_token=key)
-        new_key = (await on_a.request({"type": "session.rotate_key"}))["moderator_token"]
-        with pytest.raises(ConnectionError, match="4003"):
-            await on_b.wait_for(lambda m: False, timeout=15)  # B learns it from the Redis tail
-        check = await Client.open(b.ws)
-        opened.append(check)
-        assert (await check.join(role="moderator", session=SESSION, moderator_token=key))[
-            "code"
-        ] == "forbidden"
-        assert (await check.join(role="moderator", session=SESSION, moderator_token=new_key))[
-            "type"
-        ] == "welcome"
-    finally:
-        for client in opened:
-            await client.close()
-        a.stop()
-        b.stop()
-        redis.stop()
+    with redis_pair(tmp_path) as (_, a, b):
+        try:
+            _, key = a.access()[SESSION]
+            on_a = await Client.open(a.ws)
+            opened.append(on_a)
+            await on_a.join(role="moderator", session=SESSION, moderator_token=key)
+            on_b = await Client.open(b.ws)
+            opened.append(on_b)
+            await on_b.join(role="moderator", session=SESSION, moderator_token=key)
+            new_key = (await on_a.request({"type": "session.rotate_key"}))["moderator_token"]
+            with pytest.raises(ConnectionError, match="4003"):
+                await on_b.wait_for(lambda m: False, timeout=15)  # B learns it from the Redis tail
+            check = await Client.open(b.ws)
+            opened.append(check)
+            assert (await check.join(role="moderator", session=SESSION, moderator_token=key))[
+                "code"
+            ] == "forbidden"
+            assert (await check.join(role="moderator", session=SESSION, moderator_token=new_key))[
+                "type"
+            ] == "welcome"
+        finally:
+            for client in opened:
+                await client.close()

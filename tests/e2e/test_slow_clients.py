@@ -11,7 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import LIFTED_LIMITS, SESSION
+from tests.e2e.conftest import LIFTED_LIMITS, SESSION, started
 from tests.rawws import released, stalled_member
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
@@ -24,18 +24,13 @@ MiB = 1 << 20
 @pytest.fixture
 def busy_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server with the default send-buffer limit and room for 500 joins from 127.0.0.1."""
-    server = ServerProcess(
-        tmp_path,
-        extra_env={
-            **LIFTED_LIMITS,
-            "COMPANION_MESSAGES_PER_SECOND": "10000",
-            "COMPANION_MESSAGE_BURST": "10000",
-        },
-    )
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server
-    server.stop()
+    env = {
+        **LIFTED_LIMITS,
+        "COMPANION_MESSAGES_PER_SECOND": "10000",
+        "COMPANION_MESSAGE_BURST": "10000",
+    }
+    with started(ServerProcess(tmp_path, extra_env=env)) as server:
+        yield server
 
 
 async def test_non_reading_clients_are_cut_and_their_memory_returned(

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.e2e.conftest import SESSION
+from tests.e2e.conftest import SESSION, started
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
@@ -71,11 +71,8 @@ class Sample:
 @pytest.fixture
 def soak_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server with the per-address limits lifted for one loopback address."""
-    server = ServerProcess(tmp_path, extra_env=ENV)
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server
-    server.stop()
+    with started(ServerProcess(tmp_path, extra_env=ENV)) as server:
+        yield server
 
 
 async def one_client(server: ServerProcess, code: str, deadline: float, tally: Tally) -> None:

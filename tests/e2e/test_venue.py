@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from companion.settings import Settings
@@ -20,16 +17,6 @@ from tests.wsclient import Client
 
 VENUE = 2000
 AT_ONCE = 50  # phones connecting at the same moment
-
-
-@pytest.fixture
-def default_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server with every limit at its default."""
-    server = ServerProcess(tmp_path)
-    assert server.import_programme().returncode == 0
-    server.start()
-    yield server
-    server.stop()
 
 
 async def fresh_join(url: str, code: str) -> tuple[ClientConnection, dict[str, Any]]:
@@ -43,14 +30,13 @@ async def fresh_join(url: str, code: str) -> tuple[ClientConnection, dict[str, A
 
 
 async def test_a_full_venue_behind_one_address_joins_within_a_minute(
-    default_server: ServerProcess,
+    server: ServerProcess,
 ) -> None:
     """2,000 new participants from 127.0.0.1, 50 connecting at a time, all get a welcome
     within a minute and stay connected; the moderator's presence counts them and shows
     they came from one address; fresh identities past the documented allowance (2,000 at
     once, then the per-minute rate) are refused with `rate_limited` and `retry_after`,
-    while a known participant still gets in."""
-    server = default_server
+    while a known participant still gets in. The server has every limit at its default."""
     defaults = Settings()
     code, token = server.access()[SESSION]
     moderator = await Client.open(server.ws)

@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.e2e.conftest import started
 from tests.media.peers import http
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
@@ -18,12 +19,8 @@ from tests.wsclient import Client
 @pytest.fixture(scope="module")
 def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A `companion serve` with the demo programme, shared by the tests of a module."""
-    proc = ServerProcess(Path(tmp_path_factory.mktemp("media")))
-    result = proc.import_programme()
-    assert result.returncode == 0, result.stderr
-    proc.start()
-    yield proc
-    proc.stop()
+    with started(ServerProcess(Path(tmp_path_factory.mktemp("media")))) as proc:
+        yield proc
 
 
 class Stage:
