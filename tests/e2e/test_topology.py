@@ -7,6 +7,7 @@ Everything below goes through nginx over TLS, as an operator's users would."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import ssl
 import time
@@ -16,8 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiortc import RTCConfiguration, RTCIceServer
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
 
 from tests.e2e.browser import LAPTOP, chromium, new_page
+from tests.media.peers import CounterTrack, Publisher, Viewer, http, wait_until
 from tests.nginxproc import NginxProcess
 from tests.redisproc import RedisProcess
 from tests.serverproc import ServerProcess
@@ -158,3 +162,90 @@ async def test_votes_through_both_replicas_add_up_and_a_killed_replica_is_resume
         for client in opened:
             await client.close()
         topology.replicas[0].start()  # back for the next test, on the same ports
+
+
+async def test_stream_through_nginx_in_several_sessions_and_a_relay_only_viewer(
+    topology: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through nginx: in 4 sessions an aiortc publisher (WHIP) and a viewer (WHEP) meet on the same replica (201 at once, never 503) and the viewer's first frame comes within 2 s; DELETE reaches the resource (200). A relay-only viewer with the credentials from /api/ice gets video through coturn."""
+    # The peers' HTTP (tests/media/peers.py) trusts the test's certificate.
+    monkeypatch.setenv("SSL_CERT_FILE", str(topology.nginx.directory / "certs" / "fullchain.pem"))
+    access = topology.replicas[1].access()
+    sessions = ["tema-1-session-2", "tema-2-session-2", "tema-3-session-2", "tema-4-session-2"]
+    opened: list[Client] = []
+    peers: list[Publisher | Viewer] = []
+    try:
+        for session in sessions:
+            code, key = access[session]
+            settings = await http(
+                "GET", f"{topology.https}/api/stream/{session}", token=key, content_type=None
+            )
+            assert settings.status == 200, settings.text
+            info = json.loads(settings.body)
+            assert info["whep_url"] == f"{topology.https}/whep/{session}"
+            moderator = await topology.join(role="moderator", session=session, moderator_token=key)
+            opened.append(moderator)
+            publisher = Publisher(topology.https, session, info["stream_key"], CounterTrack())
+            peers.append(publisher)
+            assert (await publisher.start()).status == 201
+            await moderator.wait_for(
+                lambda m: m["type"] == "session" and m["session"]["stream"]["status"] == "live",
+                15,
+            )
+            participant = await topology.join(code=code, where="remote")
+            opened.append(participant)
+            token = participant.welcome["participant"]["token"]  # type: ignore[index]
+            viewer = Viewer(topology.https, session, token, audio=False)
+            peers.append(viewer)
+            started = time.monotonic()
+            answer = await viewer.start()
+            assert answer.status == 201, (session, answer.status, answer.text)
+            assert await wait_until(lambda v=viewer: v.first_frame_at is not None, 2.0), session
+            assert viewer.first_frame_at is not None and viewer.first_frame_at - started < 2.0
+
+        # Each session's media is in one replica, publisher and viewer together, and the
+        # sessions are spread over both (asked of each replica directly).
+        owners: dict[str, list[int]] = {session: [] for session in sessions}
+        for index, replica in enumerate(topology.replicas):
+            stats = json.loads((await http("GET", f"{replica.http}/healthz/media")).body)
+            for session in stats["broadcasts"]:
+                owners[session].append(index)
+            assert stats["publishers"] >= 1, (index, stats)
+        assert all(len(where) == 1 for where in owners.values()), owners
+
+        # A viewer behind a strict NAT: relay candidates only, through coturn.
+        session = sessions[0]
+        code, _ = access[session]
+        participant = await topology.join(code=code, where="remote")
+        opened.append(participant)
+        token = participant.welcome["participant"]["token"]  # type: ignore[index]
+        ice = await http(
+            "GET", f"{topology.https}/api/ice/{session}", token=token, content_type=None
+        )
+        (entry,) = json.loads(ice.body)["ice_servers"]
+        relayed = Viewer(
+            topology.https,
+            session,
+            token,
+            audio=False,
+            config=RTCConfiguration(
+                iceServers=[RTCIceServer(entry["urls"], entry["username"], entry["credential"])],
+                iceTransportPolicy=RTCIceTransportPolicy.RELAY,
+            ),
+        )
+        peers.append(relayed)
+        assert (await relayed.start()).status == 201
+        assert await wait_until(lambda: len(relayed.counters()) >= 10, 20), "no frames via coturn"
+        assert relayed.pc is not None
+        ice_connection = relayed.pc.getTransceivers()[0].receiver.transport.transport._connection
+        assert ice_connection._nominated[1].local_candidate.type == "relay"
+
+        for peer in peers:
+            deleted = await peer.stop()
+            assert deleted is not None and deleted.status == 200, deleted
+        peers.clear()
+    finally:
+        for peer in peers:
+            await peer.stop(delete=False)
+        for client in opened:
+            await client.close()
