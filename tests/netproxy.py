@@ -4,7 +4,8 @@ A phone walking out of Wi-Fi range, or a NAT that forgets a mapping, drops packe
 no RST, the socket stays open and simply hears nothing. `silent = True` reproduces that:
 bytes in both directions are read and thrown away, connections stay open, and new ones are
 accepted but never reach the server. Connections made during the silence stay dead after it
-(as after a NAT rebinding); connections made afterwards work again.
+(as after a NAT rebinding); connections made afterwards work again. `deaf = True` drops only
+what the server sends: the server hears the client, the client never hears the answer.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class SilentProxy:
         self.target = target
         self.port = free_port()
         self.silent = False
+        self.deaf = False  # drop only the server's bytes (the answer to a request is lost)
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -52,18 +54,27 @@ class SilentProxy:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
         self._writers.append(up_writer)
         dead = asyncio.Event()  # once silent, this connection stays silent
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.create_task(self._pump(source, sink, dead))
+        for source, sink, down in ((reader, up_writer, False), (up_reader, writer, True)):
+            task = asyncio.create_task(self._pump(source, sink, dead, down))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _pump(
-        self, source: asyncio.StreamReader, sink: asyncio.StreamWriter, dead: asyncio.Event
+        self,
+        source: asyncio.StreamReader,
+        sink: asyncio.StreamWriter,
+        dead: asyncio.Event,
+        down: bool,
     ) -> None:
+        deaf = asyncio.Event()  # this direction of a connection that went deaf stays so
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             while data := await source.read(65536):
                 if self.silent:
                     dead.set()
+                if down and self.deaf:
+                    deaf.set()
+                if deaf.is_set():
+                    continue
                 if dead.is_set():
                     continue  # dropped on the floor, nothing closed
                 sink.write(data)

@@ -22,6 +22,21 @@ const DEADLINE_MS = 3000; // a ping unanswered for this long: the connection is 
 const CONNECT_MS = 6000; // a new connection not joined within this: try another
 const WAIT_MS = 15000; // an action taken while disconnected waits this long, then fails
 
+// Every request that changes something carries a random `key` (docs/protocol.md 3.6), so a
+// resend of the same action cannot apply twice: a second vote would withdraw the first.
+// These types change nothing or are safe to repeat, and take no key.
+const UNKEYED = new Set(["join", "ping", "session.rotate_key", "session.new_code"]);
+// Actions whose outcome is unknown (the connection dropped, or the store did not answer):
+// the person trying the same action again reuses its key. Bounded, oldest forgotten first.
+const UNCERTAIN = new Set(["connection_lost", "store_unavailable"]);
+const UNCERTAIN_KEPT = 50;
+
+function randomKey() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 export class Live {
   /**
    * join: the join message fields (code/role/where/name/session/moderator_token).
@@ -41,6 +56,7 @@ export class Live {
     this.nextId = 1;
     this.pending = new Map(); // sent, waiting for the reply
     this.waiting = []; // not sent yet: taken while disconnected
+    this.uncertain = new Map(); // the action (as JSON) -> the key of its unfinished attempt
     this.retries = 0;
     this.stopped = false;
     this.joined = false;
@@ -155,10 +171,15 @@ export class Live {
   closed(ws) {
     if (ws !== this.ws) return;
     this.joined = false;
-    // Sent but unanswered: whether the server got it is unknown, so it is not sent again
-    // (a second vote would withdraw the first); the page says it did not go through.
-    for (const { reject } of this.pending.values()) reject({ code: "connection_lost" });
+    // Sent but unanswered: whether the server got it is unknown. A keyed action waits to be
+    // sent again, with its key, once joined (the server makes it at most once); anything
+    // else fails and the page says it did not go through.
+    const unanswered = [...this.pending.values()];
     this.pending.clear();
+    for (const { message, resolve, reject } of unanswered) {
+      if (message.key && !this.stopped) this.wait(message, resolve, reject);
+      else reject({ code: "connection_lost" });
+    }
     if (this.stopped) return;
     this.onStatus("reconnecting");
     const delay = Math.min(5000, 400 * 2 ** this.retries) * (0.75 + Math.random() * 0.5);
@@ -172,22 +193,41 @@ export class Live {
    * joined again; after WAIT_MS it is rejected with `connection_lost` instead.
    */
   request(message) {
+    if (!UNKEYED.has(message.type) && !message.key) return this.keyed(message);
     if (this.joined && this.ws?.readyState === WebSocket.OPEN) {
       // Nothing heard for a while: make sure at once that the connection still carries.
       if (Date.now() - this.heard > 1000) this.probe();
       return this.transmit(message);
     }
     if (this.stopped) return Promise.reject({ code: "connection_lost" });
-    return new Promise((resolve, reject) => {
-      const entry = { message, resolve, reject };
-      entry.timer = setTimeout(() => {
-        this.waiting = this.waiting.filter((e) => e !== entry);
-        this.onWaiting(this.waiting.length);
-        reject({ code: "connection_lost" });
-      }, WAIT_MS);
-      this.waiting.push(entry);
-      this.onWaiting(this.waiting.length);
+    return new Promise((resolve, reject) => this.wait(message, resolve, reject));
+  }
+
+  /** Send a state-changing action with its key: a new one, or the one of the same action
+   * whose outcome is still unknown (tried again by the person). */
+  keyed(action) {
+    const name = JSON.stringify(action);
+    const key = this.uncertain.get(name) ?? randomKey();
+    this.uncertain.delete(name);
+    return this.request({ ...action, key }).catch((error) => {
+      if (UNCERTAIN.has(error?.code)) {
+        this.uncertain.set(name, key);
+        if (this.uncertain.size > UNCERTAIN_KEPT) this.uncertain.delete(this.uncertain.keys().next().value);
+      }
+      throw error;
     });
+  }
+
+  /** Keep a message until joined again; after WAIT_MS reject it with `connection_lost`. */
+  wait(message, resolve, reject) {
+    const entry = { message, resolve, reject };
+    entry.timer = setTimeout(() => {
+      this.waiting = this.waiting.filter((e) => e !== entry);
+      this.onWaiting(this.waiting.length);
+      reject({ code: "connection_lost" });
+    }, WAIT_MS);
+    this.waiting.push(entry);
+    this.onWaiting(this.waiting.length);
   }
 
   flushWaiting() {
@@ -218,7 +258,7 @@ export class Live {
         return;
       }
       const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { message, resolve, reject });
       this.ws.send(JSON.stringify({ ...message, id }));
     });
   }

@@ -6,6 +6,8 @@ every byte without closing anything: the stall a phone sees when it leaves the W
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -128,3 +130,94 @@ async def test_action_that_cannot_wait_any_longer_fails_visibly_and_keeps_the_te
         await phone.click("#ask-submit")
         await expect(toast).to_have_text(SV["questions.sent"])
         assert phone.console_errors == []  # type: ignore[attr-defined]
+
+
+RECORD_SENT = """
+(() => {
+  window.__sent = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.__sent.push(JSON.parse(data));
+    return send.call(this, data);
+  };
+})();
+"""
+
+
+async def test_vote_resent_after_a_lost_answer_carries_its_key_and_counts_once(
+    proxied: tuple[ServerProcess, SilentProxy], clients: list[Client]
+) -> None:
+    """A vote whose answer is lost (the server got it, the phone never heard back) is sent
+    again after the reconnect with the same random key, and stays one vote: the second
+    sending does not withdraw it (docs/protocol.md 3.6)."""
+    server, proxy = proxied
+    room = Room(server, clients)
+    asker = await room.participant("remote")
+    first = (await asker.request({"type": "ask", "text": "Hur mäter ni förändringen?"}))["question"]
+    async with chromium() as browser:
+        _, phone = await new_page(browser, PHONE)
+        await phone.add_init_script(RECORD_SENT)
+        await phone.goto(f"{server.http}/room/{room.code}")
+        await wait_for_state(phone, "live", 10)
+        row = phone.locator(f"li.question[data-id='{first}']")
+        await expect(row).to_be_visible()
+
+        proxy.deaf = True  # the server hears the vote; its answer never reaches the phone
+        await row.locator(".vote-button").click()
+        await asker.wait_for(
+            lambda m: m["type"] == "counts" and m["counts"].get(str(first)) == 1, timeout=5
+        )
+        proxy.deaf = False  # the next connection works
+        # The heartbeat gives the deaf connection up and joins again (briefly "reconnecting").
+        deadline = time.monotonic() + 15
+        while len([m for m in await phone.evaluate("window.__sent") if m["type"] == "join"]) < 2:
+            assert time.monotonic() < deadline, "the phone never joined again"
+            await asyncio.sleep(0.1)
+        await wait_for_state(phone, "live", 20)
+        button = row.locator(".vote-button")
+        await expect(button).to_have_attribute("aria-pressed", "true", timeout=10_000)
+        await expect(button).to_have_attribute("aria-busy", "false")
+
+        sent = await phone.evaluate("window.__sent")
+        votes = [m for m in sent if m["type"] == "vote"]
+        assert len(votes) == 2, votes  # the first sending and the resend
+        assert re.fullmatch(r"[0-9a-f]{32}", votes[0]["key"]), votes
+        assert votes[1]["key"] == votes[0]["key"]
+        assert votes[1]["id"] != votes[0]["id"]  # a new request on the new connection
+        joins = [m for m in sent if m["type"] == "join"]
+        assert len(joins) == 2 and "key" not in joins[0]
+
+        # Still one vote, as every other client sees it: a fresh observer's snapshot.
+        observer = await room.participant("room")
+        snapshot = await observer.wait_for(lambda m: m["type"] == "snapshot")
+        assert {q["id"]: q["votes"] for q in snapshot["questions"]}[first] == 1
+        await expect(button.locator(".q-votes")).to_have_text("1")
+        assert phone.console_errors == []  # type: ignore[attr-defined]
+
+
+async def test_every_state_changing_request_gets_its_own_key(
+    proxied: tuple[ServerProcess, SilentProxy], clients: list[Client]
+) -> None:
+    """A vote and its withdrawal are two actions: each its own key, and both apply."""
+    server, _ = proxied
+    room = Room(server, clients)
+    asker = await room.participant("remote")
+    first = (await asker.request({"type": "ask", "text": "Vad kostade omorganisationen?"}))[
+        "question"
+    ]
+    async with chromium() as browser:
+        _, phone = await new_page(browser, PHONE)
+        await phone.add_init_script(RECORD_SENT)
+        await phone.goto(f"{server.http}/room/{room.code}")
+        await wait_for_state(phone, "live", 10)
+        button = phone.locator(f"li.question[data-id='{first}'] .vote-button")
+        await button.click()
+        await expect(button).to_have_attribute("aria-pressed", "true")
+        await expect(button).to_have_attribute("aria-busy", "false")
+        await button.click()
+        await expect(button).to_have_attribute("aria-pressed", "false")
+        await asker.wait_for(
+            lambda m: m["type"] == "counts" and m["counts"].get(str(first)) == 0, timeout=5
+        )
+        votes = [m for m in await phone.evaluate("window.__sent") if m["type"] == "vote"]
+        assert len(votes) == 2 and votes[0]["key"] != votes[1]["key"], votes
