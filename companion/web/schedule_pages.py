@@ -186,10 +186,7 @@ class SchedulePages:
         except DomainError as exc:
             return await self.page(request, 409, self._t(request)(domain_key(exc)))
         await self.access.audit(request, network_id, "programme.import", upload.filename)
-        return self.access.redirect(
-            f"/organise/networks/{quote(network_id, safe='')}/import"
-            f"?added={summary.added}&revised={summary.revised}&removed={summary.removed}"
-        )
+        return self.done(network_id, summary)
 
     async def import_schedule(self, request: Request) -> Response:
         """POST: a pretalx/frab `schedule.json` or `schedule.xml` into one of this network's
@@ -227,8 +224,12 @@ class SchedulePages:
         await self.access.audit(
             request, network.id, "event.schedule_import", f"{event_id} ← {upload.filename}"
         )
+        return self.done(network.id, summary)
+
+    def done(self, network_id: str, summary: ImportSummary) -> Response:
+        """See-other to the import page, which shows what the import did."""
         return self.access.redirect(
-            f"/organise/networks/{quote(network.id, safe='')}/import"
+            f"/organise/networks/{quote(network_id, safe='')}/import"
             f"?added={summary.added}&revised={summary.revised}&removed={summary.removed}"
         )
 

@@ -31,6 +31,9 @@ async def test_download_a_broken_upload_and_a_good_one(
     await page.goto(f"{server.http}/organise/networks/{NETWORK}/programme")
     await page.get_by_role("link", name="Läs in och hämta programmet").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Läs in och hämta programmet")
+    title = await page.title()
+    assert title.startswith("Läs in och hämta programmet: Ledarskap och innovation i offentlig")
+    assert "<" not in title and len(title) < 120, title
     await checked(page, f"organise-import-{name}")
     async with page.expect_download() as info:
         await page.get_by_role("link", name="Hämta programmet (YAML)").click()

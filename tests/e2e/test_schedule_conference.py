@@ -6,8 +6,6 @@ questions and votes; each malformed upload gets its error and changes nothing.""
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from companion.domain.programme import ItemKind, Speaker
 from companion.programme_file import parse_programme
 from tests.e2e.conftest import Room
 from tests.e2e.organisers import Organiser, signed_in
+from tests.e2e.test_programme_editor import stored
 from tests.e2e.test_schedule_yaml import shown_error
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
@@ -27,13 +26,6 @@ EVENT = "januari-2019/session-2-2019-01-10"
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SV = {"accept-language": "sv-SE,sv;q=0.9"}
 SAL_A = "session-2-2019-01-10-sal-a"
-
-
-def stored(server: ServerProcess) -> tuple[str, int]:
-    with closing(sqlite3.connect(server.data_dir / "companion.db")) as db:
-        data = db.execute("SELECT data FROM programme").fetchone()[0]
-        version = db.execute("SELECT version FROM programme_version").fetchone()
-    return data, version[0] if version else 0
 
 
 def send(who: Organiser, content: bytes, name: str, event: str = EVENT) -> requests.Response:

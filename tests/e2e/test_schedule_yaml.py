@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import html
 import re
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
 from pathlib import Path
 
 import requests
@@ -17,20 +15,13 @@ import requests
 from companion.programme_file import parse_programme
 from tests.e2e.conftest import Room
 from tests.e2e.organisers import Organiser, signed_in
+from tests.e2e.test_programme_editor import stored
 from tests.serverproc import ROOT, ServerProcess
 
 NETWORK = "ledarskap-och-innovation"
 IMPORT = f"/organise/networks/{NETWORK}/import"
 EXPORT = f"/organise/networks/{NETWORK}/programme.yaml"
 SV = {"accept-language": "sv-SE,sv;q=0.9"}
-
-
-def stored(server: ServerProcess) -> tuple[str, int]:
-    """The stored programme and its version, read straight from the database."""
-    with closing(sqlite3.connect(server.data_dir / "companion.db")) as db:
-        data = db.execute("SELECT data FROM programme").fetchone()[0]
-        version = db.execute("SELECT version FROM programme_version").fetchone()
-    return data, version[0] if version else 0
 
 
 def upload(
