@@ -143,14 +143,34 @@ def test_changes_of_non_public_questions_tell_participants_nothing() -> None:
 
 
 def test_asking_publicly_sends_the_question_without_author() -> None:
-    """A live question's change shows it to everyone, with the author only for moderators."""
+    """A live named question's change shows it to everyone, with the author only for
+    moderators; an anonymous one carries its author to nobody, moderators included."""
     live = Live()
     s = live.state
-    change = live.commit(s.board.ask("Hej?", None, ALICE, "remote", None, False))
+    change = live.commit(s.board.ask("Hej?", "Alice", ALICE, "remote", None, False))
     assert change.public is not None and change.moderator is not None
     assert ALICE not in json.dumps(change.public)
     assert change.public["questions"][0]["text"] == "Hej?"
     assert change.moderator["questions"][0]["author"] == ALICE
+    anonymous = live.commit(s.board.ask("Och?", None, ALICE, "remote", None, False))
+    assert anonymous.moderator is not None and anonymous.public is not None
+    assert ALICE not in json.dumps(anonymous.moderator) + json.dumps(anonymous.public)
+
+
+def test_a_muted_askers_later_questions_reach_no_moderator() -> None:
+    """After `hide_asker`, the asker's next question is hidden and sent to nobody."""
+    live = Live()
+    s = live.state
+    first = live.commit(s.board.ask("Först", None, ALICE, "room", None, False))
+    assert first.moderator is not None
+    abuse = first.moderator["questions"][0]["id"]
+    muted = live.commit(s.board.hide_asker(abuse))
+    assert muted.moderator is not None and muted.moderator["questions"][0]["status"] == "hidden"
+    later = live.commit(s.board.ask("Sedan", None, ALICE, "room", None, False))
+    assert later.moderator is None and later.public is None
+    assert "Sedan" not in json.dumps(snapshot(s, True, None))
+    other = live.commit(s.board.ask("Annan", None, BOB, "room", None, False))
+    assert other.moderator is not None and other.moderator["questions"][0]["status"] == "live"
 
 
 def test_approving_a_pending_question_publishes_it() -> None:

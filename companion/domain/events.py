@@ -53,6 +53,9 @@ QUESTION_MERGED = "question.merged"
 QUESTION_HIGHLIGHTED = "question.highlighted"
 QUESTION_UNHIGHLIGHTED = "question.unhighlighted"
 QUESTION_ANSWERED = "question.answered"
+# The asker of a question is muted for the session: data is the question id only, so the
+# event names nobody; the board resolves the author on the server.
+ASKER_HIDDEN = "question.asker_hidden"
 VOTE_CAST = "vote.cast"
 VOTE_WITHDRAWN = "vote.withdrawn"
 AGENDA_MOVED = "agenda.moved"

@@ -53,6 +53,9 @@ class Question:
     answered_at: float | None = None
     merged_into: int | None = None
     merged_from: list[int] = field(default_factory=list)
+    # Asked by a muted asker: hidden on arrival and kept from moderators, screens and
+    # reports, since showing it would link it to the question its asker was muted for.
+    withheld: bool = False
 
     @property
     def votes(self) -> int:
@@ -110,6 +113,7 @@ class QuestionBoard:
         self.questions: dict[int, Question] = {}
         self.highlighted: int | None = None
         self._next_id = 1
+        self._muted: set[str] = set()  # participants whose later questions are withheld
 
     # -- queries -----------------------------------------------------------------------
     def get(self, question_id: Any) -> Question:
@@ -117,9 +121,13 @@ class QuestionBoard:
         if not isinstance(question_id, int) or isinstance(question_id, bool):
             raise NotFound("No such question.")
         question = self.questions.get(question_id)
-        if question is None:
+        if question is None or question.withheld:  # a moderator must not probe for them
             raise NotFound(f"No question {question_id}.")
         return question
+
+    def seen_by_moderators(self) -> list[Question]:
+        """Every question except those withheld from a muted asker."""
+        return [q for q in self.questions.values() if not q.withheld]
 
     def voted_by(self, participant: str) -> list[int]:
         """Ids of the questions this participant currently backs."""
@@ -137,6 +145,8 @@ class QuestionBoard:
     ) -> ev.Draft:
         """A participant asks; held as pending when the session pre-moderates."""
         status = QuestionStatus.PENDING if premoderated else QuestionStatus.LIVE
+        if author in self._muted:
+            status = QuestionStatus.HIDDEN
         return ev.Draft(
             ev.QUESTION_ASKED,
             {
@@ -185,6 +195,15 @@ class QuestionBoard:
             },
         )
         return ev.Draft(ev.QUESTION_HIDDEN, {"id": question.id})
+
+    def hide_asker(self, question_id: Any) -> ev.Draft:
+        """Hide this question and everything its asker sends later in this session,
+        without telling the moderator who the asker is or which other questions are theirs
+        (their earlier questions stay as they are: hiding them would show the link)."""
+        question = self.get(question_id)
+        if question.status == QuestionStatus.MERGED:
+            raise InvalidState("A merged question cannot be hidden.", code="question_merged")
+        return ev.Draft(ev.ASKER_HIDDEN, {"id": question.id})
 
     def edit(self, question_id: Any, text: Any) -> ev.Draft:
         """Replace a question's text (typos, names that should not be shown)."""
@@ -246,6 +265,7 @@ class QuestionBoard:
                 item_id=d["item_id"],
                 asked_at=event.at,
                 status=QuestionStatus(d["status"]),
+                withheld=d["author"] in self._muted,
             )
             self.questions[question.id] = question
             self._next_id = max(self._next_id, question.id + 1)
@@ -262,6 +282,9 @@ class QuestionBoard:
                 question.answered_at = None
             case ev.QUESTION_HIDDEN:
                 self._set_status(question, QuestionStatus.HIDDEN)
+            case ev.ASKER_HIDDEN:
+                self._set_status(question, QuestionStatus.HIDDEN)
+                self._muted.add(question.author)
             case ev.QUESTION_EDITED:
                 question.text = d["text"]
                 question.edited = True

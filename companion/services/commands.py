@@ -140,6 +140,7 @@ TABLE = (
     Command("poll.answer", PARTICIPANT, _answer, ("poll", "answer"), Bucket.ANSWERS),
     moderator_action("question.approve", lambda s, m: s.board.approve(m.get("question"))),
     moderator_action("question.hide", lambda s, m: s.board.hide(m.get("question"))),
+    moderator_action("question.hide_asker", lambda s, m: s.board.hide_asker(m.get("question"))),
     moderator_action("question.edit", lambda s, m: s.board.edit(m.get("question"), m.get("text"))),
     moderator_action(
         "question.merge", lambda s, m: s.board.merge(m.get("question"), m.get("into"))

@@ -1,8 +1,10 @@
 """What clients are told: views of questions and the agenda, per role, and the message
 each committed event turns into.
 
-Moderators see every question with its author's id; participants and the big screen see
-only public questions and never who asked or voted. Messages are computed right after
+Moderators see every question, with its author's id only when the asker gave a name: an
+anonymous question carries nothing that links it to a participant or to their other
+questions, and questions withheld from a muted asker are not sent to moderators at all.
+Participants and the big screen see only public questions and never who asked or voted. Messages are computed right after
 the event is applied, so replaying them later gives exactly what was sent live.
 """
 
@@ -57,7 +59,8 @@ def question_view(q: Question, moderator: bool) -> dict[str, Any]:
         "merged_from": list(q.merged_from),
     }
     if moderator:
-        view["author"] = q.author
+        if q.name is not None:
+            view["author"] = q.author
         view["merged_into"] = q.merged_into
     return view
 
@@ -190,18 +193,21 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
         mod_views, pub_views, removed = [], [], []
         for qid in applied.questions:
             q = state.board.questions[qid]
-            mod_views.append(question_view(q, True))
+            if not q.withheld:
+                mod_views.append(question_view(q, True))
             if q.is_public:
                 pub_views.append(question_view(q, False))
             elif was_public.get(qid):
                 removed.append(qid)
-        moderator = {"type": "questions", "questions": mod_views, "removed": []}
+        mod_questions = (
+            {"type": "questions", "questions": mod_views, "removed": []} if mod_views else None
+        )
         public_questions: dict[str, Any] | None = (
             {"type": "questions", "questions": pub_views, "removed": removed}
             if pub_views or removed
             else None
         )
-        return Change(sid, seq, public_questions, moderator)
+        return Change(sid, seq, public_questions, mod_questions)
     if applied.agenda:
         body = {"type": "agenda", "agenda": agenda_view(state.agenda)}
         return Change(sid, seq, body, body)
@@ -213,7 +219,7 @@ def snapshot(state: SessionState, moderator: bool, participant: str | None) -> d
     """The whole state as one role sees it (without `seq`, which the sender adds)."""
     questions = state.board.questions.values()
     if moderator:
-        views = [question_view(q, True) for q in questions]
+        views = [question_view(q, True) for q in state.board.seen_by_moderators()]
     else:
         views = [
             question_view(q, False)

@@ -81,7 +81,7 @@ def build_report(
     agenda = state.agenda
     titles = {item.id: item.title for item in session.items}
     asked_under: dict[str | None, int] = {}
-    for q in state.board.questions.values():
+    for q in state.board.seen_by_moderators():
         asked_under[q.item_id] = asked_under.get(q.item_id, 0) + 1
     att = state.attendance
     return {
@@ -118,7 +118,7 @@ def build_report(
             }
             for i, item in enumerate(session.items, 1)
         ],
-        "questions": [_question(q, titles) for q in state.board.questions.values()],
+        "questions": [_question(q, titles) for q in state.board.seen_by_moderators()],
         "polls": [_poll(p, titles) for p in state.polls.polls.values()],
     }
 

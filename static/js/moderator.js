@@ -37,6 +37,7 @@ const REQUESTS = {
   approve: "question.approve",
   reopen: "question.approve", // approving an answered question reopens it
   hide: "question.hide",
+  "hide-asker": "question.hide_asker",
   highlight: "question.highlight",
   unhighlight: "question.unhighlight",
   answer: "question.answer",
@@ -45,6 +46,7 @@ const LABELS = {
   approve: "moderator.approve",
   reopen: "moderator.reopen",
   hide: "moderator.hide",
+  "hide-asker": "moderator.hide_asker",
   edit: "moderator.edit",
   merge: "moderator.merge_into",
   highlight: "moderator.highlight",
@@ -112,7 +114,10 @@ function sortedFor(name) {
 
 function authorCounts() {
   const counts = new Map();
-  for (const q of model.questions.values()) counts.set(q.author, (counts.get(q.author) ?? 0) + 1);
+  // Only named questions carry `author`: an anonymous one is linked to nobody, here too.
+  for (const q of model.questions.values()) {
+    if (q.author) counts.set(q.author, (counts.get(q.author) ?? 0) + 1);
+  }
   return counts;
 }
 
@@ -139,7 +144,7 @@ function questionRow(q, byAuthor) {
       ),
     );
   }
-  const asked = byAuthor.get(q.author) ?? 1;
+  const asked = q.author ? (byAuthor.get(q.author) ?? 1) : 1;
   body.push(
     el(
       "p",
@@ -171,12 +176,14 @@ function questionRow(q, byAuthor) {
       el(
         "div",
         { class: "q-actions", role: "group", "aria-label": t("moderator.actions_for", { text: excerpt(q.text) }) },
-        (ACTIONS[q.status] ?? []).map((action) =>
+        // Muting the asker is offered on anonymous questions: the server finds the asker
+        // by question id, so the console never learns who it is.
+        [...(ACTIONS[q.status] ?? []), ...(q.name == null && ACTIONS[q.status] ? ["hide-asker"] : [])].map((action) =>
           el(
             "button",
             {
               type: "button",
-              class: [PRIMARY.has(action) ? "primary" : "", action === "hide" ? "danger" : ""].join(" ").trim() || null,
+              class: [PRIMARY.has(action) ? "primary" : "", action.startsWith("hide") ? "danger" : ""].join(" ").trim() || null,
               dataset: { action },
               "aria-describedby": textId,
               "aria-haspopup": action === "merge" ? "dialog" : null,

@@ -234,6 +234,10 @@ function renderAskForm() {
   if (named) showName.checked = true;
   showName.disabled = named;
   $("name-needed").hidden = !(named && !myName);
+  // Who will see the name, said before sending: without it not even the moderator can
+  // tell who asked (the server sends them no asker id for an anonymous question).
+  const withName = Boolean(myName) && showName.checked;
+  $("who-sees").textContent = t(withName ? "questions.who_sees_named" : "questions.who_sees_anonymous");
 }
 
 // -- rendering: locked (no new questions) and closed (no questions, votes or answers) --
@@ -338,6 +342,7 @@ const live = new Live({
 // -- actions -------------------------------------------------------------------------
 
 textarea.addEventListener("input", renderAskForm);
+showName.addEventListener("change", renderAskForm);
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -369,7 +374,8 @@ form.addEventListener("submit", async (event) => {
     textarea.value = "";
     renderAskForm();
     renderQuestions();
-    toast(() => t(ack.status === "pending" ? "questions.held" : "questions.sent"), "info");
+    const said = { pending: "questions.held", hidden: "questions.withheld" }[ack.status] ?? "questions.sent";
+    toast(() => t(said), "info");
   } catch (error) {
     toast(() => errorText(error));
   } finally {

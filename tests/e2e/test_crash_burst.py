@@ -77,7 +77,10 @@ async def burst(client: Client, pid: str, ledger: Ledger, stop: asyncio.Event) -
             if not choices or rng.random() < 0.3:
                 text = f"{pid} fråga {n}"
                 ledger.sent.add(text)
-                reply = await client.request({"type": "ask", "text": text}, timeout=10)
+                # Named, so the moderator snapshot carries the author the check compares
+                # (an anonymous question carries none, see tests/e2e/test_anonymity.py).
+                ask = {"type": "ask", "text": text, "name": pid}
+                reply = await client.request(ask, timeout=10)
                 if reply["type"] == "ack":
                     ledger.asked[reply["question"]] = (pid, text)
             else:

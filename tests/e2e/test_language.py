@@ -164,15 +164,22 @@ async def test_buttons_name_their_action_and_dialogs_ask_the_question(
 async def test_console_shows_no_internal_ids_and_redraws_everything_on_a_language_switch(
     chrome: Browser, room: Room
 ) -> None:
-    """No "Frågeställare #d1d581": the asker is a name or "Anonym"; the scale labels and
-    the stream state come from the catalogue and follow a language switch."""
-    bo = await room.participant("remote")
+    """No "Frågeställare #d1d581": the asker is a name or "Anonym" (and an anonymous
+    question is counted with no other); the scale labels and the stream state come from
+    the catalogue and follow a language switch."""
+    bo = await room.participant("remote", name="Bo")
     first = await ask(bo, "Hur följer ni upp?")
     await ask(bo, "Vem äger frågan?")
+    anonymous = (await bo.request({"type": "ask", "text": "Och budgeten?", "name": None}))[
+        "question"
+    ]
     console = await open_console(chrome, room)
     meta = console.locator(f"#queue li[data-id='{first}'] .q-meta")
-    await expect(meta.locator(".q-name")).to_have_text("Anonym")
+    await expect(meta.locator(".q-name")).to_have_text("Bo")
     await expect(meta.locator(".q-author")).to_have_text("2 frågor från samma person")
+    anonymous_meta = console.locator(f"#queue li[data-id='{anonymous}'] .q-meta")
+    await expect(anonymous_meta.locator(".q-name")).to_have_text("Anonym")
+    await expect(anonymous_meta.locator(".q-author")).to_have_count(0)
     assert "#" not in await meta.inner_text()
     assert "Frågeställare" not in await console.locator("#queue").inner_text()
     await expect(console.locator("#stream-state")).to_have_text("Sänder inte")
@@ -182,5 +189,5 @@ async def test_console_shows_no_internal_ids_and_redraws_everything_on_a_languag
     await expect(console.locator("html")).to_have_attribute("lang", "en")
     await expect(console.locator("#stream-state")).to_have_text("Not live")
     await expect(meta.locator(".q-author")).to_have_text("2 questions from the same person")
-    await expect(meta.locator(".q-name")).to_have_text("Anonymous")
+    await expect(anonymous_meta.locator(".q-name")).to_have_text("Anonymous")
     assert console.console_errors == []  # type: ignore[attr-defined]

@@ -464,3 +464,45 @@ async def test_next_is_off_when_only_undated_items_remain(chrome: Browser, room:
     await expect(page.locator("#btn-next")).to_be_enabled()
     await expect(note).to_be_hidden()
     await clean(page)
+
+
+async def test_anonymous_questions_show_no_asker_and_the_asker_can_be_muted_by_keyboard(
+    chrome: Browser, room: Room
+) -> None:
+    """An anonymous question shows "Anonym" and no count or handle that ties it to other
+    questions; "Hide and mute this asker", reached and pressed with the keyboard, hides
+    it and keeps the asker's later questions out of the console, while their earlier
+    question stays; a named question has no such button."""
+    anna = await room.participant("room", name="Anna")
+    carl = await room.participant("room")
+    named = await ask(anna, "Annas fråga")
+    earlier = await ask(carl, "Carls första fråga")
+    abuse = await ask(carl, "Carls olämpliga fråga")
+    page = await open_console(chrome, room)
+    await ready(page)
+    carl_id = carl.welcome["participant"]["id"]
+    for qid in (earlier, abuse):
+        await expect(question(page, qid).locator(".q-name")).to_have_text("Anonym")
+        await expect(question(page, qid).locator(".q-author")).to_have_count(0)
+    assert carl_id[:6] not in await page.content()
+    await expect(question(page, named).locator("button[data-action=hide-asker]")).to_have_count(0)
+
+    row = question(page, abuse)
+    await row.locator("button[data-action=hide]").focus()
+    await page.keyboard.press("Tab")
+    mute = row.locator("button[data-action=hide-asker]")
+    await expect(mute).to_be_focused()
+    await expect(mute).to_have_text(SV_T("moderator.hide_asker"))
+    await page.keyboard.press("Enter")
+    await expect(row).to_have_count(0)  # it left the live tab
+    await carl.wait_for(lambda m: m["type"] == "questions" and abuse in m["removed"])
+    later = await carl.request({"type": "ask", "text": "Carls senare fråga"})
+    assert later["type"] == "ack" and later["status"] == "hidden"
+    await ask(anna, "Annas andra fråga")
+    await expect(page.locator("#queue")).to_contain_text("Annas andra fråga")
+    await expect(question(page, earlier)).to_have_attribute("data-status", "live")
+    await page.locator("#tab-hidden").click()
+    await expect(question(page, abuse)).to_have_attribute("data-status", "hidden")
+    await expect(page.locator("#queue li.question")).to_have_count(1)
+    assert "Carls senare fråga" not in await page.content()
+    await clean(page)

@@ -68,7 +68,10 @@ async def test_phone_joins_asks_and_sees_votes(room: Room) -> None:
         await expect(phone.locator("#char-count")).to_have_text(chars_left(SV, 500 - len(text)))
         await expect(phone.locator("#show-name-row")).to_contain_text("Anna Berg")
         await expect(phone.locator("#show-name")).not_to_be_checked()
+        # One line under the box says who will see the name, before anything is sent.
+        await expect(phone.locator("#who-sees")).to_have_text(SV["questions.who_sees_anonymous"])
         await phone.check("#show-name")
+        await expect(phone.locator("#who-sees")).to_have_text(SV["questions.who_sees_named"])
         await phone.click("#ask-submit")
         await expect(phone.locator("#toast")).to_have_text(SV["questions.sent"])
         await expect(phone.locator("#char-count")).to_have_text(chars_left(SV, 500))
@@ -85,6 +88,7 @@ async def test_phone_joins_asks_and_sees_votes(room: Room) -> None:
         _, other = await open_page(browser, PHONE)  # no profile: anonymous, no name box
         await go_live(other, f"{room.server.http}/room/{room.code}")
         await expect(other.locator("#show-name-row")).to_be_hidden()
+        await expect(other.locator("#who-sees")).to_have_text(SV["questions.who_sees_anonymous"])
         theirs = other.locator("li.question", has_text=text)
         await expect(theirs).not_to_have_class(re.compile(r"\bmine\b"))
         await expect(theirs.locator(".q-name")).to_have_text("Anna Berg")
