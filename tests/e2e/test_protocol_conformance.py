@@ -225,6 +225,8 @@ async def test_every_command_is_acked_with_exactly_the_fields_the_table_declares
     await run(moderator, "question.unhighlight", question=first)
     await run(moderator, "question.merge", question=second, into=first)
     await run(moderator, "question.answer", question=first)
+    third = (await run(phone, "ask", text="Ett olämpligt inlägg"))["question"]
+    await run(moderator, "question.hide_asker", question=third)
     await run(moderator, "agenda.next")
     await run(moderator, "agenda.next")
     await run(moderator, "agenda.prev")
