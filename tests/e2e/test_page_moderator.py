@@ -479,7 +479,7 @@ async def test_anonymous_questions_show_no_asker_and_the_asker_can_be_muted_by_k
     earlier = await ask(carl, "Carls första fråga")
     abuse = await ask(carl, "Carls olämpliga fråga")
     page = await open_console(chrome, room)
-    await ready(page)
+    await console_ready(page)
     carl_id = carl.welcome["participant"]["id"]
     for qid in (earlier, abuse):
         await expect(question(page, qid).locator(".q-name")).to_have_text("Anonym")
