@@ -51,13 +51,16 @@ async def test_a_stalled_client_is_closed_and_the_others_keep_up(tmp_path: Path)
         await stalled.send(
             json.dumps({"type": "join", "code": access.join_code, "where": "remote"})
         )
-        await asyncio.sleep(0.2)
-        # Shrink the server-side kernel buffer too, so the backlog shows up in user space soon.
-        server_side = next(
-            ws
-            for ws in core.hub.rooms[SESSION].public
-            if ws.remote_address[1] == raw.getsockname()[1]
-        )
+        # Shrink the server-side kernel buffer too, so the backlog shows up in user space soon:
+        # once the join has put the connection in the room.
+        port = raw.getsockname()[1]
+        for _ in range(200):
+            room = core.hub.rooms.get(SESSION)
+            found = [ws for ws in room.public if ws.remote_address[1] == port] if room else []
+            if found:
+                break
+            await asyncio.sleep(0.01)
+        server_side = found[0]
         server_side.transport.get_extra_info("socket").setsockopt(
             socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
         )

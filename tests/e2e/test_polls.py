@@ -65,7 +65,9 @@ async def test_a_thousand_answers_are_counted_once_per_participant_and_coalesced
     assert [a["answer"] for a in acks] == [1 + i % 3 for i in range(200)]
 
     expected = {"respondents": 200, "counts": [67, 67, 66]}
-    await asyncio.sleep(0.5)  # the last coalescing interval has passed
+    # The flush after the last answer: both have a tally with every final answer in it.
+    await screen.wait_for(tallies_for(poll, lambda t: t == expected), start=start_index)
+    await moderator.wait_for(tallies_for(poll, lambda t: t == expected))
     tally_messages = [m for m in screen.messages[start_index:] if tallies_for(poll)(m)]
     last_for_moderator = [m for m in moderator.messages if tallies_for(poll)(m)][-1]
     assert tally_messages[-1]["tallies"][str(poll)] == expected
@@ -167,7 +169,8 @@ async def test_bad_answers_and_closed_polls_are_refused_and_change_nothing(room:
     reply = await anna.request({"type": "poll.open", "poll": multi})
     assert reply["code"] == "forbidden"
 
-    # Only the close went through; no answer reached any tally.
+    # Only the close went through; no answer reached any tally. Nothing to wait on for an
+    # absence: wait out three coalescing intervals (100 ms) for a tally that must not come.
     await asyncio.sleep(0.3)
     later = moderator.messages[mark:]
     assert [m["polls"][0]["status"] for m in later if m["type"] == "polls"] == ["closed"]

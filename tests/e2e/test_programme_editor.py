@@ -186,7 +186,13 @@ async def test_an_agenda_edit_reaches_a_phone_and_the_big_screen_live(
     qid = (await phone.request({"type": "ask", "text": "Vad krävs av ledningen?"}))["question"]
     await moderator.request({"type": "question.approve", "question": qid})
     await phone.request({"type": "vote", "question": qid})
-    await asyncio.sleep(0.3)
+    # Before counting seqs: the vote has reached everyone in a coalesced `counts`, and the
+    # phone's join its attendance peak (an event of its own, recorded at a hub flush).
+    for client in (moderator, phone, screen):
+        await client.wait_for(lambda m: m["type"] == "counts" and m["counts"].get(str(qid)) == 1)
+    await moderator.wait_for(
+        lambda m: m["type"] == "attendance" and m["attendance"]["peak_room"] == 1
+    )
     start = len(phone.messages), len(screen.messages)
     seq = moderator.seq
     assert seq is not None

@@ -108,7 +108,7 @@ async def test_presence_comes_per_interval_to_moderators_and_once_a_second_to_ot
     for _ in range(20):  # a join every 150 ms for 3 s
         await room.participant()
         await asyncio.sleep(0.15)
-    await asyncio.sleep(1.2)
+    await asyncio.sleep(1.2)  # the point: a rate over time; 1.2 s takes in the last second
 
     def presences(client: Client, start: int) -> int:
         return sum(m["type"] == "presence" for m in client.messages[start:])

@@ -122,7 +122,13 @@ async def run_meeting(room: Room) -> Meeting:
     await ok(moderator, {"type": "poll.close", "poll": day})
     await ok(moderator, {"type": "poll.close", "poll": mood})
     await ok(moderator, {"type": "poll.close", "poll": word})
-    await asyncio.sleep(0.3)  # the last coalesced tallies
+    # The moderator has every change once the last close has reached it (events come in seq order).
+    await moderator.wait_for(
+        lambda m: (
+            m["type"] == "polls"
+            and any(p["id"] == word and p["status"] == "closed" for p in m["polls"])
+        )
+    )
 
     meeting = Meeting()
     questions = latest(moderator, "questions", "questions")
