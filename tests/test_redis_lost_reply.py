@@ -5,17 +5,18 @@ made the service decide again: a question stored twice, a vote cast and then wit
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from companion.backends.memory import MemoryBus
 from companion.backends.redis import RedisStore
-from companion.cli import demo_programme_text
 from companion.domain.access import SessionAccess
 from companion.domain.errors import DomainError
 from companion.domain.events import Event
-from companion.programme_file import parse_programme
+from companion.domain.programme import Programme
 from companion.services.sessions import SessionService
 from tests.redisproc import RedisProcess
 from tests.redisproxy import RedisProxy
@@ -23,21 +24,43 @@ from tests.redisproxy import RedisProxy
 SID = "ledarskap-2020-05-05"
 
 
-async def test_a_lost_reply_is_not_decided_twice(tmp_path: Path) -> None:
-    """An ask and a vote whose append reply is lost are stored once and acknowledged as what
-    they were: no second question, no vote withdrawn again."""
-    redis = RedisProcess(tmp_path / "redis")
-    redis.start()
-    proxy = RedisProxy(redis.port)
-    await proxy.start()
-    store = RedisStore(proxy.url)
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    process = RedisProcess(tmp_path / "redis")
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def proxy(redis: RedisProcess) -> AsyncIterator[RedisProxy]:
+    """A proxy in front of Redis that can lose replies and drop appends."""
+    lossy = RedisProxy(redis.port)
+    await lossy.start()
+    yield lossy
+    await lossy.stop()
+
+
+@asynccontextmanager
+async def demo_service(
+    url: str, demo: Programme
+) -> AsyncIterator[tuple[RedisStore, SessionService]]:
+    """A session service on the Redis at `url`, with the demo programme imported."""
+    store = RedisStore(url)
     try:
         await store.open()
         service = SessionService(store, MemoryBus())
-        await service.import_programme(
-            parse_programme(demo_programme_text(), "demo/programme.yaml")
-        )
+        await service.import_programme(demo)
         await service.load()
+        yield store, service
+    finally:
+        await store.close()
+
+
+async def test_a_lost_reply_is_not_decided_twice(proxy: RedisProxy, demo: Programme) -> None:
+    """An ask and a vote whose append reply is lost are stored once and acknowledged as what
+    they were: no second question, no vote withdrawn again."""
+    async with demo_service(proxy.url, demo) as (store, service):
         first = await service.ask(SID, "p1", "room", "Första frågan?", None)
         proxy.lose_replies = 1
         second = await asyncio.wait_for(service.ask(SID, "p2", "room", "Andra frågan?", None), 15)
@@ -51,31 +74,16 @@ async def test_a_lost_reply_is_not_decided_twice(tmp_path: Path) -> None:
         state = service.state(SID)
         assert state.seq == 3 and len(state.board.questions) == 2
         assert state.board.questions[2].votes == 1
-    finally:
-        await store.close()
-        await proxy.stop()
-        redis.stop()
 
 
 async def test_a_change_answered_store_unavailable_but_stored_is_not_made_twice_by_its_retry(
-    tmp_path: Path,
+    proxy: RedisProxy, demo: Programme
 ) -> None:
     """The one case where `store_unavailable` is not the truth: Redis ran the vote, its
     reply was lost and every retry of the client library failed. The participant sends the
     vote again with the same `key`: the answer is the first vote's ack, and the vote is not
     withdrawn. The same for a question: it is not asked twice."""
-    redis = RedisProcess(tmp_path / "redis")
-    redis.start()
-    proxy = RedisProxy(redis.port)
-    await proxy.start()
-    store = RedisStore(proxy.url)
-    try:
-        await store.open()
-        service = SessionService(store, MemoryBus())
-        await service.import_programme(
-            parse_programme(demo_programme_text(), "demo/programme.yaml")
-        )
-        await service.load()
+    async with demo_service(proxy.url, demo) as (store, service):
         await service.ask(SID, "p1", "room", "Första frågan?", None)
 
         proxy.lose_replies, proxy.drop_after_loss = 1, True
@@ -104,28 +112,15 @@ async def test_a_change_answered_store_unavailable_but_stored_is_not_made_twice_
         # Without the key the same vote is a new change: it withdraws.
         again = await service.vote(SID, "p2", 1)
         assert again.event.type == "vote.withdrawn"
-    finally:
-        await store.close()
-        await proxy.stop()
-        redis.stop()
 
 
 async def test_a_rotation_by_a_process_of_the_earlier_version_still_revokes(
-    tmp_path: Path,
+    redis: RedisProcess, demo: Programme
 ) -> None:
     """During a rolling upgrade a process of the earlier version rotates the key its way
     (the table first, then an event without the token). A current process that sees that
     event on the tail takes the key from the table: the old key stops working there too."""
-    redis = RedisProcess(tmp_path / "redis")
-    redis.start()
-    store = RedisStore(redis.url)
-    try:
-        await store.open()
-        service = SessionService(store, MemoryBus())
-        await service.import_programme(
-            parse_programme(demo_programme_text(), "demo/programme.yaml")
-        )
-        await service.load()
+    async with demo_service(redis.url, demo) as (store, service):
         old = service.access[SID]
         fresh = SessionAccess(SID, old.join_code, "nyckel-från-en-äldre-process")
         await store.update_access(fresh)  # the earlier version's order: table, then event
@@ -138,6 +133,3 @@ async def test_a_rotation_by_a_process_of_the_earlier_version_still_revokes(
             await asyncio.sleep(0.02)
         assert service.is_moderator(SID, fresh.moderator_token)
         assert not service.is_moderator(SID, old.moderator_token)
-    finally:
-        await store.close()
-        redis.stop()
