@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SESSION
+from tests.e2e.conftest import BURST_LIMITS, SESSION
 from tests.redisproc import RedisProcess
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client, Message
@@ -29,14 +29,6 @@ pytestmark = pytest.mark.timeout(120)
 
 PARTICIPANTS = 60
 PACE = 0.06  # seconds between one participant's requests: under the per-connection limit
-LIMITS = {
-    "COMPANION_QUESTION_BURST": "1000",
-    "COMPANION_QUESTIONS_PER_MINUTE": "6000",
-    "COMPANION_VOTE_BURST": "1000",
-    "COMPANION_VOTES_PER_SECOND": "1000",
-    "COMPANION_CONNECT_BURST": "1000",
-    "COMPANION_NEW_PARTICIPANT_BURST": "1000",
-}
 
 
 @dataclass
@@ -168,7 +160,7 @@ def check(snap: Message, own: dict[str, Message], ledger: Ledger) -> None:
 
 async def test_sigkill_mid_burst_keeps_every_ack_sqlite(tmp_path: Path) -> None:
     """SQLite: SIGKILL while 60 participants ask and vote; after restart every ack is there."""
-    server = ServerProcess(tmp_path, extra_env=dict(LIMITS))
+    server = ServerProcess(tmp_path, extra_env=dict(BURST_LIMITS))
     assert server.import_programme().returncode == 0
     server.start()
     ledger = Ledger()
@@ -199,7 +191,7 @@ def redis(tmp_path: Path) -> Iterator[RedisProcess]:
 def redis_server(tmp_path: Path, redis: RedisProcess, name: str) -> ServerProcess:
     """A Companion process on that Redis (the programme is imported once, by the first)."""
     (tmp_path / name).mkdir()
-    return ServerProcess(tmp_path / name, extra_env={**LIMITS, "REDIS_URL": redis.url})
+    return ServerProcess(tmp_path / name, extra_env={**BURST_LIMITS, "REDIS_URL": redis.url})
 
 
 async def test_sigkill_mid_burst_keeps_every_ack_redis(tmp_path: Path, redis: RedisProcess) -> None:

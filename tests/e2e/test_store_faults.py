@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from companion.services.commits import FENCE_SECONDS
-from tests.e2e.conftest import SESSION, Room
+from tests.e2e.conftest import BURST_LIMITS, SESSION, Room
 from tests.redisproc import RedisProcess
 from tests.redisproxy import RedisProxy
 from tests.serverproc import ServerProcess
@@ -88,14 +88,6 @@ async def test_a_rotation_whose_append_fails_changes_nothing_anywhere(tmp_path: 
         redis.stop()
 
 
-LIMITS = {
-    "COMPANION_QUESTION_BURST": "1000",
-    "COMPANION_QUESTIONS_PER_MINUTE": "6000",
-    "COMPANION_VOTE_BURST": "1000",
-    "COMPANION_VOTES_PER_SECOND": "1000",
-    "COMPANION_CONNECT_BURST": "1000",
-    "COMPANION_NEW_PARTICIPANT_BURST": "1000",
-}
 PARTICIPANTS = 24  # half on each process
 ANSWER_LIMIT = 2.0  # seconds from sending a request to its answer, whatever Redis does
 
@@ -161,7 +153,9 @@ async def test_through_a_hung_and_a_dead_redis_every_answer_is_fast_and_true(
     servers = []
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        servers.append(ServerProcess(tmp_path / name, extra_env={**LIMITS, "REDIS_URL": redis.url}))
+        servers.append(
+            ServerProcess(tmp_path / name, extra_env={**BURST_LIMITS, "REDIS_URL": redis.url})
+        )
     assert servers[0].import_programme().returncode == 0
     for server in servers:
         server.start()
