@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
+from companion.backends.sqlite import SQLiteStore
 from companion.cli import demo_programme_text
 from companion.domain.programme import Programme
 from companion.programme_file import parse_programme
@@ -13,3 +17,18 @@ from companion.programme_file import parse_programme
 def demo() -> Programme:
     """The parsed demo programme."""
     return parse_programme(demo_programme_text(), "programme.yaml")
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where the `store` fixture keeps its SQLite file (a module may choose another)."""
+    return tmp_path / "companion.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
+    """An open SQLite store, closed after the test (a module may bring another kind)."""
+    s = SQLiteStore(db_path)
+    await s.open()
+    yield s
+    await s.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,15 +31,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    """An open SQLite store."""
-    s = SQLiteStore(tmp_path / "c.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import itertools
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -88,19 +87,6 @@ class FlakyStore:
         if self.fail_loads:
             raise self.error("disk gone")
         return await self.inner.load_events(session_id, after_seq)
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "companion.db"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(db_path)
-    await s.open()
-    yield s
-    await s.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,15 +25,8 @@ def event(seq: int, session_id: str = SID, **data: object) -> Event:
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
+    """In a directory that does not exist yet: the store makes it."""
     return tmp_path / "data" / "companion.db"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(db_path)
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def test_open_creates_the_schema_in_wal_mode(store: SQLiteStore, db_path: Path) -> None:
