@@ -57,6 +57,8 @@ def create_app(
         routes=[
             Route("/", pages.landing),
             Route("/j/{code}", pages.join),
+            Route("/privacy", pages.privacy),
+            Route("/accessibility", pages.accessibility),
             Route("/room/{code}", pages.participant),
             Route("/remote/{code}", pages.participant),
             Route("/screen/{code}", pages.screen),

@@ -75,6 +75,13 @@ class Settings:
     turn_ttl: int = 12 * 3600
     stream_max_viewers: int = 200
     stream_kbps: int = 0
+    # Who answers for the personal data and the accessibility of this installation, as
+    # the privacy notice and the accessibility statement name them. Empty: the pages say
+    # "the organisation that runs the meeting" and "contact whoever organises the meeting".
+    controller_name: str = ""
+    controller_contact: str = ""  # an e-mail address, a https:// address or plain text
+    accessibility_contact: str = ""  # empty: controller_contact
+    accessibility_updated: str = ""  # the statement's "last updated" date; empty: not shown
 
     @property
     def base_url(self) -> str:
@@ -173,5 +180,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         turn_ttl=_int(env, "COMPANION_TURN_TTL", defaults.turn_ttl),
         stream_max_viewers=_int(env, "COMPANION_STREAM_MAX_VIEWERS", defaults.stream_max_viewers),
         stream_kbps=_int(env, "COMPANION_STREAM_KBPS", defaults.stream_kbps),
+        controller_name=env.get("COMPANION_CONTROLLER_NAME", "").strip(),
+        controller_contact=env.get("COMPANION_CONTROLLER_CONTACT", "").strip(),
+        accessibility_contact=env.get("COMPANION_ACCESSIBILITY_CONTACT", "").strip(),
+        accessibility_updated=env.get("COMPANION_ACCESSIBILITY_UPDATED", "").strip(),
     )
     return settings

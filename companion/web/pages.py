@@ -122,6 +122,28 @@ class Pages:
             request, "participant.html", mode=mode, **self.session_context(session_id)
         )
 
+    async def privacy(self, request: Request) -> Response:
+        """The privacy notice: what is stored, why, who sees it, how long, the rights."""
+        s = self.settings
+        return self.render(
+            request,
+            "privacy.html",
+            controller=s.controller_name,
+            contact=s.controller_contact,
+            token_days=s.token_days,
+        )
+
+    async def accessibility(self, request: Request) -> Response:
+        """The accessibility statement, in the structure Swedish public bodies publish."""
+        s = self.settings
+        return self.render(
+            request,
+            "accessibility.html",
+            controller=s.controller_name,
+            contact=s.accessibility_contact or s.controller_contact,
+            updated=s.accessibility_updated,
+        )
+
     async def screen(self, request: Request) -> Response:
         """The big screen of the room."""
         session_id = self._session_for_code(request)
