@@ -85,3 +85,45 @@ def nudges(questions: Iterable[Question], now: float, minutes: int) -> list[Nudg
         if now - since >= limit:
             found.append(Nudge(where, minutes))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceFigures:
+    """What one audience did in a session, for the report. Speaking turns on stage are not
+    counted: the session has no stage yet (issue 19, "On stage"), so the report says
+    "not applicable" rather than a 0 that would look like a measurement."""
+
+    where: str
+    peak: int
+    asked: int
+    answered: int
+    votes: int
+
+
+def audience_figures(
+    questions: Iterable[Question], audience_of: Mapping[str, str], peaks: Mapping[str, int]
+) -> list[AudienceFigures]:
+    """Per audience: peak participants, questions asked and answered, votes standing (a
+    participant counts once per question; a merged duplicate's votes are counted on the
+    question it went into, and votes of no known audience in neither)."""
+    questions = [q for q in questions if not q.withheld]
+    figures = []
+    for where in AUDIENCES:
+        mine = [q for q in questions if q.where == where]
+        votes = sum(
+            1
+            for q in questions
+            if q.status != QuestionStatus.MERGED
+            for voter in q.voters
+            if audience_of.get(voter) == where
+        )
+        figures.append(
+            AudienceFigures(
+                where=where,
+                peak=peaks.get(where, 0),
+                asked=len(mine),
+                answered=sum(1 for q in mine if q.status == QuestionStatus.ANSWERED),
+                votes=votes,
+            )
+        )
+    return figures

@@ -114,6 +114,10 @@ class QuestionBoard:
         self.highlighted: int | None = None
         self._next_id = 1
         self._muted: set[str] = set()  # participants whose later questions are withheld
+        # Each participant's audience (room or remote), from their questions and votes: the
+        # fairness figures count votes per audience. Votes logged before votes carried it
+        # belong to no audience unless their voter also asked.
+        self.audience_of: dict[str, str] = {}
 
     # -- queries -----------------------------------------------------------------------
     def get(self, question_id: Any) -> Question:
@@ -160,8 +164,9 @@ class QuestionBoard:
             },
         )
 
-    def vote(self, question_id: Any, participant: str) -> ev.Draft:
-        """Toggle this participant's vote: cast it, or withdraw it when already cast."""
+    def vote(self, question_id: Any, participant: str, where: str | None = None) -> ev.Draft:
+        """Toggle this participant's vote: cast it, or withdraw it when already cast. `where`
+        (room or remote) is the voter's audience, recorded with a cast vote."""
         question = self.get(question_id)
         if question.status == QuestionStatus.MERGED:
             raise InvalidState(
@@ -172,7 +177,10 @@ class QuestionBoard:
             return ev.Draft(ev.VOTE_WITHDRAWN, {"id": question.id, "participant": participant})
         if question.status not in VOTABLE_STATUSES:
             raise InvalidState("This question is not open for votes.", code="question_closed")
-        return ev.Draft(ev.VOTE_CAST, {"id": question.id, "participant": participant})
+        data: dict[str, Any] = {"id": question.id, "participant": participant}
+        if where is not None:
+            data["where"] = where
+        return ev.Draft(ev.VOTE_CAST, data)
 
     def approve(self, question_id: Any) -> ev.Draft:
         """Publish a pending or hidden question, or reopen an answered one."""
@@ -268,6 +276,7 @@ class QuestionBoard:
                 withheld=d["author"] in self._muted,
             )
             self.questions[question.id] = question
+            self.audience_of[question.author] = question.where
             self._next_id = max(self._next_id, question.id + 1)
             return [question.id]
         question = self.questions[d["id"]]
@@ -275,6 +284,8 @@ class QuestionBoard:
         match event.type:
             case ev.VOTE_CAST:
                 question.voters.add(d["participant"])
+                if "where" in d:
+                    self.audience_of[d["participant"]] = d["where"]
             case ev.VOTE_WITHDRAWN:
                 question.voters.discard(d["participant"])
             case ev.QUESTION_APPROVED:

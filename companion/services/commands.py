@@ -94,7 +94,7 @@ async def _ask(service: SessionService, who: Caller, m: Message) -> Ack:
 
 async def _vote(service: SessionService, who: Caller, m: Message) -> Ack:
     outcome = await service.vote(
-        who.session_id, who.participant or "", m.get("question"), m.get("key")
+        who.session_id, who.participant or "", m.get("question"), m.get("key"), who.where
     )
     question, votes = outcome.change.vote or (0, 0)
     return {"question": question, "voted": outcome.event.type == ev.VOTE_CAST, "votes": votes}

@@ -25,6 +25,7 @@ import json
 import zipfile
 from typing import Any, Protocol
 
+from companion.domain.fairness import audience_figures
 from companion.domain.polls import CHOICE_KINDS, Poll, PollKind, results
 from companion.domain.programme import Event, Network, Session
 from companion.domain.questions import PUBLIC_STATUSES, Question
@@ -103,6 +104,23 @@ def build_report(
             "peak_remote": att.peak_remote,
             "peak_remote_at": _iso(att.peak_remote_at),
         },
+        # Per audience, so a hybrid meeting can see whether both took part. Speaking turns
+        # are null, not 0: there is no stage to count them on yet.
+        "fairness": [
+            {
+                "where": f.where,
+                "participants_peak": f.peak,
+                "questions_asked": f.asked,
+                "questions_answered": f.answered,
+                "votes_cast": f.votes,
+                "speaking_turns": None,
+            }
+            for f in audience_figures(
+                state.board.questions.values(),
+                state.board.audience_of,
+                {"room": att.peak_room, "remote": att.peak_remote},
+            )
+        ],
         "agenda": [
             {
                 "position": i,
@@ -247,6 +265,28 @@ def csv_tables(report: dict[str, Any], t: Words) -> dict[str, bytes]:
             [
                 [where("room"), att["peak_room"], _csv_time(att["peak_room_at"])],
                 [where("remote"), att["peak_remote"], _csv_time(att["peak_remote_at"])],
+            ],
+            t,
+        ),
+        "fairness.csv": _table(
+            [
+                "where",
+                "participants_peak",
+                "questions_asked",
+                "questions_answered",
+                "votes_cast",
+                "speaking_turns",
+            ],
+            [
+                [
+                    where(f["where"]),
+                    f["participants_peak"],
+                    f["questions_asked"],
+                    f["questions_answered"],
+                    f["votes_cast"],
+                    t("csv.not_applicable") if f["speaking_turns"] is None else f["speaking_turns"],
+                ]
+                for f in report["fairness"]
             ],
             t,
         ),

@@ -282,14 +282,19 @@ class SessionService:
         )
 
     async def vote(
-        self, session_id: str, participant: str, question: object, key: object = None
+        self,
+        session_id: str,
+        participant: str,
+        question: object,
+        key: object = None,
+        where: str | None = None,
     ) -> Outcome:
         """A participant casts or withdraws a vote (a retry under the same `key` does neither
-        again)."""
+        again); `where` is the voter's audience, for the fairness figures."""
 
         def decide(s: SessionState) -> ev.Draft:
             s.require_open()
-            return s.board.vote(question, participant)
+            return s.board.vote(question, participant, where)
 
         return await self.execute(session_id, decide, request_key(participant, "vote", key))
 

@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import subprocess
 import time
 import urllib.error
@@ -276,6 +277,7 @@ async def test_report_json_and_csv_match_what_happened(room: Room) -> None:
     names = {
         "session.csv",
         "attendance.csv",
+        "fairness.csv",
         "agenda.csv",
         "questions.csv",
         "polls.csv",
@@ -362,6 +364,83 @@ async def test_report_json_and_csv_match_what_happened(room: Room) -> None:
     swedish = zipfile.ZipFile(io.BytesIO(body)).read(folder + "questions.csv").decode("utf-8-sig")
     assert swedish.startswith("Id;Text;Namn;Anonym;Deltar;Status;Röster;")
     assert ";nej;på plats;Besvarad;3;" in swedish and ";ja;" in swedish
+
+
+async def test_report_gives_the_fairness_figures_per_audience(room: Room) -> None:
+    """Per audience: peak participants, questions asked and answered, votes cast, and speaking
+    turns as not applicable, the same in the JSON, the CSV (sv and en) and the summary page.
+
+    The meeting: the room (Anna, Bo) asked three questions, one answered; the remote
+    Cecilia asked one, merged into the answered one. Bo and Cecilia voted for it and Anna
+    for Cecilia's, whose vote followed the merge: 2 votes from the room, 1 from home."""
+    await run_meeting(room)
+    report, _ = await report_with_peaks(room, room.moderator_token, 2, 1)
+    assert report["fairness"] == [
+        {
+            "where": "room",
+            "participants_peak": 2,
+            "questions_asked": 3,
+            "questions_answered": 1,
+            "votes_cast": 2,
+            "speaking_turns": None,
+        },
+        {
+            "where": "remote",
+            "participants_peak": 1,
+            "questions_asked": 1,
+            "questions_answered": 0,
+            "votes_cast": 1,
+            "speaking_turns": None,
+        },
+    ]
+    base = f"{room.server.http}/moderate/{SESSION}/report"
+    for lang, rows in (
+        (
+            "sv-SE",
+            [
+                "Deltar;Deltagare (flest samtidigt);Ställda frågor;Besvarade frågor;Röster;"
+                "Talturer på scen",
+                "på plats;2;3;1;2;ej tillämpligt",
+                "på distans;1;1;0;1;ej tillämpligt",
+            ],
+        ),
+        (
+            "en",
+            [
+                "Taking part;Participants (peak);Questions asked;Questions answered;Votes cast;"
+                "Speaking turns on stage",
+                "in person;2;3;1;2;not applicable",
+                "remote;1;1;0;1;not applicable",
+            ],
+        ),
+    ):
+        status, _, body = get(f"{base}.zip", room.moderator_token, lang=lang)
+        assert status == 200
+        raw = zipfile.ZipFile(io.BytesIO(body)).read(f"companion-{SESSION}/fairness.csv")
+        assert raw.decode("utf-8-sig").split("\r\n") == [*rows, ""]
+
+    for lang, heading, na in (
+        ("sv-SE", "På plats och på distans", "ej tillämpligt"),
+        ("en", "In the room and remote", "not applicable"),
+    ):
+        status, _, body = get(f"{base}.html", room.moderator_token, lang=lang)
+        assert status == 200
+        page = body.decode("utf-8")
+        assert f'<h2 id="fairness-heading">{heading}</h2>' in page
+        cells = _figures(page)
+        assert cells == {
+            "room": ["2", "3", "1", "2", na],
+            "remote": ["1", "1", "0", "1", na],
+        }
+
+
+def _figures(page: str) -> dict[str, list[str]]:
+    """The fairness table's cells, by audience, in column order."""
+    table = page.split('<table id="fairness">', 1)[1].split("</table>", 1)[0]
+    return {
+        row.split('"', 1)[0]: [v.strip() for v in re.findall(r'data-figure="\w+">([^<]*)<', row)]
+        for row in table.split('<tr data-where="')[1:]
+    }
 
 
 async def test_only_the_moderator_token_gets_the_report(room: Room) -> None:
