@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,7 @@ from companion.backends.sqlite import SQLiteStore
 from companion.cli import demo_programme_text
 from companion.domain.programme import Programme
 from companion.programme_file import parse_programme
+from tests.redisproc import RedisProcess
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,12 @@ async def store(db_path: Path) -> AsyncIterator[SQLiteStore]:
     await s.open()
     yield s
     await s.close()
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A fresh redis-server for one test (append-only file on), stopped afterwards."""
+    process = RedisProcess(tmp_path / "redis")
+    process.start()
+    yield process
+    process.stop()

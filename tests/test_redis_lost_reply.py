@@ -5,9 +5,8 @@ made the service decide again: a question stored twice, a vote cast and then wit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import pytest
 
@@ -22,14 +21,6 @@ from tests.redisproc import RedisProcess
 from tests.redisproxy import RedisProxy
 
 SID = "ledarskap-2020-05-05"
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    process = RedisProcess(tmp_path / "redis")
-    process.start()
-    yield process
-    process.stop()
 
 
 @pytest.fixture

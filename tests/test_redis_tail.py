@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from companion.backends.redis import RedisStore, RedisTail
 from companion.domain.events import Event
 from tests.redisproc import RedisProcess
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    """A fresh redis-server for one test."""
-    server = RedisProcess(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def wait_until(predicate, timeout: float = 10.0) -> None:
@@ -31,15 +18,15 @@ async def wait_until(predicate, timeout: float = 10.0) -> None:
 
 
 async def test_tail_delivers_new_events_in_order_and_survives_a_redis_restart(
-    redis_server: RedisProcess,
+    redis: RedisProcess,
 ) -> None:
     """Events appended by another writer reach the tail in seq order, none twice, also after Redis restarts."""
-    writer = RedisStore(redis_server.url)
+    writer = RedisStore(redis.url)
     await writer.open()
     await writer.append([Event("a", 1, "x", {}, 1.0)])  # already applied before tailing
     seen: list[tuple[str, int]] = []
     states: list[bool] = []
-    tail = RedisTail(redis_server.url, block_ms=200)
+    tail = RedisTail(redis.url, block_ms=200)
     tail.start({"a": 1, "b": 0}, lambda e: seen.append((e.session_id, e.seq)), states.append)
     try:
         await writer.append([Event("a", 2, "x", {}, 2.0), Event("a", 3, "x", {}, 3.0)])
@@ -48,9 +35,9 @@ async def test_tail_delivers_new_events_in_order_and_survives_a_redis_restart(
         assert sorted(seen) == [("a", 2), ("a", 3), ("b", 1)]
         assert [s for s in seen if s[0] == "a"] == [("a", 2), ("a", 3)]
 
-        redis_server.stop()
+        redis.stop()
         await wait_until(lambda: states[-1:] == [False])
-        redis_server.start()
+        redis.start()
         await wait_until(lambda: states[-1:] == [True])
         await writer.append([Event("a", 4, "x", {}, 4.0)])
         await wait_until(lambda: ("a", 4) in seen)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,15 +176,6 @@ async def test_sigkill_mid_burst_keeps_every_ack_sqlite(tmp_path: Path) -> None:
         assert len(snap["questions"]) >= len(ledger.asked) > 20 and len(ledger.votes) > 100
     finally:
         server.stop()
-
-
-@pytest.fixture
-def redis(tmp_path: Path) -> Iterator[RedisProcess]:
-    """A real redis-server with the append-only file on."""
-    process = RedisProcess(tmp_path / "redis")
-    process.start()
-    yield process
-    process.stop()
 
 
 def redis_server(tmp_path: Path, redis: RedisProcess, name: str) -> ServerProcess:
