@@ -347,3 +347,19 @@ async def test_a_dead_redis_is_answered_at_once(redis_server: RedisProcess) -> N
     finally:
         await store.close()
         redis_server.start()
+
+
+async def test_a_lease_holds_while_renewed_and_lapses_after_its_ttl(store) -> None:
+    """renew_lease / lease_owner: the owner while renewed, another may take it over, nobody once the time is up."""
+    assert await store.lease_owner("stream:s1") is None
+    await store.renew_lease("stream:s1", "process-a", 0.5)
+    assert await store.lease_owner("stream:s1") == "process-a"
+    assert await store.lease_owner("stream:s2") is None
+    await asyncio.sleep(0.3)
+    await store.renew_lease("stream:s1", "process-a", 0.5)
+    await asyncio.sleep(0.3)
+    assert await store.lease_owner("stream:s1") == "process-a"  # renewed: still held
+    await store.renew_lease("stream:s1", "process-b", 0.5)
+    assert await store.lease_owner("stream:s1") == "process-b"
+    await asyncio.sleep(0.7)
+    assert await store.lease_owner("stream:s1") is None

@@ -163,6 +163,13 @@ class Store(Protocol):
     async def clear_failures(self, key: str) -> None:
         """Forget the failures of `key` (after a successful sign-in)."""
 
+    async def renew_lease(self, name: str, owner: str, ttl: float) -> None:
+        """Hold the lease `name` for `owner` for `ttl` more seconds (taking it if free).
+        A process proves it is alive by renewing; its leases lapse when it dies."""
+
+    async def lease_owner(self, name: str) -> str | None:
+        """Who holds the lease `name` now; None when nobody renewed it in time."""
+
     async def append_audit(self, entry: AuditEntry) -> None:
         """Record an audit entry of a network."""
 

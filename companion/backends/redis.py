@@ -437,6 +437,17 @@ class RedisStore:
         """Forget the failures of `key`."""
         await self._call(self._client().delete(f"{PREFIX}failures:{key}"))
 
+    async def renew_lease(self, name: str, owner: str, ttl: float) -> None:
+        """The lease as a key that Redis expires: a dead owner's lapses by itself."""
+        await self._call(
+            self._client().set(f"{PREFIX}lease:{name}", owner, px=max(1, int(ttl * 1000)))
+        )
+
+    async def lease_owner(self, name: str) -> str | None:
+        """The owner, while the key lives."""
+        owner: str | None = await self._call(self._client().get(f"{PREFIX}lease:{name}"))
+        return owner
+
     async def append_audit(self, entry: AuditEntry) -> None:
         """Record an audit entry (the newest AUDIT_KEPT are kept)."""
         key = f"{PREFIX}audit:{entry.network_id}"

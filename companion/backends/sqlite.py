@@ -140,6 +140,9 @@ class SQLiteStore:
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._last_seq: dict[str, int] = {}  # owned by the writer thread
+        # Leases in memory: only this process uses the file (not `shared`), so they only
+        # need to outlive nothing but this process.
+        self._leases: dict[str, tuple[str, float]] = {}
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -354,6 +357,15 @@ class SQLiteStore:
     async def clear_failures(self, key: str) -> None:
         """Forget the failures of `key`."""
         await self._q("DELETE FROM failures WHERE key = ?", (key,))
+
+    async def renew_lease(self, name: str, owner: str, ttl: float) -> None:
+        """Hold the lease for `ttl` more seconds (in this process's memory)."""
+        self._leases[name] = (owner, time.monotonic() + ttl)
+
+    async def lease_owner(self, name: str) -> str | None:
+        """The owner until its lease runs out."""
+        owner, until = self._leases.get(name, ("", 0.0))
+        return owner if until > time.monotonic() else None
 
     async def append_audit(self, entry: AuditEntry) -> None:
         """Record an audit entry."""

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from aiortc import RTCPeerConnection
 
+from companion.backends.base import StoreUnavailable
 from companion.domain.errors import DomainError
 from companion.media.aiortc_internals import route_keyframe_requests
 from companion.media.broadcast import Broadcast
@@ -44,6 +45,12 @@ log = logging.getLogger(__name__)
 PUBLISHER, VIEWER = "publisher", "viewer"
 
 VIEWER_CONNECT_TIMEOUT = 15.0  # a viewer not connected by then is not counted any longer
+# With several processes on one store, a live stream's publisher is in one of them: that
+# process renews the stream's lease every LEASE_EVERY seconds, and any process that finds
+# a live stream without a lease (its owner died: SIGKILL, a crash, a lost machine) ends it.
+# A dead publisher's process thus leaves the stream live at most LEASE_TTL + LEASE_EVERY.
+LEASE_TTL = 5.0
+LEASE_EVERY = 1.5
 
 
 class PresenceSink(Protocol):
@@ -96,13 +103,16 @@ class MediaRegistry:
         self.viewers: dict[str, set[str]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.process = secrets.token_hex(8)  # who holds this process's stream leases
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         """After a restart no publisher is connected: end streams the log says are live."""
         self.connections.start()
         if self.service.store.shared:
-            # Several processes share the log: a live stream may be another process's.
+            # Several processes share the log: a live stream may be another process's; the
+            # leases tell which are still served (a stream live from before a crash is not).
+            self._spawn(self._lease_loop())
             return
         for session_id, state in self.service.states.items():
             if state.stream_status == "live":
@@ -175,7 +185,38 @@ class MediaRegistry:
         res = self._by_publication(publication)
         if res is not None:
             log.info("%s: live (%s, %s)", res.session_id, res.who, publication.codecs)
+            if self.service.store.shared:
+                # Held before the stream is announced, so no process ends it as ownerless.
+                try:
+                    await self.service.store.renew_lease(
+                        f"stream:{res.session_id}", self.process, LEASE_TTL
+                    )
+                except StoreUnavailable as exc:  # the announcement below fails the same way
+                    log.warning("%s: stream lease not taken: %s", res.session_id, exc)
             await self._stream_event(res.session_id, live=True, detail=res.who, resource=res)
+
+    async def _lease_loop(self) -> None:
+        while True:
+            try:
+                await self._keep_leases()
+            except StoreUnavailable as exc:  # the store is away: try again next round
+                log.warning("stream leases not checked: %s", exc)
+            except Exception:
+                log.exception("stream leases not checked")
+            await asyncio.sleep(LEASE_EVERY)
+
+    async def _keep_leases(self) -> None:
+        """Renew the leases of this process's publishers; end live streams nobody holds."""
+        for session_id in list(self.publishers):
+            await self.service.store.renew_lease(f"stream:{session_id}", self.process, LEASE_TTL)
+        for session_id, state in list(self.service.states.items()):
+            if state.stream_status != "live" or session_id in self.publishers:
+                continue
+            if session_id in self.negotiating:
+                continue
+            if await self.service.store.lease_owner(f"stream:{session_id}") is None:
+                log.info("%s: the stream's publisher is gone with its process", session_id)
+                await self._stream_event(session_id, live=False, detail="publisher lost")
 
     async def _publication_ended(self, publication: Publication, reason: str) -> None:
         res = self._by_publication(publication)
