@@ -82,5 +82,7 @@ POLL_ANSWERED = "poll.answered"  # coalesced on the way out, like votes
 ATTENDANCE_PEAK = "attendance.peak"
 STREAM_STARTED = "stream.started"  # a publisher went live; data: source
 STREAM_STOPPED = "stream.stopped"  # the publisher went away; data: reason
+STAGE_MESSAGE_SENT = "stage.sent"  # a message on the stage monitor; data: id, text
+STAGE_MESSAGE_DISMISSED = "stage.dismissed"  # data: id
 
 VOTE_TYPES = frozenset({VOTE_CAST, VOTE_WITHDRAWN})

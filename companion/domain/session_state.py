@@ -16,6 +16,7 @@ from companion.domain.errors import InvalidState
 from companion.domain.polls import PollBoard
 from companion.domain.programme import AgendaItem, Session
 from companion.domain.questions import QuestionBoard
+from companion.domain.stage import StageBoard
 
 
 @dataclass(slots=True)
@@ -28,6 +29,7 @@ class Applied:
     settings: bool = False
     polls: list[int] = field(default_factory=list)
     attendance: bool = False
+    stage: bool = False
 
 
 class SessionState:
@@ -41,6 +43,7 @@ class SessionState:
         self.agenda = Agenda(items=session.items)
         self.polls = PollBoard()
         self.attendance = Attendance()
+        self.stage = StageBoard()  # moderator messages to the speaker's monitor
         # Live-stream status ("offline" | "live") and when it last changed (None: never live).
         self.stream_status = "offline"
         self.stream_since: float | None = None
@@ -129,6 +132,9 @@ class SessionState:
             return Applied(event, questions=self.board.apply(event))
         if kind == "poll":
             return Applied(event, polls=self.polls.apply(event))
+        if kind == "stage":
+            self.stage.apply(event)
+            return Applied(event, stage=True)
         if kind == "attendance":
             self.attendance.apply(event)
             return Applied(event, attendance=True)

@@ -174,6 +174,8 @@ TABLE = (
     ),
     moderator_action("poll.show", lambda s, m: s.polls.show(m.get("poll"))),
     moderator_action("poll.unshow", lambda s, m: s.polls.unshow(m.get("poll"))),
+    moderator_action("stage.send", lambda s, m: s.stage.send(m.get("text"))),
+    moderator_action("stage.dismiss", lambda s, m: s.stage.dismiss(m.get("message"))),
 )
 
 COMMANDS: dict[str, Command] = {command.type: command for command in TABLE}

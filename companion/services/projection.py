@@ -22,6 +22,7 @@ from companion.domain.programme import AgendaItem, Session
 from companion.domain.programme_codec import item_to_data, speaker_to_data
 from companion.domain.questions import Question, QuestionStatus
 from companion.domain.session_state import Applied, SessionState
+from companion.domain.stage import StageBoard
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,15 @@ def attendance_view(attendance: Attendance) -> dict[str, Any]:
     }
 
 
+def stage_view(stage: StageBoard) -> dict[str, Any]:
+    """The messages on the stage monitor, oldest first (moderators only)."""
+    return {
+        "messages": [
+            {"id": m.id, "text": m.text, "sent_at": m.sent_at} for m in stage.shown.values()
+        ]
+    }
+
+
 def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) -> Change:
     """The messages one applied event produces; `was_public` is taken before applying."""
     event = applied.event
@@ -186,6 +196,8 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
         pub_views = [poll_view(p, p.id == screen, False) for p in polls if p.is_public]
         public = {"type": "polls", "polls": pub_views} if pub_views else None
         return Change(sid, seq, public, moderator)
+    if applied.stage:  # the stage monitor joins as a moderator; nobody else is told
+        return Change(sid, seq, None, {"type": "stage", "stage": stage_view(state.stage)})
     if applied.attendance:
         body = {"type": "attendance", "attendance": attendance_view(state.attendance)}
         return Change(sid, seq, None, body)
@@ -251,4 +263,5 @@ def snapshot(state: SessionState, moderator: bool, participant: str | None) -> d
             else {}
         ),
         **({"attendance": attendance_view(state.attendance)} if moderator else {}),
+        **({"stage": stage_view(state.stage)} if moderator else {}),
     }
