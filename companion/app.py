@@ -63,6 +63,7 @@ def create_app(
             Route("/remote/{code}", pages.participant),
             Route("/screen/{code}", pages.screen),
             Route("/moderate/{session_id}", pages.moderator),
+            Route("/stage/{session_id}", pages.stage),
             Route(
                 "/moderate/{session_id}/report.{fmt}",
                 ReportPages(settings, service).report,

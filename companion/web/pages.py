@@ -158,6 +158,14 @@ class Pages:
             return self.render(request, "unknown_code.html", 404, code=session_id)
         return self.render(request, "moderator.html", **self.session_context(session_id))
 
+    async def stage(self, request: Request) -> Response:
+        """The speaker's stage monitor; opened with the moderator link's key, like the
+        console, and addressed by session id like it (a new join code must not break it)."""
+        session_id = request.path_params["session_id"]
+        if session_id not in self.service.states:
+            return self.render(request, "unknown_code.html", 404, code=session_id)
+        return self.render(request, "stage.html", **self.session_context(session_id))
+
     async def qr(self, request: Request) -> Response:
         """An SVG QR code of the session's join link, drawn on the server."""
         session_id = self._session_for_code(request)

@@ -2,7 +2,7 @@
 // Protocol: docs/protocol.md.
 
 const EVENT_TYPES = new Set([
-  "snapshot", "questions", "counts", "agenda", "session", "presence", "resumed", "polls", "attendance",
+  "snapshot", "questions", "counts", "agenda", "session", "presence", "resumed", "polls", "attendance", "stage",
 ]);
 
 function realtimeUrl() {

@@ -8,6 +8,7 @@ import { AccessPanel } from "./console-access.js";
 import { ConsoleNav } from "./console-nav.js";
 import { renderAgenda, renderTimer, wireAgenda } from "./console-agenda.js";
 import { firstControl, redrawKeepingFocus } from "./console-focus.js";
+import { StagePanel } from "./console-stage.js";
 import { StreamPanel } from "./console-stream.js";
 import { Live } from "./live.js";
 import { ModeratorKey } from "./moderator-key.js";
@@ -68,6 +69,7 @@ const rendered = new Map(); // question id -> {sig, node}: unchanged rows are ke
 // The polls panel and the report (poll-console.js); `key` is read when a report is asked for.
 const pollConsole = new PollConsole({ model, send, session: SESSION, key: () => key });
 const streamPanel = new StreamPanel({ model, session: SESSION }); // console-stream.js
+const stagePanel = new StagePanel({ session: SESSION, send, announce }); // console-stage.js
 const nav = new ConsoleNav({ grid: $("console"), nav: $("mod-nav") }); // console-nav.js
 const access = new AccessPanel({ model, root, session: SESSION, send, announce, onNewKey: (fresh) => useNewKey(fresh) });
 let key = null; // the moderator key in use; replaced when the moderator makes a new one
@@ -379,6 +381,7 @@ function onMessage(message) {
   if (changed.includes("presence")) renderPresence();
   if (changed.includes("polls") || changed.includes("tallies") || changed.includes("agenda")) pollConsole.render();
   if (changed.includes("attendance")) pollConsole.renderAttendance();
+  if (message.type === "snapshot" || message.type === "stage") stagePanel.show(message.stage);
 }
 
 function onStatus(status, error) {
@@ -500,6 +503,7 @@ onLanguageChange(() => {
   pollConsole.renderAttendance();
   renderIdentities();
   streamPanel.render();
+  stagePanel.render();
 });
 
 function connect() {
@@ -512,6 +516,7 @@ function connect() {
       model.welcome(message);
       if (message.join_code) access.showJoinCode(message.join_code);
       streamPanel.load(key); // only once the key is known to be right
+      stagePanel.load(key);
     },
   });
   live.start();
@@ -536,6 +541,7 @@ if (!key) {
   wireControls();
   access.wire();
   pollConsole.wire();
+  stagePanel.wire();
   connect();
   // The timer is computed locally from the server's clock; redraw it every half second.
   setInterval(() => renderTimer(model), 500);

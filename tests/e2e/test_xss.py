@@ -279,6 +279,7 @@ async def test_every_page_forbids_inline_script_and_needs_none(room: Room) -> No
         (f"/screen/{room.code}", None),
         (f"/moderate/{SESSION}", None),
         (f"/camera/{SESSION}", None),
+        (f"/stage/{SESSION}", None),
         (f"/moderate/{SESSION}/report.html", form),
         ("/j/NOSUCH", None),
         ("/moderate/no-such-session", None),
