@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -22,14 +21,6 @@ from companion.services.sessions import SessionService
 
 NET = Where()
 ACTOR = "organiser@example.se"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(tmp_path / "c.db")
-    await s.open()
-    yield s
-    await s.close()
 
 
 async def make(store: SQLiteStore, published: list[Change] | None = None) -> ProgrammeService:
