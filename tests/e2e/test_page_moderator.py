@@ -12,7 +12,7 @@ from typing import Any
 from playwright.async_api import Browser, Page, expect
 
 from companion.web.i18n import catalogue, translator
-from tests.e2e.browser import TABLET, new_page, screenshot
+from tests.e2e.browser import TABLET, axe_violations, new_page, screenshot
 from tests.e2e.conftest import Room, console_ready, open_console
 from tests.wsclient import Client
 
@@ -486,6 +486,7 @@ async def test_anonymous_questions_show_no_asker_and_the_asker_can_be_muted_by_k
         await expect(question(page, qid).locator(".q-author")).to_have_count(0)
     assert carl_id[:6] not in await page.content()
     await expect(question(page, named).locator("button[data-action=hide-asker]")).to_have_count(0)
+    assert await axe_violations(page) == []  # the new button among the row's actions
 
     row = question(page, abuse)
     await row.locator("button[data-action=hide]").focus()
