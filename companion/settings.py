@@ -44,6 +44,9 @@ class Settings:
     vote_burst: int = 20
     votes_per_second: int = 5
     coalesce_ms: int = 100
+    # Minutes an audience may wait with no question answered before the console nudges
+    # (issue 19); 0 switches the nudge off.
+    fairness_nudge_minutes: int = 20
     replay_events: int = 5000
     token_days: int = 30
     redis_url: str = ""
@@ -135,6 +138,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         vote_burst=_int(env, "COMPANION_VOTE_BURST", defaults.vote_burst),
         votes_per_second=_int(env, "COMPANION_VOTES_PER_SECOND", defaults.votes_per_second),
         coalesce_ms=_int(env, "COMPANION_COALESCE_MS", defaults.coalesce_ms),
+        fairness_nudge_minutes=_int(
+            env, "COMPANION_FAIRNESS_NUDGE_MINUTES", defaults.fairness_nudge_minutes
+        ),
         replay_events=_int(env, "COMPANION_REPLAY_EVENTS", defaults.replay_events),
         redis_url=env.get("REDIS_URL") or env.get("COMPANION_REDIS_URL", ""),
         allowed_origins=env.get("COMPANION_ALLOWED_ORIGINS", ""),

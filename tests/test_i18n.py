@@ -83,6 +83,30 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
         "sv": ("0 programpunkter", "1 programpunkt", "2 programpunkter", "21 programpunkter"),
         "en": ("0 agenda items", "1 agenda item", "2 agenda items", "21 agenda items"),
     },
+    "moderator.audience_present": {
+        "sv": ("· 0 närvarande", "· 1 närvarande", "· 2 närvarande", "· 21 närvarande"),
+        "en": ("· 0 present", "· 1 present", "· 2 present", "· 21 present"),
+    },
+    "moderator.nudge_remote": {
+        "sv": tuple(
+            f"Ingen fråga från distans har besvarats på {n}"
+            for n in ("0 minuter", "1 minut", "2 minuter", "21 minuter")
+        ),
+        "en": tuple(
+            f"No remote question has been answered for {n}"
+            for n in ("0 minutes", "1 minute", "2 minutes", "21 minutes")
+        ),
+    },
+    "moderator.nudge_room": {
+        "sv": tuple(
+            f"Ingen fråga från dem på plats har besvarats på {n}"
+            for n in ("0 minuter", "1 minut", "2 minuter", "21 minuter")
+        ),
+        "en": tuple(
+            f"No question from the room has been answered for {n}"
+            for n in ("0 minutes", "1 minute", "2 minutes", "21 minutes")
+        ),
+    },
     "moderator.presence_room": {
         "sv": ("på plats",) * 4,
         "en": ("in person",) * 4,

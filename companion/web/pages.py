@@ -156,7 +156,12 @@ class Pages:
         session_id = request.path_params["session_id"]
         if session_id not in self.service.states:
             return self.render(request, "unknown_code.html", 404, code=session_id)
-        return self.render(request, "moderator.html", **self.session_context(session_id))
+        return self.render(
+            request,
+            "moderator.html",
+            nudge_minutes=self.settings.fairness_nudge_minutes,
+            **self.session_context(session_id),
+        )
 
     async def stage(self, request: Request) -> Response:
         """The speaker's stage monitor; opened with the moderator link's key, like the

@@ -9,6 +9,7 @@ import { ConsoleNav } from "./console-nav.js";
 import { renderAgenda, renderTimer, wireAgenda } from "./console-agenda.js";
 import { firstControl, redrawKeepingFocus } from "./console-focus.js";
 import { StagePanel } from "./console-stage.js";
+import { balancedOrder, nudges } from "./fairness.js";
 import { StreamPanel } from "./console-stream.js";
 import { Live } from "./live.js";
 import { ModeratorKey } from "./moderator-key.js";
@@ -60,6 +61,8 @@ const model = new SessionModel();
 let live = null;
 let ready = false;
 let tab = null; // chosen from the first snapshot, then by the moderator
+let order = "votes"; // the live tab's order: "votes" or "balanced" (fairness.js)
+const NUDGE_MINUTES = Number(root.dataset.nudgeMinutes ?? 20);
 const editing = new Map(); // question id -> draft text, kept across redraws
 let mergeSource = null;
 let mergedInto = null; // the question a merge just went into, for the focus
@@ -108,6 +111,10 @@ async function send(message) {
 function sortedFor(name) {
   const questions = model.list(TABS[name]);
   if (name === "pending") questions.sort((a, b) => a.asked_at - b.asked_at); // first come, first moderated
+  if (name === "live" && order === "balanced") {
+    const on = questions.filter((q) => q.status === "highlighted");
+    return [...on, ...balancedOrder(questions.filter((q) => q.status !== "highlighted"), model.presence)];
+  }
   if (name === "live") questions.sort((a, b) => (b.status === "highlighted") - (a.status === "highlighted"));
   if (name === "answered") questions.sort((a, b) => (b.answered_at ?? 0) - (a.answered_at ?? 0));
   if (name === "hidden") questions.sort((a, b) => b.asked_at - a.asked_at);
@@ -153,6 +160,7 @@ function questionRow(q, byAuthor) {
       { class: "q-meta" },
       el("span", { class: "q-name" }, q.name ?? t("common.anonymous")),
       el("span", { class: "q-where", dataset: { where: q.where } }, t(q.where === "room" ? "common.in_room" : "common.remote")),
+      el("span", { class: "q-audience" }), // the audience's size in balanced order, set on each render
       // Who asked is the name (or "Anonym"); never a piece of the internal id.
       asked > 1 ? el("span", { class: "q-author" }, count("moderator.author_questions", asked)) : null,
       el("span", { class: "q-time" }, timeOfDay(q.asked_at)),
@@ -219,6 +227,7 @@ function renderQueue() {
   const list = $("queue");
   const byAuthor = authorCounts();
   const questions = sortedFor(tab);
+  const balanced = tab === "live" && order === "balanced";
   const lang = currentLang();
   redrawKeepingFocus(list, () => {
     const rows = questions.map((q) => {
@@ -233,6 +242,9 @@ function renderQueue() {
       }
       entry.node.querySelector(".q-votes").textContent = formatNumber(votes);
       entry.node.querySelector(".q-votes-label").textContent = count("common.votes_noun", votes);
+      const size = entry.node.querySelector(".q-audience");
+      size.hidden = !balanced;
+      size.textContent = balanced ? count("moderator.audience_present", model.presence[q.where] ?? 0) : "";
       return entry.node;
     });
     const wanted = new Set(rows);
@@ -250,10 +262,30 @@ function renderQueue() {
   $("tab-pending").dataset.attention = String(pending > 0);
   nav.setPending(pending); // the badge of the portrait console's Questions button
 
+  $("queue-order").hidden = tab !== "live";
+  renderNudge();
+
   const shown = model.highlighted();
   $("on-screen").hidden = !shown;
   $("on-screen-text").textContent = shown ? shown.text : "";
   if ($("merge-dialog").open) renderMergeTargets();
+}
+
+// An audience kept waiting: live questions and none of theirs answered for NUDGE_MINUTES.
+function renderNudge() {
+  const waiting = nudges([...model.questions.values()], model.now(), NUDGE_MINUTES);
+  const text = waiting.map((where) => count(`moderator.nudge_${where}`, NUDGE_MINUTES)).join(" ");
+  const nudge = $("fairness-nudge");
+  if (nudge.textContent !== text) nudge.textContent = text; // unchanged text is not announced again
+  nudge.hidden = !text;
+}
+
+function selectOrder(name) {
+  order = name;
+  for (const button of document.querySelectorAll("#queue-order [data-order]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.order === name));
+  }
+  renderQueue();
 }
 
 function selectTab(name, focus = false) {
@@ -378,7 +410,10 @@ function onMessage(message) {
     pollConsole.renderItemChoices();
   }
   if (changed.includes("questions") || changed.includes("counts")) renderQueue();
-  if (changed.includes("presence")) renderPresence();
+  if (changed.includes("presence")) {
+    renderPresence();
+    if (ready && order === "balanced") renderQueue(); // the weights are votes per person present
+  }
   if (changed.includes("polls") || changed.includes("tallies") || changed.includes("agenda")) pollConsole.render();
   if (changed.includes("attendance")) pollConsole.renderAttendance();
   if (message.type === "snapshot" || message.type === "stage") stagePanel.show(message.stage);
@@ -404,6 +439,11 @@ function wireControls() {
     if (!ok) renderSession(); // show the server's setting again
   });
 
+
+  for (const button of document.querySelectorAll("#queue-order [data-order]")) {
+    button.addEventListener("click", () => selectOrder(button.dataset.order));
+  }
+  setInterval(() => ready && renderNudge(), 15_000); // time passes between events
 
   const tabs = [...document.querySelectorAll("#tabs [role=tab]")];
   for (const button of tabs) button.addEventListener("click", () => selectTab(button.dataset.tab));
