@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from companion.web.i18n import catalogue
 from tests.e2e.browser import PHONE, chromium, new_page, screenshot
@@ -41,6 +41,22 @@ async def connection(page: Page) -> str:
     return await page.evaluate("document.body.dataset.connection")
 
 
+async def asked(room: Room, text: str) -> tuple[Client, int]:
+    """A remote participant who has just asked a question, and the question's id."""
+    asker = await room.participant("remote")
+    return asker, (await asker.request({"type": "ask", "text": text}))["question"]
+
+
+async def live_phone(browser: Browser, room: Room, init_script: str | None = None) -> Page:
+    """The phone page of the room, connected (through the proxy)."""
+    _, phone = await new_page(browser, PHONE)
+    if init_script:
+        await phone.add_init_script(init_script)
+    await phone.goto(f"{room.server.http}/room/{room.code}")
+    await wait_for_state(phone, "live", 10)
+    return phone
+
+
 async def wait_for_state(page: Page, state: str, within: float) -> float:
     """Seconds until the page shows the connection state (fails after `within`)."""
     start = time.monotonic()
@@ -58,12 +74,9 @@ async def test_silent_network_shows_reconnecting_and_a_waiting_vote_goes_through
     feedback when the network is back; what was missed arrives (resume by seq)."""
     server, proxy = proxied
     room = Room(server, clients)
-    asker = await room.participant("remote")
-    first = (await asker.request({"type": "ask", "text": "Hur mäter ni förändringen?"}))["question"]
+    asker, first = await asked(room, "Hur mäter ni förändringen?")
     async with chromium() as browser:
-        _, phone = await new_page(browser, PHONE)
-        await phone.goto(f"{server.http}/room/{room.code}")
-        await wait_for_state(phone, "live", 10)
+        phone = await live_phone(browser, room)
         row = phone.locator(f"li.question[data-id='{first}']")
         await expect(row).to_be_visible()
 
@@ -106,9 +119,7 @@ async def test_action_that_cannot_wait_any_longer_fails_visibly_and_keeps_the_te
     server, proxy = proxied
     room = Room(server, clients)
     async with chromium() as browser:
-        _, phone = await new_page(browser, PHONE)
-        await phone.goto(f"{server.http}/room/{room.code}")
-        await wait_for_state(phone, "live", 10)
+        phone = await live_phone(browser, room)
         proxy.silent = True
         await wait_for_state(phone, "reconnecting", 10)
         text = "Finns presentationen att ladda ner?"
@@ -152,13 +163,9 @@ async def test_vote_resent_after_a_lost_answer_carries_its_key_and_counts_once(
     sending does not withdraw it (docs/protocol.md 3.6)."""
     server, proxy = proxied
     room = Room(server, clients)
-    asker = await room.participant("remote")
-    first = (await asker.request({"type": "ask", "text": "Hur mäter ni förändringen?"}))["question"]
+    asker, first = await asked(room, "Hur mäter ni förändringen?")
     async with chromium() as browser:
-        _, phone = await new_page(browser, PHONE)
-        await phone.add_init_script(RECORD_SENT)
-        await phone.goto(f"{server.http}/room/{room.code}")
-        await wait_for_state(phone, "live", 10)
+        phone = await live_phone(browser, room, RECORD_SENT)
         row = phone.locator(f"li.question[data-id='{first}']")
         await expect(row).to_be_visible()
 
@@ -201,15 +208,9 @@ async def test_every_state_changing_request_gets_its_own_key(
     """A vote and its withdrawal are two actions: each its own key, and both apply."""
     server, _ = proxied
     room = Room(server, clients)
-    asker = await room.participant("remote")
-    first = (await asker.request({"type": "ask", "text": "Vad kostade omorganisationen?"}))[
-        "question"
-    ]
+    asker, first = await asked(room, "Vad kostade omorganisationen?")
     async with chromium() as browser:
-        _, phone = await new_page(browser, PHONE)
-        await phone.add_init_script(RECORD_SENT)
-        await phone.goto(f"{server.http}/room/{room.code}")
-        await wait_for_state(phone, "live", 10)
+        phone = await live_phone(browser, room, RECORD_SENT)
         button = phone.locator(f"li.question[data-id='{first}'] .vote-button")
         await button.click()
         await expect(button).to_have_attribute("aria-pressed", "true")
