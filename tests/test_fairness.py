@@ -3,7 +3,11 @@ and a controlled clock."""
 
 from __future__ import annotations
 
+import json
+import random
+import subprocess
 from fractions import Fraction
+from pathlib import Path
 
 from companion.domain.fairness import Nudge, balanced_order, nudges, weight
 from companion.domain.questions import Question, QuestionStatus
@@ -116,3 +120,67 @@ def test_a_recent_answer_or_a_fresh_question_resets_the_clock() -> None:
     # Highlighted counts as waiting: it is on screen, not yet answered.
     shown = q(4, "room", 0, asked_at=0, status=QuestionStatus.HIGHLIGHTED)
     assert nudges([shown], now=20 * MIN, minutes=20) == [Nudge("room", 20)]
+
+
+JS = Path(__file__).resolve().parents[1] / "static" / "js" / "fairness.js"
+STATUSES = ["live", "highlighted", "answered", "pending", "hidden"]
+
+
+def test_the_console_script_orders_and_nudges_as_the_domain_does() -> None:
+    """static/js/fairness.js under Node gives the same order and nudges as this module on
+    300 random audiences (ties in votes and times included)."""
+    rng = random.Random(19)
+    cases = []
+    for _ in range(300):
+        questions = []
+        for qid in range(1, rng.randint(0, 8) + 1):
+            status = rng.choice(STATUSES)
+            asked = float(rng.randint(0, 40) * 60)
+            questions.append(
+                {
+                    "id": qid,
+                    "where": rng.choice(["room", "remote"]),
+                    "votes": rng.randint(0, 4),
+                    "asked_at": asked,
+                    "status": status,
+                    "answered_at": asked + rng.randint(0, 30) * 60
+                    if status == "answered"
+                    else None,
+                }
+            )
+        present = {"room": rng.randint(0, 5), "remote": rng.randint(0, 5)}
+        now = 60.0 * rng.randint(0, 90)
+        if questions and rng.random() < 0.5:  # exactly at the limit of some question
+            now = rng.choice([c["answered_at"] or c["asked_at"] for c in questions]) + 20 * 60
+        cases.append({"questions": questions, "present": present, "now": now})
+    script = (
+        f"import {{ balancedOrder, nudges }} from {json.dumps(JS.as_uri())};\n"
+        "import { readFileSync } from 'node:fs';\n"
+        "const cases = JSON.parse(readFileSync(0, 'utf8'));\n"
+        "console.log(JSON.stringify(cases.map((c) => [\n"
+        "  balancedOrder(c.questions, c.present).map((q) => q.id),\n"
+        "  nudges(c.questions, c.now, 20),\n"
+        "])));\n"
+    )
+    out = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    for case, (js_order, js_nudges) in zip(cases, json.loads(out), strict=True):
+        built = [
+            q(
+                c["id"],
+                c["where"],
+                c["votes"],
+                c["asked_at"],
+                QuestionStatus(c["status"]),
+                c["answered_at"],
+            )
+            for c in case["questions"]
+        ]
+        assert js_order == ids(balanced_order(built, case["present"])), case
+        assert js_nudges == [n.where for n in nudges(built, case["now"], 20)], case
