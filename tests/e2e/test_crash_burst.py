@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import BURST_LIMITS, SESSION
+from tests.e2e.conftest import BURST_LIMITS, SESSION, started
 from tests.redisproc import RedisProcess
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client, Message
@@ -159,11 +159,8 @@ def check(snap: Message, own: dict[str, Message], ledger: Ledger) -> None:
 
 async def test_sigkill_mid_burst_keeps_every_ack_sqlite(tmp_path: Path) -> None:
     """SQLite: SIGKILL while 60 participants ask and vote; after restart every ack is there."""
-    server = ServerProcess(tmp_path, extra_env=dict(BURST_LIMITS))
-    assert server.import_programme().returncode == 0
-    server.start()
     ledger = Ledger()
-    try:
+    with started(ServerProcess(tmp_path, extra_env=dict(BURST_LIMITS))) as server:
         clients, stop, tasks = await run_burst(server, ledger)
         await wait_for_acks(ledger, 400)
         server.kill()
@@ -174,8 +171,6 @@ async def test_sigkill_mid_burst_keeps_every_ack_sqlite(tmp_path: Path) -> None:
         snap, own = await stored_view(server, ledger)
         check(snap, own, ledger)
         assert len(snap["questions"]) >= len(ledger.asked) > 20 and len(ledger.votes) > 100
-    finally:
-        server.stop()
 
 
 def redis_server(tmp_path: Path, redis: RedisProcess, name: str) -> ServerProcess:
@@ -186,11 +181,8 @@ def redis_server(tmp_path: Path, redis: RedisProcess, name: str) -> ServerProces
 
 async def test_sigkill_mid_burst_keeps_every_ack_redis(tmp_path: Path, redis: RedisProcess) -> None:
     """Redis up, Companion SIGKILLed mid-burst: after restart every ack is there."""
-    server = redis_server(tmp_path, redis, "a")
-    assert server.import_programme().returncode == 0
-    server.start()
     ledger = Ledger()
-    try:
+    with started(redis_server(tmp_path, redis, "a")) as server:
         clients, stop, tasks = await run_burst(server, ledger)
         await wait_for_acks(ledger, 400)
         server.kill()
@@ -199,36 +191,32 @@ async def test_sigkill_mid_burst_keeps_every_ack_redis(tmp_path: Path, redis: Re
         snap, own = await stored_view(server, ledger)
         check(snap, own, ledger)
         assert len(ledger.asked) > 20 and len(ledger.votes) > 100
-    finally:
-        server.stop()
 
 
 async def test_redis_restart_mid_burst_keeps_every_ack(tmp_path: Path, redis: RedisProcess) -> None:
     """Redis stopped and started again (append-only) under a running server mid-burst: every ack
     from before, during and after the outage is in Redis, as a fresh process reads it."""
     server = redis_server(tmp_path, redis, "a")
-    assert server.import_programme().returncode == 0
-    server.start()
     fresh = redis_server(tmp_path, redis, "b")
     ledger = Ledger()
-    try:
-        clients, stop, tasks = await run_burst(server, ledger)
-        await wait_for_acks(ledger, 300)
-        redis.stop()
-        before_outage = ledger.acks
-        await asyncio.sleep(1.0)
-        redis.start()
-        await wait_for_acks(ledger, 200, timeout=30)  # the burst goes on once Redis is back
-        await finish(clients, stop, tasks)
-        assert "store_unavailable" in ledger.errors
-        assert ledger.acks >= before_outage + 200
-        fresh.start()
-        snap, own = await stored_view(fresh, ledger)
-        check(snap, own, ledger)
-        # The process that lived through the outage agrees with the log.
-        live, _ = await stored_view(server, Ledger())
-        assert live["questions"] == snap["questions"] and live["seq"] == snap["seq"]
-    finally:
-        with contextlib.suppress(Exception):
-            fresh.stop()
-        server.stop()
+    with started(server):
+        try:
+            clients, stop, tasks = await run_burst(server, ledger)
+            await wait_for_acks(ledger, 300)
+            redis.stop()
+            before_outage = ledger.acks
+            await asyncio.sleep(1.0)  # the point: an outage of a second under the burst
+            redis.start()
+            await wait_for_acks(ledger, 200, timeout=30)  # the burst goes on once Redis is back
+            await finish(clients, stop, tasks)
+            assert "store_unavailable" in ledger.errors
+            assert ledger.acks >= before_outage + 200
+            fresh.start()
+            snap, own = await stored_view(fresh, ledger)
+            check(snap, own, ledger)
+            # The process that lived through the outage agrees with the log.
+            live, _ = await stored_view(server, Ledger())
+            assert live["questions"] == snap["questions"] and live["seq"] == snap["seq"]
+        finally:
+            with contextlib.suppress(Exception):
+                fresh.stop()
