@@ -12,6 +12,7 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from companion.media.codecs import accept_publisher_codecs
+from tests.e2e.conftest import started
 from tests.media.conftest import Stage, udp_sockets
 from tests.media.peers import (
     CounterTrack,
@@ -266,33 +267,30 @@ async def test_a_viewer_that_hangs_up_without_delete_is_closed(
 
 async def test_restart_ends_a_stream_the_log_says_is_live(tmp_path: Path) -> None:
     """After a crash the publisher is gone: the restarted server says the stream is offline."""
-    server = ServerProcess(tmp_path)
-    assert server.import_programme().returncode == 0
-    server.start()
     opened: list[Client] = []
-    try:
-        stage = Stage(server, "ledarskap-2020-05-05", opened)
-        await stage.load_settings()
-        moderator = await stage.moderator()
-        publisher = Publisher(server.http, stage.session, stage.stream_key, CounterTrack())
-        assert (await publisher.start()).status == 201
-        await moderator.wait_for(
-            lambda m: m["type"] == "session" and m["session"]["stream"]["status"] == "live", 10
-        )
-        server.kill()
-        await publisher.stop(delete=False)
-        server.start()
-        client = await Client.open(server.ws)
-        opened.append(client)
-        await client.join(
-            role="moderator", session=stage.session, moderator_token=stage.moderator_token
-        )
-        snapshot = await client.wait_for(lambda m: m["type"] == "snapshot")
-        assert snapshot["session"]["stream"]["status"] == "offline"
-    finally:
-        for client in opened:
-            await client.close()
-        server.stop()
+    with started(ServerProcess(tmp_path)) as server:
+        try:
+            stage = Stage(server, "ledarskap-2020-05-05", opened)
+            await stage.load_settings()
+            moderator = await stage.moderator()
+            publisher = Publisher(server.http, stage.session, stage.stream_key, CounterTrack())
+            assert (await publisher.start()).status == 201
+            await moderator.wait_for(
+                lambda m: m["type"] == "session" and m["session"]["stream"]["status"] == "live", 10
+            )
+            server.kill()
+            await publisher.stop(delete=False)
+            server.start()
+            client = await Client.open(server.ws)
+            opened.append(client)
+            await client.join(
+                role="moderator", session=stage.session, moderator_token=stage.moderator_token
+            )
+            snapshot = await client.wait_for(lambda m: m["type"] == "snapshot")
+            assert snapshot["session"]["stream"]["status"] == "offline"
+        finally:
+            for client in opened:
+                await client.close()
 
 
 async def test_rotating_the_moderator_key_rotates_the_stream_key(
