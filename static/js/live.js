@@ -27,9 +27,11 @@ const WAIT_MS = 15000; // an action taken while disconnected waits this long, th
 // These types change nothing or are safe to repeat, and take no key.
 const UNKEYED = new Set(["join", "ping", "session.rotate_key", "session.new_code"]);
 // Actions whose outcome is unknown (the connection dropped, or the store did not answer):
-// the person trying the same action again reuses its key. Bounded, oldest forgotten first.
+// the person trying the same action again soon reuses its key. Later, the page has shown
+// what happened, so the same tap means a new action (withdrawing the vote that did count).
 const UNCERTAIN = new Set(["connection_lost", "store_unavailable"]);
-const UNCERTAIN_KEPT = 50;
+const UNCERTAIN_KEPT = 50; // oldest forgotten first
+const RETRY_MS = 60000; // how long a failed action's key is reused
 
 function randomKey() {
   const bytes = new Uint8Array(16);
@@ -56,7 +58,7 @@ export class Live {
     this.nextId = 1;
     this.pending = new Map(); // sent, waiting for the reply
     this.waiting = []; // not sent yet: taken while disconnected
-    this.uncertain = new Map(); // the action (as JSON) -> the key of its unfinished attempt
+    this.uncertain = new Map(); // the action (as JSON) -> {key, at} of its failed attempt
     this.retries = 0;
     this.stopped = false;
     this.joined = false;
@@ -207,11 +209,12 @@ export class Live {
    * whose outcome is still unknown (tried again by the person). */
   keyed(action) {
     const name = JSON.stringify(action);
-    const key = this.uncertain.get(name) ?? randomKey();
+    const failed = this.uncertain.get(name);
+    const key = failed && Date.now() - failed.at < RETRY_MS ? failed.key : randomKey();
     this.uncertain.delete(name);
     return this.request({ ...action, key }).catch((error) => {
       if (UNCERTAIN.has(error?.code)) {
-        this.uncertain.set(name, key);
+        this.uncertain.set(name, { key, at: Date.now() });
         if (this.uncertain.size > UNCERTAIN_KEPT) this.uncertain.delete(this.uncertain.keys().next().value);
       }
       throw error;

@@ -12,13 +12,18 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from playwright.async_api import expect
 
 from companion.services.commits import FENCE_SECONDS
+from companion.web.i18n import catalogue
+from tests.e2e.browser import PHONE, chromium, new_page
 from tests.e2e.conftest import BURST_LIMITS, SESSION, Room
 from tests.redisproc import RedisProcess
 from tests.redisproxy import RedisProxy
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
+
+SV = catalogue("sv")
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -273,3 +278,58 @@ async def test_a_retry_with_the_same_key_is_answered_once_and_counted_once(room:
     assert [(q["text"], q["votes"]) for q in snap["questions"]] == [(ask["text"], 1)]
     first_item = snap["agenda"]["items"][0]["id"]
     assert snap["agenda"]["current"] == first_item  # moved once, not twice
+
+
+async def test_a_vote_tried_again_after_store_unavailable_is_not_withdrawn(tmp_path: Path) -> None:
+    """Redis stores a phone's vote but its answer is lost, so the phone is told
+    store_unavailable (docs/protocol.md 5.1); the person taps again, the page sends the
+    vote with the same key, and the vote stays one vote instead of being withdrawn."""
+    redis = RedisProcess(tmp_path / "redis")
+    redis.start()
+    proxy = RedisProxy(redis.port)
+    await proxy.start()
+    server = ServerProcess(tmp_path, extra_env={"REDIS_URL": proxy.url})
+    assert (await asyncio.to_thread(server.import_programme)).returncode == 0
+    await asyncio.to_thread(server.start)  # its Redis is the proxy on this loop
+    opened: list[Client] = []
+    try:
+        room = await asyncio.to_thread(Room, server, opened)  # reads Redis through the proxy
+        asker = await room.participant("remote")
+        first = (await asker.request({"type": "ask", "text": "Hur mäter ni det?"}))["question"]
+        async with chromium() as browser:
+            _, phone = await new_page(browser, PHONE)
+            await phone.goto(f"{server.http}/room/{room.code}")
+            button = phone.locator(f"li.question[data-id='{first}'] .vote-button")
+            await expect(button).to_be_visible(timeout=10_000)
+
+            proxy.lose_replies, proxy.drop_after_loss = 1, True
+            await button.click()
+            await expect(phone.locator("#toast")).to_have_text(
+                SV["error.store_unavailable"], timeout=10_000
+            )
+            assert proxy.lost == 1
+            proxy.drop_appends = False
+            # Stored although answered store_unavailable: everyone else sees one vote.
+            await asker.wait_for(
+                lambda m: m["type"] == "counts" and m["counts"].get(str(first)) == 1, timeout=10
+            )
+            await expect(phone.locator("body")).to_have_attribute(
+                "data-connection", "live", timeout=10_000
+            )
+            await expect(button).to_have_attribute("aria-busy", "false")
+            await button.click()  # the person tries again
+            await expect(button).to_have_attribute("aria-pressed", "true", timeout=10_000)
+            await expect(button).to_have_attribute("aria-busy", "false")
+            await asyncio.sleep(0.5)  # a withdrawal would be counted within this
+            observer = await room.participant("room")
+            snapshot = await observer.wait_for(lambda m: m["type"] == "snapshot")
+            assert {q["id"]: q["votes"] for q in snapshot["questions"]}[first] == 1
+            assert [m["counts"].get(str(first)) for m in asker.messages if m["type"] == "counts"][
+                -1
+            ] == 1
+    finally:
+        for client in opened:
+            await client.close()
+        await asyncio.to_thread(server.stop)
+        await proxy.stop()
+        redis.stop()
