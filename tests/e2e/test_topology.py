@@ -2,7 +2,14 @@
 replicas, Debian's nginx with deploy/nginx.conf (paths and ports substituted, nothing
 else; a self-signed certificate made with openssl) and coturn with
 deploy/turnserver.conf, each replica configured as docker-compose.yml configures it.
-Everything below goes through nginx over TLS, as an operator's users would."""
+Everything below goes through nginx over TLS, as an operator's users would.
+
+Covered: pages and CSP in Chromium; votes through both replicas adding up; a SIGKILLed
+replica's clients resuming on the other by `seq`; WHIP/WHEP in four sessions (aiortc) and
+in three sessions with Chromium on the camera and remote pages (video within 2 s); a
+relay-only aiortc viewer through coturn; the stream offline within seconds after the
+publisher's replica is killed. Not covered: presence across replicas (issue 16, item 4:
+presence is still counted per process), a relay-only *browser* viewer."""
 
 from __future__ import annotations
 
