@@ -145,6 +145,13 @@ async def test_timer_colours_at_the_thresholds(room: Room, chrome: Browser) -> N
 
     assert await axe_violations(stage) == []  # the red and amber digits keep their contrast
 
+    # A break: the monitor says until when, in Swedish time of day.
+    assert (await moderator.request({"type": "break.start", "minutes": 15}))["type"] == "ack"
+    await expect(stage.locator("#stage-break")).to_be_visible(timeout=1000)
+    await expect(stage.locator("#stage-break .break-until")).to_have_text(
+        re.compile(r"^Paus till \d{2}\.\d{2}$")
+    )
+
 
 async def test_readable_from_five_metres_and_nothing_clipped(room: Room, chrome: Browser) -> None:
     moderator = await room.moderator()
