@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from playwright.async_api import Browser, Page, expect
 
 from companion.domain.fairness import balanced_order
 from companion.domain.questions import Question, QuestionStatus
 from companion.web.i18n import translator
 from tests.e2e.browser import TABLET, axe_violations, new_page
-from tests.e2e.conftest import Room, console_ready, open_console
+from tests.e2e.conftest import Room, console_ready, open_console, started
+from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
 SV_T = translator("sv")  # new_page opens pages with a Swedish locale
@@ -183,4 +187,41 @@ async def test_nudge_when_the_remote_audience_waits_twenty_minutes(
     row = page.locator(f"#queue li.question[data-id='{q_remote}']")
     await row.locator("button[data-action=answer]").click()
     await expect(nudge).to_be_hidden()
+    assert page.console_errors == []  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def one_minute_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server whose console nudges after one minute."""
+    env = {"COMPANION_FAIRNESS_NUDGE_MINUTES": "1"}
+    with started(ServerProcess(tmp_path, extra_env=env)) as proc:
+        yield proc
+
+
+async def test_nudge_time_is_a_setting_and_names_the_room_too(
+    chrome: Browser, one_minute_server: ServerProcess, clients: list[Client]
+) -> None:
+    """COMPANION_FAIRNESS_NUDGE_MINUTES=1: the room's waiting question nudges after a minute,
+    in the singular, while the remote audience (answered, nothing waiting) does not."""
+    room = Room(one_minute_server, clients)
+    _, page = await new_page(chrome, TABLET)
+    await page.clock.install()
+    await page.goto(f"{room.server.http}/moderate/{room.session}#key={room.moderator_token}")
+    await console_ready(page)
+    moderator = await room.moderator()
+    here = await room.participant("room")
+    away = await room.participant("remote")
+    q_room = await ask(here, "Vem äger frågan om kompetensförsörjning?")
+    q_remote = await ask(away, "Hur mäter ni effekten?")
+    ack = await moderator.request({"type": "question.answer", "question": q_remote})
+    assert ack["type"] == "ack", ack
+    await expect(page.locator(f"#queue li.question[data-id='{q_room}']")).to_be_visible()
+    nudge = page.locator("#fairness-nudge")
+    await page.clock.fast_forward("00:45")
+    await expect(page.locator(f"#queue li.question[data-id='{q_room}']")).to_be_visible()
+    await expect(nudge).to_be_hidden()
+    await page.clock.fast_forward("00:30")
+    message = SV_T.count("moderator.nudge_room", 1)
+    assert message == "Ingen fråga från dem på plats har besvarats på 1 minut"
+    await expect(nudge).to_have_text(message)
     assert page.console_errors == []  # type: ignore[attr-defined]
