@@ -84,8 +84,8 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
         "en": ("0 agenda items", "1 agenda item", "2 agenda items", "21 agenda items"),
     },
     "moderator.audience_present": {
-        "sv": ("· 0 närvarande", "· 1 närvarande", "· 2 närvarande", "· 21 närvarande"),
-        "en": ("· 0 present", "· 1 present", "· 2 present", "· 21 present"),
+        "sv": ("0 närvarande", "1 närvarande", "2 närvarande", "21 närvarande"),
+        "en": ("0 present", "1 present", "2 present", "21 present"),
     },
     "moderator.nudge_remote": {
         "sv": tuple(

@@ -17,7 +17,7 @@ from playwright.async_api import Browser, Page, expect
 from companion.domain.fairness import balanced_order
 from companion.domain.questions import Question, QuestionStatus
 from companion.web.i18n import translator
-from tests.e2e.browser import TABLET, axe_violations, new_page
+from tests.e2e.browser import TABLET, axe_violations, new_page, screenshot
 from tests.e2e.conftest import Room, console_ready, open_console, started
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
@@ -130,11 +130,12 @@ async def test_balanced_order_weighs_votes_by_audience_present(chrome: Browser, 
     await order_becomes(page, want)
     room_size = SV_T.count("moderator.audience_present", 2)
     remote_size = SV_T.count("moderator.audience_present", 4)
-    assert room_size == "· 2 närvarande"
+    assert room_size == "2 närvarande"
     for qid, size in ((qb, room_size), (qd, room_size), (qa, remote_size), (qc, remote_size)):
         row = page.locator(f"#queue li.question[data-id='{qid}']")
         await expect(row.locator(".q-audience")).to_have_text(size)
     assert await axe_violations(page) == []
+    await screenshot(page, "moderator-balanced")
 
     # Two more in the room: 2 of 4 (0.5) now weigh less than 3 of 4 at home.
     await room.participant("room")
@@ -183,6 +184,7 @@ async def test_nudge_when_the_remote_audience_waits_twenty_minutes(
     await expect(nudge).to_have_text(message)
     await expect(nudge).to_have_attribute("role", "status")
     assert await axe_violations(page) == []
+    await screenshot(page, "moderator-nudge")
 
     row = page.locator(f"#queue li.question[data-id='{q_remote}']")
     await row.locator("button[data-action=answer]").click()
