@@ -55,8 +55,9 @@ async def test_a_killed_viewer_is_counted_out_within_15_seconds(
         took = time.monotonic() - died
         print(f"killed viewer ({'live' if live else 'offline'}) counted out after {took:.1f} s")
         assert counted_out and took < DEAD_WITHIN, took
-        stats = await stage.stats()
-        assert stats["viewers"] == 1
+        # This session's count: the process total may still hold the previous case's
+        # viewers, which the fixture's shared server counts out on its own clock.
+        assert (await stage.load_settings())["viewers"] == 1
         # The survivor is still watching, and can still end its own resource.
         gone = await http(
             "DELETE", viewers[1].location, token=None, content_type=None
