@@ -419,6 +419,8 @@ async def test_toast_sits_at_the_edge_briefly_and_follows_the_language(room: Roo
         for _ in range(2):
             await phone.fill("#question-text", "Hur följer ni upp förändringen?")
             await phone.click("#ask-submit")
+            # A closed toast keeps its text while hidden: wait for this ask's toast to show.
+            await expect(toast).to_be_visible()
             await expect(toast).to_have_text(SV["questions.sent"])
             box = await toast.bounding_box()
             assert box is not None
