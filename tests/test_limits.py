@@ -86,3 +86,14 @@ def test_zero_rate_never_refills() -> None:
     clock.advance(1e6)
     assert bucket.take() is False
     assert bucket.retry_after() == float("inf")
+
+
+def test_a_refusal_always_names_a_wait_above_zero() -> None:
+    """A bucket a hair from its next token still tells the client to wait, rounded up."""
+    from companion.realtime.server import _rate_limited
+
+    for wait, expected in ((0.0, 0.01), (0.001, 0.01), (0.011, 0.02), (0.25, 0.25)):
+        refusal = _rate_limited("new participants", wait)
+        assert refusal.retry_after == expected
+        assert refusal.message.endswith("try again in 1 s.")
+    assert _rate_limited("messages", float("inf")).retry_after > 0

@@ -279,12 +279,14 @@ def _throttle(bucket: TokenBucket, request_id: Any) -> None:
 
 
 def _rate_limited(what: str, wait: float, request_id: Any = None) -> ProtocolError:
-    wait = min(wait, MAX_RETRY_AFTER)  # a rate of 0 would wait forever; JSON has no Infinity
+    # A rate of 0 would wait forever and JSON has no Infinity; a refusal always names a
+    # wait above zero (rounded up), or a client would retry at once into the same refusal.
+    wait = max(math.ceil(min(wait, MAX_RETRY_AFTER) * 100) / 100, 0.01)
     return ProtocolError(
         "rate_limited",
         f"Too many {what}; try again in {math.ceil(wait)} s.",
         request_id,
-        retry_after=round(wait, 2),
+        retry_after=wait,
     )
 
 
