@@ -80,6 +80,7 @@ from companion.domain.programme import (
     Track,
 )
 from companion.domain.programme_rules import ID_RE, SESSION_ID_RE, RuleError
+from companion.domain.scene import Scene, ScreenMode, StreamSource
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 
@@ -100,7 +101,18 @@ _EVENT_KEYS = (
 )
 _TRACK_KEYS = ("id", "title", "description")
 _SESSION_KEYS = ("id", "title", "description", "track", "moderator", "items")
-_ITEM_KEYS = ("id", "kind", "title", "description", "speakers", "start", "minutes", "status")
+_ITEM_KEYS = (
+    "id",
+    "kind",
+    "title",
+    "description",
+    "speakers",
+    "start",
+    "minutes",
+    "status",
+    "scene",
+)
+_SCENE_KEYS = ("screen", "stream", "poll")
 _SPEAKER_KEYS = ("name", "title", "organisation")
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -310,6 +322,17 @@ class _Parser:
         node = self.value(m, key, required=False)
         return None if node is None else self.speaker(node, m.at(key))
 
+    def optional_scene(self, m: _Map, key: str) -> Scene | None:
+        node = self.value(m, key, required=False)
+        if node is None:
+            return None
+        scene = self.mapping(node, m.at(key), _SCENE_KEYS)
+        return Scene(
+            screen=self.enum(scene, "screen", ScreenMode, ScreenMode.QR),
+            stream=self.enum(scene, "stream", StreamSource, StreamSource.CAMERA),
+            poll=self.rule(scene, "poll", rules.poll_id, "a poll id"),
+        )
+
     # ---- the levels of the file, outermost first
 
     def programme(self, root: Node) -> Programme:
@@ -423,6 +446,7 @@ class _Parser:
             start=self.time(m, "start"),
             minutes=self.minutes(m, "minutes"),
             status=self.enum(m, "status", Status, Status.SCHEDULED),
+            scene=self.optional_scene(m, "scene"),
         )
         self.check(
             m, "minutes", lambda: rules.item_within_event(item.start, item.minutes, event_end)

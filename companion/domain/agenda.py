@@ -7,13 +7,14 @@ clock, so replaying the log gives the same state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from companion.domain import events as ev
 from companion.domain.errors import InvalidState, NotFound
 from companion.domain.programme import AgendaItem, Status
 from companion.domain.programme_codec import item_from_data, item_to_data
+from companion.domain.scene import Scene, scene_from_data, scene_to_data
 
 # Statuses a moderator may set by hand; live and done follow from moving the agenda.
 SETTABLE_STATUSES = frozenset({Status.SCHEDULED, Status.POSTPONED, Status.DATE_TO_COME})
@@ -116,6 +117,15 @@ class Agenda:
             if self.statuses[item.id] not in SKIPPED_STATUSES:
                 return ev.Draft(ev.AGENDA_MOVED, {"item_id": item.id})
         raise InvalidState("There is no item in that direction.", code="agenda_end")
+
+    def set_scene(self, item_id: Any, scene: Scene | None) -> ev.Draft:
+        """Plan an item's scene (None: the default for its kind); it applies on the next move
+        to the item, not to the current one (a moderator overrides that with `show.*`)."""
+        item = self.item(item_id)
+        if scene == item.scene:
+            raise InvalidState("The item already has that scene.")
+        data = scene_to_data(scene) if scene is not None else None
+        return ev.Draft(ev.ITEM_SCENE, {"item_id": item.id, "scene": data})
 
     def start_timer(self) -> ev.Draft:
         """Start or resume the current item's timer."""
@@ -251,6 +261,12 @@ class Agenda:
                 )
             case ev.ITEM_STATUS_SET:
                 self.statuses[d["item_id"]] = Status(d["status"])
+            case ev.ITEM_SCENE:
+                scene = scene_from_data(d["scene"]) if d["scene"] is not None else None
+                self.items = tuple(
+                    replace(item, scene=scene) if item.id == d["item_id"] else item
+                    for item in self.items
+                )
             case ev.BREAK_STARTED:
                 self.current_break = Break(event.at, d["minutes"], d["message"])
             case ev.BREAK_ENDED:

@@ -58,7 +58,12 @@ QUESTION_ANSWERED = "question.answered"
 ASKER_HIDDEN = "question.asker_hidden"
 VOTE_CAST = "vote.cast"
 VOTE_WITHDRAWN = "vote.withdrawn"
+# A move of the agenda; data: item_id and, since scenes, `scene`: what the move applied
+# (screen, stream, poll, and the polls it opened, closed, showed or took off the screen).
 AGENDA_MOVED = "agenda.moved"
+ITEM_SCENE = "item.scene"  # an item's planned scene; data: item_id, scene (None: default)
+SHOW_SCREEN = "show.screen"  # the moderator's override of the big screen; data: screen
+SHOW_STREAM = "show.stream"  # the moderator's override of the stream; data: stream
 TIMER_STARTED = "timer.started"
 TIMER_PAUSED = "timer.paused"
 TIMER_EXTENDED = "timer.extended"

@@ -10,6 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from companion.domain.scene import Scene
 
 
 class ItemKind(StrEnum):
@@ -52,6 +56,7 @@ class AgendaItem:
     start: dt.time | None = None
     minutes: int | None = None
     status: Status = Status.SCHEDULED
+    scene: Scene | None = None  # None: the default for its kind (`scene.default_scene`)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from companion.domain.programme import (
     Status,
     Track,
 )
+from companion.domain.scene import scene_from_data, scene_to_data
 
 
 def speaker_to_data(s: Speaker) -> dict[str, str]:
@@ -60,6 +61,7 @@ def item_to_data(i: AgendaItem) -> dict[str, Any]:
         "start": time_to_data(i.start),
         "minutes": i.minutes,
         "status": i.status.value,
+        "scene": scene_to_data(i.scene) if i.scene is not None else None,
     }
 
 
@@ -74,6 +76,7 @@ def item_from_data(d: dict[str, Any]) -> AgendaItem:
         start=time_from_data(d.get("start")),
         minutes=d.get("minutes"),
         status=Status(d.get("status", Status.SCHEDULED)),
+        scene=scene_from_data(d["scene"]) if d.get("scene") else None,
     )
 
 

@@ -134,6 +134,16 @@ def minutes(value: str | None) -> int | None:
     return int(stripped)
 
 
+def poll_id(value: str | None) -> int | None:
+    """A scene's poll: a poll id of the session (a positive whole number), or None."""
+    stripped = (value or "").strip()
+    if not stripped:
+        return None
+    if not stripped.isascii() or not stripped.isdigit() or not 0 < int(stripped) < 10**9:
+        raise RuleError("invalid_poll", f"expected a poll id, got {stripped!r}", value=stripped)
+    return int(stripped)
+
+
 def choice(value: str | None, enum: type[_E], default: _E | None = None) -> _E:
     """One of an enum's values; blank gives `default` (required when there is none)."""
     stripped = (value or "").strip()

@@ -10,12 +10,19 @@ from dataclasses import dataclass, field, replace
 
 from companion.domain import events as ev
 from companion.domain import session_settings
-from companion.domain.agenda import Agenda
+from companion.domain.agenda import Agenda, Break
 from companion.domain.attendance import Attendance
 from companion.domain.errors import InvalidState
-from companion.domain.polls import PollBoard
+from companion.domain.polls import PollBoard, PollStatus
 from companion.domain.programme import AgendaItem, Session
 from companion.domain.questions import QuestionBoard
+from companion.domain.scene import (
+    DEFAULT_BREAK_MINUTES,
+    ScreenMode,
+    Show,
+    read_scene,
+    scene_of,
+)
 from companion.domain.stage import StageBoard
 
 
@@ -30,6 +37,7 @@ class Applied:
     polls: list[int] = field(default_factory=list)
     attendance: bool = False
     stage: bool = False
+    show: bool = False
 
 
 class SessionState:
@@ -44,6 +52,7 @@ class SessionState:
         self.polls = PollBoard()
         self.attendance = Attendance()
         self.stage = StageBoard()  # moderator messages to the speaker's monitor
+        self.show = Show()  # what the current item's scene (or an override) shows
         # Live-stream status ("offline" | "live") and when it last changed (None: never live).
         self.stream_status = "offline"
         self.stream_since: float | None = None
@@ -116,6 +125,58 @@ class SessionState:
             fields.get("hide_results", False),
         )
 
+    def move(self, draft: ev.Draft) -> ev.Draft:
+        """An agenda move (`Agenda.step`, `Agenda.goto`) with the new item's scene applied.
+
+        What the scene does is decided here and stored in the event, so replaying the log
+        gives the same state even after the scene is planned differently: the poll the
+        previous item's scene ran closes if still open, the new scene's poll opens, the
+        screen shows that poll or none, and a break scene starts the break.
+        """
+        item = self.agenda.item(draft.data["item_id"])
+        scene = scene_of(item)
+        polls = self.polls.polls
+        previous = self.show.poll
+        close = [
+            p
+            for p in (previous,)
+            if p in polls and p != scene.poll and polls[p].status == PollStatus.OPEN
+        ]
+        opened = []
+        poll = scene.poll if scene.poll in polls else None
+        if poll is not None and polls[poll].status != PollStatus.OPEN:
+            opened.append(poll)
+        shown = poll if scene.screen == ScreenMode.POLL else None
+        on_screen = self.polls.on_screen
+        applied = {
+            "screen": scene.screen.value,
+            "stream": scene.stream.value,
+            "poll": poll,
+            "close": close,
+            "open": opened,
+            "show": shown if shown != on_screen else None,
+            "unshow": on_screen if on_screen is not None and shown != on_screen else None,
+            "break_minutes": (
+                min(item.minutes or DEFAULT_BREAK_MINUTES, 180)
+                if scene.screen == ScreenMode.BREAK
+                else None
+            ),
+        }
+        return ev.Draft(draft.type, {**draft.data, "scene": applied})
+
+    def set_scene(self, item: object, fields: object) -> ev.Draft:
+        """Plan an item's scene; `fields` None goes back to the default for its kind. The
+        scene's poll must be one of the item's polls or a poll of the whole session."""
+        target = self.agenda.item(item)
+
+        def poll_ok(poll_id: int) -> None:
+            poll = self.polls.get(poll_id)  # not_found
+            if poll.item_id not in (None, target.id):
+                raise InvalidState("That poll belongs to another item.", code="invalid_value")
+
+        scene = None if fields is None else read_scene(fields, poll_ok)
+        return self.agenda.set_scene(target.id, scene)
+
     def revise_agenda(self, items: tuple[AgendaItem, ...]) -> ev.Draft:
         """The organiser's new agenda; items that questions or polls belong to stay."""
         in_use = {q.item_id for q in self.board.questions.values() if q.item_id}
@@ -132,6 +193,11 @@ class SessionState:
             return Applied(event, questions=self.board.apply(event))
         if kind == "poll":
             return Applied(event, polls=self.polls.apply(event))
+        if event.type == ev.AGENDA_MOVED:
+            return self._apply_move(event)
+        if kind == "show":
+            self.show.apply(event)
+            return Applied(event, show=True)
         if kind == "stage":
             self.stage.apply(event)
             return Applied(event, stage=True)
@@ -162,6 +228,27 @@ class SessionState:
             self.stream_since = event.at
             return Applied(event, settings=True)
         self.agenda.apply(event)
-        if event.type == ev.AGENDA_REVISED:
+        if event.type in (ev.AGENDA_REVISED, ev.ITEM_SCENE):
             self.session = replace(self.session, items=self.agenda.items)
         return Applied(event, agenda=True)
+
+    def _apply_move(self, event: ev.Event) -> Applied:
+        self.agenda.apply(event)
+        scene = event.data.get("scene")
+        if scene is None:  # a move logged before scenes existed
+            return Applied(event, agenda=True)
+        changed: list[int] = []
+        steps = [
+            *((ev.POLL_CLOSED, pid) for pid in scene["close"]),
+            *((ev.POLL_OPENED, pid) for pid in scene["open"]),
+            *([(ev.POLL_UNSHOWN, scene["unshow"])] if scene["unshow"] is not None else []),
+            *([(ev.POLL_SHOWN, scene["show"])] if scene["show"] is not None else []),
+        ]
+        for kind, poll_id in steps:
+            # The same fold as the poll's own event, at this event's seq and time.
+            part = ev.Event(event.session_id, event.seq, kind, {"id": poll_id}, event.at)
+            changed += [pid for pid in self.polls.apply(part) if pid not in changed]
+        if scene["break_minutes"] is not None:
+            self.agenda.current_break = Break(event.at, scene["break_minutes"])
+        self.show.apply(event)
+        return Applied(event, agenda=True, polls=changed, show=True)

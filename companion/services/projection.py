@@ -21,6 +21,7 @@ from companion.domain.polls import Poll, hidden_results, results
 from companion.domain.programme import AgendaItem, Session
 from companion.domain.programme_codec import item_to_data, speaker_to_data
 from companion.domain.questions import Question, QuestionStatus
+from companion.domain.scene import Show, scene_of, scene_to_data
 from companion.domain.session_state import Applied, SessionState
 from companion.domain.stage import StageBoard
 
@@ -78,6 +79,8 @@ def item_view(item: AgendaItem, agenda: Agenda) -> dict[str, Any]:
         "start": clock(item.start),
         "status": agenda.statuses[item.id].value,
         "started_at": agenda.started_at.get(item.id),
+        "scene": scene_to_data(scene_of(item)),  # what applies on a move to it
+        "scene_planned": item.scene is not None,  # False: the default for its kind
     }
 
 
@@ -105,6 +108,16 @@ def agenda_view(agenda: Agenda) -> dict[str, Any]:
             if brk
             else None
         ),
+    }
+
+
+def show_view(show: Show) -> dict[str, Any]:
+    """What the big screen and the stream show now, and whose scene that is."""
+    return {
+        "screen": show.screen.value,
+        "stream": show.stream.value,
+        "item": show.item,
+        "poll": show.poll,
     }
 
 
@@ -186,6 +199,26 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
         full = results(poll)
         public_results = full if poll.results_public else hidden_results(poll)
         return Change(sid, seq, None, None, tally=(poll.id, public_results, full))
+    if applied.agenda and applied.show:
+        # A move with its scene: agenda, show and the polls it changed in one message.
+        agenda = {
+            "type": "agenda",
+            "agenda": agenda_view(state.agenda),
+            "show": show_view(state.show),
+        }
+        polls = [state.polls.polls[pid] for pid in applied.polls]
+        screen = state.polls.on_screen
+        mod_polls = [poll_view(p, p.id == screen, True) for p in polls]
+        pub_polls = [poll_view(p, p.id == screen, False) for p in polls if p.is_public]
+        return Change(
+            sid,
+            seq,
+            {**agenda, **({"polls": pub_polls} if pub_polls else {})},
+            {**agenda, **({"polls": mod_polls} if mod_polls else {})},
+        )
+    if applied.show:
+        body = {"type": "show", "show": show_view(state.show)}
+        return Change(sid, seq, body, body)
     if applied.polls:
         polls = [state.polls.polls[pid] for pid in applied.polls]
         screen = state.polls.on_screen
@@ -248,6 +281,7 @@ def snapshot(state: SessionState, moderator: bool, participant: str | None) -> d
         "type": "snapshot",
         "session": session_view(state.session, state),
         "agenda": agenda_view(state.agenda),
+        "show": show_view(state.show),
         "questions": views,
         "mine": mine,
         "my_votes": state.board.voted_by(participant) if participant else [],

@@ -237,6 +237,9 @@ async def test_every_command_is_acked_with_exactly_the_fields_the_table_declares
     await run(moderator, "item.status", item="avslutning", status="postponed")
     await run(moderator, "break.start", minutes=10, message="Fika")
     await run(moderator, "break.end")
+    await run(moderator, "scene.set", item="diskussion", scene={"screen": "agenda"})
+    await run(moderator, "show.screen", screen="speaker")
+    await run(moderator, "show.stream", stream="camera")
     poll = (
         await run(moderator, "poll.create", kind="single", text="Kaffe?", options=["Ja", "Nej"])
     )["poll"]
