@@ -15,7 +15,7 @@ from companion.backends.base import StoreUnavailable
 from companion.backends.memory import MemoryBus
 from companion.migrate import MigrationError, MigrationReport, migrate
 from companion.programme_file import ProgrammeError, parse_programme
-from companion.runtime import serve, store_url
+from companion.runtime import run_server, store_url
 from companion.services.organisers import AccountError, OrganiserService
 from companion.services.sessions import SessionService
 from companion.settings import Settings, load_settings
@@ -209,9 +209,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\norganiser ({DEMO_ORGANISER}), one-time sign-in: {organiser_link}")
                 sys.stdout.flush()
 
-            asyncio.run(serve(settings, on_ready=on_ready))
+            run_server(settings, on_ready=on_ready)
             return 0
-        asyncio.run(serve(settings, on_ready=lambda s: print_links(settings, s)))
+        run_server(settings, on_ready=lambda s: print_links(settings, s))
     except (ProgrammeError, MigrationError, StoreUnavailable, StoreURLError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -8,12 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
+import uvloop
 
 from companion.app import create_app
 from companion.backends import open_store
 from companion.backends.base import Store, Tail
 from companion.backends.memory import MemoryBus
 from companion.backends.sqlite import sqlite_url
+from companion.collector import settle_heap
 from companion.domain.word_filter import WordFilter
 from companion.fd_budget import (
     AcceptErrorLog,
@@ -106,6 +108,14 @@ def http_connection_cap(settings: Settings, open_files: int) -> AddressCap:
     )
 
 
+def run_server(
+    settings: Settings, on_ready: Callable[[SessionService], None] | None = None
+) -> None:
+    """Serve on uvloop: its transports write a frame to a socket in about half the time of
+    asyncio's, and writing frames to every socket is most of what a big session costs."""
+    uvloop.run(serve(settings, on_ready))
+
+
 async def serve(
     settings: Settings, on_ready: Callable[[SessionService], None] | None = None
 ) -> None:
@@ -137,6 +147,7 @@ async def serve(
         ),
     )
     server = uvicorn.Server(config)
+    settle_heap()
     if on_ready is not None:
         on_ready(core.service)
     try:

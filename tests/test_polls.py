@@ -484,7 +484,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> dict[FakeSocket, list[dict[str, Any
         for ws in sockets:
             out.setdefault(ws, []).append(json.loads(payload))
 
-    monkeypatch.setattr(hub_module, "broadcast", broadcast)
+    monkeypatch.setattr(hub_module, "fan_out", broadcast)
     return out
 
 

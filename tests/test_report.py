@@ -174,7 +174,7 @@ def test_hub_reports_new_peaks_at_once_then_at_most_every_interval(
 ) -> None:
     """The first peak is reported at the next flush; a growing crowd is reported at most
     every `peak_interval` seconds, ending with the final peak; a shrinking one never."""
-    monkeypatch.setattr(hub_module, "broadcast", lambda sockets, payload: None)
+    monkeypatch.setattr(hub_module, "fan_out", lambda sockets, payload: None)
     clock = [100.0]
     monkeypatch.setattr(hub_module.time, "monotonic", lambda: clock[0])
     hub = Hub()

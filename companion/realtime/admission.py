@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from typing import cast
 
 from websockets.asyncio.server import ServerConnection
@@ -25,10 +26,16 @@ HANDSHAKES = 100  # sockets of an address that may be handshaking beyond its ope
 OTHER_ADDRESSES = ""  # where identities are counted past MAX_TRACKED addresses
 
 
-def guarded_connection(cap: AddressCap) -> type[ServerConnection]:
+def guarded_connection(
+    cap: AddressCap, on_pause: Callable[[ServerConnection], None] | None = None
+) -> type[ServerConnection]:
     """The connection class for `websockets.serve(create_connection=...)`: past `cap`
     sockets from one address (handshaking or open), a new one is reset at once, before
-    it can cost a handshake. Handshakes that never finish are closed by `open_timeout`."""
+    it can cost a handshake. Handshakes that never finish are closed by `open_timeout`.
+
+    `on_pause` hears of a connection whose transport passed its high-water mark
+    (`write_limit`): the fan-out learns of slow clients without looking at every socket.
+    """
 
     class GuardedConnection(ServerConnection):
         _address: str | None = None
@@ -41,6 +48,11 @@ def guarded_connection(cap: AddressCap) -> type[ServerConnection]:
                 self._address = address
             else:
                 cast(asyncio.Transport, transport).abort()
+
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            if on_pause is not None:
+                on_pause(self)
 
         def connection_lost(self, exc: Exception | None) -> None:
             if self._address is not None:

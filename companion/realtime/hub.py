@@ -1,12 +1,13 @@
 """Fan-out of committed changes to the connections of each session.
 
-One payload is encoded per audience (public, moderators) and written to every socket
-with `websockets.broadcast`, which does not yield per client. Vote counts and poll
+One payload is encoded and framed per audience (public, moderators) and the same bytes
+are written to every socket without yielding (`companion.realtime.framing`). Vote counts and poll
 tallies are coalesced and flushed a few times a second as one `counts` message (the
 latest value per question and per poll wins). Changes are delivered in
 `seq` order, kept in a ring for resuming clients, and a socket whose write buffer grows
-past a limit is closed with a reason (and reset if it does not take the close) instead of
-slowing the others or holding memory.
+past a limit (its transport's high-water mark, so no socket is inspected per message) is
+closed with a reason (and reset if it does not take the close) instead of slowing the
+others or holding memory.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.asyncio.connection import broadcast
 from websockets.asyncio.server import ServerConnection
 
+from companion.realtime.framing import fan_out
 from companion.realtime.heap import HeapTrimmer
 from companion.realtime.presence import AttendancePeak, Presence
 from companion.realtime.protocol import encode
@@ -148,6 +149,7 @@ class Hub:
         self.coalesce_seconds = coalesce_seconds
         self.send_buffer_limit = send_buffer_limit
         self.cut_grace = CUT_GRACE
+        self._slow: list[ServerConnection] = []  # passed their high-water mark, to be cut
         self._closing: set[asyncio.Task[None]] = set()  # closes of cut clients, under way
         self.heap = HeapTrimmer()
         self._task: asyncio.Task[None] | None = None
@@ -228,13 +230,13 @@ class Hub:
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:
-        # A fixed rate while flushes are cheap; when one flush takes longer than half the
-        # interval, the next waits as long as it took, so flushing never takes more than
-        # half of the loop and votes and joins still get their turn under overload.
+        # A fixed rate while flushes are cheap. A flush to thousands of sockets can take a
+        # good part of the interval; after it the loop rests at least a third of its length,
+        # so flushing takes at most three quarters of the core and votes and joins still get
+        # their turn, while the flush rate falls only when the core is really short.
         loop = asyncio.get_running_loop()
-        due = loop.time()
+        due = loop.time() + self.coalesce_seconds
         while True:
-            due += self.coalesce_seconds
             await asyncio.sleep(max(0.0, due - loop.time()))
             started = loop.time()
             try:
@@ -242,7 +244,8 @@ class Hub:
             except Exception:  # never let one bad flush stop all future ones
                 log.exception("flush failed")
             finished = loop.time()
-            due = max(due, finished + (finished - started) - self.coalesce_seconds)
+            rest = max((finished - started) / 3, self.coalesce_seconds / 10)
+            due = max(due + self.coalesce_seconds, finished + rest)
 
     def flush(self) -> None:
         """Send coalesced counts and changed presence of every room."""
@@ -288,15 +291,29 @@ class Hub:
         self._send(room.moderators, moderator)
 
     def _send(self, sockets: set[ServerConnection], payload: str) -> None:
-        if not sockets:
-            return
-        limit = self.send_buffer_limit
-        slow = [ws for ws in sockets if _buffered(ws) > limit]
+        if sockets:
+            fan_out(sockets, payload)
+            self.messages_sent += len(sockets)
+
+    def paused(self, ws: ServerConnection) -> None:
+        """A connection's transport passed its high-water mark (the send-buffer limit).
+
+        Called from inside a write, often in the middle of a fan-out over the very set the
+        connection is in, so it is only noted here and cut right after.
+        """
+        if not self._slow:
+            asyncio.get_running_loop().call_soon(self._cut_slow)
+        self._slow.append(ws)
+
+    def _cut_slow(self) -> None:
+        slow, self._slow = self._slow, []
         for ws in slow:
-            sockets.discard(ws)
-            self._cut(ws)
-        broadcast(sockets, payload)
-        self.messages_sent += len(sockets)
+            for room in self.rooms.values():
+                if ws in room.public or ws in room.moderators:
+                    room.public.discard(ws)
+                    room.moderators.discard(ws)
+                    self._cut(ws)
+                    break
 
     def _cut(self, ws: ServerConnection) -> None:
         # The close frame is queued behind everything the client has not read, and
@@ -359,7 +376,7 @@ class Hub:
             return 0
         first = ring[0].seq if ring else sent_seq + 1
         if since is None or since > sent_seq or since + 1 < first:
-            broadcast([ws], encode(snapshot(), seq=sent_seq))
+            fan_out((ws,), encode(snapshot(), seq=sent_seq))
             return -1
         out: list[str] = []
         pending = _Pending()  # coalesced exactly like the live flush
@@ -378,7 +395,7 @@ class Hub:
         if pending:
             out.append(pending.payloads()[member.is_moderator])
         for payload in out:
-            broadcast([ws], payload)
+            fan_out((ws,), payload)
         return len(out)
 
     def store_state(self, available: bool) -> None:
@@ -406,8 +423,3 @@ def _bound_kernel_buffer(ws: ServerConnection) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, KERNEL_SEND_BUFFER)
-
-
-def _buffered(ws: ServerConnection) -> int:
-    transport = ws.transport
-    return transport.get_write_buffer_size() if transport is not None else 0

@@ -75,7 +75,9 @@ class RealtimeServer:
             ping_timeout=20,
             process_request=self._check_request,
             open_timeout=self.settings.request_timeout,  # a handshake that never finishes
-            create_connection=guarded_connection(self.admission.sockets),
+            create_connection=guarded_connection(self.admission.sockets, self.hub.paused),
+            # Past this many unsent bytes a connection is too slow: the hub cuts it.
+            write_limit=self.settings.send_buffer_limit,
             backlog=LISTEN_BACKLOG,  # a room joining at once; asyncio's default is 100
         )
         return self._server
