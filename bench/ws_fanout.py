@@ -91,6 +91,7 @@ import uvloop  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
+from bench.anchor import MODES, anchor_process  # noqa: E402
 from tests.serverproc import ServerProcess  # noqa: E402
 
 COUNTS_PREFIX = '{"type":"counts"'
@@ -116,27 +117,16 @@ class BenchError(RuntimeError):
     """A step of the benchmark failed or timed out."""
 
 
-UVLOOP_SERVE = (
-    "import sys, uvloop; uvloop.install(); "
-    "from companion.cli import main; sys.exit(main(['serve']))"
-)
-
-
 @dataclass
 class BenchServer(ServerProcess):
-    """ServerProcess that can also run the unchanged server on uvloop (`--server-loop`).
+    """ServerProcess pinned to one core with `taskset` (`--pin`), as the notes prescribe."""
 
-    `companion serve` calls asyncio.run(), so it runs on the default asyncio loop; this
-    variant installs uvloop's policy first, to measure what the loop alone changes.
-    """
-
-    loop: str = "asyncio"
+    cpu: int | None = None
 
     def command(self) -> list[str]:
-        """`companion serve` as shipped, or with uvloop installed first."""
-        if self.loop == "asyncio":
-            return super().command()
-        return [sys.executable, "-c", UVLOOP_SERVE]
+        """`companion serve` as shipped, on the server's core."""
+        pin = ["taskset", "-c", str(self.cpu)] if self.cpu is not None else []
+        return [*pin, *super().command()]
 
 
 # -- configuration handed to the worker processes ----------------------------------------
@@ -151,6 +141,7 @@ class ListenerConfig:
     join_timeout: float
     client: str
     urls: tuple[str, ...] = ()  # several servers: connection k goes to urls[k % len(urls)]
+    cpu: int | None = None  # the load generator's core
 
     def url_for(self, k: int) -> str:
         """The server the k-th connection of this process joins."""
@@ -168,6 +159,7 @@ class VoterConfig:
     vote_rate: float
     question_rate: float
     join_timeout: float
+    cpu: int | None = None  # the load generator's core
 
 
 # -- small helpers shared by the processes -----------------------------------------------
@@ -553,6 +545,8 @@ async def _listener_main(conn: Connection, cfg: ListenerConfig) -> None:
 
 def listener_process(conn: Connection, cfg: ListenerConfig) -> None:
     """Entry point of one listener process."""
+    if cfg.cpu is not None:
+        os.sched_setaffinity(0, {cfg.cpu})
     try:
         uvloop.run(_listener_main(conn, cfg))
     except BaseException as exc:
@@ -726,6 +720,8 @@ async def _voter_main(conn: Connection, cfg: VoterConfig) -> None:
 
 def voter_process(conn: Connection, cfg: VoterConfig) -> None:
     """Entry point of the voter process."""
+    if cfg.cpu is not None:
+        os.sched_setaffinity(0, {cfg.cpu})
     try:
         uvloop.run(_voter_main(conn, cfg))
     except BaseException as exc:
@@ -945,7 +941,7 @@ class Cluster:
 
 def single_server(args: argparse.Namespace, directory: Path, env: dict[str, str]) -> Cluster:
     """One `companion serve` on its own SQLite database: what this script measures."""
-    return Cluster([BenchServer(directory, extra_env=env, loop=args.server_loop)])
+    return Cluster([BenchServer(directory, extra_env=env, cpu=args.server_cpu)])
 
 
 def _shares(total: int, parts: int) -> list[int]:
@@ -989,6 +985,7 @@ def run_size(
                 args.vote_rate * share / n_voters,
                 args.question_rate / len(servers),
                 args.join_timeout,
+                args.load_cpu,
             )
             vproc = ctx.Process(target=voter_process, args=(vchild, vcfg), daemon=True)
             vproc.start()
@@ -1010,7 +1007,14 @@ def run_size(
         for share in shares:
             parent, child = ctx.Pipe()
             lcfg = ListenerConfig(
-                servers[0].ws, code, share, batch, args.join_timeout, args.client, urls
+                servers[0].ws,
+                code,
+                share,
+                batch,
+                args.join_timeout,
+                args.client,
+                urls,
+                args.load_cpu,
             )
             p = ctx.Process(target=listener_process, args=(child, lcfg), daemon=True)
             p.start()
@@ -1182,6 +1186,137 @@ def run_size(
     return row
 
 
+def run_anchor(args: argparse.Namespace, size: int, mode: str) -> dict[str, Any]:
+    """A bare-library anchor (bench/anchor.py) at one size, with the same listeners."""
+    row: dict[str, Any] = {"size": size, "mode": mode}
+    ctx = mp.get_context("spawn")
+    procs: list[mp.process.BaseProcess] = []
+    pipes: list[Connection] = []
+    try:
+        row["busy_before"] = _wait_quiet(args.quiet, args.quiet_wait)
+        aparent, achild = ctx.Pipe()
+        anchor = ctx.Process(target=anchor_process, args=(achild, mode, args.server_cpu))
+        anchor.start()
+        procs.append(anchor)
+        pipes.append(aparent)
+        listening = _pipe_recv(aparent, 60, "anchor server")
+        if listening[0] != "listening":
+            raise BenchError(f"anchor: {listening[1]}")
+        url, aproc = f"ws://127.0.0.1:{listening[1]}/ws", psutil.Process(listening[2])
+        workers = max(1, min(args.workers, size))
+        lpipes = []
+        for share in _shares(size, workers):
+            parent, child = ctx.Pipe()
+            lcfg = ListenerConfig(
+                url,
+                "anchor",
+                share,
+                max(1, args.batch // workers),
+                args.join_timeout,
+                "raw",
+                (),
+                args.load_cpu,
+            )
+            p = ctx.Process(target=listener_process, args=(child, lcfg), daemon=True)
+            p.start()
+            procs.append(p)
+            lpipes.append(parent)
+        for parent in lpipes:
+            if _pipe_recv(parent, 120, "listener process start")[0] != "hello":
+                raise BenchError("listener process did not start")
+            parent.send(("connect",))
+        connected = 0
+        for parent in lpipes:
+            reply = _pipe_recv(parent, args.connect_timeout, "listeners to connect")
+            if reply[0] != "connected":
+                raise BenchError(f"listener process: {reply[1]}")
+            connected += reply[1]
+        row["connected"] = connected
+        time.sleep(args.settle)
+        t0 = time.monotonic() + 0.3
+        window_end, record_end = t0 + args.seconds, t0 + args.seconds + args.grace
+        for parent in lpipes:
+            parent.send(("go", t0, window_end, record_end))
+        aparent.send(("go", t0, window_end, args.anchor_hz))
+        time.sleep(max(0.0, t0 - time.monotonic()))
+        cpu0 = _cpu([aproc])
+        time.sleep(max(0.0, window_end - time.monotonic()))
+        cpu = _cpu([aproc]) - cpu0
+        result = _pipe_recv(aparent, args.grace + 60, "anchor result")
+        if result[0] != "result":
+            raise BenchError(f"anchor: {result[1]}")
+        started = {seq: t for seq, t, _ in result[1]["sends"]}
+        row["block_ms_max"] = max((e - b for _, b, e in result[1]["sends"]), default=0) * 1e3
+        latencies: list[float] = []
+        per_pair_missing = 0
+        received = 0
+        results = [_pipe_recv(parent, args.grace + 120, "listener results") for parent in lpipes]
+        for parent in pipes:
+            with contextlib.suppress(OSError):
+                parent.send(("exit",))
+        last: dict[int, float] = {}
+        for kind, res in results:
+            if kind != "result":
+                raise BenchError(f"listener process: {res}")
+            matrix = res["matrix"]
+            for c, seq in enumerate(res["seqs"]):
+                column = matrix[:, c]
+                seen = column[~np.isnan(column)]
+                received += seen.size
+                per_pair_missing += column.size - seen.size
+                if seen.size:
+                    last[seq] = max(last.get(seq, -math.inf), float(seen.max()))
+        for seq, t in started.items():
+            latencies.append(last[seq] - t if seq in last else math.inf)
+        row["broadcasts"] = len(started)
+        row["missing"] = per_pair_missing + (len(started) - len(last)) * connected
+        row["p50"], row["p99"] = _pct(latencies, 50), _pct(latencies, 99)
+        row["server_cpu"] = cpu / args.seconds * 100
+        row["us_per_socket"] = cpu / max(1, received) * 1e6
+    except (BenchError, OSError, psutil.Error, RuntimeError) as exc:
+        row["error"] = _failure_name(exc)
+        _log(f"[{size} {mode}] FAILED: {row['error']}")
+    finally:
+        for parent in pipes:
+            with contextlib.suppress(OSError):
+                parent.send(("exit",))
+        for p in procs:
+            p.join(30)
+            if p.is_alive():
+                p.terminate()
+                p.join(5)
+    return row
+
+
+def _ratio(us: float, floor: float | None) -> str:
+    return f"{us / floor:.2f}×" if floor else "-"
+
+
+def anchor_table(rows: list[dict[str, Any]], anchors: list[dict[str, Any]]) -> str:
+    """Companion beside the anchors measured in the same run, at the same size."""
+    out = [
+        "| size | server | server CPU µs per delivered message | ratio to pre-framed "
+        "| latency p50 / p99 ms | server CPU % |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        same = [a for a in anchors if a["size"] == row["size"] and "error" not in a]
+        floor = next((a["us_per_socket"] for a in same if a["mode"] == "preframed-uvloop"), None)
+        us = row.get("server_us_per_socket", math.nan)
+        out.append(
+            f"| {row['size']:,} | Companion (vote → last listener) | {us:.1f} | {_ratio(us, floor)} "
+            f"| {_ms(row.get('all_p50', math.nan))} / {_ms(row.get('all_p99', math.nan))} "
+            f"| {row.get('server_cpu', math.nan):.0f} |"
+        )
+        for a in same:
+            out.append(
+                f"| {a['size']:,} | {a['mode']} (broadcast → last listener) "
+                f"| {a['us_per_socket']:.1f} | {_ratio(a['us_per_socket'], floor)} "
+                f"| {_ms(a['p50'])} / {_ms(a['p99'])} | {a['server_cpu']:.0f} |"
+            )
+    return "\n".join(out)
+
+
 # -- output -------------------------------------------------------------------------------------
 def _ms(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -1285,11 +1420,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--join-timeout", type=float, default=30.0, help="per connection")
     parser.add_argument("--connect-timeout", type=float, default=600.0, help="all connections")
     parser.add_argument(
-        "--server-loop",
-        choices=("asyncio", "uvloop"),
-        default="asyncio",
-        help="run the server as shipped (asyncio) or with uvloop installed first",
+        "--pin",
+        default="0:1" if (os.cpu_count() or 1) >= 2 else "",
+        help="SERVER:LOAD cores: server(s) and anchors on one, every client on the other "
+        "('' to not pin)",
     )
+    parser.add_argument(
+        "--anchors",
+        default="broadcast-uvloop,preframed-uvloop",
+        help=f"bare-library anchors measured at each size, from {','.join(MODES)} ('' for none)",
+    )
+    parser.add_argument("--anchor-hz", type=float, default=10.0, help="anchor broadcasts/s")
     parser.add_argument("--quiet", type=float, default=15.0, help="busy %% to wait below")
     parser.add_argument("--quiet-wait", type=float, default=120.0, help="seconds to wait")
     parser.add_argument(
@@ -1305,6 +1446,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_arguments(parser)
     args = parser.parse_args(argv)
     args.size_list = [int(s) for s in args.sizes.split(",") if s.strip()]
+    args.server_cpu = args.load_cpu = None
+    if args.pin:
+        server_cpu, load_cpu = args.pin.split(":")
+        args.server_cpu, args.load_cpu = int(server_cpu), int(load_cpu)
+    args.anchor_list = [a for a in args.anchors.split(",") if a]
+    unknown = set(args.anchor_list) - set(MODES)
+    if unknown:
+        parser.error(f"unknown anchors: {', '.join(sorted(unknown))}")
     return args
 
 
@@ -1338,7 +1487,10 @@ def main(argv: list[str] | None = None) -> int:
     limit = raise_nofile(max(args.size_list) + voters + 200)
     digest_before = source_digest()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    rows = []
+    if args.load_cpu is not None:
+        os.sched_setaffinity(0, {args.load_cpu})  # the orchestrator is load too
+    rows: list[dict[str, Any]] = []
+    anchors: list[dict[str, Any]] = []
     for size in args.size_list:
         for attempt in range(1, args.attempts + 1):
             row = run_size(args, size)
@@ -1349,6 +1501,9 @@ def main(argv: list[str] | None = None) -> int:
             _log(f"[{size}] other processes used {others:.0f}% of a core: measuring again")
         rows.append(row)
         _log(table(rows[-1:]))
+        for mode in args.anchor_list:
+            anchors.append(run_anchor(args, size, mode))
+            _log(f"[{size}] anchor {mode}: {anchors[-1]}")
     digest_after = source_digest()
     print(f"\nCommand: `{command}` (started {started})\n")
     print(f"Server source companion/*.py: {digest_before}")
@@ -1359,7 +1514,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Window {args.seconds:g} s, {args.vote_rate:g} votes/s by {voters} voter connections, "
         f"{args.question_rate:g} questions/s, listeners in {args.workers} processes, "
         f"coalesce {args.coalesce_ms if args.coalesce_ms is not None else 'default (100)'} ms, "
-        f"server loop {args.server_loop}, listener client {args.client}, "
+        f"server pinned to core {args.server_cpu}, load to core {args.load_cpu}, "
+        f"listener client {args.client}, "
         f"RLIMIT_NOFILE {limit}, {os.cpu_count()} CPUs, the clients share them with the server. "
         "CPU % is of one core.\n"
     )
@@ -1368,7 +1524,10 @@ def main(argv: list[str] | None = None) -> int:
     print(diagnostics(rows))
     print()
     print(notes(rows))
-    return 0 if all("error" not in r for r in rows) else 1
+    if anchors:
+        print()
+        print(anchor_table(rows, anchors))
+    return 0 if all("error" not in r for r in [*rows, *anchors]) else 1
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def redis_cluster(processes: int) -> Any:
             data = directory / f"server{i}"
             data.mkdir(parents=True)
             servers.append(
-                wf.BenchServer(data, extra_env={**env, "REDIS_URL": rs.url}, loop=args.server_loop)
+                wf.BenchServer(data, extra_env={**env, "REDIS_URL": rs.url}, cpu=args.server_cpu)
             )
         return RedisCluster(servers, redis_server=rs)
 
