@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from companion.fd_budget import (
 )
 from companion.proxy_trust import PROXY_TRUST
 from companion.realtime.hub import Hub
+from companion.realtime.presence_sync import PresenceSync
 from companion.realtime.server import RealtimeServer
 from companion.services.programme import ProgrammeService
 from companion.services.sessions import SessionService
@@ -50,11 +52,14 @@ class Core:
     realtime: RealtimeServer
     tail: Tail | None = None
     programme: ProgrammeService | None = None
+    presence: PresenceSync | None = None
 
     async def close(self) -> None:
         """Stop realtime, fan-out and the store, in that order."""
         if self.programme is not None:
             await self.programme.stop_watching()
+        if self.presence is not None:
+            await self.presence.stop()
         if self.tail is not None:
             await self.tail.stop()
         await self.realtime.close()
@@ -69,6 +74,9 @@ async def start_core(settings: Settings) -> Core:
     bus = MemoryBus()
     service = SessionService(store, bus, word_filter=WordFilter.from_setting(settings.word_filter))
     hub = Hub(settings.coalesce_ms / 1000, settings.send_buffer_limit, settings.replay_events)
+    # Other processes serve the same sessions: presence is shared through the store.
+    board = store.presence_board(secrets.token_hex(8))
+    hub.shared_presence = board is not None
     bus.subscribe(hub.on_change)
     await service.load(prime=hub.on_change, recent=settings.replay_events)
     for session_id, state in service.states.items():
@@ -94,8 +102,13 @@ async def start_core(settings: Settings) -> Core:
     programme = ProgrammeService(service)
     programme.start_watching()
     realtime = RealtimeServer(settings, service, hub)
+    presence = None
+    if board is not None:
+        realtime.admission.sharing = True
+        presence = PresenceSync(hub, board, realtime.admission.take_unshared)
+        presence.start()
     await realtime.start(settings.host, settings.ws_port)
-    return Core(store, service, hub, realtime, tail, programme)
+    return Core(store, service, hub, realtime, tail, programme, presence)
 
 
 def http_connection_cap(settings: Settings, open_files: int) -> AddressCap:

@@ -7,6 +7,7 @@ picks the store from its URL.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from companion.domain.access import SessionAccess
@@ -53,6 +54,45 @@ class Tail(Protocol):
         """Stop following."""
 
 
+@dataclass(frozen=True, slots=True)
+class PresenceShare:
+    """One process's part of a session's presence, sent to the store now and then."""
+
+    session_id: str
+    full: bool  # `people` is everyone here (else only who came, moved or left)
+    people: dict[str, str | None]  # participant -> where and when they joined; None: left
+    moderators: int
+    screens: int
+    viewers: int
+    withdraw: bool = False  # nobody is here any longer: take this process's part away
+    identities: dict[str, int] | None = None  # address digest -> fresh identities since
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPresence:
+    """A session's presence over every live process: distinct participants, connections
+    and viewers summed, fresh identities given out, and which process records peaks."""
+
+    room: int
+    remote: int
+    moderators: int
+    screens: int
+    viewers: int
+    new_identities: int
+    most_from_one_address: int
+    leader: bool  # this process is the one that records the session's attendance peaks
+    resend: bool = False  # this process's part had lapsed and was not taken: send it all
+
+
+class PresenceBoard(Protocol):
+    """Where processes on a shared store put their parts of each session's presence: each
+    part lives while its process renews it, so a dead process's people drop out."""
+
+    async def share(self, shares: list[PresenceShare]) -> list[SessionPresence]:
+        """Store these parts (and renew this process's others) and merge each session's
+        presence over every live process; one round trip."""
+
+
 class VersionConflict(StoreUnavailable):
     """The programme changed since it was read (another organiser or process saved first)."""
 
@@ -70,6 +110,9 @@ class Store(Protocol):
 
     def tail(self) -> Tail | None:
         """A follower of the logs other processes append to; None when nobody else does."""
+
+    def presence_board(self, process: str) -> PresenceBoard | None:
+        """Where process `process` shares presence with the others; None when alone."""
 
     async def open(self) -> None:
         """Connect and create what is missing."""

@@ -22,6 +22,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
 
 from companion.backends.base import SeqConflict, StoreUnavailable, TooLate, VersionConflict
+from companion.backends.redis_presence import RedisPresence
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
@@ -208,6 +209,10 @@ class RedisStore:
     def tail(self) -> RedisTail:
         """A follower of every session's stream, on a connection of its own."""
         return RedisTail(self.url)
+
+    def presence_board(self, process: str) -> RedisPresence:
+        """Where this process shares presence with the others (after `open`)."""
+        return RedisPresence(self._client(), process)
 
     async def open(self) -> None:
         """Connect (and check the connection)."""

@@ -164,6 +164,10 @@ class SQLiteStore:
         """Nobody else appends to this file: nothing to follow."""
         return None
 
+    def presence_board(self, process: str) -> None:
+        """One process: its presence is the session's."""
+        return None
+
     async def open(self) -> None:
         """Start the writer thread and create the schema."""
         if self.path != ":memory:":

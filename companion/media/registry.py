@@ -58,6 +58,8 @@ class PresenceSink(Protocol):
 
     def set_viewers(self, session_id: str, viewers: int) -> None: ...
 
+    def session_viewers(self, session_id: str) -> int | None: ...
+
 
 @dataclass(eq=False)
 class Resource:
@@ -341,6 +343,14 @@ class MediaRegistry:
         broadcast = self.broadcasts.pop(session_id, None)
         if broadcast is not None:
             broadcast.close()
+
+    def session_viewers(self, session_id: str) -> int:
+        """The session's viewers: over every process when presence is shared, else here."""
+        if self.presence is not None:
+            shared = self.presence.session_viewers(session_id)
+            if shared is not None:
+                return shared
+        return len(self.viewers.get(session_id, ()))
 
     def _report_viewers(self, session_id: str) -> None:
         if self.presence is not None:

@@ -46,7 +46,7 @@ class StreamPages:
                 "stream_key": self.registry.access.stream_key(session_id),
                 "status": state.stream_status,
                 "since": state.stream_since,
-                "viewers": len(self.registry.viewers.get(session_id, ())),
+                "viewers": self.registry.session_viewers(session_id),
             },
             headers={"cache-control": "no-store"},
         )

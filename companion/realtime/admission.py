@@ -8,6 +8,8 @@ participant identities from one address), not rooms.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 from collections import Counter
 from collections.abc import Callable
 from typing import cast
@@ -82,6 +84,10 @@ class Admission:
         self._identities: dict[str, TokenBucket] = {}
         self._session_identities: dict[str, TokenBucket] = {}
         self._issued: dict[str, Counter[str]] = {}  # session -> address -> fresh identities
+        # Shared presence: fresh identities not yet counted in the store, per session and
+        # address digest (the store keeps no address, only a keyed hash of it).
+        self.sharing = False
+        self._unshared: dict[str, Counter[str]] = {}
 
     def address(self, connection: ServerConnection, request: Request) -> str:
         """The client's address; the proxy's X-Forwarded-For only when configured to trust it."""
@@ -151,7 +157,19 @@ class Admission:
             issued[address] += 1
         else:
             issued[OTHER_ADDRESSES] += 1
+        if self.sharing:
+            self._unshared.setdefault(session_id, Counter())[self._digest(address)] += 1
         return True
+
+    def take_unshared(self, session_id: str) -> dict[str, int] | None:
+        """Fresh identities given out since the last call, per address digest, for the
+        store's session-wide count (companion.realtime.presence_sync)."""
+        fresh = self._unshared.pop(session_id, None)
+        return dict(fresh) if fresh else None
+
+    def _digest(self, address: str) -> str:
+        key = self.settings.secret_key.encode()
+        return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:20]
 
     def identity_retry_after(self, address: str, session_id: str) -> float:
         """Seconds until a fresh identity may be had again, after `new_identity` refused."""

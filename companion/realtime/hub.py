@@ -164,6 +164,9 @@ class Hub:
         # Called with a session id for the fresh-identity counts moderators see with
         # presence (companion.realtime.admission).
         self.identities: Callable[[str], dict[str, int]] | None = None
+        # Several processes on one store: rooms count the session's presence, merged by
+        # the store (companion.realtime.presence_sync), not this process's alone.
+        self.shared_presence = False
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -183,6 +186,7 @@ class Hub:
         if room is None:
             delivery = Delivery(seq, seq, deque(maxlen=self.replay_events))
             room = self.rooms[session_id] = Room(session_id, delivery)
+            room.presence.shared = self.shared_presence
         return room
 
     def set_viewers(self, session_id: str, viewers: int) -> None:
@@ -190,6 +194,14 @@ class Hub:
         room = self.rooms.get(session_id)
         if room is not None:
             room.presence.set_viewers(viewers)
+
+    def session_viewers(self, session_id: str) -> int | None:
+        """The session's live-stream viewers over every process, when this process knows
+        them (it shares presence of the session); None otherwise."""
+        room = self.rooms.get(session_id)
+        if room is None or room.presence.merged is None or not room.presence.published:
+            return None
+        return room.presence.merged.viewers
 
     # -- changes in ------------------------------------------------------------------
     def on_change(self, change: Change) -> None:
@@ -258,8 +270,10 @@ class Hub:
                 counts = room.counts()
                 room.peak.see(counts["room"], counts["remote"])
                 body: dict[str, Any] = {"type": "presence", **counts}
-                if self.identities is not None and room.moderators:
-                    body["identities"] = self.identities(room.session_id)
+                if room.moderators:
+                    identities = self._identities(room)
+                    if identities is not None:
+                        body["identities"] = identities
                 self._send(room.moderators, encode(body, seq=room.sent_seq))
             # Everyone else hears of joins and leaves at a slower pace: while a crowd joins,
             # a presence message to all per tick would cost more than the joins.
@@ -271,10 +285,20 @@ class Hub:
                 self._send(room.public, payload)
             self._report_peak(room)
 
+    def _identities(self, room: Room) -> dict[str, int] | None:
+        merged = room.presence.merged
+        if merged is not None:  # shared: every process's, from the store
+            return {
+                "new": merged.new_identities,
+                "most_from_one_address": merged.most_from_one_address,
+            }
+        return self.identities(room.session_id) if self.identities is not None else None
+
     def _report_peak(self, room: Room) -> None:
         # A new peak is reported at once, then at most every `peak_interval` seconds, so a
-        # crowd joining costs a handful of events and the final peak still arrives.
-        if self.on_peak is None:
+        # crowd joining costs a handful of events and the final peak still arrives. Shared,
+        # one process (the store's choice) records the session's peak.
+        if self.on_peak is None or not room.presence.leader:
             return
         peak = room.peak.due(time.monotonic(), self.peak_interval)
         if peak is not None:

@@ -24,7 +24,7 @@ SESSION = "tema-2-session-2"
 async def test_whep_to_a_replica_without_the_publisher_is_503_and_the_right_one_plays(
     tmp_path: Path,
 ) -> None:
-    """Publisher on A: WHEP to B answers 503 publisher_elsewhere with Retry-After and leaves no peer connection; WHEP to A plays."""
+    """Publisher on A: WHEP to B answers 503 publisher_elsewhere with Retry-After and leaves no peer connection; WHEP to A plays, and the moderator on B (the camera page's connection) counts that viewer."""
     with redis_pair(tmp_path) as (_, a, b):
         opened: list[Client] = []
         publisher: Publisher | None = None
@@ -62,6 +62,9 @@ async def test_whep_to_a_replica_without_the_publisher_is_503_and_the_right_one_
             viewers.append(right)
             assert (await right.start()).status == 201
             assert await wait_until(lambda: len(right.counters()) >= 5, 15), "no frames on A"
+            # Viewers are the session's: the one on A is counted on B's connections and API.
+            await on_b.wait_for(lambda m: m["type"] == "presence" and m["viewers"] == 1, 10)
+            assert (await stage_b.load_settings())["viewers"] == 1
         finally:
             for viewer in viewers:
                 await viewer.stop(delete=False)
