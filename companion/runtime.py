@@ -16,7 +16,7 @@ from companion.backends import open_store
 from companion.backends.base import Store, Tail
 from companion.backends.memory import MemoryBus
 from companion.backends.sqlite import sqlite_url
-from companion.collector import settle_heap
+from companion.collector import Collector, settle_heap
 from companion.domain.word_filter import WordFilter
 from companion.fd_budget import (
     AcceptErrorLog,
@@ -161,10 +161,13 @@ async def serve(
     )
     server = uvicorn.Server(config)
     settle_heap()
+    collector = Collector(lambda: core.hub.last_change)
+    collector.start()
     if on_ready is not None:
         on_ready(core.service)
     try:
         await server.serve()
     finally:
+        await collector.stop()
         await media.close()
         await core.close()

@@ -164,6 +164,7 @@ class Hub:
         # Called with a session id for the fresh-identity counts moderators see with
         # presence (companion.realtime.admission).
         self.identities: Callable[[str], dict[str, int]] | None = None
+        self.last_change = time.monotonic()  # when any session last changed
         # Several processes on one store: rooms count the session's presence, merged by
         # the store (companion.realtime.presence_sync), not this process's alone.
         self.shared_presence = False
@@ -206,6 +207,7 @@ class Hub:
     # -- changes in ------------------------------------------------------------------
     def on_change(self, change: Change) -> None:
         """Take a committed change (from the bus); delivers it in seq order."""
+        self.last_change = time.monotonic()
         room = self.rooms.get(change.session_id)
         if room is None:
             room = self.ensure_room(change.session_id, change.seq - 1)
