@@ -8,8 +8,9 @@ Covered: pages and CSP in Chromium; votes through both replicas adding up; a SIG
 replica's clients resuming on the other by `seq`; WHIP/WHEP in four sessions (aiortc) and
 in three sessions with Chromium on the camera and remote pages (video within 2 s); a
 relay-only aiortc viewer through coturn; the stream offline within seconds after the
-publisher's replica is killed. Not covered: presence across replicas (issue 16, item 4:
-presence is still counted per process), a relay-only *browser* viewer."""
+publisher's replica is killed; presence the session's on both replicas, also after one is
+killed, and the report's attendance peak the session's. Not covered: a relay-only
+*browser* viewer."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ import re
 import ssl
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiortc import RTCConfiguration, RTCIceServer
@@ -366,4 +368,91 @@ async def test_a_killed_publishers_replica_makes_the_stream_offline_within_secon
         for client in opened:
             await client.close()
         if killed is not None and killed.proc and killed.proc.poll() is not None:
+            killed.start()
+
+
+PRESENCE_SESSION = "ledarskap-omorganisationer"  # no other test here joins it: its peak is ours
+
+
+def report_attendance(topology: Topology, session: str, key: str) -> tuple[int, int]:
+    """The report's attendance peak, fetched through nginx."""
+    request = urllib.request.Request(
+        f"{topology.https}/moderate/{session}/report.json",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, context=topology.tls, timeout=10) as response:
+        attendance = json.loads(response.read())["attendance"]
+    return attendance["peak_room"], attendance["peak_remote"]
+
+
+async def test_presence_through_nginx_is_the_sessions_on_both_replicas(
+    topology: Topology,
+) -> None:
+    """4 moderators, 15 in the room and 15 remote through nginx (spread over both replicas): every moderator sees 15/15 and 4 moderators, and the report's peak is 15/15. SIGKILL one replica: its moderators and room participants reconnect through nginx, its remote ones do not; the survivors' moderators never see anyone twice and see the remote ones gone within 7 s; the peak stays 15/15."""
+    session = PRESENCE_SESSION
+    code, key = topology.replicas[0].access()[session]
+    opened: list[Client] = []
+    killed = topology.replicas[0]
+
+    def presence(room: int, remote: int, moderators: int) -> Callable[[dict[str, Any]], bool]:
+        return lambda m: (
+            m["type"] == "presence"
+            and (m["room"], m["remote"], m["moderators"]) == (room, remote, moderators)
+        )
+
+    try:
+        moderators = [
+            await topology.join(role="moderator", session=session, moderator_token=key)
+            for _ in range(4)
+        ]
+        opened += moderators
+        people = [await topology.join(code=code, where="room") for _ in range(15)]
+        people += [await topology.join(code=code, where="remote") for _ in range(15)]
+        opened += people
+        for moderator in moderators:  # on both replicas (least_conn), each sees everyone
+            await moderator.wait_for(presence(15, 15, 4), timeout=10)
+        deadline = time.monotonic() + 10
+        while (peak := report_attendance(topology, session, key)) != (15, 15):
+            assert time.monotonic() < deadline, peak
+            await asyncio.sleep(0.25)
+
+        marks = {id(m): len(m.messages) for m in moderators}
+        killed.kill()
+        killed_at = time.monotonic()
+        deadline = killed_at + 10
+        while time.monotonic() < deadline and not any(c.closed for c in opened):
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # every socket of the killed replica is closed by now
+        cut = {id(c) for c in opened if c.closed}
+        survivors = [m for m in moderators if id(m) not in cut]
+        cut_remote = [p for p in people[15:] if id(p) in cut]
+        assert survivors and len(survivors) < 4 and cut_remote, (len(survivors), len(cut_remote))
+        for _ in [m for m in moderators if id(m) in cut]:
+            opened.append(
+                await topology.join(role="moderator", session=session, moderator_token=key)
+            )
+        for client in [p for p in people[:15] if id(p) in cut]:
+            assert client.welcome is not None
+            token = client.welcome["participant"]["token"]
+            opened.append(
+                await topology.join(code=code, where="room", token=token, since=client.seq)
+            )
+        for moderator in survivors:
+            await moderator.wait_for(
+                presence(15, 15 - len(cut_remote), 4), timeout=10, start=marks[id(moderator)]
+            )
+        took = time.monotonic() - killed_at
+        print(f"killed replica's {len(cut_remote)} remote people gone after {took:.1f} s")
+        assert took < 7.0, took
+        for moderator in survivors:
+            after = [
+                m for m in moderator.messages[marks[id(moderator)] :] if m["type"] == "presence"
+            ]
+            assert all(m["room"] <= 15 and m["remote"] <= 15 for m in after), after
+        await asyncio.sleep(2.5)  # a new peak would be recorded by now
+        assert report_attendance(topology, session, key) == (15, 15)
+    finally:
+        for client in opened:
+            await client.close()
+        if killed.proc and killed.proc.poll() is not None:
             killed.start()
