@@ -74,6 +74,7 @@ async def start_core(settings: Settings) -> Core:
     bus = MemoryBus()
     service = SessionService(store, bus, word_filter=WordFilter.from_setting(settings.word_filter))
     hub = Hub(settings.coalesce_ms / 1000, settings.send_buffer_limit, settings.replay_events)
+    hub.keepalive_seconds = settings.keepalive_seconds
     # Other processes serve the same sessions: presence is shared through the store.
     board = store.presence_board(secrets.token_hex(8))
     hub.shared_presence = board is not None

@@ -24,6 +24,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise SystemExit(f"{name} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Configuration of one Companion process."""
@@ -44,6 +57,7 @@ class Settings:
     vote_burst: int = 20
     votes_per_second: int = 5
     coalesce_ms: int = 100
+    keepalive_seconds: float = 20.0  # ping interval; silent for two of them: closed
     # Minutes an audience may wait with no question answered before the console nudges
     # (issue 19); 0 switches the nudge off.
     fairness_nudge_minutes: int = 20
@@ -138,6 +152,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         vote_burst=_int(env, "COMPANION_VOTE_BURST", defaults.vote_burst),
         votes_per_second=_int(env, "COMPANION_VOTES_PER_SECOND", defaults.votes_per_second),
         coalesce_ms=_int(env, "COMPANION_COALESCE_MS", defaults.coalesce_ms),
+        keepalive_seconds=_float(env, "COMPANION_KEEPALIVE_SECONDS", defaults.keepalive_seconds),
         fairness_nudge_minutes=_int(
             env, "COMPANION_FAIRNESS_NUDGE_MINUTES", defaults.fairness_nudge_minutes
         ),

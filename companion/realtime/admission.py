@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import cast
@@ -37,12 +38,16 @@ def guarded_connection(
 
     `on_pause` hears of a connection whose transport passed its high-water mark
     (`write_limit`): the fan-out learns of slow clients without looking at every socket.
+    `heard` is when the client last sent anything (a pong included): the hub's keepalive
+    closes connections that stay silent.
     """
 
     class GuardedConnection(ServerConnection):
         _address: str | None = None
+        heard = 0.0
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.heard = time.monotonic()
             super().connection_made(transport)
             peer = transport.get_extra_info("peername")
             address = str(peer[0]) if peer else "unknown"
@@ -50,6 +55,10 @@ def guarded_connection(
                 self._address = address
             else:
                 cast(asyncio.Transport, transport).abort()
+
+        def data_received(self, data: bytes) -> None:
+            self.heard = time.monotonic()
+            super().data_received(data)
 
         def pause_writing(self) -> None:
             super().pause_writing()

@@ -71,8 +71,7 @@ class RealtimeServer:
             compression=None,  # one payload goes to many sockets; see the realtime notes
             max_size=self.settings.max_message_bytes * FRAME_LIMIT_FACTOR,
             max_queue=32,
-            ping_interval=20,
-            ping_timeout=20,
+            ping_interval=None,  # the hub pings every joined connection with one frame
             process_request=self._check_request,
             open_timeout=self.settings.request_timeout,  # a handshake that never finishes
             create_connection=guarded_connection(self.admission.sockets, self.hub.paused),
