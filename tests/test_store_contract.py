@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from companion.backends.base import SeqConflict, StoreUnavailable, TooLate, VersionConflict
+from companion.backends.base import (
+    PresenceShare,
+    SeqConflict,
+    StoreUnavailable,
+    TooLate,
+    VersionConflict,
+)
 from companion.backends.redis import RedisStore
 from companion.backends.sqlite import SQLiteStore
 from companion.domain.access import SessionAccess
@@ -363,3 +369,16 @@ async def test_a_lease_holds_while_renewed_and_lapses_after_its_ttl(store) -> No
     assert await store.lease_owner("stream:s1") == "process-b"
     await asyncio.sleep(0.7)
     assert await store.lease_owner("stream:s1") is None
+
+
+async def test_a_shared_store_has_a_presence_board_and_a_lone_one_none(store) -> None:
+    """Presence is shared where other processes append to the same logs, and only there:
+    the board takes a process's part and gives the session's presence back."""
+    board = store.presence_board("process-a")
+    if not store.shared:
+        assert board is None
+        return
+    assert board is not None
+    share = PresenceShare(SID, True, {"p1": "r1", "p2": "m2"}, 1, 0, 0)
+    (merged,) = await board.share([share])
+    assert (merged.room, merged.remote, merged.moderators, merged.leader) == (1, 1, 1, True)

@@ -57,11 +57,17 @@ class PresenceSync:
                 await self._task
 
     async def _run(self) -> None:
+        failing = False  # told once per outage, not twice a second
         while True:
             try:
                 await self.sync()
+                if failing:
+                    log.warning("presence shared again")
+                failing = False
             except StoreUnavailable as exc:  # the store is away: counts stay as they were
-                log.warning("presence not shared: %s", exc)
+                if not failing:
+                    log.warning("presence not shared until the store answers: %s", exc)
+                failing = True
             except Exception:
                 log.exception("presence not shared")
             await asyncio.sleep(self.interval)
