@@ -6,7 +6,8 @@ Everything below goes through nginx over TLS, as an operator's users would.
 
 Covered: pages and CSP in Chromium; votes through both replicas adding up; a SIGKILLed
 replica's clients resuming on the other by `seq`; WHIP/WHEP in four sessions (aiortc) and
-in three sessions with Chromium on the camera and remote pages (video within 2 s); a
+in three sessions with Chromium on the camera and remote pages (video within 2 s, the
+camera page counting the viewer whichever replica its socket reached); a
 relay-only aiortc viewer through coturn; the stream offline within seconds after the
 publisher's replica is killed; presence the session's on both replicas, also after one is
 killed, and the report's attendance peak the session's. Not covered: a relay-only
@@ -277,7 +278,7 @@ async def test_stream_through_nginx_in_several_sessions_and_a_relay_only_viewer(
 async def test_browsers_publish_and_play_through_nginx_within_two_seconds(
     topology: Topology,
 ) -> None:
-    """Chromium through nginx over TLS, in 3 sessions live at once: the camera page publishes (WHIP), the remote page plays within 2 s of the camera going live, with no console error (no 404 of a DELETE sent to the wrong replica, no 503)."""
+    """Chromium through nginx over TLS, in 3 sessions live at once: the camera page publishes (WHIP), the remote page plays within 2 s of the camera going live, with no console error (no 404 of a DELETE sent to the wrong replica, no 503), and the camera page says "1 tittare"."""
     access = topology.replicas[1].access()
     sessions = ["ledarskap-2020-05-15", "ledarskap-2020-06", "tema-4-session-2"]
     profile = json.dumps(json.dumps({"where": "remote"}))
@@ -307,6 +308,10 @@ async def test_browsers_publish_and_play_through_nginx_within_two_seconds(
             waited = time.monotonic() - live_at
             print(f"{session}: video {waited:.2f} s after the camera went live")  # -s shows it
             assert waited < 2.0, (session, waited)
+            # The camera page counts the viewer, whichever replica its socket reached.
+            await expect(camera.locator("#camera-status")).to_contain_text(
+                "· 1 tittare", timeout=5_000
+            )
         for page in pages:
             assert page.console_errors == [], page.console_errors  # type: ignore[attr-defined]
 
