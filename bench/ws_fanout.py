@@ -142,6 +142,7 @@ class ListenerConfig:
     client: str
     urls: tuple[str, ...] = ()  # several servers: connection k goes to urls[k % len(urls)]
     cpu: int | None = None  # the load generator's core
+    ping_after: float = 0.0  # like the pages: ping after this long without a message (0: never)
 
     def url_for(self, k: int) -> str:
         """The server the k-th connection of this process joins."""
@@ -255,6 +256,7 @@ class _Recorder:
     closed: Counter[str] = field(default_factory=Counter)
     finishing: bool = False
     alive: list[bool] = field(default_factory=list)
+    pings: int = 0  # application pings sent during the window
 
     def add_client(self) -> int:
         self.times.append(array("d"))
@@ -348,6 +350,8 @@ class RawListener(asyncio.Protocol):
         self.buf = b""
         self.fragments: list[bytes] = []
         self.close_code: int | None = None
+        self.heard = MONO()
+        self.probing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
@@ -430,8 +434,17 @@ class RawListener(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(_client_frame(opcode, payload))
 
+    def probe(self, now: float, quiet: float) -> None:
+        """What static/js/live.js does twice a second: ping a connection quiet for long."""
+        if not self.probing and now - self.heard > quiet:
+            self.probing = True
+            self._send(1, b'{"type":"ping","id":1}')
+            if self.rec.t0 <= now < self.rec.window_end:
+                self.rec.pings += 1
+
     def _message(self, raw: bytes) -> None:
         t = MONO()
+        self.heard, self.probing = t, False
         rec = self.rec
         if t < rec.t0:
             if not self.joined.done():
@@ -496,12 +509,14 @@ async def _listener_main(conn: Connection, cfg: ListenerConfig) -> None:
     conn.send(("hello", os.getpid()))
     await _pipe_recv_async(conn, 300, "connect order")
     started = MONO()
+    listeners: list[RawListener] = []
     failures: Counter[str] = Counter()
     for start in range(0, cfg.count, cfg.batch):
         size = min(cfg.batch, cfg.count - start)
         if cfg.client == "raw":
             raw_opened, failed = await _raw_connect_many(cfg, size, rec, start)
             aborts.extend(p.abort for p in raw_opened)
+            listeners.extend(raw_opened)
         else:
             url = cfg.url_for(start // cfg.batch)  # websockets client: one server per batch
             opened, failed = await _connect_many(url, cfg.code, size, size, cfg.join_timeout)
@@ -511,6 +526,16 @@ async def _listener_main(conn: Connection, cfg: ListenerConfig) -> None:
                 tasks.append(loop.create_task(_listen(ws, idx, rec)))
         failures.update(failed)
     conn.send(("connected", sum(rec.alive), dict(failures), MONO() - started))
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            now = MONO()
+            for listener in listeners:
+                listener.probe(now, cfg.ping_after)
+
+    if cfg.ping_after > 0:
+        tasks.append(loop.create_task(watch()))
     try:
         _, t0, window_end, record_end = await _pipe_recv_async(conn, 900, "go")
         rec.t0, rec.window_end, rec.record_end = t0, window_end, record_end
@@ -528,6 +553,7 @@ async def _listener_main(conn: Connection, cfg: ListenerConfig) -> None:
                     "pre_messages": rec.pre_messages,
                     "pre_presence": rec.pre_presence,
                     "closed": dict(rec.closed),
+                    "pings": rec.pings,
                 },
             )
         )
@@ -1015,6 +1041,7 @@ def run_size(
                 args.client,
                 urls,
                 args.load_cpu,
+                args.client_ping,
             )
             p = ctx.Process(target=listener_process, args=(child, lcfg), daemon=True)
             p.start()
@@ -1141,11 +1168,12 @@ def run_size(
         for vr in vresults:
             closed.update(vr["closed"])
         row["closed"] = dict(closed)
+        row["client_pings_per_s"] = sum(r["pings"] for r in results) / args.seconds
         ok = [v for v in votes if v[3]]
         row["votes_sent"] = len(votes)
         row["votes_cast"] = len(ok)
         row["vote_errors"] = dict(Counter(v[5] for v in votes if v[5]))
-        if not ok:
+        if not ok and args.vote_rate > 0:
             row["error"] = f"no vote was cast: {row['vote_errors']}"
         last_send = max(vr["last_send"] for vr in vresults)
         row["vote_rate_real"] = len(votes) / max(1e-9, last_send - t0)
@@ -1395,6 +1423,8 @@ def notes(rows: list[dict[str, Any]]) -> str:
         extra["broadcasts recorded"] = r.get("broadcasts")
         extra["attempt"] = r.get("attempt")
         extra["vote ack p50 first s -> last s (ms)"] = r.get("ack_trend_ms")
+        extra["client pings/s"] = f"{r.get('client_pings_per_s', 0.0):.0f}"
+        extra["server CPU %"] = f"{r.get('server_cpu', math.nan):.1f}"
         out.append(f"- {r['size']:,}: " + ", ".join(f"{k}: {v}" for k, v in extra.items()))
     return "\n".join(out)
 
@@ -1431,6 +1461,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"bare-library anchors measured at each size, from {','.join(MODES)} ('' for none)",
     )
     parser.add_argument("--anchor-hz", type=float, default=10.0, help="anchor broadcasts/s")
+    parser.add_argument(
+        "--client-ping",
+        type=float,
+        default=0.0,
+        help="listeners ping after this many quiet seconds, as the pages do (3); 0: never",
+    )
     parser.add_argument("--quiet", type=float, default=15.0, help="busy %% to wait below")
     parser.add_argument("--quiet-wait", type=float, default=120.0, help="seconds to wait")
     parser.add_argument(

@@ -5,6 +5,7 @@ one whose network went silent is closed and counted out within a few rounds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 
@@ -52,3 +53,41 @@ async def test_a_silent_network_is_counted_out_and_a_quiet_client_stays(tmp_path
                 await client.close()
         finally:
             await proxy.stop()
+
+
+async def test_a_quiet_room_hears_a_heartbeat_so_pages_never_need_to_ping(
+    tmp_path: Path,
+) -> None:
+    """Nothing happens in the session for 8 s: a participant and a moderator still hear a
+    message at least every 3 s (the pages ping after 3 s of silence): an unasked `pong`
+    without `re`, which the pages ignore."""
+    with started(ServerProcess(tmp_path)) as server:
+        code, token = server.access()[SESSION]
+        moderator = await Client.open(server.ws)
+        await moderator.join(role="moderator", session=SESSION, moderator_token=token)
+        participant = await Client.open(server.ws)
+        assert (await participant.join(code=code, where="remote"))["type"] == "welcome"
+        arrivals: dict[str, list[float]] = {"participant": [], "moderator": []}
+
+        async def listen(name: str, client: Client) -> None:
+            seen = len(client.messages)
+            end = time.monotonic() + 8
+            while time.monotonic() < end:
+                with contextlib.suppress(TimeoutError):
+                    await client.wait_for(
+                        lambda m: True, timeout=end - time.monotonic(), start=seen
+                    )
+                    arrivals[name].append(time.monotonic())
+                    seen = len(client.messages)
+
+        started_at = time.monotonic()
+        await asyncio.gather(listen("participant", participant), listen("moderator", moderator))
+        for name, times in arrivals.items():
+            gaps = [
+                b - a for a, b in zip([started_at, *times], [*times, started_at + 8], strict=True)
+            ]
+            assert max(gaps) < 3.0, (name, gaps)
+        heartbeats = [m for m in participant.messages if m["type"] == "pong"]
+        assert heartbeats and all("re" not in m and "seq" not in m for m in heartbeats)
+        for client in (moderator, participant):
+            await client.close()
