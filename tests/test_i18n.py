@@ -15,6 +15,10 @@ from companion.web.pages import make_environment
 
 # Every count key rendered with 0, 1, 2 and 21, in both languages: what a reader sees.
 COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
+    "report.question_count": {
+        "sv": ("0 frågor", "1 fråga", "2 frågor", "21 frågor"),
+        "en": ("0 questions", "1 question", "2 questions", "21 questions"),
+    },
     "common.votes": {
         "sv": ("0 röster", "1 röst", "2 röster", "21 röster"),
         "en": ("0 votes", "1 vote", "2 votes", "21 votes"),

@@ -97,6 +97,23 @@ def test_report_follows_the_state_field_by_field() -> None:
     json.loads(reports.to_json(report))
 
 
+def test_questions_are_grouped_by_the_item_they_were_asked_under() -> None:
+    """Agenda order, then questions asked before any item; by votes within a group; hidden
+    questions left out; items without questions have no group."""
+    m = meeting()
+    s = m.state
+    m.commit(s.agenda.step(-1))  # back to "Välkommen"
+    late = m.ask("En fråga till välkomnandet", None, "p4")
+    hidden = m.ask("Dold", None, "p5")
+    m.commit(s.board.hide(hidden))
+    groups = reports.questions_by_item(reports.build_report(m.state, NETWORK, EVENT, m.now))
+    assert [(g["item_id"], g["title"], [q["id"] for q in g["questions"]]) for g in groups] == [
+        ("a", "Välkommen", [late]),
+        ("b", "Samtal", [2, 3]),
+        (None, None, [1]),
+    ]
+
+
 def test_csv_is_made_for_a_swedish_spreadsheet() -> None:
     """BOM, semicolons, CRLF, decimal commas, Swedish headers and ja/nej, and no formula
     can sneak in."""

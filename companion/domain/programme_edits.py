@@ -29,6 +29,7 @@ from companion.domain.programme import (
     Track,
 )
 from companion.domain.programme_rules import RuleError
+from companion.domain.scene import Scene, ScreenMode, StreamSource, default_scene
 
 MAX_SPEAKERS = 6  # speaker rows of the item form
 EVENT_STATUSES = (Status.SCHEDULED, Status.POSTPONED, Status.DATE_TO_COME)
@@ -225,6 +226,7 @@ def read_item(
         status=f.read("status", lambda v: rules.choice(v, Status, Status.SCHEDULED))
         or Status.SCHEDULED,
     )
+    item = dataclasses.replace(item, scene=_read_scene(f, item, old))
     if item.status not in EVENT_STATUSES and "status" not in f.errors:
         f.errors["status"] = RuleError(
             "invalid_choice", f"expected scheduled, postponed or date-to-come, got {item.status}"
@@ -232,6 +234,21 @@ def read_item(
     f.check("minutes", lambda: rules.item_within_event(item.start, item.minutes, event.end))
     f.done()
     return item
+
+
+def _read_scene(f: Form, item: AgendaItem, old: AgendaItem | None) -> Scene | None:
+    """The item's scene from `screen` and `stream` (blank: the default for its kind); a form
+    without them keeps the scene it had, and the scene's poll is kept (set in the console)."""
+    kept = old.scene if old else None
+    if "screen" not in f.fields and "stream" not in f.fields:
+        return kept
+    screen = f.read("screen", lambda v: rules.choice(v, ScreenMode, None) if v.strip() else None)
+    stream = f.read("stream", lambda v: rules.choice(v, StreamSource, None) if v.strip() else None)
+    poll = kept.poll if kept else None
+    if screen is None and stream is None and poll is None:
+        return None
+    default = default_scene(item)
+    return Scene(screen or default.screen, stream or default.stream, poll)
 
 
 # -- finding and replacing in the tree ------------------------------------------------------
@@ -398,6 +415,8 @@ def form_values(thing: Any) -> dict[str, str]:
                     f"speaker_{n}_title": s.title,
                     f"speaker_{n}_organisation": s.organisation,
                 }
+        elif isinstance(value, Scene):
+            values |= {"screen": value.screen.value, "stream": value.stream.value}
         elif isinstance(value, dt.time):
             values[f.name] = f"{value:%H:%M}"
         elif isinstance(value, dt.date):

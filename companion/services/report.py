@@ -189,6 +189,20 @@ def top_questions(report: dict[str, Any], limit: int = TOP_QUESTIONS) -> list[di
     return sorted(shown, key=lambda q: (-q["votes"], q["asked_at"] or ""))[:limit]
 
 
+def questions_by_item(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The public questions grouped by the agenda item that was current when each was asked,
+    in agenda order (then those asked before any item), each group by votes."""
+    public = {s.value for s in PUBLIC_STATUSES}
+    shown = [q for q in report["questions"] if q["status"] in public]
+    shown.sort(key=lambda q: (-q["votes"], q["asked_at"] or ""))
+    groups = [{"item_id": a["id"], "title": a["title"], "questions": []} for a in report["agenda"]]
+    groups.append({"item_id": None, "title": None, "questions": []})
+    by_id = {g["item_id"]: g for g in groups}
+    for q in shown:
+        by_id.get(q["item_id"], by_id[None])["questions"].append(q)
+    return [g for g in groups if g["questions"]]
+
+
 # -- encodings -------------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from companion.domain.programme import Event as ProgrammeEvent
 from companion.domain.programme import ItemKind, Network, Season, Session
 from companion.domain.programme_edits import FormError, Where
 from companion.domain.programme_rules import MAX_NAME, MAX_TEXT, MAX_TITLE, RuleError
+from companion.domain.scene import ScreenMode, StreamSource
 from companion.services.programme import ProgrammeService
 from companion.web.dates import clock
 from companion.web.i18n import catalogue, translator
@@ -167,6 +168,15 @@ class ProgrammePages:
             clock=lambda time: clock(time, lang),
             status_options=[(s.value, t(f"common.status_{s.value}")) for s in edits.EVENT_STATUSES],
             kind_options=[(k.value, t(f"common.kind_{k.value}")) for k in ItemKind],
+            # A scene's screen and stream; blank: the default for the item's kind.
+            screen_options=[
+                ("", t("scene.by_kind")),
+                *((m.value, t(f"scene.screen_{m.value}")) for m in ScreenMode),
+            ],
+            stream_options=[
+                ("", t("scene.by_kind")),
+                *((m.value, t(f"scene.stream_{m.value}")) for m in StreamSource),
+            ],
             track_options=[("", t("programme.no_track")), *((x.id, x.title) for x in tracks)],
             limits=LIMITS,
             max_speakers=edits.MAX_SPEAKERS,

@@ -93,6 +93,7 @@ class ReportPages:
             t=translator(lang),
             report=data,
             top=reports.top_questions(data),
+            by_item=reports.questions_by_item(data),
             titles={a["id"]: a["title"] for a in data["agenda"]},
         )
         return HTMLResponse(html, headers=_private())

@@ -18,6 +18,16 @@ function itemMeta(item) {
   return parts.join(" · ");
 }
 
+/** "Paus med nedräkning · Skylt · Omröstning: …": what an item's scene does. */
+export function sceneSummary(model, item) {
+  const scene = item.scene;
+  const parts = [t(`scene.screen_${scene.screen}`), t(`scene.stream_${scene.stream}`)];
+  const poll = scene.poll === null ? null : model.polls.get(scene.poll);
+  if (poll) parts.push(`${t("scene.poll_label")}: ${poll.text}`);
+  if (!item.scene_planned) parts.push(`(${t("scene.default")})`);
+  return parts.join(" · ");
+}
+
 function renderNow(model) {
   const agenda = model.agenda;
   const item = model.currentItem();
@@ -107,10 +117,16 @@ function renderAgendaList(model) {
             "div",
             { class: "item-foot" },
             el("p", { class: "item-meta" }, itemMeta(item)),
+            el("p", { class: "item-scene", dataset: { screen: item.scene.screen, stream: item.scene.stream } }, sceneSummary(model, item)),
             el(
               "div",
               { class: "item-actions" },
               button("goto", "moderator.goto", !current),
+              el(
+                "button",
+                { type: "button", dataset: { action: "scene" }, "aria-label": t("scene.edit_named", { title: item.title }) },
+                t("scene.edit"),
+              ),
               button("postpone", "moderator.postpone", open && item.status !== "postponed"),
               button("date-to-come", "moderator.date_to_come", open && item.status !== "date-to-come"),
               button("reschedule", "moderator.reschedule", open && item.status !== "scheduled"),
@@ -130,7 +146,7 @@ export function renderAgenda(model) {
 }
 
 /** The panel's controls; send(message) makes the request. */
-export function wireAgenda(model, send) {
+export function wireAgenda(model, send, onScene) {
   $("btn-prev").addEventListener("click", () => send({ type: "agenda.prev" }));
   $("btn-next").addEventListener("click", () => send({ type: "agenda.next" }));
   $("btn-timer").addEventListener("click", () =>
@@ -146,7 +162,8 @@ export function wireAgenda(model, send) {
     if (!button) return;
     const item = button.closest("li[data-item]").dataset.item;
     const action = button.dataset.action;
-    if (action === "goto") send({ type: "agenda.goto", item });
+    if (action === "scene") onScene(item, button);
+    else if (action === "goto") send({ type: "agenda.goto", item });
     else send({ type: "item.status", item, status: ITEM_STATUSES[action] });
   });
 }

@@ -98,7 +98,38 @@ export class QueuePanel {
     if (name === "live") questions.sort((a, b) => (b.status === "highlighted") - (a.status === "highlighted"));
     if (name === "answered") questions.sort((a, b) => (b.answered_at ?? 0) - (a.answered_at ?? 0));
     if (name === "hidden") questions.sort((a, b) => b.asked_at - a.asked_at);
-    return questions; // Array.sort is stable, so "live" keeps the vote order under the highlight
+    // Array.sort is stable, so "live" keeps the vote order under the highlight
+    return this.byItem(questions);
+  }
+
+  /** The item filter: one item's questions, or all with the current item's first (the
+   * highlighted question stays on top either way). */
+  byItem(questions) {
+    const chosen = this.state.itemFilter ?? "";
+    if (chosen === "none") return questions.filter((q) => q.item_id === null);
+    if (chosen) return questions.filter((q) => q.item_id === chosen);
+    const on = questions.filter((q) => q.status === "highlighted");
+    return [...on, ...this.model.currentFirst(questions.filter((q) => q.status !== "highlighted"))];
+  }
+
+  /** The filter's choices: every item that has questions, and the current one. */
+  renderItemFilter() {
+    const select = $("queue-item");
+    const agenda = this.model.agenda;
+    if (!select || !agenda) return;
+    const asked = new Set([...this.model.questions.values()].map((q) => q.item_id));
+    const options = [el("option", { value: "" }, t("questions.filter_all"))];
+    for (const item of agenda.items) {
+      if (asked.has(item.id) || item.id === agenda.current) options.push(el("option", { value: item.id }, item.title));
+    }
+    if (asked.has(null)) options.push(el("option", { value: "none" }, t("questions.no_item")));
+    const sig = JSON.stringify(options.map((o) => [o.value, o.textContent]));
+    if (select.dataset.sig !== sig) {
+      select.replaceChildren(...options);
+      select.dataset.sig = sig;
+    }
+    const wanted = this.state.itemFilter ?? "";
+    select.value = options.some((o) => o.value === wanted) ? wanted : "";
   }
 
   authorCounts() {
@@ -145,6 +176,7 @@ export class QueuePanel {
         // Who asked is the name (or "Anonym"); never a piece of the internal id.
         asked > 1 ? el("span", { class: "q-author" }, count("moderator.author_questions", asked)) : null,
         el("span", { class: "q-time" }, timeOfDay(q.asked_at)),
+        el("span", { class: "q-item" }, model.item(q.item_id)?.title ?? t("questions.no_item")),
         q.edited ? el("span", { class: "q-edited" }, t("moderator.edited")) : null,
       ),
     );
@@ -239,7 +271,8 @@ export class QueuePanel {
     for (const id of state.editing.keys()) if (model.questions.get(id)?.status === "merged") state.editing.delete(id);
     $("queue-empty").hidden = questions.length > 0;
 
-    for (const name of Object.keys(TABS)) $(`count-${name}`).textContent = String(model.list(TABS[name]).length);
+    for (const name of Object.keys(TABS)) $(`count-${name}`).textContent = String(this.byItem(model.list(TABS[name])).length);
+    this.renderItemFilter();
     const pending = model.list(TABS.pending).length;
     $("tab-pending").dataset.attention = String(pending > 0);
     this.nav.setPending(pending); // the badge of the portrait console's Questions button
@@ -289,6 +322,10 @@ export class QueuePanel {
       button.addEventListener("click", () => this.selectOrder(button.dataset.order));
     }
     setInterval(() => state.ready && this.renderNudge(), 15_000); // time passes between events
+    $("queue-item").addEventListener("change", (event) => {
+      state.itemFilter = event.target.value;
+      this.render();
+    });
 
     const tabs = [...document.querySelectorAll("#tabs [role=tab]")];
     for (const button of tabs) button.addEventListener("click", () => this.selectTab(button.dataset.tab));

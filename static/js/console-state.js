@@ -13,6 +13,7 @@ export function consoleState(session) {
     key: null, // the moderator key in use; replaced when the moderator makes a new one
     tab: null, // chosen from the first snapshot, then by the moderator
     order: "votes", // the live tab's order: "votes" or "balanced" (fairness.js)
+    itemFilter: "", // the queue's agenda item: "" all (the current item's first), an item id, "none"
     editing: new Map(), // question id -> draft text, kept across redraws
     inflight: new Set(), // requests not answered yet: a double tap sends once
   };

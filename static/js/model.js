@@ -10,6 +10,7 @@ export class SessionModel {
     this.polls = new Map(); // poll id -> poll view (with its results)
     this.myAnswers = new Map(); // poll id -> this participant's answer
     this.attendance = null; // peaks, moderators only
+    this.show = { screen: "qr", stream: "camera", item: null, poll: null }; // the scene shown now
     this.presence = { room: 0, remote: 0, moderators: 0, screens: 0 };
     this.clockOffset = 0; // server time minus local time, seconds
     this.limits = {}; // text limits from the server's welcome (question_chars, answer_chars, ...)
@@ -37,7 +38,8 @@ export class SessionModel {
         this.polls = new Map((message.polls ?? []).map((p) => [p.id, p]));
         this.myAnswers = new Map(Object.entries(message.my_answers ?? {}).map(([id, a]) => [Number(id), a]));
         this.attendance = message.attendance ?? null;
-        return ["session", "agenda", "questions", "polls", "attendance"];
+        if (message.show) this.show = message.show;
+        return ["session", "agenda", "questions", "polls", "attendance", "show"];
       case "questions":
         for (const q of message.questions) this.questions.set(q.id, q);
         for (const id of message.removed) this.questions.delete(id);
@@ -59,9 +61,21 @@ export class SessionModel {
       case "attendance":
         this.attendance = message.attendance;
         return ["attendance"];
-      case "agenda":
+      case "agenda": {
+        // A move carries the new scene and the polls it changed: one event, one redraw.
         this.agenda = message.agenda;
-        return ["agenda"];
+        const parts = ["agenda"];
+        if (message.show) {
+          this.show = message.show;
+          parts.push("show");
+        }
+        for (const poll of message.polls ?? []) this.polls.set(poll.id, poll);
+        if (message.polls) parts.push("polls");
+        return parts;
+      }
+      case "show":
+        this.show = message.show;
+        return ["show"];
       case "session":
         this.session = message.session;
         return ["session"];
@@ -100,6 +114,13 @@ export class SessionModel {
 
   nextItem() {
     return this.item(this.agenda?.next);
+  }
+
+  /** Questions of the current item first, then the rest; each part keeps its order. */
+  currentFirst(questions) {
+    const current = this.agenda?.current ?? null;
+    if (current === null) return questions;
+    return [...questions.filter((q) => q.item_id === current), ...questions.filter((q) => q.item_id !== current)];
   }
 
   /** Seconds left on the current item's timer (negative when over time). */

@@ -12,6 +12,7 @@ import { renderAgenda, renderTimer, wireAgenda } from "./console-agenda.js";
 import { MergePanel } from "./console-merge.js";
 import { PresencePanel } from "./console-presence.js";
 import { QueuePanel } from "./console-queue.js";
+import { ScenePanel } from "./console-scene.js";
 import { StagePanel } from "./console-stage.js";
 import { consoleState, sender } from "./console-state.js";
 import { StreamPanel } from "./console-stream.js";
@@ -36,6 +37,7 @@ const merge = new MergePanel({ state, send }); // console-merge.js
 const nudgeMinutes = Number(root.dataset.nudgeMinutes ?? 20);
 const queue = new QueuePanel({ state, send, nav, merge, announce, nudgeMinutes }); // console-queue.js
 const presence = new PresencePanel({ model, streamPanel }); // console-presence.js
+const scenes = new ScenePanel({ model, send, announce }); // console-scene.js
 
 // -- the key (moderator-key.js) ------------------------------------------------------
 const keyStore = new ModeratorKey(SESSION);
@@ -85,11 +87,11 @@ function onMessage(message) {
   }
   queue.remember();
   if (changed.includes("session")) renderSession();
-  if (changed.includes("agenda")) {
-    renderAgenda(model);
-    pollConsole.renderItemChoices();
-  }
-  if (changed.includes("questions") || changed.includes("counts")) queue.render();
+  if (changed.includes("agenda") || changed.includes("polls")) renderAgenda(model); // scenes name polls
+  if (changed.includes("agenda")) pollConsole.renderItemChoices();
+  if (changed.includes("show")) scenes.render();
+  // A move changes which item's questions come first.
+  if (changed.includes("questions") || changed.includes("counts") || changed.includes("agenda")) queue.render();
   if (changed.includes("presence")) {
     presence.render();
     if (state.ready && state.order === "balanced") queue.render(); // the weights are votes per person present
@@ -111,7 +113,8 @@ function onStatus(status, error) {
 
 // -- controls --------------------------------------------------------------------------
 function wireControls() {
-  wireAgenda(model, send);
+  wireAgenda(model, send, (item, opener) => scenes.open(item, opener));
+  scenes.wire();
 
   const premoderation = $("premoderation");
   premoderation.addEventListener("change", async () => {
@@ -128,6 +131,7 @@ onLanguageChange(() => {
   if (!state.ready) return;
   queue.forget();
   renderAgenda(model);
+  scenes.render();
   queue.render();
   merge.refresh();
   pollConsole.render();

@@ -91,6 +91,9 @@ function renderStream() {
   const status = model.session?.stream?.status ?? "offline";
   $("stream-badge").hidden = status !== "live"; // in the room too: "this is being streamed"
   player?.setStatus(status);
+  const slate = model.show?.stream === "slate";
+  $("stream")?.setAttribute("data-show-stream", slate ? "slate" : "camera");
+  if ($("stream-slate")) $("stream-slate").hidden = !slate;
 }
 
 function renderAgenda() {
@@ -201,15 +204,29 @@ function renderQuestions() {
       rows.delete(id);
     }
   }
-  wanted.forEach((q, index) => {
-    let row = rows.get(q.id);
-    if (!row) {
-      row = createRow(q.id);
-      rows.set(q.id, row);
-    }
-    updateRow(row, q);
-    if (list.children[index] !== row) list.insertBefore(row, list.children[index] ?? null);
-  });
+  // With an item current, its questions come first under "Frågor för den här delen".
+  const current = model.agenda?.current ?? null;
+  const parts = { current: [], other: [] };
+  for (const q of wanted) parts[current === null || q.item_id === current ? "current" : "other"].push(q);
+  for (const [part, questions] of Object.entries(parts)) {
+    const box = part === "current" ? $("questions-current") : $("questions-other");
+    questions.forEach((q, index) => {
+      let row = rows.get(q.id);
+      if (!row) {
+        row = createRow(q.id);
+        rows.set(q.id, row);
+      }
+      updateRow(row, q);
+      if (box.children[index] !== row) box.insertBefore(row, box.children[index] ?? null);
+    });
+  }
+  const split = current !== null && parts.other.length > 0;
+  $("questions-current-heading").hidden = !split || parts.current.length === 0;
+  $("questions-current").hidden = parts.current.length === 0;
+  $("questions-other-heading").hidden = !split;
+  $("questions-other").hidden = parts.other.length === 0;
+  // Named by the part's heading when there are two parts, else by "Frågor".
+  $("questions-current").setAttribute("aria-labelledby", split ? "questions-current-heading" : "questions-heading");
   $("questions-empty").hidden = wanted.length > 0;
   // Moving a row drops focus from its button; give it back.
   if (focused && focused !== document.activeElement && list.contains(focused)) focused.focus();
@@ -310,11 +327,13 @@ function onMessage(message) {
   const parts = model.apply(message);
   if (message.type === "snapshot") ready = true;
   if (parts.includes("session")) renderSession();
+  if (parts.includes("show")) renderStream();
   if (parts.includes("agenda")) {
     renderNow();
     renderAgenda();
   }
-  if (parts.includes("questions") || parts.includes("counts")) renderQuestions();
+  // A move changes which questions are "for this part".
+  if (parts.includes("questions") || parts.includes("counts") || parts.includes("agenda")) renderQuestions();
   if (parts.includes("polls") || parts.includes("tallies")) polls.render();
 }
 
@@ -369,6 +388,7 @@ form.addEventListener("submit", async (event) => {
         status: ack.status,
         votes: 0,
         asked_at: model.now(),
+        item_id: model.agenda?.current ?? null, // the server tags it with the current item too
       });
     }
     textarea.value = "";

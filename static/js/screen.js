@@ -1,10 +1,10 @@
 // The big screen of the room: read-only, joined as role "screen", readable from the back row.
 import { renderNowNext, speakerLine } from "./agenda-view.js";
-import { count, onLanguageChange, t } from "./i18n.js";
+import { count, formatTime, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
 import { fitCloud, resultsView } from "./polls.js";
-import { el, errorText, showConnection, showWaiting, toast } from "./ui.js";
+import { clock, el, errorText, showConnection, showWaiting, timeOfDay, toast } from "./ui.js";
 
 const root = document.getElementById("screen");
 let code = root.dataset.code; // follows the session's join code when it is replaced
@@ -76,13 +76,107 @@ function renderCount() {
   });
 }
 
-// The poll on screen replaces the question area; its results are redrawn on every tally.
+// -- scenes: what the show's `screen` says the big screen shows ----------------------------
+const SCENES = new Set(["qr", "poll", "agenda", "speaker", "break"]);
+
+function scene() {
+  const mode = model.show?.screen;
+  return SCENES.has(mode) ? mode : "qr";
+}
+
+// Largest first; the list or the card steps down until it fits without scrolling.
+const FIT = ["fit-1", "fit-2", "fit-3", "fit-4", "fit-5"];
+
+function fitBox(box) {
+  if (box.hidden) return;
+  for (const size of FIT) {
+    box.classList.remove(...FIT);
+    box.classList.add(size);
+    if (box.scrollHeight <= box.clientHeight + 1 && box.scrollWidth <= box.clientWidth + 1) return;
+  }
+}
+
+function renderAgendaScene() {
+  const box = $("screen-agenda");
+  const agenda = model.agenda;
+  const items = (agenda?.items ?? []).filter((item) => !["postponed", "date-to-come"].includes(item.status));
+  box.querySelector(".screen-agenda-list").replaceChildren(
+    ...items.map((item) => {
+      const state = item.id === agenda.current ? "now" : item.id === agenda.next ? "next" : item.status;
+      const tag = state === "now" ? t("common.now") : state === "next" ? t("common.next") : "";
+      return el(
+        "li",
+        { dataset: { item: item.id, state }, "aria-current": state === "now" ? "true" : null },
+        el("span", { class: "agenda-time" }, formatTime(item.start)),
+        el("span", { class: "agenda-title" }, item.title),
+        tag ? el("span", { class: "agenda-tag" }, tag) : null,
+      );
+    }),
+  );
+  fitBox(box);
+}
+
+function renderSpeakerScene() {
+  const box = $("screen-speaker");
+  const speakers = model.currentItem()?.speakers ?? [];
+  box.querySelector(".speaker-cards").replaceChildren(
+    ...speakers.map((s) =>
+      el(
+        "li",
+        { class: "speaker-card" },
+        el("p", { class: "speaker-name" }, s.name),
+        s.title ? el("p", { class: "speaker-title" }, s.title) : null,
+        s.organisation ? el("p", { class: "speaker-org" }, s.organisation) : null,
+      ),
+    ),
+  );
+  fitBox(box);
+}
+
+// The countdown to the restart, redrawn every half second while the break scene is up.
+function renderCountdown() {
+  const box = $("screen-countdown");
+  if (box.hidden) return;
+  const pause = model.agenda?.break ?? null;
+  const left = pause ? pause.ends_at - model.now() : null;
+  const digits = box.querySelector(".countdown-digits");
+  const text = left === null ? "–" : left > 0 ? clock(left) : "0:00";
+  if (digits.textContent !== text) digits.textContent = text;
+  const until = box.querySelector(".countdown-until");
+  const line = !pause ? "" : left > 0 ? t("scene.back_at", { time: timeOfDay(pause.ends_at) }) : t("scene.starting");
+  if (until.textContent !== line) until.textContent = line;
+  const next = model.nextItem();
+  const nextLine = box.querySelector(".countdown-next");
+  nextLine.hidden = !next;
+  if (next) {
+    nextLine.querySelector(".next-time").textContent = formatTime(next.start);
+    nextLine.querySelector(".next-title").textContent = next.title;
+  }
+}
+
+function renderScene() {
+  const mode = scene();
+  root.dataset.scene = mode;
+  root.dataset.stream = model.show?.stream ?? "camera";
+  $("screen-agenda").hidden = mode !== "agenda";
+  $("screen-speaker").hidden = mode !== "speaker";
+  $("screen-countdown").hidden = mode !== "break";
+  renderPoll(); // first: the scene's box is fitted to the room the poll or question leaves
+  if (mode === "agenda") renderAgendaScene();
+  if (mode === "speaker") renderSpeakerScene();
+  renderCountdown();
+}
+
+// The poll on screen replaces the question area in the "qr" and "poll" scenes; its results
+// are redrawn on every tally.
 function renderPoll() {
   const box = $("screen-poll");
-  const poll = model.pollOnScreen();
+  const mode = scene();
+  const withQuestion = mode === "qr" || mode === "poll";
+  const poll = withQuestion ? model.pollOnScreen() : null;
   box.hidden = !poll;
   root.classList.toggle("has-poll", Boolean(poll));
-  $("screen-question").hidden = Boolean(poll);
+  $("screen-question").hidden = Boolean(poll) || !withQuestion;
   if (!poll) return;
   box.dataset.id = String(poll.id);
   box.dataset.status = poll.status;
@@ -129,7 +223,7 @@ function renderAll() {
   renderSession();
   renderNow();
   renderQuestion();
-  renderPoll();
+  renderScene();
   renderCount();
   fitQuestion();
 }
@@ -141,13 +235,15 @@ function onMessage(message) {
     fitQuestion(); // the closed banner leaves less room
     fitPoll();
   }
-  if (parts.includes("agenda")) {
-    renderNow();
+  if (parts.includes("agenda")) renderNow();
+  if (parts.includes("questions")) renderQuestion();
+  // A move brings agenda, show and polls in one message: the scene is drawn once from all.
+  if (parts.includes("agenda") || parts.includes("show")) renderScene();
+  else if (parts.includes("polls") || parts.includes("tallies")) renderPoll();
+  if (parts.includes("agenda") || parts.includes("show")) {
     fitQuestion(); // a break banner or longer title leaves less room
     fitPoll();
   }
-  if (parts.includes("questions")) renderQuestion();
-  if (parts.includes("polls") || parts.includes("tallies")) renderPoll();
   if (parts.includes("presence")) renderCount();
 }
 
@@ -171,6 +267,9 @@ onLanguageChange(renderAll);
 window.addEventListener("resize", () => {
   fitQuestion();
   fitPoll();
+  fitBox($("screen-agenda"));
+  fitBox($("screen-speaker"));
 });
+setInterval(renderCountdown, 500);
 renderAll();
 live.start();

@@ -83,8 +83,11 @@ async def test_console_merge_dialog_and_report_say_1_rost_and_2_roster(
     report = await context.new_page()
     await report.set_extra_http_headers({"Authorization": f"Bearer {room.moderator_token}"})
     await report.goto(f"{room.server.http}/moderate/{room.session}/report.html")
-    await expect(report.locator(f"li[data-id='{one}'] .q-votes")).to_have_text("1 röst")
-    await expect(report.locator(f"li[data-id='{two}'] .q-votes")).to_have_text("2 röster")
+    top = report.locator(".report-questions")
+    await expect(top.locator(f"li[data-id='{one}'] .q-votes")).to_have_text("1 röst")
+    await expect(top.locator(f"li[data-id='{two}'] .q-votes")).to_have_text("2 röster")
+    by_item = report.locator(".report-by-item")
+    await expect(by_item.locator(f"li[data-id='{two}'] .q-votes")).to_have_text("2 röster")
     assert page.console_errors == []  # type: ignore[attr-defined]
 
 

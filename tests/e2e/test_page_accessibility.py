@@ -47,8 +47,9 @@ async def meeting(room: Room) -> None:
         await person.request({"type": "poll.answer", "poll": 2, "answer": 1 + n % 2})
         await person.request({"type": "poll.answer", "poll": 3, "answer": ["tillit", "mod"][n % 2]})
     await moderator.request({"type": "poll.close", "poll": 2})
-    await moderator.request({"type": "poll.show", "poll": 3})
+    # The move first: it applies the next item's scene, which takes any poll off the screen.
     await moderator.request({"type": "agenda.next"})
+    await moderator.request({"type": "poll.show", "poll": 3})
 
 
 async def no_violations(page: Page, where: str) -> None:

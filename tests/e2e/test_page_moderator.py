@@ -183,6 +183,10 @@ async def test_agenda_controls_move_postpone_and_time(chrome: Browser, room: Roo
     await viewer.wait_for(agenda_current("fika"))
     await expect(page.locator("#current-title")).to_have_text("Fika")
     await expect(page.locator("li[data-item=fika] button[data-action=postpone]")).to_be_hidden()
+    # A break item's scene starts its break with the move (docs/protocol.md, Scenes).
+    await expect(page.locator("#btn-break-end")).to_be_visible()
+    await page.locator("#btn-break-end").click()
+    await viewer.wait_for(lambda m: m["type"] == "agenda" and m["agenda"]["break"] is None)
 
     await page.locator("li[data-item=diskussion] button[data-action=postpone]").click()
     await expect(page.locator("li[data-item=diskussion]")).to_have_attribute(

@@ -42,15 +42,16 @@ async def go_live(page: Page, url: str) -> None:
 
 async def test_phone_joins_asks_and_sees_votes(room: Room) -> None:
     """A phone joins via /j/CODE, asks a question marked as its own, and a second visitor's vote reaches both."""
+    # The dialogue is current when everyone asks, so all questions are "for this part".
+    moderator = await room.moderator()
+    for _ in range(2):
+        await moderator.request({"type": "agenda.next"})
     karin = await room.participant("room", name="Karin Lund")
     first = "Hur har ni fått med medarbetarna i förändringsarbetet?"
     ack = await karin.request({"type": "ask", "text": first, "name": "Karin Lund"})
     bo = await room.participant("remote")
     await bo.request({"type": "ask", "text": "Vilket stöd fick cheferna under resan?"})
     await bo.request({"type": "vote", "question": ack["question"]})
-    moderator = await room.moderator()
-    for _ in range(2):
-        await moderator.request({"type": "agenda.next"})
     async with chromium() as browser:
         _, phone = await open_page(browser, PHONE)
         await phone.goto(f"{room.server.http}/j/{room.code}")
