@@ -255,6 +255,18 @@ async def _run(
     assert await axe_violations(screen) == []
     assert await axe_violations(remote) == []
     await screen.set_viewport_size(SCREEN)
+    # The console in the break: Nästa and what is shown now on the first screen.
+    for control in ("#btn-next", "#show-screen", "#show-stream button[data-stream='slate']"):
+        box = await console.locator(control).bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= LANDSCAPE["height"], (
+            control,
+            box,
+        )
+    await expect(console.locator("#show-stream button[data-stream='slate']")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    await screenshot(console, "run-of-show-console-break-landscape")
+    assert await axe_violations(console) == []
 
     # One tap out of it: the camera scene again.
     took = await tap_and_time(
