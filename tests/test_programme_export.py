@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion.domain.programme import Programme
+from companion.domain.scene import Scene, ScreenMode, StreamSource
 from companion.programme_export import dump_programme
-from companion.programme_file import parse_programme
+from companion.programme_file import ProgrammeError, parse_programme
 from tests.serverproc import DEMO
 
 
@@ -25,6 +27,53 @@ def test_the_demo_round_trips() -> None:
     assert "Klarahuset, Drottninggatan 33" in text  # UTF-8 as written, not escaped
     assert "\\u" not in text
     assert "null" not in text  # empty fields are left out
+
+
+def test_scenes_round_trip_and_a_bad_one_is_refused_with_its_line() -> None:
+    """An item's scene is written under `scene:` and read back; an unknown screen is an
+    error naming the file, the line and the field."""
+    programme = demo()
+    network = programme.networks[0]
+    season = network.seasons[0]
+    event = season.events[0]
+    session = event.sessions[0]
+    items = (
+        dataclasses.replace(session.items[0], scene=Scene(ScreenMode.SPEAKER, poll=2)),
+        dataclasses.replace(session.items[1], scene=Scene(ScreenMode.BREAK, StreamSource.SLATE)),
+        *session.items[2:],
+    )
+    changed = dataclasses.replace(
+        programme,
+        networks=(
+            dataclasses.replace(
+                network,
+                seasons=(
+                    dataclasses.replace(
+                        season,
+                        events=(
+                            dataclasses.replace(
+                                event,
+                                sessions=(
+                                    dataclasses.replace(session, items=items),
+                                    *event.sessions[1:],
+                                ),
+                            ),
+                            *season.events[1:],
+                        ),
+                    ),
+                    *network.seasons[1:],
+                ),
+            ),
+            *programme.networks[1:],
+        ),
+    )
+    text = dump_programme(changed)
+    assert "screen: speaker" in text and "stream: slate" in text
+    assert parse_programme(text, "export.yaml") == changed
+    bad = text.replace("screen: speaker", "screen: disco", 1)
+    with pytest.raises(ProgrammeError) as caught:
+        parse_programme(bad, "export.yaml")
+    assert "export.yaml:" in str(caught.value) and ".scene.screen" in str(caught.value)
 
 
 # Text an organiser might write: YAML look-alikes, quotes, colons, hashes, leading dashes,
