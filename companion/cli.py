@@ -1,11 +1,13 @@
-"""`companion demo | serve | import FILE | links | migrate | organiser add EMAIL` — the
-command-line entry point."""
+"""`companion demo | serve | import FILE | links | migrate | retention run | organiser add
+EMAIL` — the command-line entry point."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
+import time
 from collections.abc import Collection
 from importlib import resources
 from pathlib import Path
@@ -13,10 +15,12 @@ from pathlib import Path
 from companion.backends import StoreURLError, open_store
 from companion.backends.base import StoreUnavailable
 from companion.backends.memory import MemoryBus
+from companion.backends.sqlite import SQLiteStore
 from companion.migrate import MigrationError, MigrationReport, migrate
 from companion.programme_file import ProgrammeError, parse_programme
 from companion.runtime import run_server, store_url
 from companion.services.organisers import AccountError, OrganiserService
+from companion.services.retention import Retention, describe
 from companion.services.sessions import SessionService
 from companion.settings import Settings, load_settings
 
@@ -48,6 +52,35 @@ async def load_service(settings: Settings) -> SessionService:
         service = SessionService(store, MemoryBus())
         await service.load()
         return service
+    finally:
+        await store.close()
+
+
+async def run_retention(settings: Settings, dry_run: bool, today: dt.date | None) -> int:
+    """`companion retention run`: print, per session, what is (or would be) deleted."""
+    store = open_store(store_url(settings))
+    await store.open()
+    try:
+        if not dry_run and isinstance(store, SQLiteStore) and not store.hold(exclusive=True):
+            print(
+                "error: a server is running on this database and keeps its sessions in "
+                "memory; it deletes on time by itself once a day. Stop it to run this now, "
+                "or add --dry-run to see what is due.",
+                file=sys.stderr,
+            )
+            return 2
+        service = SessionService(store, MemoryBus())
+        await service.load()
+        clock = time.time
+        if today is not None:
+            noon = dt.datetime.combine(today, dt.time(12)).timestamp()
+            clock = lambda: noon  # noqa: E731
+        found = await Retention(service, settings.retention_days, clock).run(dry_run)
+        for due in found:
+            print(describe(due, dry_run))
+        what = "would be cleared" if dry_run else "cleared"
+        print(f"{len(found)} sessions {what} of personal data")
+        return 0
     finally:
         await store.close()
 
@@ -148,6 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     mig.add_argument(
         "--to", dest="target", required=True, help="redis://HOST:PORT/DB or sqlite:///FILE"
     )
+    ret = sub.add_parser("retention", help="delete personal data whose time is up")
+    ret_sub = ret.add_subparsers(dest="action", required=True)
+    ret_run = ret_sub.add_parser(
+        "run", help="delete the personal data of every session past its retention period"
+    )
+    ret_run.add_argument("--dry-run", action="store_true", help="only print what would be deleted")
+    ret_run.add_argument(
+        "--today", type=dt.date.fromisoformat, help="count the periods as if today were YYYY-MM-DD"
+    )
     org = sub.add_parser("organiser", help="organiser accounts")
     org_sub = org.add_subparsers(dest="action", required=True)
     org_add = org_sub.add_parser(
@@ -176,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"copied {report.sessions} sessions and {report.events} events")
             print(f"copied {report.organisers} organiser accounts with memberships and audit")
             return 0
+        if args.command == "retention":
+            return asyncio.run(run_retention(settings, args.dry_run, args.today))
         if args.command == "organiser":
             try:
                 link = asyncio.run(

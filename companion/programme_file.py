@@ -85,7 +85,16 @@ from companion.domain.scene import Scene, ScreenMode, StreamSource
 _NULL_TAG = "tag:yaml.org,2002:null"
 
 _ROOT_KEYS = ("networks",)
-_NETWORK_KEYS = ("id", "title", "description", "audience", "moderator", "contact", "seasons")
+_NETWORK_KEYS = (
+    "id",
+    "title",
+    "description",
+    "audience",
+    "moderator",
+    "contact",
+    "retention_days",
+    "seasons",
+)
 _SEASON_KEYS = ("id", "title", "events")
 _EVENT_KEYS = (
     "id",
@@ -353,6 +362,9 @@ class _Parser:
             audience=self.text(m, "audience", rules.MAX_TEXT),
             moderator=self.optional_speaker(m, "moderator"),
             contact=self.text(m, "contact", rules.MAX_NAME),
+            retention_days=self.rule(
+                m, "retention_days", rules.retention_days, "a whole number of days"
+            ),
             seasons=tuple(
                 self.season(child, child_path, season_ids)
                 for child, child_path in self.sequence(m, "seasons")

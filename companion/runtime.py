@@ -15,7 +15,7 @@ from companion.app import create_app
 from companion.backends import open_store
 from companion.backends.base import Store, Tail
 from companion.backends.memory import MemoryBus
-from companion.backends.sqlite import sqlite_url
+from companion.backends.sqlite import SQLiteStore, sqlite_url
 from companion.collector import Collector, settle_heap
 from companion.domain.word_filter import WordFilter
 from companion.fd_budget import (
@@ -30,6 +30,7 @@ from companion.realtime.hub import Hub
 from companion.realtime.presence_sync import PresenceSync
 from companion.realtime.server import RealtimeServer
 from companion.services.programme import ProgrammeService
+from companion.services.retention import Retention, RetentionSchedule
 from companion.services.sessions import SessionService
 from companion.settings import Settings
 from companion.web.http_protocol import guarded_http_protocol
@@ -53,9 +54,12 @@ class Core:
     tail: Tail | None = None
     programme: ProgrammeService | None = None
     presence: PresenceSync | None = None
+    retention: RetentionSchedule | None = None
 
     async def close(self) -> None:
         """Stop realtime, fan-out and the store, in that order."""
+        if self.retention is not None:
+            await self.retention.stop()
         if self.programme is not None:
             await self.programme.stop_watching()
         if self.presence is not None:
@@ -71,6 +75,9 @@ async def start_core(settings: Settings) -> Core:
     """Open the store, rebuild every session and start the realtime endpoint."""
     store = open_store(store_url(settings))
     await store.open()
+    if isinstance(store, SQLiteStore):
+        # Tells `companion retention run` that a server keeps this file's logs in memory.
+        store.hold(exclusive=False)
     bus = MemoryBus()
     service = SessionService(store, bus, word_filter=WordFilter.from_setting(settings.word_filter))
     hub = Hub(settings.coalesce_ms / 1000, settings.send_buffer_limit, settings.replay_events)
@@ -109,7 +116,9 @@ async def start_core(settings: Settings) -> Core:
         presence = PresenceSync(hub, board, realtime.admission.take_unshared)
         presence.start()
     await realtime.start(settings.host, settings.ws_port)
-    return Core(store, service, hub, realtime, tail, programme, presence)
+    schedule = RetentionSchedule(Retention(service, settings.retention_days))
+    schedule.start()
+    return Core(store, service, hub, realtime, tail, programme, presence, schedule)
 
 
 def http_connection_cap(settings: Settings, open_files: int) -> AddressCap:

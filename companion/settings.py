@@ -61,6 +61,9 @@ class Settings:
     # Minutes an audience may wait with no question answered before the console nudges
     # (issue 19); 0 switches the nudge off.
     fairness_nudge_minutes: int = 20
+    # Days after a meeting its sessions' personal data is deleted (0: never by itself);
+    # a network may set its own (companion.services.retention).
+    retention_days: int = 90
     replay_events: int = 5000
     token_days: int = 30
     redis_url: str = ""
@@ -153,6 +156,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         votes_per_second=_int(env, "COMPANION_VOTES_PER_SECOND", defaults.votes_per_second),
         coalesce_ms=_int(env, "COMPANION_COALESCE_MS", defaults.coalesce_ms),
         keepalive_seconds=_float(env, "COMPANION_KEEPALIVE_SECONDS", defaults.keepalive_seconds),
+        retention_days=_int(env, "COMPANION_RETENTION_DAYS", defaults.retention_days),
         fairness_nudge_minutes=_int(
             env, "COMPANION_FAIRNESS_NUDGE_MINUTES", defaults.fairness_nudge_minutes
         ),

@@ -44,6 +44,9 @@ class ServerProcess:
             COMPANION_PORT=str(self.port),
             COMPANION_WS_PORT=str(self.ws_port),
             COMPANION_SECRET_KEY="test-secret-key-not-for-production",
+            # The demo's meetings are in 2020, long past any retention period: a server
+            # would delete their personal data at start. Tests of retention set a period.
+            COMPANION_RETENTION_DAYS="0",
             PYTHONUNBUFFERED="1",
         )
         env.update(self.extra_env)

@@ -382,3 +382,25 @@ async def test_a_shared_store_has_a_presence_board_and_a_lone_one_none(store) ->
     share = PresenceShare(SID, True, {"p1": "r1", "p2": "m2"}, 1, 0, 0)
     (merged,) = await board.share([share])
     assert (merged.room, merged.remote, merged.moderators, merged.leader) == (1, 1, 1, True)
+
+
+async def test_replace_log_rewrites_in_place_only_if_the_log_still_ends_there(store) -> None:
+    """A log is replaced whole with the same seqs and one new event after them, or not at
+    all when another writer appended first; appends then go on after the new event, and
+    what was replaced is not loaded again."""
+    await store.append([ev(1, name="Anna Andersson"), ev(2, name="Anna Andersson")])
+    scrubbed = [ev(1, name=None), ev(2, name=None), ev(3, "session.scrubbed", scope="all")]
+    with pytest.raises(SeqConflict) as refused:
+        await store.replace_log(scrubbed, expected_last=1)
+    assert refused.value.last_seq == 2
+    assert [e.data["name"] for e in await store.load_events(SID)] == ["Anna Andersson"] * 2
+    await store.replace_log(scrubbed, expected_last=2)
+    await store.append([ev(4)])
+    loaded = await store.load_events(SID)
+    assert [e.seq for e in loaded] == [1, 2, 3, 4]
+    assert [e.data.get("name") for e in loaded[:2]] == [None, None]
+    assert loaded[:3] == scrubbed
+    assert [e.seq for e in await store.load_events(SID, 2)] == [3, 4]
+    with pytest.raises(SeqConflict):
+        await store.append([ev(4)])
+    await store.compact()

@@ -157,6 +157,16 @@ class Store(Protocol):
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         """A session's events with seq > after_seq, in order."""
 
+    async def replace_log(self, events: list[Event], expected_last: int) -> None:
+        """Replace one session's whole log by `events` — the same seqs rewritten, and one
+        or more new events after `expected_last` — if the stored log still ends at
+        `expected_last`; atomically, else SeqConflict and nothing changed. What it
+        replaced is gone from the store, not kept beside it (companion.domain.retention)."""
+
+    async def compact(self) -> None:
+        """Make the store drop from its files what `replace_log` replaced, where it
+        keeps such history (Redis's append-only file)."""
+
     # -- organisers (companion.services.organisers) ----------------------------------------
     async def add_organiser(self, organiser: Organiser) -> bool:
         """Create an account; False (and nothing stored) when the email is taken."""
@@ -209,6 +219,10 @@ class Store(Protocol):
     async def renew_lease(self, name: str, owner: str, ttl: float) -> None:
         """Hold the lease `name` for `owner` for `ttl` more seconds (taking it if free).
         A process proves it is alive by renewing; its leases lapse when it dies."""
+
+    async def claim(self, name: str, owner: str, ttl: float) -> bool:
+        """Take `name` for `ttl` seconds if nobody holds it; True for the one caller of
+        several (in any process) that got it. A claim is not renewed: it lapses."""
 
     async def lease_owner(self, name: str) -> str | None:
         """Who holds the lease `name` now; None when nobody renewed it in time."""

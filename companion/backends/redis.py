@@ -117,6 +117,26 @@ redis.call('SET', KEYS[1], seq + n - 1)
 return {seq + n - 1, now[1], now[2]}
 """
 
+# KEYS: seq key, stream key. ARGV: the seq the log must end at, then (seq, type, data, at)
+# per event of the new log. The stream is replaced whole, with the same entry ids, so a
+# tail that has read up to an id goes on after it; the seq key ends at the last event.
+REPLACE_LOG = """
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if last ~= tonumber(ARGV[1]) then
+  return redis.error_reply('SEQ ' .. last)
+end
+local now = redis.call('TIME')
+local ran = now[1] .. '.' .. string.format('%06d', tonumber(now[2]))
+redis.call('DEL', KEYS[2])
+local n = (#ARGV - 1) / 4
+for i = 0, n - 1 do
+  redis.call('XADD', KEYS[2], ARGV[2 + i * 4] .. '-0',
+    't', ARGV[3 + i * 4], 'd', ARGV[4 + i * 4], 'a', ARGV[5 + i * 4], 'r', ran)
+end
+redis.call('SET', KEYS[1], ARGV[2 + (n - 1) * 4])
+return n
+"""
+
 
 def _seq_key(session_id: str) -> str:
     return f"{PREFIX}seq:{session_id}"
@@ -200,6 +220,7 @@ class RedisStore:
         self._append: Any = None
         self._update_access: Any = None
         self._save_programme: Any = None
+        self._replace_log: Any = None
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -222,6 +243,7 @@ class RedisStore:
         self._add_organiser = self.redis.register_script(ADD_ORGANISER)
         self._count_failure = self.redis.register_script(COUNT_FAILURE)
         self._save_programme = self.redis.register_script(SAVE_PROGRAMME)
+        self._replace_log = self.redis.register_script(REPLACE_LOG)
         await self._call(self.redis.ping())
 
     async def close(self) -> None:
@@ -331,6 +353,27 @@ class RedisStore:
             self._append(keys=[_seq_key(session_id), _stream_key(session_id)], args=args)
         )
         self.clock.observe(reply[1], reply[2])
+
+    async def replace_log(self, events: list[Event], expected_last: int) -> None:
+        """Replace a session's whole stream by `events` (same seqs, a new one at the end)
+        if it still ends at `expected_last`, atomically (one script); SeqConflict if not.
+
+        Redis's append-only file keeps the replaced entries until it is rewritten:
+        `compact` asks for that."""
+        session_id = events[0].session_id
+        args: list[Any] = [expected_last]
+        for e in events:
+            args += [e.seq, e.type, json.dumps(e.data, ensure_ascii=False), repr(e.at)]
+        await self._call(
+            self._replace_log(keys=[_seq_key(session_id), _stream_key(session_id)], args=args)
+        )
+
+    async def compact(self) -> None:
+        """Rewrite the append-only file, so replaced log entries leave the disk too."""
+        try:
+            await self._call(self._client().bgrewriteaof())
+        except StoreUnavailable as exc:  # e.g. a rewrite already under way: it covers ours
+            log.info("Redis did not start an AOF rewrite: %s", exc)
 
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         """A session's events after `after_seq`, in order."""
@@ -447,6 +490,13 @@ class RedisStore:
         await self._call(
             self._client().set(f"{PREFIX}lease:{name}", owner, px=max(1, int(ttl * 1000)))
         )
+
+    async def claim(self, name: str, owner: str, ttl: float) -> bool:
+        """SET NX: of several processes claiming at once, exactly one gets it."""
+        taken = await self._call(
+            self._client().set(f"{PREFIX}claim:{name}", owner, px=max(1, int(ttl * 1000)), nx=True)
+        )
+        return bool(taken)
 
     async def lease_owner(self, name: str) -> str | None:
         """The owner, while the key lives."""

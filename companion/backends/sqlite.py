@@ -8,7 +8,9 @@ costs a few commits, not one each, and every caller still waits for its own comm
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -143,6 +145,7 @@ class SQLiteStore:
         # Leases in memory: only this process uses the file (not `shared`), so they only
         # need to outlive nothing but this process.
         self._leases: dict[str, tuple[str, float]] = {}
+        self._holder: int | None = None  # the open lock file of `hold`
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -159,6 +162,22 @@ class SQLiteStore:
             return cls(path, synchronous)
         except ValueError as exc:
             raise StoreURLError(f"SQLite store URL: {exc}.") from None
+
+    def hold(self, exclusive: bool) -> bool:
+        """Hold the file beside the database (`FILE.serving`): shared by each serving
+        process, exclusive for a command that rewrites logs under them (`companion
+        retention run`), which must not run while a server keeps the logs in memory.
+        False when another process holds it the other way; released by `close`."""
+        if self.path == ":memory:":
+            return True
+        fd = os.open(self.path + ".serving", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._holder = fd
+        return True
 
     def tail(self) -> None:
         """Nobody else appends to this file: nothing to follow."""
@@ -179,10 +198,12 @@ class SQLiteStore:
     async def close(self) -> None:
         """Finish queued work and stop the writer thread."""
         thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._jobs.put(_STOP)
-        await asyncio.to_thread(thread.join)
+        if thread is not None:
+            self._jobs.put(_STOP)
+            await asyncio.to_thread(thread.join)
+        if self._holder is not None:
+            os.close(self._holder)  # releases the lock
+            self._holder = None
 
     async def save_programme(self, data: dict[str, Any], access: list[SessionAccess]) -> None:
         """Replace the programme and add secrets for sessions that have none, in one commit."""
@@ -234,6 +255,15 @@ class SQLiteStore:
         """Store events; returns after their transaction committed. A job the writer
         reaches after its `deadline` (a `time.monotonic()` instant) is refused: TooLate."""
         await self._submit("append", events, deadline)
+
+    async def replace_log(self, events: list[Event], expected_last: int) -> None:
+        """Replace a session's whole log by `events` (same seqs, a new one at the end) if
+        the stored log still ends at `expected_last`, in one transaction; the old rows are
+        overwritten on disk (secure_delete) and the WAL is emptied into the file."""
+        await self._submit("replace_log", (events, expected_last))
+
+    async def compact(self) -> None:
+        """Nothing to do: `replace_log` leaves no replaced row on disk."""
 
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         """A session's events after `after_seq`, in order."""
@@ -366,6 +396,13 @@ class SQLiteStore:
         """Hold the lease for `ttl` more seconds (in this process's memory)."""
         self._leases[name] = (owner, time.monotonic() + ttl)
 
+    async def claim(self, name: str, owner: str, ttl: float) -> bool:
+        """Take the claim if it is free (in this process's memory, like leases)."""
+        if await self.lease_owner(name) is not None:
+            return False
+        self._leases[name] = (owner, time.monotonic() + ttl)
+        return True
+
     async def lease_owner(self, name: str) -> str | None:
         """The owner until its lease runs out."""
         owner, until = self._leases.get(name, ("", 0.0))
@@ -429,11 +466,12 @@ class SQLiteStore:
             "programme": self._save_programme,
             "programme_read": self._read_programme,
             "query": lambda d, a: d.execute(a[0], a[1]).fetchall(),
+            "replace_log": self._replace_log,
         }
         error: BaseException | None
         try:
             result, error = handlers[job.kind](db, job.args), None
-        except VersionConflict as exc:
+        except (VersionConflict, SeqConflict) as exc:
             result, error = None, exc
         except Exception as exc:  # the writer thread must survive anything one job does
             result, error = None, StoreUnavailable(f"SQLite: {exc}")
@@ -517,6 +555,32 @@ class SQLiteStore:
                 errors[id(job)] = StoreUnavailable(f"SQLite: {exc}")
         return errors
 
+    def _replace_log(self, db: sqlite3.Connection, args: tuple[list[Event], int]) -> None:
+        events, expected_last = args
+        session_id = events[0].session_id
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            last = self._max_seq(db, session_id)
+            if last != expected_last:
+                raise SeqConflict(last)
+            db.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            db.executemany(
+                "INSERT INTO events (session_id, seq, type, data, at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (e.session_id, e.seq, e.type, json.dumps(e.data, ensure_ascii=False), e.at)
+                    for e in events
+                ],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        self._last_seq[session_id] = events[-1].seq
+        # The replaced rows were zeroed in the pages (secure_delete); the WAL still holds
+        # them until it is written back, so write it back and empty it now.
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     @staticmethod
     def _max_seq(db: sqlite3.Connection, session_id: str) -> int:
         row = db.execute(
@@ -527,6 +591,8 @@ class SQLiteStore:
     def _init(self, db: sqlite3.Connection, _: Any) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(f"PRAGMA synchronous={self.synchronous}")
+        # Deleted rows are overwritten, not left in free pages: retention deletes for real.
+        db.execute("PRAGMA secure_delete=ON")
         db.executescript(SCHEMA)
 
     @staticmethod

@@ -56,6 +56,11 @@ QUESTION_ANSWERED = "question.answered"
 # The asker of a question is muted for the session: data is the question id only, so the
 # event names nobody; the board resolves the author on the server.
 ASKER_HIDDEN = "question.asker_hidden"
+# The asker took their own question back: hidden for everyone; data: id.
+QUESTION_WITHDRAWN = "question.withdrawn"
+# The asker removed their name from their question; data: id. The name is also scrubbed
+# from the stored `question.asked` event (companion.domain.retention).
+QUESTION_UNNAMED = "question.unnamed"
 VOTE_CAST = "vote.cast"
 VOTE_WITHDRAWN = "vote.withdrawn"
 # A move of the agenda; data: item_id and, since scenes, `scene`: what the move applied
@@ -89,5 +94,8 @@ STREAM_STARTED = "stream.started"  # a publisher went live; data: source
 STREAM_STOPPED = "stream.stopped"  # the publisher went away; data: reason
 STAGE_MESSAGE_SENT = "stage.sent"  # a message on the stage monitor; data: id, text
 STAGE_MESSAGE_DISMISSED = "stage.dismissed"  # data: id
+# The session's log before this event was rewritten without personal data; data: scope,
+# "all" (retention) or "participant" (a device forgotten). Never sent to clients.
+SESSION_SCRUBBED = "session.scrubbed"
 
 VOTE_TYPES = frozenset({VOTE_CAST, VOTE_WITHDRAWN})

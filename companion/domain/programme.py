@@ -116,6 +116,9 @@ class Network:
     moderator: Speaker | None = None
     contact: str = ""
     seasons: tuple[Season, ...] = ()
+    # Days after each meeting its sessions' personal data is deleted (None: the
+    # installation's COMPANION_RETENTION_DAYS; 0: kept until deleted by hand).
+    retention_days: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

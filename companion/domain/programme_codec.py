@@ -106,7 +106,7 @@ def _speaker_from_data(d: dict[str, Any] | None) -> Speaker | None:
 
 
 def _network_to_data(n: Network) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "id": n.id,
         "title": n.title,
         "description": n.description,
@@ -118,6 +118,9 @@ def _network_to_data(n: Network) -> dict[str, Any]:
             for s in n.seasons
         ],
     }
+    if n.retention_days is not None:  # absent: the installation's period
+        data["retention_days"] = n.retention_days
+    return data
 
 
 def _network_from_data(d: dict[str, Any]) -> Network:
@@ -128,6 +131,7 @@ def _network_from_data(d: dict[str, Any]) -> Network:
         audience=d.get("audience", ""),
         moderator=_speaker_from_data(d.get("moderator")),
         contact=d.get("contact", ""),
+        retention_days=d.get("retention_days"),
         seasons=tuple(
             Season(
                 id=s["id"],

@@ -144,6 +144,24 @@ def poll_id(value: str | None) -> int | None:
     return int(stripped)
 
 
+MAX_RETENTION_DAYS = 3650
+
+
+def retention_days(value: str | None) -> int | None:
+    """Days a network keeps personal data after a meeting (0: until deleted by hand), or
+    None when blank (the installation's period)."""
+    stripped = (value or "").strip()
+    if not stripped:
+        return None
+    if not stripped.isascii() or not stripped.isdigit() or int(stripped) > MAX_RETENTION_DAYS:
+        raise RuleError(
+            "invalid_retention_days",
+            f"expected a whole number of days from 0 to {MAX_RETENTION_DAYS}, got {stripped!r}",
+            value=stripped,
+        )
+    return int(stripped)
+
+
 def choice(value: str | None, enum: type[_E], default: _E | None = None) -> _E:
     """One of an enum's values; blank gives `default` (required when there is none)."""
     stripped = (value or "").strip()

@@ -56,6 +56,7 @@ class Question:
     # Asked by a muted asker: hidden on arrival and kept from moderators, screens and
     # reports, since showing it would link it to the question its asker was muted for.
     withheld: bool = False
+    withdrawn: bool = False  # taken back by its asker: hidden, and no moderator republishes it
 
     @property
     def votes(self) -> int:
@@ -133,6 +134,20 @@ class QuestionBoard:
         """Every question except those withheld from a muted asker."""
         return [q for q in self.questions.values() if not q.withheld]
 
+    def asked_by(self, participant: str) -> list[Question]:
+        """The questions this participant asked (their own data, withheld ones included)."""
+        return [q for q in self.questions.values() if q.author == participant]
+
+    def _own(self, question_id: Any, participant: str) -> Question:
+        # Another participant's question answers exactly as a missing one, so nobody can
+        # probe which questions are whose.
+        if not isinstance(question_id, int) or isinstance(question_id, bool):
+            raise NotFound("No such question.")
+        question = self.questions.get(question_id)
+        if question is None or question.author != participant:
+            raise NotFound(f"You have no question {question_id}.")
+        return question
+
     def voted_by(self, participant: str) -> list[int]:
         """Ids of the questions this participant currently backs."""
         return [q.id for q in self.questions.values() if participant in q.voters]
@@ -182,9 +197,28 @@ class QuestionBoard:
             data["where"] = where
         return ev.Draft(ev.VOTE_CAST, data)
 
+    def unname(self, question_id: Any, participant: str) -> ev.Draft:
+        """The asker removes their name from their own question."""
+        question = self._own(question_id, participant)
+        if question.name is None:
+            raise InvalidState("The question has no name.", code="no_name")
+        return ev.Draft(ev.QUESTION_UNNAMED, {"id": question.id})
+
+    def withdraw(self, question_id: Any, participant: str) -> ev.Draft:
+        """The asker takes their own question back: it is hidden for everyone."""
+        question = self._own(question_id, participant)
+        if question.withdrawn:
+            raise InvalidState("The question is already withdrawn.", code="question_withdrawn")
+        if question.status == QuestionStatus.MERGED:
+            raise InvalidState("A merged question cannot be withdrawn.", code="question_merged")
+        return ev.Draft(ev.QUESTION_WITHDRAWN, {"id": question.id})
+
     def approve(self, question_id: Any) -> ev.Draft:
-        """Publish a pending or hidden question, or reopen an answered one."""
+        """Publish a pending or hidden question, or reopen an answered one (never one its
+        asker withdrew)."""
         question = self.get(question_id)
+        if question.withdrawn:
+            raise InvalidState("The asker withdrew this question.", code="question_withdrawn")
         self._require(
             question, {QuestionStatus.PENDING, QuestionStatus.HIDDEN, QuestionStatus.ANSWERED}
         )
@@ -273,7 +307,8 @@ class QuestionBoard:
                 item_id=d["item_id"],
                 asked_at=event.at,
                 status=QuestionStatus(d["status"]),
-                withheld=d["author"] in self._muted,
+                # Explicit once the log is scrubbed (the author is then no longer the asker).
+                withheld=d.get("withheld", False) or d["author"] in self._muted,
             )
             self.questions[question.id] = question
             self.audience_of[question.author] = question.where
@@ -296,6 +331,11 @@ class QuestionBoard:
             case ev.ASKER_HIDDEN:
                 self._set_status(question, QuestionStatus.HIDDEN)
                 self._muted.add(question.author)
+            case ev.QUESTION_WITHDRAWN:
+                self._set_status(question, QuestionStatus.HIDDEN)
+                question.withdrawn = True
+            case ev.QUESTION_UNNAMED:
+                question.name = None
             case ev.QUESTION_EDITED:
                 question.text = d["text"]
                 question.edited = True

@@ -38,6 +38,9 @@ class Applied:
     attendance: bool = False
     stage: bool = False
     show: bool = False
+    # The log before this event was rewritten (companion.domain.retention): what was sent
+    # and kept for replay before it may hold what is gone.
+    reset: bool = False
 
 
 class SessionState:
@@ -204,6 +207,8 @@ class SessionState:
         if kind == "attendance":
             self.attendance.apply(event)
             return Applied(event, attendance=True)
+        if event.type == ev.SESSION_SCRUBBED:
+            return Applied(event, reset=True)
         if event.type == ev.PREMODERATION_SET:
             self.premoderation = bool(event.data["on"])
             return Applied(event, settings=True)

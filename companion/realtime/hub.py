@@ -41,6 +41,7 @@ PING_FRAME = b"\x89\x00"  # an unmasked ping frame without payload, the same for
 # time per ping; an unasked `pong` to a room quiet for this long costs one write instead.
 HEARTBEAT_SECONDS = 2.5
 HEARTBEAT = encode({"type": "pong"})
+RESYNC_CLOSE_CODE = 1012  # "service restart": the client reconnects and resumes
 # Requested kernel send buffer of a joined connection; Linux doubles it for bookkeeping.
 KERNEL_SEND_BUFFER = 128 * 1024
 CUT_GRACE = 2.0  # seconds a client over the send-buffer limit has to take its close frame
@@ -226,6 +227,15 @@ class Hub:
         delivery = room.delivery
         if change.seq <= delivery.accepted_seq:
             return  # already delivered
+        if change.reset and change.seq > delivery.accepted_seq + 1:
+            # The log was rewritten while this process lagged behind it: the changes before
+            # the rewrite will not come (memory was folded again from the new log), so
+            # every client of the room reconnects and gets a snapshot.
+            for seq in [s for s in delivery.waiting if s < change.seq]:
+                del delivery.waiting[seq]
+            delivery.accepted_seq = change.seq - 1
+            for ws in [*room.public, *room.moderators]:
+                self._resync(ws)
         delivery.waiting[change.seq] = change
         while (nxt := delivery.waiting.pop(delivery.accepted_seq + 1, None)) is not None:
             self._accept(room, nxt)
@@ -239,6 +249,10 @@ class Hub:
             return
         self._flush_counts(room)  # earlier coalesced changes go first: seq order holds
         seq = change.seq
+        if change.reset:
+            # The log was rewritten without personal data: nothing sent before is replayed
+            # (a client resuming from before this change gets a snapshot instead).
+            delivery.ring.clear()
         public = encode(change.public, seq=seq) if change.public is not None else None
         moderator = encode(change.moderator, seq=seq) if change.moderator is not None else None
         delivery.ring.append(_Entry(seq, public, moderator, None))
@@ -396,6 +410,11 @@ class Hub:
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
         loop.call_later(self.cut_grace, self._abort, ws)
+
+    def _resync(self, ws: ServerConnection) -> None:
+        task = asyncio.get_running_loop().create_task(ws.close(RESYNC_CLOSE_CODE, "reconnect"))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
 
     def _abort(self, ws: ServerConnection) -> None:
         transport = ws.transport

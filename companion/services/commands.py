@@ -107,6 +107,27 @@ async def _answer(service: SessionService, who: Caller, m: Message) -> Ack:
     return {"poll": outcome.event.data["id"], "answer": outcome.event.data["answer"]}
 
 
+async def _my_data(service: SessionService, who: Caller, m: Message) -> Ack:
+    return {"data": service.my_data(who.session_id, who.participant or "")}
+
+
+async def _withdraw(service: SessionService, who: Caller, m: Message) -> Ack:
+    outcome = await service.withdraw(
+        who.session_id, who.participant or "", m.get("question"), m.get("key")
+    )
+    return {"question": outcome.event.data["id"]}
+
+
+async def _unname(service: SessionService, who: Caller, m: Message) -> Ack:
+    outcome = await service.unname(who.session_id, who.participant or "", m.get("question"))
+    return {"question": outcome.event.data["id"]}
+
+
+async def _forget(service: SessionService, who: Caller, m: Message) -> Ack:
+    removed = await service.forget(who.session_id, who.participant or "")
+    return {"questions": removed.questions, "votes": removed.votes, "answers": removed.answers}
+
+
 async def _rotate_key(service: SessionService, who: Caller, m: Message) -> Ack:
     return {"moderator_token": await service.rotate_moderator_token(who.session_id)}
 
@@ -138,6 +159,18 @@ TABLE = (
     Command("ask", PARTICIPANT, _ask, ("question", "status"), Bucket.QUESTIONS),
     Command("vote", PARTICIPANT, _vote, ("question", "voted", "votes"), Bucket.VOTES),
     Command("poll.answer", PARTICIPANT, _answer, ("poll", "answer"), Bucket.ANSWERS),
+    # The participant's own data ("Mina uppgifter"): see it, withdraw or unname a question,
+    # forget this device. Log rewrites are costly, so they spend the questions bucket.
+    Command("me.data", PARTICIPANT, _my_data, ("data",), Bucket.VOTES),
+    Command("question.withdraw", PARTICIPANT, _withdraw, ("question",), Bucket.QUESTIONS),
+    Command("question.unname", PARTICIPANT, _unname, ("question",), Bucket.QUESTIONS),
+    Command(
+        "participant.forget",
+        PARTICIPANT,
+        _forget,
+        ("questions", "votes", "answers"),
+        Bucket.QUESTIONS,
+    ),
     moderator_action("question.approve", lambda s, m: s.board.approve(m.get("question"))),
     moderator_action("question.hide", lambda s, m: s.board.hide(m.get("question"))),
     moderator_action("question.hide_asker", lambda s, m: s.board.hide_asker(m.get("question"))),

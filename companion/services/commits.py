@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from companion.backends.base import SeqConflict, StoreUnavailable
 from companion.domain import events as ev
@@ -39,6 +39,10 @@ ANSWER_SECONDS = 1.6
 FENCE_SECONDS = 0.8
 
 Decide = Callable[[SessionState], ev.Draft]
+Rewrite = Callable[[list[ev.Event]], list[ev.Event]]
+# An event whose rewrite leaves memory behind the log: every process rebuilds the session
+# from the rewritten log (the event says whose data went only in the log itself).
+REBUILDS = frozenset({ev.SESSION_SCRUBBED})
 
 
 class StoreError(DomainError):
@@ -69,6 +73,34 @@ class CommitStrategy(Protocol):
     def on_remote_event(self, event: ev.Event) -> None:
         """An event another process committed (seen on the shared log's tail)."""
 
+    async def rewrite(self, session_id: str, decide: Decide, rewrite: Rewrite) -> Outcome:
+        """Commit the decided event together with a rewrite of the session's stored log
+        (`Store.replace_log`): both are stored, or neither."""
+
+
+async def _replace(
+    service: SessionService, state: SessionState, event: ev.Event, rewrite: Rewrite
+) -> None:
+    """Store `rewrite(log) + [event]` if the stored log ends where `state` does."""
+    old = await service.store.load_events(state.session.id)
+    if (old[-1].seq if old else 0) != state.seq:
+        raise SeqConflict(old[-1].seq if old else 0)
+    new = rewrite(old)
+    if [e.seq for e in new] != [e.seq for e in old]:
+        raise ValueError("a rewrite must keep every event and its seq")
+    await service.store.replace_log([*new, event], state.seq)
+
+
+async def _after_replace(service: SessionService, state: SessionState, event: ev.Event) -> Change:
+    """Bring memory to the rewritten log: fold the event, or rebuild the session."""
+    if event.type not in REBUILDS:
+        change = service.fold(state, event)
+    else:
+        service.states[event.session_id] = await service.rebuild(event.session_id, upto=event.seq)
+        change = Change(event.session_id, event.seq, None, None, reset=True)
+    service.committed(event, change)
+    return change
+
 
 class ApplyThenAppend:
     """The embedded store's order: apply, append, and rebuild the session if that fails."""
@@ -77,10 +109,13 @@ class ApplyThenAppend:
         self.service = service
         self.broken: set[str] = set()  # sessions whose memory may be ahead of the store
         self._locks: dict[str, asyncio.Lock] = {}
+        self._rewriting: dict[str, asyncio.Event] = {}  # set when the rewrite is done
 
     async def commit(self, session_id: str, decide: Decide, key: str | None = None) -> Outcome:
         """Decide, apply, append; publish once the store has it."""
         service = self.service
+        while (rewriting := self._rewriting.get(session_id)) is not None:
+            await rewriting.wait()  # decided against the rewritten log, not the old one
         if session_id in self.broken:
             await self._recover(session_id)
             if session_id in self.broken:
@@ -102,6 +137,26 @@ class ApplyThenAppend:
 
     def on_remote_event(self, event: ev.Event) -> None:
         """Nobody else appends to an embedded store: nothing to follow."""
+
+    async def rewrite(self, session_id: str, decide: Decide, rewrite: Rewrite) -> Outcome:
+        """Hold the session's new commands, let the appends under way land (the store runs
+        jobs in order), then rewrite the log and append the event in one transaction."""
+        service = self.service
+        while (rewriting := self._rewriting.get(session_id)) is not None:
+            await rewriting.wait()
+        state = service.state(session_id)
+        done = self._rewriting[session_id] = asyncio.Event()
+        try:
+            event = service.next_event(state, decide(state), None)
+            try:
+                await _replace(service, state, event, rewrite)
+            except (StoreUnavailable, OSError) as exc:
+                log.error("could not rewrite the log of %s: %s", session_id, exc)
+                raise _unsaved() from exc
+            return Outcome(event, await _after_replace(service, state, event))
+        finally:
+            del self._rewriting[session_id]
+            done.set()
 
     async def _recover(self, session_id: str, failed_state: SessionState | None = None) -> None:
         # Later commands may already have applied on top of the failed one; one lock keeps
@@ -132,6 +187,7 @@ class AppendThenApply:
         self._locks: dict[str, asyncio.Lock] = {}
         self._recent: dict[str, dict[int, Change]] = {}  # seq -> change, to answer our own
         self._tasks: set[asyncio.Task[None]] = set()
+        self._rebuilt: dict[str, int] = {}  # session id -> seq of the last rewrite folded
 
     async def commit(self, session_id: str, decide: Decide, key: str | None = None) -> Outcome:
         """Decide against the latest state, append, then apply and publish: answered within
@@ -192,22 +248,72 @@ class AppendThenApply:
         self.service.committed(event, change)
         return change
 
+    async def rewrite(self, session_id: str, decide: Decide, rewrite: Rewrite) -> Outcome:
+        """Under the session's lock, rewrite the log and append the event if the log still
+        ends where this process's state does; else catch up and try again."""
+        service = self.service
+        async with self._locks.setdefault(session_id, asyncio.Lock()):
+            for _ in range(MAX_CONFLICTS):
+                state = service.state(session_id)
+                event = service.next_event(state, decide(state), None)
+                try:
+                    await _replace(service, state, event, rewrite)
+                except SeqConflict:
+                    await self._catch_up_or_fail(session_id)
+                    continue
+                except (StoreUnavailable, OSError) as exc:
+                    raise _unsaved() from exc
+                if event.type in REBUILDS:
+                    await self._fold_rewritten(session_id, event.seq)
+                    return Outcome(event, Change(session_id, event.seq, None, None, reset=True))
+                change = self.apply_committed(event) or self._recent[session_id][event.seq]
+                return Outcome(event, change)
+        raise StoreError("The session is too busy right now; please try again.", "busy")
+
     def on_remote_event(self, event: ev.Event) -> None:
         """Apply an event from the tail, or catch up from the log on a gap."""
         state = self.service.states.get(event.session_id)
         if state is None or event.seq <= state.seq:
             return
-        if event.seq == state.seq + 1:
+        if event.type in REBUILDS:
+            self._spawn(self._rebuild(event.session_id, event.seq))
+        elif event.seq == state.seq + 1:
             self.apply_committed(event)
         else:
-            task = asyncio.get_running_loop().create_task(self.catch_up(event.session_id))
-            self._tasks.add(task)  # held until done, so it is not collected mid-way
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self.catch_up(event.session_id))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)  # held until done, so it is not collected mid-way
+        task.add_done_callback(self._tasks.discard)
+
+    async def _rebuild(self, session_id: str, seq: int) -> None:
+        """Another process rewrote the log (seen on the tail): fold it again."""
+        async with self._locks.setdefault(session_id, asyncio.Lock()):
+            if self._rebuilt.get(session_id, 0) >= seq:
+                return  # this process rewrote it, or rebuilt past it already
+            try:
+                await self._fold_rewritten(session_id, seq)
+            except (StoreUnavailable, OSError) as exc:
+                log.error("could not rebuild %s after its log was rewritten: %s", session_id, exc)
+
+    async def _fold_rewritten(self, session_id: str, seq: int) -> None:
+        # Memory is folded again from the rewritten log up to its event; clients get a
+        # reset at that seq (nothing kept for replay before it), then the events after it.
+        service = self.service
+        service.states[session_id] = await service.rebuild(session_id, upto=seq)
+        self._rebuilt[session_id] = seq
+        marker = ev.Event(session_id, seq, ev.SESSION_SCRUBBED, {}, service.clock())
+        service.committed(marker, Change(session_id, seq, None, None, reset=True))
+        await self.catch_up(session_id)
 
     async def catch_up(self, session_id: str) -> None:
         """Apply every event of the shared log that this process has not applied yet."""
         state = self.service.state(session_id)
         for event in await self.service.store.load_events(session_id, state.seq):
+            if event.type in REBUILDS and self._rebuilt.get(session_id, 0) < event.seq:
+                await self._fold_rewritten(session_id, event.seq)
+                return
             self.apply_committed(event)
 
     async def _catch_up_or_fail(self, session_id: str) -> None:

@@ -43,6 +43,9 @@ class Change:
     vote: tuple[int, int] | None = None
     tally: tuple[int, dict[str, Any], dict[str, Any]] | None = None
     revoke_moderators: bool = False  # the moderator key changed: close their connections
+    # The stored log before this change was rewritten without personal data (a name
+    # removed, a device forgotten, retention): drop what is kept for replay.
+    reset: bool = False
 
 
 def question_view(q: Question, moderator: bool) -> dict[str, Any]:
@@ -191,6 +194,8 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
     """The messages one applied event produces; `was_public` is taken before applying."""
     event = applied.event
     sid, seq = event.session_id, event.seq
+    if applied.reset:
+        return Change(sid, seq, None, None, reset=True)
     if event.type in ev.VOTE_TYPES:
         q = state.board.questions[event.data["id"]]
         return Change(sid, seq, None, None, vote=(q.id, q.votes))
@@ -252,7 +257,9 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
             if pub_views or removed
             else None
         )
-        return Change(sid, seq, public_questions, mod_questions)
+        # An asker's name removed: it is in the messages kept for replay too.
+        reset = event.type == ev.QUESTION_UNNAMED
+        return Change(sid, seq, public_questions, mod_questions, reset=reset)
     if applied.agenda:
         body = {"type": "agenda", "agenda": agenda_view(state.agenda)}
         return Change(sid, seq, body, body)

@@ -20,6 +20,7 @@ from typing import Any
 from companion.backends.base import Bus, Store, StoreUnavailable
 from companion.domain import access as access_rules
 from companion.domain import events as ev
+from companion.domain import retention
 from companion.domain.access import SessionAccess
 from companion.domain.errors import DomainError, NotFound
 from companion.domain.programme import AgendaItem, Programme
@@ -190,14 +191,17 @@ class SessionService:
         session_id: str,
         prime: Callable[[Change], None] | None = None,
         recent: int = RECENT_CHANGES,
+        upto: int | None = None,
     ) -> SessionState:
-        """A session's state folded from its whole stored log."""
+        """A session's state folded from its stored log (up to seq `upto`, else whole)."""
         found = self.programme.find_session(session_id)
         assert found is not None
         state = SessionState(found[3])
         access = self.access.get(session_id)
         state.join_code = access.join_code if access else None
         events = await self.store.load_events(session_id)
+        if upto is not None:
+            events = [e for e in events if e.seq <= upto]
         self.keys.forget(session_id)
         first_primed = len(events) - recent
         for i, event in enumerate(events):
@@ -308,6 +312,76 @@ class SessionService:
             return s.polls.answer(poll, participant, answer)
 
         return await self.execute(session_id, decide, request_key(participant, "poll.answer", key))
+
+    # -- the participant's own data (companion.domain.retention) -------------------------
+    def my_data(self, session_id: str, participant: str) -> dict[str, Any]:
+        """What this participant has sent in the session, as the session holds it now."""
+        state = self.state(session_id)
+        return {
+            "questions": [
+                {
+                    "id": q.id,
+                    "text": q.text,
+                    "name": q.name,
+                    "where": q.where,
+                    "status": q.status.value,
+                    "withdrawn": q.withdrawn,
+                    "asked_at": q.asked_at,
+                }
+                for q in state.board.asked_by(participant)
+            ],
+            "votes": state.board.voted_by(participant),
+            "answers": [
+                {"poll": poll, "answer": answer}
+                for poll, answer in state.polls.answers_of(participant).items()
+            ],
+        }
+
+    async def withdraw(
+        self, session_id: str, participant: str, question: object, key: object = None
+    ) -> Outcome:
+        """The asker takes their question back: hidden for everyone, for good."""
+        return await self.execute(
+            session_id,
+            lambda s: s.board.withdraw(question, participant),
+            request_key(participant, "question.withdraw", key),
+        )
+
+    async def unname(self, session_id: str, participant: str, question: object) -> Outcome:
+        """The asker's name comes off their question, in the stored log too."""
+        chosen: list[int] = []
+
+        def decide(s: SessionState) -> ev.Draft:
+            draft = s.board.unname(question, participant)
+            chosen[:] = [draft.data["id"]]
+            return draft
+
+        return await self.commits.rewrite(
+            session_id, decide, lambda events: retention.without_name(events, chosen[0])
+        )
+
+    async def forget(self, session_id: str, participant: str) -> retention.Removal:
+        """Unlink a participant id from everything in the session's log: their questions,
+        votes and answers stay, under labels nothing else holds (a device forgotten)."""
+        return await self._scrub(session_id, participant)
+
+    async def scrub(self, session_id: str) -> retention.Removal:
+        """Take every piece of personal data out of the session's log (retention)."""
+        return await self._scrub(session_id, None)
+
+    async def _scrub(self, session_id: str, participant: str | None) -> retention.Removal:
+        removed = retention.Removal()
+
+        def rewrite(events: list[ev.Event]) -> list[ev.Event]:
+            nonlocal removed
+            new, removed = retention.scrub(events, participant)
+            return new
+
+        scope = retention.ALL if participant is None else retention.PARTICIPANT
+        await self.commits.rewrite(
+            session_id, lambda s: ev.Draft(ev.SESSION_SCRUBBED, {"scope": scope}), rewrite
+        )
+        return removed
 
     async def record_attendance(self, session_id: str, room: int, remote: int) -> Outcome:
         """Record a new attendance peak; DomainError `no_change` when it is not higher."""

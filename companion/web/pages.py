@@ -131,6 +131,7 @@ class Pages:
             controller=s.controller_name,
             contact=s.controller_contact,
             token_days=s.token_days,
+            retention_days=s.retention_days,
         )
 
     async def accessibility(self, request: Request) -> Response:

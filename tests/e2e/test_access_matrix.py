@@ -19,12 +19,12 @@ from typing import Any
 from aiortc import RTCConfiguration, RTCPeerConnection
 
 from companion.realtime.protocol import CLIENT_TYPES
-from companion.services.commands import MODERATOR_ACTIONS
+from companion.services.commands import COMMANDS, MODERATOR_ACTIONS, PARTICIPANT
 from tests.e2e.conftest import SESSION, Room
 from tests.wsclient import Client, Message
 
 OTHER = "ledarskap-2020-05-15"  # another session of the demo programme
-PARTICIPANT_TYPES = {"ask", "vote", "poll.answer"}
+PARTICIPANT_TYPES = {c.type for c in COMMANDS.values() if c.senders == PARTICIPANT}
 MODERATOR_TYPES = sorted(CLIENT_TYPES - {"join", "ping"} - PARTICIPANT_TYPES)
 
 

@@ -26,6 +26,7 @@ CONFIGURED = {
     "COMPANION_CONTROLLER_CONTACT": PRIVACY_CONTACT,
     "COMPANION_ACCESSIBILITY_CONTACT": A11Y_CONTACT,
     "COMPANION_ACCESSIBILITY_UPDATED": "30 november 2026",
+    "COMPANION_RETENTION_DAYS": "60",
 }
 
 
@@ -90,7 +91,10 @@ async def test_notice_and_statement_are_linked_configured_and_readable_at_320px(
             for key in ("stored_heading", "why_heading", "who_heading", "how_long_heading"):
                 await expect(main.locator("h2", has_text=words[f"privacy.{key}"])).to_be_visible()
             await expect(main).to_contain_text(words["privacy.who_anonymous"])
-            await expect(main).to_contain_text(words["privacy.how_long"].replace("{days}", "30"))
+            await expect(main).to_contain_text(words["privacy.how_long"].replace("{days}", "60"))
+            await expect(main).to_contain_text(
+                words["privacy.device_expiry"].replace("{days}", "30")
+            )
             mail = main.get_by_role("link", name=PRIVACY_CONTACT).first
             await expect(mail).to_have_attribute("href", f"mailto:{PRIVACY_CONTACT}")
             await readable(page, f"privacy {locale}")
