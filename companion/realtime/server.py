@@ -250,7 +250,7 @@ class RealtimeServer:
             if len(self.buckets) > MAX_BUCKETS:
                 # Forget participants who have been quiet long enough to be back at full.
                 self.buckets = {k: b for k, b in self.buckets.items() if not b.is_full()}
-            if kind == Bucket.QUESTIONS:
+            if kind in (Bucket.QUESTIONS, Bucket.OWN_DATA):
                 bucket = TokenBucket(s.questions_per_minute / 60, s.question_burst)
             else:  # votes, and poll answers in a bucket of their own with the same limits
                 bucket = TokenBucket(s.votes_per_second, s.vote_burst)

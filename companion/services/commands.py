@@ -40,6 +40,9 @@ class Bucket(StrEnum):
     QUESTIONS = "questions"
     VOTES = "votes"
     ANSWERS = "answers"  # poll answers: the vote limits, in a bucket of their own
+    # Changes to one's own questions and forgetting the device (log rewrites, which cost
+    # more than an append): the question limits, in a bucket of their own.
+    OWN_DATA = "changes"
 
 
 class Caller(Protocol):
@@ -160,16 +163,16 @@ TABLE = (
     Command("vote", PARTICIPANT, _vote, ("question", "voted", "votes"), Bucket.VOTES),
     Command("poll.answer", PARTICIPANT, _answer, ("poll", "answer"), Bucket.ANSWERS),
     # The participant's own data ("Mina uppgifter"): see it, withdraw or unname a question,
-    # forget this device. Log rewrites are costly, so they spend the questions bucket.
+    # forget this device.
     Command("me.data", PARTICIPANT, _my_data, ("data",), Bucket.VOTES),
-    Command("question.withdraw", PARTICIPANT, _withdraw, ("question",), Bucket.QUESTIONS),
-    Command("question.unname", PARTICIPANT, _unname, ("question",), Bucket.QUESTIONS),
+    Command("question.withdraw", PARTICIPANT, _withdraw, ("question",), Bucket.OWN_DATA),
+    Command("question.unname", PARTICIPANT, _unname, ("question",), Bucket.OWN_DATA),
     Command(
         "participant.forget",
         PARTICIPANT,
         _forget,
         ("questions", "votes", "answers"),
-        Bucket.QUESTIONS,
+        Bucket.OWN_DATA,
     ),
     moderator_action("question.approve", lambda s, m: s.board.approve(m.get("question"))),
     moderator_action("question.hide", lambda s, m: s.board.hide(m.get("question"))),
