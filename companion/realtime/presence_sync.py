@@ -42,7 +42,6 @@ class PresenceSync:
         # (companion.realtime.admission); those of a failed share are not counted.
         self.identities = identities
         self.interval = interval
-        self.rounds = 0  # round trips to the store, for the tests and the stats
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -94,7 +93,5 @@ class PresenceSync:
             for room in rooms:
                 room.presence.share_lost()
             raise
-        finally:
-            self.rounds += 1
         for room, presence in zip(rooms, merged, strict=True):
             room.presence.merge(presence)
