@@ -480,9 +480,9 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> dict[FakeSocket, list[dict[str, Any
     """Every payload the hub writes, decoded, by socket."""
     out: dict[FakeSocket, list[dict[str, Any]]] = {}
 
-    def broadcast(sockets: Any, payload: str) -> None:
+    def broadcast(sockets: Any, payloads: list[str]) -> None:
         for ws in sockets:
-            out.setdefault(ws, []).append(json.loads(payload))
+            out.setdefault(ws, []).extend(json.loads(payload) for payload in payloads)
 
     monkeypatch.setattr(hub_module, "fan_out", broadcast)
     return out

@@ -10,7 +10,7 @@ shared/notes/realtime.md.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from websockets.asyncio.server import ServerConnection
 from websockets.protocol import State
@@ -28,15 +28,17 @@ def text_frame(payload: bytes) -> bytes:
     return b"\x81\x7f" + n.to_bytes(8, "big") + payload
 
 
-def fan_out(sockets: Iterable[ServerConnection], payload: str) -> None:
-    """Write one text message to every open connection, without yielding.
+def fan_out(sockets: Iterable[ServerConnection], payloads: Sequence[str]) -> None:
+    """Write text messages, in order, to every open connection, without yielding: all of
+    them in one write per connection (a write is a system call; its cost, not the bytes,
+    is what a fan-out spends).
 
     A connection whose closing handshake has begun gets nothing more (RFC 6455: no data
     after a close frame). Nothing here checks buffers: a connection whose transport passes
     its high-water mark tells the hub itself (`pause_writing`), so slow clients cost
     nothing per message.
     """
-    frame = text_frame(payload.encode())
+    frame = b"".join(text_frame(payload.encode()) for payload in payloads)
     for ws in sockets:
         if ws.protocol.state is OPEN:
             ws.transport.write(frame)

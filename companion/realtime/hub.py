@@ -247,19 +247,14 @@ class Hub:
             delivery.ring.append(_Entry(change.seq, None, None, change.vote, change.tally))
             delivery.pending.add(change)
             return
-        self._flush_counts(room)  # earlier coalesced changes go first: seq order holds
+        # Earlier coalesced changes go first (seq order holds), in the same write.
+        counts = self._take_counts(room)
         seq = change.seq
-        if change.reset:
-            # The log was rewritten without personal data: nothing sent before is replayed
-            # (a client resuming from before this change gets a snapshot instead).
-            delivery.ring.clear()
         public = encode(change.public, seq=seq) if change.public is not None else None
         moderator = encode(change.moderator, seq=seq) if change.moderator is not None else None
         delivery.ring.append(_Entry(seq, public, moderator, None))
-        if public is not None:
-            self._send(room.public, public)
-        if moderator is not None:
-            self._send(room.moderators, moderator)
+        self._send(room.public, counts[0] if counts else None, public)
+        self._send(room.moderators, counts[1] if counts else None, moderator)
         delivery.sent_seq = seq
         if change.revoke_moderators:
             # Old moderator links stop working at once: every console must rejoin with the
@@ -288,33 +283,36 @@ class Hub:
             due = max(due + self.coalesce_seconds, finished + rest)
 
     def flush(self) -> None:
-        """Send coalesced counts and changed presence of every room."""
+        """Send coalesced counts and changed presence of every room: to each audience in
+        one write per socket, however many messages that is."""
         for room in self.rooms.values():
-            self._flush_counts(room)
+            counts = self._take_counts(room)
+            public: list[str | None] = [counts[0] if counts else None]
+            moderators: list[str | None] = [counts[1] if counts else None]
             presence = room.presence
             if presence.changed:
                 presence.changed = False
                 presence.public_due = True
-                counts = room.counts()
-                room.peak.see(counts["room"], counts["remote"])
-                body: dict[str, Any] = {"type": "presence", **counts}
+                numbers = room.counts()
+                room.peak.see(numbers["room"], numbers["remote"])
+                body: dict[str, Any] = {"type": "presence", **numbers}
                 if room.moderators:
                     identities = self._identities(room)
                     if identities is not None:
                         body["identities"] = identities
-                self._send(room.moderators, encode(body, seq=room.sent_seq))
+                moderators.append(encode(body, seq=room.sent_seq))
             # Everyone else hears of joins and leaves at a slower pace: while a crowd joins,
             # a presence message to all per tick would cost more than the joins.
             now = time.monotonic()
             if presence.public_due and now - presence.public_at >= self.presence_seconds:
                 presence.public_due = False
                 presence.public_at = now
-                payload = encode({"type": "presence", **room.counts()}, seq=room.sent_seq)
-                self._send(room.public, payload)
-            for sockets in (room.public, room.moderators):
+                public.append(encode({"type": "presence", **room.counts()}, seq=room.sent_seq))
+            for sockets, payloads in ((room.public, public), (room.moderators, moderators)):
                 last = self._sent_at.setdefault(id(sockets), now)
-                if sockets and now - last >= HEARTBEAT_SECONDS:
-                    self._send(sockets, HEARTBEAT)
+                if not any(payloads) and now - last >= HEARTBEAT_SECONDS:
+                    payloads.append(HEARTBEAT)
+                self._send(sockets, *payloads)
             self._report_peak(room)
 
     def _identities(self, room: Room) -> dict[str, int] | None:
@@ -363,20 +361,21 @@ class Hub:
         if peak is not None:
             self.on_peak(room.session_id, *peak)
 
-    def _flush_counts(self, room: Room) -> None:
+    def _take_counts(self, room: Room) -> tuple[str, str] | None:
+        """The coalesced counts not sent yet (for participants, for moderators), now due."""
         delivery = room.delivery
         if not delivery.pending:
-            return
-        public, moderator = delivery.pending.payloads()
+            return None
+        payloads = delivery.pending.payloads()
         delivery.sent_seq = delivery.pending.seq
         delivery.pending = _Pending()
-        self._send(room.public, public)
-        self._send(room.moderators, moderator)
+        return payloads
 
-    def _send(self, sockets: set[ServerConnection], payload: str) -> None:
-        if sockets:
-            fan_out(sockets, payload)
-            self.messages_sent += len(sockets)
+    def _send(self, sockets: set[ServerConnection], *payloads: str | None) -> None:
+        messages = [p for p in payloads if p is not None]
+        if sockets and messages:
+            fan_out(sockets, messages)
+            self.messages_sent += len(sockets) * len(messages)
             self._sent_at[id(sockets)] = time.monotonic()  # for the heartbeat
 
     def paused(self, ws: ServerConnection) -> None:
@@ -465,7 +464,7 @@ class Hub:
             return 0
         first = ring[0].seq if ring else sent_seq + 1
         if since is None or since > sent_seq or since + 1 < first:
-            fan_out((ws,), encode(snapshot(), seq=sent_seq))
+            fan_out((ws,), [encode(snapshot(), seq=sent_seq)])
             return -1
         out: list[str] = []
         pending = _Pending()  # coalesced exactly like the live flush
@@ -483,8 +482,8 @@ class Hub:
                 out.append(payload)
         if pending:
             out.append(pending.payloads()[member.is_moderator])
-        for payload in out:
-            fan_out((ws,), payload)
+        if out:
+            fan_out((ws,), out)
         return len(out)
 
     def store_state(self, available: bool) -> None:
