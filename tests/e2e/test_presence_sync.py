@@ -223,3 +223,40 @@ async def test_a_crowd_joining_costs_a_few_round_trips_and_messages_a_second(
                 await ws.close()
             await mod_a.close()
             await watcher.close()
+
+
+async def test_presence_comes_back_exact_after_redis_was_away_longer_than_a_lease(
+    tmp_path: Path,
+) -> None:
+    """Redis stopped for 6 s (every part lapses meanwhile) and started again: both
+    processes send their whole part again; a known participant's second tab opened during
+    the outage counts once and a newcomer after it counts, on both moderators, and nobody
+    ever sees more than the session's numbers."""
+    with redis_pair(tmp_path, BURST_LIMITS) as (redis, a, b):
+        code, key = a.access()[SESSION]
+        opened: list[Client] = []
+        try:
+            mod_a, mod_b = await moderator(a, key), await moderator(b, key)
+            opened += [mod_a, mod_b]
+            for server in (a, b):
+                opened += [await join(server, code, "room") for _ in range(4)]
+                opened += [await join(server, code, "remote") for _ in range(3)]
+            for mod in (mod_a, mod_b):
+                await mod.wait_for(presence(room=8, remote=6, moderators=2), timeout=10)
+            token = opened[2].welcome["participant"]["token"]  # type: ignore[index]
+            marks = [len(mod_a.messages), len(mod_b.messages)]
+
+            redis.stop()
+            await asyncio.sleep(6)
+            # A participant of A opens a second tab on B while Redis is away (no fresh
+            # identity needed, so the join does not touch the store).
+            opened.append(await join(b, code, "room", token=token))
+            redis.start()
+            opened.append(await join(a, code, "room"))  # a newcomer once Redis is back
+            for mod, mark in zip((mod_a, mod_b), marks, strict=True):
+                await mod.wait_for(presence(room=9, remote=6, moderators=2), 15, mark)
+                seen = [m for m in mod.messages[mark:] if m["type"] == "presence"]
+                assert all(m["room"] <= 9 and m["remote"] <= 6 for m in seen), seen
+        finally:
+            for client in opened:
+                await client.close()
