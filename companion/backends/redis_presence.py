@@ -31,7 +31,8 @@ IDENTITIES_KEPT = 2 * 86400.0  # seconds after the last fresh identity of the se
 
 # KEYS: registry, this process's participants, identities (the registry's `:version`
 # counter and `:merged` cache, and the other processes' parts, are named after the
-# registry's key). ARGV: process, lease (ms), full (0/1), withdraw (0/1), moderators, screens, viewers, identities kept (ms), the
+# registry's key: a single Redis, as deployed, not a Redis Cluster, whose scripts may
+# touch only the keys they are given). ARGV: process, lease (ms), full (0/1), withdraw (0/1), moderators, screens, viewers, identities kept (ms), the
 # number of participant pairs, then (participant, stamp or '' for gone) pairs, then
 # (address digest, fresh identities) pairs. Stamps are "r" (room) or "m" (remote) and the
 # join time in ms. Returns room, remote, moderators, screens, viewers, new identities,
