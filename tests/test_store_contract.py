@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from companion.backends.redis import RedisStore
 from companion.backends.sqlite import SQLiteStore
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
+from companion.domain.members import NetworkMember
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
 from tests.redisproc import RedisProcess
 
@@ -404,3 +406,46 @@ async def test_replace_log_rewrites_in_place_only_if_the_log_still_ends_there(st
     with pytest.raises(SeqConflict):
         await store.append([ev(4)])
     await store.compact()
+
+
+def member(n: int, network: str = "net", token_hash: str = "") -> NetworkMember:
+    """A member of a test network."""
+    return NetworkMember(
+        f"{n:016x}", network, f"Medlem {n}", f"m{n}@kommun.se", "Kommunen", token_hash=token_hash
+    )
+
+
+async def test_members_round_trip_per_network(store) -> None:
+    await store.save_members([member(1), member(2)])
+    await store.save_members([member(3, "other")])
+    assert sorted(m.id for m in await store.load_members("net")) == [member(1).id, member(2).id]
+    assert await store.get_member("net", member(3).id) is None
+    assert await store.get_member("other", member(3).id) == member(3, "other")
+    changed = replace(member(1), name="Åsa Öberg-Ländström", organisation="Region Östergötland")
+    await store.save_members([changed])
+    assert await store.get_member("net", changed.id) == changed
+
+
+async def test_a_members_link_opens_only_while_it_is_the_current_one(store) -> None:
+    """A new link's digest replaces the old one in the index; revoking and removing
+    the member leave nothing that opens."""
+    await store.save_members([member(1, token_hash="a" * 64)])
+    assert (await store.member_by_token("a" * 64)).id == member(1).id
+    await store.save_members([member(1, token_hash="b" * 64)])
+    assert await store.member_by_token("a" * 64) is None
+    assert (await store.member_by_token("b" * 64)).token_hash == "b" * 64
+    await store.save_members([member(1)])  # revoked: no link
+    assert await store.member_by_token("b" * 64) is None
+    assert await store.member_by_token("") is None
+    await store.save_members([member(2, token_hash="c" * 64)])
+    assert await store.delete_member("net", member(2).id)
+    assert not await store.delete_member("net", member(2).id)
+    assert await store.member_by_token("c" * 64) is None
+    assert await store.load_members("net") == [member(1)]
+
+
+async def test_members_survive_reopening(store, request: pytest.FixtureRequest) -> None:
+    await store.save_members([member(1, token_hash="d" * 64)])
+    await store.close()
+    await store.open()
+    assert (await store.member_by_token("d" * 64)).name == "Medlem 1"

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
+from companion.domain.members import NetworkMember
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
 
 
@@ -232,6 +233,23 @@ class Store(Protocol):
 
     async def load_audit(self, network_id: str, limit: int = 500) -> list[AuditEntry]:
         """A network's most recent audit entries, newest first."""
+
+    # -- a network's member list (companion.services.members) -----------------------------
+    async def load_members(self, network_id: str) -> list[NetworkMember]:
+        """Every member of a network, in no particular order."""
+
+    async def get_member(self, network_id: str, member_id: str) -> NetworkMember | None:
+        """One member of a network."""
+
+    async def save_members(self, members: list[NetworkMember]) -> None:
+        """Add or replace these members (and the index of their links' digests), all or
+        none: a link whose digest a member no longer carries stops opening anything."""
+
+    async def delete_member(self, network_id: str, member_id: str) -> bool:
+        """Remove a member and their link; False when there was none."""
+
+    async def member_by_token(self, token_hash: str) -> NetworkMember | None:
+        """The member whose current link has this digest."""
 
 
 class Bus(Protocol):

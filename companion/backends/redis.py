@@ -25,6 +25,7 @@ from companion.backends.base import SeqConflict, StoreUnavailable, TooLate, Vers
 from companion.backends.redis_presence import RedisPresence
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
+from companion.domain.members import NetworkMember
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,37 @@ SESSIONS = PREFIX + "sessions"
 ORGANISERS = PREFIX + "organisers"  # id -> JSON
 ORGANISER_EMAILS = PREFIX + "organiser-emails"  # email -> id
 AUDIT_KEPT = 10000  # entries per network
+# A network's member list (not its organisers, which are `members:<network>`): one hash
+# per network, id -> JSON; and one index of the current links' digests -> "network|id".
+MEMBER_TOKENS = PREFIX + "member-tokens"
+
+# KEYS: the network's member hash, the token index. ARGV: network id, then (member id,
+# token digest or '', JSON) per member. A link the member no longer carries leaves the
+# index in the same step.
+SAVE_MEMBERS = """
+for i = 2, #ARGV, 3 do
+  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  if old then
+    local was = cjson.decode(old)['token_hash']
+    if was ~= '' and was ~= ARGV[i + 1] then redis.call('HDEL', KEYS[2], was) end
+  end
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2])
+  if ARGV[i + 1] ~= '' then
+    redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[1] .. '|' .. ARGV[i])
+  end
+end
+return 1
+"""
+
+# KEYS: the network's member hash, the token index. ARGV: member id. 0 when absent.
+DELETE_MEMBER = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return 0 end
+local was = cjson.decode(old)['token_hash']
+if was ~= '' then redis.call('HDEL', KEYS[2], was) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+"""
 
 # KEYS: emails, organisers. ARGV: email, id, JSON. 0 when the email is taken.
 ADD_ORGANISER = """
@@ -244,6 +276,8 @@ class RedisStore:
         self._count_failure = self.redis.register_script(COUNT_FAILURE)
         self._save_programme = self.redis.register_script(SAVE_PROGRAMME)
         self._replace_log = self.redis.register_script(REPLACE_LOG)
+        self._save_members = self.redis.register_script(SAVE_MEMBERS)
+        self._delete_member = self.redis.register_script(DELETE_MEMBER)
         await self._call(self.redis.ping())
 
     async def close(self) -> None:
@@ -515,6 +549,52 @@ class RedisStore:
         """Newest first."""
         rows = await self._call(self._client().lrange(f"{PREFIX}audit:{network_id}", 0, limit - 1))
         return [AuditEntry.from_data(json.loads(r)) for r in rows]
+
+    # -- a network's member list ----------------------------------------------------------
+    async def load_members(self, network_id: str) -> list[NetworkMember]:
+        """Every member of a network."""
+        rows = await self._call(self._client().hvals(_members_key(network_id)))
+        return [NetworkMember.from_data(json.loads(r)) for r in rows]
+
+    async def get_member(self, network_id: str, member_id: str) -> NetworkMember | None:
+        """One member of a network."""
+        raw = await self._call(self._client().hget(_members_key(network_id), member_id))
+        return NetworkMember.from_data(json.loads(raw)) if raw else None
+
+    async def save_members(self, members: list[NetworkMember]) -> None:
+        """Add or replace members of one network (one script: all or none)."""
+        if not members:
+            return
+        network_id = members[0].network_id
+        args: list[Any] = [network_id]
+        for m in members:
+            assert m.network_id == network_id, "one network at a time"
+            args += [m.id, m.token_hash, _dump(m.to_data())]
+        await self._call(
+            self._save_members(keys=[_members_key(network_id), MEMBER_TOKENS], args=args)
+        )
+
+    async def delete_member(self, network_id: str, member_id: str) -> bool:
+        """Remove a member and their link (one script)."""
+        removed = await self._call(
+            self._delete_member(keys=[_members_key(network_id), MEMBER_TOKENS], args=[member_id])
+        )
+        return bool(removed)
+
+    async def member_by_token(self, token_hash: str) -> NetworkMember | None:
+        """The member whose current link has this digest."""
+        if not token_hash:
+            return None
+        ref = await self._call(self._client().hget(MEMBER_TOKENS, token_hash))
+        if not ref:
+            return None
+        network_id, _, member_id = ref.partition("|")
+        member = await self.get_member(network_id, member_id)
+        return member if member is not None and member.token_hash == token_hash else None
+
+
+def _members_key(network_id: str) -> str:
+    return f"{PREFIX}member-list:{network_id}"
 
 
 def _dump(data: dict[str, Any]) -> str:

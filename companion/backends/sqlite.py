@@ -29,6 +29,7 @@ from companion.backends.base import (
 )
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
+from companion.domain.members import NetworkMember
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
 
 SCHEMA = """
@@ -84,6 +85,13 @@ CREATE TABLE IF NOT EXISTS audit (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_network ON audit (network_id, id);
+CREATE TABLE IF NOT EXISTS network_members (
+    network_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    token_hash TEXT UNIQUE,
+    data TEXT NOT NULL,
+    PRIMARY KEY (network_id, id)
+) WITHOUT ROWID;
 """
 
 MAX_BATCH = 2000
@@ -423,6 +431,54 @@ class SQLiteStore:
         )
         return [AuditEntry.from_data(json.loads(r[0])) for r in rows]
 
+    # -- a network's member list ----------------------------------------------------------
+    async def load_members(self, network_id: str) -> list[NetworkMember]:
+        """Every member of a network."""
+        rows = await self._q("SELECT data FROM network_members WHERE network_id = ?", (network_id,))
+        return [NetworkMember.from_data(json.loads(r[0])) for r in rows]
+
+    async def get_member(self, network_id: str, member_id: str) -> NetworkMember | None:
+        """One member of a network."""
+        rows = await self._q(
+            "SELECT data FROM network_members WHERE network_id = ? AND id = ?",
+            (network_id, member_id),
+        )
+        return NetworkMember.from_data(json.loads(rows[0][0])) if rows else None
+
+    async def save_members(self, members: list[NetworkMember]) -> None:
+        """Add or replace members in one transaction (the token column is the index)."""
+        await self._submit("members", members)
+
+    async def delete_member(self, network_id: str, member_id: str) -> bool:
+        """Remove a member (and so their link)."""
+        rows = await self._q(
+            "DELETE FROM network_members WHERE network_id = ? AND id = ? RETURNING id",
+            (network_id, member_id),
+        )
+        return bool(rows)
+
+    async def member_by_token(self, token_hash: str) -> NetworkMember | None:
+        """The member whose current link has this digest."""
+        if not token_hash:
+            return None
+        rows = await self._q("SELECT data FROM network_members WHERE token_hash = ?", (token_hash,))
+        return NetworkMember.from_data(json.loads(rows[0][0])) if rows else None
+
+    @staticmethod
+    def _save_members(db: sqlite3.Connection, members: list[NetworkMember]) -> None:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO network_members (network_id, id, token_hash, data) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(network_id, id) DO UPDATE SET "
+                "token_hash = excluded.token_hash, data = excluded.data",
+                [(m.network_id, m.id, m.token_hash or None, _dump(m.to_data())) for m in members],
+            )
+            db.execute("COMMIT")
+        except Exception:
+            db.execute("ROLLBACK")
+            raise
+
     # -- writer thread -------------------------------------------------------------------
     def _submit(self, kind: str, args: Any, deadline: float | None = None) -> asyncio.Future[Any]:
         if self._thread is None or not self._thread.is_alive():
@@ -465,6 +521,7 @@ class SQLiteStore:
             "init": self._init,
             "programme": self._save_programme,
             "programme_read": self._read_programme,
+            "members": self._save_members,
             "query": lambda d, a: d.execute(a[0], a[1]).fetchall(),
             "replace_log": self._replace_log,
         }
