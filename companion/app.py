@@ -11,11 +11,13 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from companion.proxy_trust import ProxyTrustMiddleware
+from companion.services.members import MemberService
 from companion.services.organisers import OrganiserService
 from companion.services.programme import ProgrammeService
 from companion.services.sessions import SessionService
 from companion.settings import Settings
 from companion.web.network_pages import NetworkPages
+from companion.web.organise_members import member_routes
 from companion.web.organise_networks import network_routes
 from companion.web.organise_pages import account_routes
 from companion.web.organise_sessions import session_routes
@@ -37,13 +39,15 @@ def create_app(
     service: SessionService,
     media: MediaRegistry | None = None,
     programme: ProgrammeService | None = None,
+    members: MemberService | None = None,
 ) -> Starlette:
     """The Starlette app serving pages and JSON for one SessionService.
 
     With `media`, it also serves the live stream (WHIP, WHEP, the camera page);
     `programme` is the editor's service (one is made when not given).
     """
-    pages = Pages(settings, service)
+    members = members or MemberService(service.store, service)
+    pages = Pages(settings, service, members)
     organisers = OrganiserAccess(settings, OrganiserService(service.store), pages)
     # New moderator links and join codes, from a console too, go into the network's audit.
     service.audit_access = organisers.organisers.record_audit
@@ -76,6 +80,7 @@ def create_app(
             *NetworkPages(settings, service, pages).routes(),
             *account_routes(organisers, settings),
             *network_routes(organisers, settings),
+            *member_routes(organisers, settings),
             *session_routes(organisers, settings),
             *programme_routes(organisers, editor),
             *schedule_routes(organisers, editor),

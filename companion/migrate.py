@@ -47,8 +47,8 @@ async def migrate(source: Store, target: Store) -> MigrationReport:
 
 
 async def _copy_organisers(source: Store, target: Store, data: dict[str, object]) -> int:
-    """Accounts (password hashes as they are), memberships and each network's audit, in
-    order. Sign-in sessions, one-time links and attempt counters stay behind: people sign
+    """Accounts (password hashes as they are), memberships, each network's audit, in
+    order, and its member list. Sign-in sessions, one-time links and attempt counters stay behind: people sign
     in again, and unused links are made anew."""
     organisers = await source.list_organisers()
     for organiser in organisers:
@@ -60,4 +60,6 @@ async def _copy_organisers(source: Store, target: Store, data: dict[str, object]
             await target.add_membership(network_id, organiser_id)
         for entry in reversed(await source.load_audit(network_id, limit=1_000_000)):
             await target.append_audit(entry)
+        # The member list, personal links (their digests) included: links keep working.
+        await target.save_members(await source.load_members(network_id))
     return len(organisers)

@@ -35,6 +35,7 @@ Shape of the file (every key not marked required may be left out)::
                     description: ...
                     track: tema-1             # id of a track of the same event
                     moderator: {name: ...}
+                    members_only: true        # from afar only the network's members
                     items:
                       - id: valkommen         # required, unique within the session
                         kind: talk            # required: talk|dialogue|break|discussion
@@ -109,7 +110,7 @@ _EVENT_KEYS = (
     "sessions",
 )
 _TRACK_KEYS = ("id", "title", "description")
-_SESSION_KEYS = ("id", "title", "description", "track", "moderator", "items")
+_SESSION_KEYS = ("id", "title", "description", "track", "moderator", "members_only", "items")
 _ITEM_KEYS = (
     "id",
     "kind",
@@ -265,6 +266,15 @@ class _Parser:
             return check(value)
         except RuleError as exc:
             raise self.error(m.values[key], m.at(key), exc.message) from None
+
+    def flag(self, m: _Map, key: str) -> bool:
+        """A yes/no field (YAML true/false); absent is false."""
+        value = self.scalar(m, key, "true or false")
+        if value is None:
+            return False
+        if value.lower() not in ("true", "false"):
+            raise self.error(m.values[key], m.at(key), "must be true or false")
+        return value.lower() == "true"
 
     def text(self, m: _Map, key: str, limit: int, required: bool = False) -> str:
         self.scalar(m, key, "text", required)  # shape and presence first
@@ -440,6 +450,7 @@ class _Parser:
                 self.item(child, child_path, item_ids, event_end)
                 for child, child_path in self.sequence(m, "items")
             ),
+            members_only=self.flag(m, "members_only"),
         )
 
     def item(

@@ -29,6 +29,7 @@ from companion.proxy_trust import PROXY_TRUST
 from companion.realtime.hub import Hub
 from companion.realtime.presence_sync import PresenceSync
 from companion.realtime.server import RealtimeServer
+from companion.services.members import MemberService
 from companion.services.programme import ProgrammeService
 from companion.services.retention import Retention, RetentionSchedule
 from companion.services.sessions import SessionService
@@ -55,6 +56,7 @@ class Core:
     programme: ProgrammeService | None = None
     presence: PresenceSync | None = None
     retention: RetentionSchedule | None = None
+    members: MemberService | None = None
 
     async def close(self) -> None:
         """Stop realtime, fan-out and the store, in that order."""
@@ -109,7 +111,8 @@ async def start_core(settings: Settings) -> Core:
     service.on_session_added.append(on_session_added)
     programme = ProgrammeService(service)
     programme.start_watching()
-    realtime = RealtimeServer(settings, service, hub)
+    members = MemberService(store, service)
+    realtime = RealtimeServer(settings, service, hub, members)
     presence = None
     if board is not None:
         realtime.admission.sharing = True
@@ -118,7 +121,7 @@ async def start_core(settings: Settings) -> Core:
     await realtime.start(settings.host, settings.ws_port)
     schedule = RetentionSchedule(Retention(service, settings.retention_days))
     schedule.start()
-    return Core(store, service, hub, realtime, tail, programme, presence, schedule)
+    return Core(store, service, hub, realtime, tail, programme, presence, schedule, members)
 
 
 def http_connection_cap(settings: Settings, open_files: int) -> AddressCap:
@@ -156,10 +159,11 @@ async def serve(
     core = await start_core(settings)
     from companion.media.registry import MediaRegistry  # aiortc is loaded only to serve
 
-    media = MediaRegistry(settings, core.service, core.hub)
+    media = MediaRegistry(settings, core.service, core.hub, core.members)
+    core.service.bus.subscribe(media.on_change)  # a revoked member's streams end
     await media.start()
     config = uvicorn.Config(
-        create_app(settings, core.service, media, core.programme),
+        create_app(settings, core.service, media, core.programme, core.members),
         host=settings.host,
         port=settings.port,
         log_level="warning",

@@ -37,6 +37,13 @@ def _float(env: dict[str, str], name: str, default: float) -> float:
     return value
 
 
+def _choice(env: dict[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise SystemExit(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Configuration of one Companion process."""
@@ -102,6 +109,15 @@ class Settings:
     controller_contact: str = ""  # an e-mail address, a https:// address or plain text
     accessibility_contact: str = ""  # empty: controller_contact
     accessibility_updated: str = ""  # the statement's "last updated" date; empty: not shown
+    # Mail for members' personal links (companion.member_mail); no host: links are only
+    # copied from the members page. "starttls" upgrades a plain connection, "tls" starts
+    # with TLS (port 465), "none" neither (a relay on the same machine).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_security: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""
 
     @property
     def base_url(self) -> str:
@@ -209,5 +225,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         controller_contact=env.get("COMPANION_CONTROLLER_CONTACT", "").strip(),
         accessibility_contact=env.get("COMPANION_ACCESSIBILITY_CONTACT", "").strip(),
         accessibility_updated=env.get("COMPANION_ACCESSIBILITY_UPDATED", "").strip(),
+        smtp_host=env.get("COMPANION_SMTP_HOST", "").strip(),
+        smtp_port=_int(env, "COMPANION_SMTP_PORT", defaults.smtp_port),
+        smtp_security=_choice(
+            env, "COMPANION_SMTP_SECURITY", ("starttls", "tls", "none"), defaults.smtp_security
+        ),
+        smtp_user=env.get("COMPANION_SMTP_USER", ""),
+        smtp_password=env.get("COMPANION_SMTP_PASSWORD", ""),
+        smtp_from=env.get("COMPANION_SMTP_FROM", "").strip(),
     )
     return settings

@@ -19,6 +19,46 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
         "sv": ("0 frågor", "1 fråga", "2 frågor", "21 frågor"),
         "en": ("0 questions", "1 question", "2 questions", "21 questions"),
     },
+    "members.count": {
+        "sv": ("0 medlemmar", "1 medlem", "2 medlemmar", "21 medlemmar"),
+        "en": ("0 members", "1 member", "2 members", "21 members"),
+    },
+    "members.imported_added": {
+        "sv": ("0 nya medlemmar.", "1 ny medlem.", "2 nya medlemmar.", "21 nya medlemmar."),
+        "en": ("0 new members.", "1 new member.", "2 new members.", "21 new members."),
+    },
+    "members.imported_updated": {
+        "sv": (
+            "0 medlemmar uppdaterade.",
+            "1 medlem uppdaterad.",
+            "2 medlemmar uppdaterade.",
+            "21 medlemmar uppdaterade.",
+        ),
+        "en": (
+            "0 members updated.",
+            "1 member updated.",
+            "2 members updated.",
+            "21 members updated.",
+        ),
+    },
+    "members.csv_refused": {
+        "sv": ("{file} har 0 fel.", "{file} har 1 fel.", "{file} har 2 fel.", "{file} har 21 fel."),
+        "en": (
+            "{file} has 0 errors.",
+            "{file} has 1 error.",
+            "{file} has 2 errors.",
+            "{file} has 21 errors.",
+        ),
+    },
+    "members.csv_more": {
+        "sv": ("… och 0 fel till.", "… och 1 fel till.", "… och 2 fel till.", "… och 21 fel till."),
+        "en": (
+            "… and 0 more errors.",
+            "… and 1 more error.",
+            "… and 2 more errors.",
+            "… and 21 more errors.",
+        ),
+    },
     "common.votes": {
         "sv": ("0 röster", "1 röst", "2 röster", "21 röster"),
         "en": ("0 votes", "1 vote", "2 votes", "21 votes"),

@@ -9,6 +9,7 @@ from pathlib import Path
 from companion.backends.redis import RedisStore
 from companion.backends.sqlite import SQLiteStore
 from companion.domain.events import Event
+from companion.domain.members import NetworkMember
 from companion.domain.organisers import AuditEntry, Organiser
 from tests.redisproc import RedisProcess
 from tests.serverproc import ServerProcess
@@ -34,6 +35,10 @@ async def test_migrate_sqlite_to_redis_copies_programme_secrets_and_events(tmp_p
         await sqlite.append_audit(
             AuditEntry("temasessioner", 10.0 + i, anna.email, "x", f"ändring {i}")
         )
+    member = NetworkMember(
+        "0123456789abcdef", "temasessioner", "Åsa", "a@k.se", token_hash="e" * 64
+    )
+    await sqlite.save_members([member])
     expected_access = sorted(await sqlite.load_access(), key=lambda a: a.session_id)
     expected_programme = await sqlite.load_programme()
     await sqlite.close()
@@ -63,6 +68,7 @@ async def test_migrate_sqlite_to_redis_copies_programme_secrets_and_events(tmp_p
             assert await target.load_programme() == expected_programme
             assert await target.list_organisers() == [anna]
             assert await target.memberships("o1") == {"temasessioner"}
+            assert await target.member_by_token("e" * 64) == member  # links keep working
             assert [e.detail for e in await target.load_audit("temasessioner")] == [
                 "ändring 2",
                 "ändring 1",

@@ -17,7 +17,7 @@ from companion.programme_file import parse_programme
 from companion.services import organisers as module
 from companion.services.organisers import AccountError, OrganiserService
 from companion.services.sessions import SessionService
-from companion.web import programme_pages, schedule_pages
+from companion.web import organise_members, programme_pages, schedule_pages
 from companion.web.i18n import catalogue
 
 PASSWORD = "en lång mening som lösenord"
@@ -201,6 +201,11 @@ def test_every_audited_change_has_a_label_in_both_languages() -> None:
     imported = set(re.findall(r'audit\(\s*request,\s*[\w.]+,\s*"(\w+\.\w+)"', schedules))
     assert "programme.import" in imported, imported
     codes |= imported
+    # So are the changes of a network's member list.
+    members = Path(organise_members.__file__).read_text("utf-8")
+    member_codes = set(re.findall(r'audit\(\s*request,\s*[\w.]+,\s*"(member\.\w+)"', members))
+    assert {"member.added", "member.imported", "member.revoked"} <= member_codes, member_codes
+    codes |= member_codes
     for lang in ("sv", "en"):
         missing = sorted(c for c in codes if f"audit.{c}" not in catalogue(lang))
         assert missing == [], (lang, missing)

@@ -124,3 +124,26 @@ def test_any_text_round_trips(title: str, description: str, venue: str, note: st
     )
     changed = Programme(networks=(network,))
     assert parse_programme(dump_programme(changed), "export.yaml") == changed
+
+
+def test_a_members_only_session_round_trips_and_a_bad_flag_is_named() -> None:
+    """`members_only: true` on a session is exported and read back; anything but true or
+    false is refused with its line, like every field."""
+    programme = demo()
+    network = programme.networks[0]
+    season = network.seasons[0]
+    event = season.events[0]
+    closed = dataclasses.replace(event.sessions[0], members_only=True)
+    event = dataclasses.replace(event, sessions=(closed, *event.sessions[1:]))
+    season = dataclasses.replace(season, events=(event, *season.events[1:]))
+    network = dataclasses.replace(network, seasons=(season, *network.seasons[1:]))
+    programme = Programme((network, *programme.networks[1:]))
+    text = dump_programme(programme)
+    assert text.count("members_only: true") == 1
+    assert parse_programme(text, "export.yaml") == programme
+    bad = text.replace("members_only: true", "members_only: kanske")
+    with pytest.raises(ProgrammeError) as caught:
+        parse_programme(bad, "bad.yaml")
+    line = bad.splitlines().index(next(row for row in bad.splitlines() if "members_only" in row))
+    assert str(caught.value).startswith(f"bad.yaml:{line + 1}:"), str(caught.value)
+    assert "true or false" in str(caught.value)

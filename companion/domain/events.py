@@ -97,5 +97,10 @@ STAGE_MESSAGE_DISMISSED = "stage.dismissed"  # data: id
 # The session's log before this event was rewritten without personal data; data: scope,
 # "all" (retention) or "participant" (a device forgotten). Never sent to clients.
 SESSION_SCRUBBED = "session.scrubbed"
+# Members-only sessions (companion.services.members): a member came in through their
+# personal link (data: member, name, organisation; once per session, for the report), and
+# a member's link was revoked (data: member; their open pages and streams are cut off).
+MEMBER_JOINED = "member.joined"
+MEMBER_REVOKED = "member.revoked"
 
 VOTE_TYPES = frozenset({VOTE_CAST, VOTE_WITHDRAWN})

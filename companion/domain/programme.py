@@ -69,6 +69,9 @@ class Session:
     track: str | None = None
     moderator: Speaker | None = None
     items: tuple[AgendaItem, ...] = ()
+    # Only the network's members (through their personal links) may follow it from afar;
+    # phones in the room still join by its code (companion.services.members).
+    members_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

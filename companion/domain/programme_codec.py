@@ -185,6 +185,7 @@ def _session_to_data(s: Session) -> dict[str, Any]:
         "track": s.track,
         "moderator": _speaker_to_data(s.moderator),
         "items": [item_to_data(i) for i in s.items],
+        **({"members_only": True} if s.members_only else {}),
     }
 
 
@@ -196,4 +197,5 @@ def _session_from_data(d: dict[str, Any]) -> Session:
         track=d.get("track"),
         moderator=_speaker_from_data(d.get("moderator")),
         items=tuple(item_from_data(i) for i in d.get("items") or ()),
+        members_only=bool(d.get("members_only", False)),
     )

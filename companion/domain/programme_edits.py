@@ -202,6 +202,7 @@ def read_session(
         track=track,
         moderator=f.speaker("moderator_"),
         items=old.items if old else (),
+        members_only=f.raw("members_only") == "on",
     )
     f.done()
     return session
@@ -423,7 +424,9 @@ def form_values(thing: Any) -> dict[str, str]:
             values[f.name] = value.isoformat()
         elif isinstance(value, str):
             values[f.name] = value
-        elif isinstance(value, int) and not isinstance(value, bool):
+        elif isinstance(value, bool):
+            values[f.name] = "on" if value else ""  # a checkbox
+        elif isinstance(value, int):
             values[f.name] = str(value)
     return values
 

@@ -7,12 +7,13 @@ how a restarted server picks up where it stopped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from companion.domain import events as ev
 from companion.domain import session_settings
 from companion.domain.agenda import Agenda, Break
 from companion.domain.attendance import Attendance
-from companion.domain.errors import InvalidState
+from companion.domain.errors import DomainError, InvalidState
 from companion.domain.polls import PollBoard, PollStatus
 from companion.domain.programme import AgendaItem, Session
 from companion.domain.questions import QuestionBoard
@@ -41,6 +42,7 @@ class Applied:
     # The log before this event was rewritten (companion.domain.retention): what was sent
     # and kept for replay before it may hold what is gone.
     reset: bool = False
+    revoked_member: str | None = None
 
 
 class SessionState:
@@ -54,6 +56,8 @@ class SessionState:
         self.agenda = Agenda(items=session.items)
         self.polls = PollBoard()
         self.attendance = Attendance()
+        # Members who came through their personal link: id -> name and organisation then.
+        self.members_present: dict[str, dict[str, Any]] = {}
         self.stage = StageBoard()  # moderator messages to the speaker's monitor
         self.show = Show()  # what the current item's scene (or an override) shows
         # Live-stream status ("offline" | "live") and when it last changed (None: never live).
@@ -88,6 +92,13 @@ class SessionState:
             raise InvalidState(
                 "This session takes questions with a name only.", code="name_required"
             )
+
+    def member_joined(self, data: dict[str, str]) -> ev.Draft:
+        """A member came in through their link: recorded once per session (the report
+        lists who took part), else DomainError `no_change`."""
+        if data["member"] in self.members_present:
+            raise DomainError("This member is already recorded.", "no_change")
+        return ev.Draft(ev.MEMBER_JOINED, data)
 
     def require_open(self) -> None:
         """Refuse participant actions in a closed session."""
@@ -209,6 +220,16 @@ class SessionState:
             return Applied(event, attendance=True)
         if event.type == ev.SESSION_SCRUBBED:
             return Applied(event, reset=True)
+        if event.type == ev.MEMBER_JOINED:
+            data = event.data
+            self.members_present[data["member"]] = {
+                "name": data.get("name", ""),
+                "organisation": data.get("organisation", ""),
+                "at": event.at,
+            }
+            return Applied(event)
+        if event.type == ev.MEMBER_REVOKED:
+            return Applied(event, revoked_member=event.data["member"])
         if event.type == ev.PREMODERATION_SET:
             self.premoderation = bool(event.data["on"])
             return Applied(event, settings=True)

@@ -21,6 +21,7 @@ from aiortc import RTCPeerConnection
 
 from companion.backends.base import StoreUnavailable
 from companion.domain.errors import DomainError
+from companion.domain.members import parse_member_participant
 from companion.media.aiortc_internals import route_keyframe_requests
 from companion.media.broadcast import Broadcast
 from companion.media.codecs import accept_publisher_codecs, viewer_codecs
@@ -35,6 +36,8 @@ from companion.media.errors import (
 )
 from companion.media.ice_servers import IceServers
 from companion.media.publication import Publication
+from companion.services.members import MemberService
+from companion.services.projection import Change
 from companion.services.sessions import SessionService
 from companion.services.stream_access import MissingCredentials, StreamAccess, same_secret
 from companion.services.tokens import TokenSigner
@@ -86,7 +89,11 @@ class MediaRegistry:
     """Every publication and viewer of this process."""
 
     def __init__(
-        self, settings: Settings, service: SessionService, presence: PresenceSink | None = None
+        self,
+        settings: Settings,
+        service: SessionService,
+        presence: PresenceSink | None = None,
+        members: MemberService | None = None,
     ) -> None:
         accept_publisher_codecs()
         self.settings = settings
@@ -96,6 +103,7 @@ class MediaRegistry:
             service,
             settings.secret_key,
             TokenSigner(settings.secret_key, settings.token_days * 86400),
+            members,
         )
         self.connections = PeerConnections(IceServers(settings))
         self.resources: dict[str, Resource] = {}
@@ -131,6 +139,16 @@ class MediaRegistry:
         for broadcast in self.broadcasts.values():
             broadcast.close()
         self.broadcasts.clear()
+
+    def on_change(self, change: Change) -> None:
+        """A committed change (from the bus): a member whose link was revoked stops
+        watching at once."""
+        if change.revoke_member is None:
+            return
+        for res in list(self.resources.values()):
+            parsed = parse_member_participant(res.who)
+            if res.session_id == change.session_id and parsed and parsed[0] == change.revoke_member:
+                self._spawn(self.end(res.id, "member link revoked"))
 
     # -- resources -------------------------------------------------------------------
     def resource(self, session_id: str, resource_id: str, token: str | None) -> Resource:

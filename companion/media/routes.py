@@ -60,7 +60,7 @@ class StreamPages:
             session_id = self.registry.access.resolve(request.path_params["session_id"])
             token = bearer(request)
             try:
-                who = self.registry.access.check_viewer(session_id, token)
+                who = await self.registry.access.check_member_viewer(session_id, token)
             except DomainError:
                 who = self.registry.access.check_publisher(session_id, token)
         except DomainError as exc:

@@ -19,7 +19,7 @@ class WhepEndpoint(Endpoint):
 
     async def authorize(self, session_id: str, token: str | None) -> str:
         """The participant id (or "moderator") the token stands for."""
-        return self.registry.access.check_viewer(session_id, token)
+        return await self.registry.access.check_member_viewer(session_id, token)
 
     async def open(self, session_id: str, offer: str, token: str, who: str) -> tuple[Resource, str]:
         """Add a viewer to the session's broadcast."""

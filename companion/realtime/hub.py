@@ -58,6 +58,7 @@ class Member:
     participant: str | None = None
     where: str | None = None
     name: str | None = None
+    member_id: str | None = None  # a network member who came through their personal link
 
     @property
     def is_moderator(self) -> bool:
@@ -130,6 +131,7 @@ class Room:
     delivery: Delivery
     public: set[ServerConnection] = field(default_factory=set)
     moderators: set[ServerConnection] = field(default_factory=set)
+    by_member: dict[str, set[ServerConnection]] = field(default_factory=dict)
     presence: Presence = field(default_factory=Presence)
     peak: AttendancePeak = field(default_factory=AttendancePeak)
 
@@ -167,7 +169,8 @@ class Hub:
         self.messages_sent = 0
         self.store_available = True
         self.presence_seconds = 1.0
-        self.revoked = Revocations()  # moderator connections whose key was rotated
+        # Moderator connections whose key was rotated, members' whose link was revoked.
+        self.revoked = Revocations()
         # Called with (session id, peak in room, peak remote) when this process sees a new
         # attendance peak; the realtime server records it as an event.
         self.on_peak: Callable[[str, int, int], None] | None = None
@@ -263,6 +266,12 @@ class Hub:
             revoked = list(room.moderators)
             room.moderators.clear()
             self.revoked.revoke(revoked)
+        if change.revoke_member is not None:
+            # The member's link no longer stands: their pages here are refused and closed
+            # (and must rejoin, which the store refuses).
+            cut = room.by_member.pop(change.revoke_member, set())
+            room.public.difference_update(cut)
+            self.revoked.revoke(cut, "member link revoked")
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:
@@ -455,6 +464,8 @@ class Hub:
             room.moderators.add(member.ws)
         else:
             room.public.add(member.ws)
+        if member.member_id is not None:
+            room.by_member.setdefault(member.member_id, set()).add(member.ws)
         room.presence.arrive(member.role, member.participant, member.where)
         return replayed
 
@@ -464,6 +475,12 @@ class Hub:
         if room is None:
             return
         (room.moderators if member.is_moderator else room.public).discard(member.ws)
+        if member.member_id is not None:
+            sockets = room.by_member.get(member.member_id)
+            if sockets is not None:
+                sockets.discard(member.ws)
+                if not sockets:
+                    del room.by_member[member.member_id]
         room.presence.leave(member.role, member.participant)
 
     def _catch_up(self, room: Room, member: Member, since: int | None, snapshot: Any) -> int:

@@ -18,6 +18,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from companion.backends.base import StoreUnavailable
 from companion.domain.errors import DomainError
 from companion.domain.polls import MAX_WORD_CHARS
 from companion.domain.questions import MAX_NAME_CHARS, MAX_QUESTION_CHARS, clean_name
@@ -26,6 +27,7 @@ from companion.realtime.hub import Hub, Member
 from companion.realtime.limits import TokenBucket
 from companion.realtime.protocol import ProtocolError, encode, error, parse
 from companion.services.commands import COMMANDS, MODERATOR, PARTICIPANT, Bucket
+from companion.services.members import MemberService
 from companion.services.projection import snapshot
 from companion.services.sessions import SessionService
 from companion.services.tokens import TokenError, TokenSigner
@@ -50,10 +52,18 @@ REFUSALS = {
 class RealtimeServer:
     """Serves /ws for one SessionService and Hub."""
 
-    def __init__(self, settings: Settings, service: SessionService, hub: Hub) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        service: SessionService,
+        hub: Hub,
+        members: MemberService | None = None,
+    ) -> None:
         self.settings = settings
         self.service = service
         self.hub = hub
+        self.members = members or MemberService(service.store, service)
+        self._member_tasks: set[asyncio.Task[None]] = set()
         self.signer = TokenSigner(settings.secret_key, settings.token_days * 86400)
         self.buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self._server: Server | None = None
@@ -125,7 +135,7 @@ class RealtimeServer:
                     continue
                 if message["type"] != "join":
                     raise ProtocolError("not_joined", "Send a `join` message first.")
-                member, extra = self._admit(ws, message)
+                member, extra = await self._admit(ws, message)
             except (ProtocolError, DomainError, TokenError) as exc:
                 await ws.send(_error_reply(exc, request_id))
                 continue
@@ -158,6 +168,8 @@ class RealtimeServer:
                 await ws.send(encode({"type": "status", "store": "unavailable"}))
             if replayed >= 0:
                 await ws.send(encode({"type": "resumed", "replayed": replayed}, seq=room.sent_seq))
+            if member.member_id is not None:
+                self._record_member(member)
             return member
         raise ConnectionClosed(None, None)
 
@@ -168,7 +180,7 @@ class RealtimeServer:
 
         return build
 
-    def _admit(
+    async def _admit(
         self, ws: ServerConnection, message: dict[str, Any]
     ) -> tuple[Member, dict[str, Any]]:
         role = message.get("role", "participant")
@@ -198,8 +210,15 @@ class RealtimeServer:
                     self.admission.identity_retry_after(address, session_id),
                 )
             participant, token = self.signer.issue(session_id)
+        member_id = None
+        # From afar only a member through their personal link (the remote page gives its
+        # token); in the room the room is the check (docs/security.md).
+        as_member = where == "remote" or participant.startswith("m-")
+        if as_member and self.members.members_only(session_id):
+            member_id = (await self.members.require(session_id, participant)).id
         extra = {"participant": {"id": participant, "token": token, "where": where, "name": name}}
-        return Member(ws, session_id, "participant", participant, where, name), extra
+        joined = Member(ws, session_id, "participant", participant, where, name, member_id)
+        return joined, extra
 
     # -- requests after join -----------------------------------------------------------
     async def _request(self, member: Member, raw: str | bytes, bucket: TokenBucket) -> None:
@@ -231,8 +250,18 @@ class RealtimeServer:
             raise ProtocolError("already_joined", "This connection has already joined.")
         if member.role not in command.senders:
             raise DomainError(REFUSALS.get(command.senders, "You may not do that."), "forbidden")
-        if member.is_moderator and member.ws in self.hub.revoked:
-            raise DomainError("The moderator key was changed; open the new link.", "forbidden")
+        if member.ws in self.hub.revoked:
+            if member.is_moderator:
+                raise DomainError("The moderator key was changed; open the new link.", "forbidden")
+            raise DomainError("Your personal link was revoked.", "members_only")
+        if command.bucket is not None and (
+            member.member_id is not None
+            or (member.where == "remote" and self.members.members_only(member.session_id))
+        ):
+            # Asking, voting and answering from afar in a members-only session: the store
+            # says whether this member's link still stands, now, whichever process
+            # revoked it.
+            await self.members.require(member.session_id, member.participant)
         bucket = self._limit(member, command.bucket) if command.bucket else None
         try:
             fields = await command.decide(self.service, member, message)
@@ -258,6 +287,21 @@ class RealtimeServer:
         if not bucket.take():
             raise _rate_limited(kind.value, bucket.retry_after())
         return bucket
+
+    def _record_member(self, member: Member) -> None:
+        # Which members took part, for the report; the join does not wait for it.
+        async def record() -> None:
+            try:
+                found = await self.members.admitted(member.session_id, member.participant)
+            except StoreUnavailable as exc:
+                log.warning("member attendance not recorded: %s", exc)
+                return
+            if found is not None:
+                await self.members.record_presence(member.session_id, found)
+
+        task = asyncio.get_running_loop().create_task(record())
+        self._member_tasks.add(task)
+        task.add_done_callback(self._member_tasks.discard)
 
     # -- attendance ----------------------------------------------------------------------
     def _record_peak(self, session_id: str, room: int, remote: int) -> None:

@@ -46,6 +46,7 @@ class Change:
     # The stored log before this change was rewritten without personal data (a name
     # removed, a device forgotten, retention): drop what is kept for replay.
     reset: bool = False
+    revoke_member: str | None = None  # a member's link was revoked: close their connections
 
 
 def question_view(q: Question, moderator: bool) -> dict[str, Any]:
@@ -234,6 +235,10 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
         pub_views = [poll_view(p, p.id == screen, False) for p in polls if p.is_public]
         public = {"type": "polls", "polls": pub_views} if pub_views else None
         return Change(sid, seq, public, moderator)
+    if event.type in (ev.MEMBER_JOINED, ev.MEMBER_REVOKED):
+        # Nobody is told (the report reads who took part); a revoked member's
+        # connections are closed by the hub.
+        return Change(sid, seq, None, None, revoke_member=applied.revoked_member)
     if applied.stage:  # the stage monitor joins as a moderator; nobody else is told
         return Change(sid, seq, None, {"type": "stage", "stage": stage_view(state.stage)})
     if applied.attendance:

@@ -138,6 +138,23 @@ def build_report(
         ],
         "questions": [_question(q, titles) for q in state.board.seen_by_moderators()],
         "polls": [_poll(p, titles) for p in state.polls.polls.values()],
+        # Which members took part: only a members-only session says (its remote
+        # participants came through their personal links); null for any other session.
+        "members": (
+            sorted(
+                (
+                    {
+                        "name": m["name"],
+                        "organisation": m["organisation"],
+                        "joined_at": _iso(m["at"]),
+                    }
+                    for m in state.members_present.values()
+                ),
+                key=lambda m: (m["name"].casefold(), m["joined_at"] or ""),
+            )
+            if session.members_only
+            else None
+        ),
     }
 
 
@@ -426,6 +443,20 @@ def csv_tables(report: dict[str, Any], t: Words) -> dict[str, bytes]:
                 for r in p["results"]
             ],
             t,
+        ),
+        **(
+            {
+                "members.csv": _table(
+                    ["name", "organisation", "joined_at"],
+                    [
+                        [m["name"], m["organisation"], _csv_time(m["joined_at"])]
+                        for m in report["members"]
+                    ],
+                    t,
+                )
+            }
+            if report.get("members") is not None
+            else {}
         ),
     }
 

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 
 from companion.domain.errors import DomainError, NotFound
+from companion.services.members import MemberService
 from companion.services.sessions import SessionService
 from companion.services.tokens import TokenError, TokenSigner
 
@@ -46,10 +47,17 @@ def same_secret(given: str, expected: str) -> bool:
 class StreamAccess:
     """The checks behind WHIP, WHEP and the console's stream settings."""
 
-    def __init__(self, service: SessionService, secret_key: str, signer: TokenSigner) -> None:
+    def __init__(
+        self,
+        service: SessionService,
+        secret_key: str,
+        signer: TokenSigner,
+        members: MemberService | None = None,
+    ) -> None:
         self.service = service
         self.secret_key = secret_key
         self.signer = signer
+        self.members = members or MemberService(service.store, service)
 
     def resolve(self, ref: str) -> str:
         """The session named by a session id or a join code (NotFound `unknown_session`)."""
@@ -98,3 +106,12 @@ class StreamAccess:
             return self.signer.verify(token, session_id)
         except TokenError as exc:
             raise DomainError(exc.message, exc.code) from None
+
+    async def check_member_viewer(self, session_id: str, token: str | None) -> str:
+        """`check_viewer`, and in a members-only session only a member whose personal
+        link still stands (asked of the store), or the moderator: DomainError
+        `members_only` (403) for anyone else, a token from the room's code included."""
+        who = self.check_viewer(session_id, token)
+        if who != "moderator" and self.members.members_only(session_id):
+            await self.members.require(session_id, who)
+        return who

@@ -4,7 +4,8 @@ Transport only: the feed's format is `companion.calendar_feed`. Both read the pr
 with each session's agenda as it stands now (agenda edits are session events). The page
 shows the way in (the join link) to the sessions of meetings that have a day and are not
 postponed: join codes are public by design (on the big screen, on slides); moderator
-links never appear here.
+links never appear here. A members-only session's join link shows only to a member whose
+personal link this browser opened (`/m/<secret>`), and its code is the room's.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from companion.backends.base import StoreUnavailable
 from companion.calendar_feed import network_calendar
+from companion.domain.members import NetworkMember
 from companion.domain.programme import Network, Speaker, Status, guests
 from companion.services.sessions import SessionService
 from companion.settings import Settings
@@ -46,12 +49,16 @@ class NetworkPages:
             return self.pages.render(
                 request, "unknown_network.html", 404, network_id=request.path_params["network"]
             )
-        response = self.pages.render(request, "network.html", **self.context(network))
+        try:
+            member = await self.pages.member_cookie.member(request, network.id)
+        except StoreUnavailable:
+            member = None  # the public page still shows; members' links wait for the store
+        response = self.pages.render(request, "network.html", **self.context(network, member))
         # Shareable and public, but it changes with every edit: revalidate each time.
         response.headers["cache-control"] = "no-cache"
         return response
 
-    def context(self, network: Network) -> dict[str, Any]:
+    def context(self, network: Network, member: NetworkMember | None = None) -> dict[str, Any]:
         """Guests per session, track titles per meeting and the join link per session."""
         people: dict[str, list[Speaker]] = {}
         tracks: dict[str, dict[str, str]] = {}
@@ -63,10 +70,15 @@ class NetworkPages:
                     moderator = session.moderator or network.moderator
                     people[session.id] = guests(session, moderator)
                     access = self.service.access.get(session.id)
-                    if access is not None and event.date is not None and event.status in OPEN:
+                    if access is None or event.date is None or event.status not in OPEN:
+                        continue
+                    if not session.members_only:
                         ways_in[session.id] = f"/j/{access.join_code}"
+                    elif member is not None:
+                        ways_in[session.id] = f"/remote/{access.join_code}"
         return {
             "network": network,
+            "member": member,
             "guests": people,
             "tracks": tracks,
             "ways_in": ways_in,
@@ -101,9 +113,26 @@ class NetworkPages:
             },
         )
 
+    async def member_link(self, request: Request) -> Response:
+        """`/m/<secret>`: a member's personal link. Kept in this browser (a cookie), then on
+        to the network's page, where the member's sessions open; a link that does not
+        stand gets a page that says so."""
+        try:
+            member = await self.pages.members.by_secret(request.path_params["secret"])
+        except StoreUnavailable:
+            return self.pages.render(request, "member_link.html", 503, unavailable=True)
+        if member is None:
+            return self.pages.render(request, "member_link.html", 404)
+        response = RedirectResponse(f"/networks/{member.network_id}", status_code=303)
+        response.headers["cache-control"] = "no-store"
+        return self.pages.member_cookie.set(
+            response, member.network_id, request.path_params["secret"]
+        )
+
     def routes(self) -> list[BaseRoute]:
         """The public routes of networks."""
         return [
+            Route("/m/{secret}", self.member_link),
             Route("/networks/{network}", self.page),
             Route("/networks/{network}/calendar.ics", self.calendar),
         ]

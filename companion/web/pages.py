@@ -12,14 +12,19 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from companion.backends.base import StoreUnavailable
 from companion.domain.access import normalise_code
 from companion.domain.errors import NotFound
+from companion.domain.members import member_participant
 from companion.domain.polls import MAX_WORD_CHARS
 from companion.domain.programme import Status
 from companion.domain.questions import MAX_NAME_CHARS, MAX_QUESTION_CHARS
+from companion.services.members import MemberService
 from companion.services.sessions import SessionService
+from companion.services.tokens import TokenSigner
 from companion.settings import Settings
 from companion.web.i18n import COOKIE, LANGUAGES, catalogue, choose_language, translator
+from companion.web.member_cookie import MemberCookie
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 # The text limits the forms show; the same as `welcome.limits` (realtime/server.py).
@@ -41,9 +46,14 @@ def make_environment() -> Environment:
 class Pages:
     """Request handlers for every page people open."""
 
-    def __init__(self, settings: Settings, service: SessionService) -> None:
+    def __init__(
+        self, settings: Settings, service: SessionService, members: MemberService | None = None
+    ) -> None:
         self.settings = settings
         self.service = service
+        self.members = members or MemberService(service.store, service)
+        self.member_cookie = MemberCookie(settings, self.members)
+        self.signer = TokenSigner(settings.secret_key, settings.token_days * 86400)
         self.env = make_environment()
 
     # -- shared ----------------------------------------------------------------------
@@ -118,9 +128,19 @@ class Pages:
         if session_id is None:
             return self._unknown(request)
         mode = request.url.path.split("/")[1]  # "room" (phone) or "remote"
-        return self.render(
-            request, "participant.html", mode=mode, **self.session_context(session_id)
-        )
+        context = self.session_context(session_id)
+        if mode == "remote" and self.members.members_only(session_id):
+            # From afar only members, through their personal link (docs/security.md); the
+            # page carries a participant token that names the member and that link.
+            try:
+                member = await self.member_cookie.member(request, context["network"].id)
+            except StoreUnavailable:
+                return self.render(request, "members_only.html", 503, unavailable=True, **context)
+            if member is None:
+                return self.render(request, "members_only.html", 403, **context)
+            _, token = self.signer.issue(session_id, member_participant(member))
+            context |= {"member_token": token, "member": member}
+        return self.render(request, "participant.html", mode=mode, **context)
 
     async def privacy(self, request: Request) -> Response:
         """The privacy notice: what is stored, why, who sees it, how long, the rights."""

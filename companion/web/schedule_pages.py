@@ -10,14 +10,9 @@ multipart form). A refused upload shows its error on the page and changes nothin
 
 from __future__ import annotations
 
-import hmac
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
-from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -37,30 +32,11 @@ from companion.services.schedule_import import (
     replace_network,
 )
 from companion.web.i18n import Translator, translator
-from companion.web.organiser_auth import CSRF_FIELD, OrganiserAccess, Refused
+from companion.web.organiser_auth import OrganiserAccess, Refused
 from companion.web.programme_pages import domain_key
+from companion.web.uploads import Upload, UploadError, read_upload
 
-MAX_UPLOAD_BYTES = 1024 * 1024  # a season's programme is ~30 KB; a conference's ~300 KB
 ROOT = "/organise/networks/{network}"
-
-
-class UploadError(Exception):
-    """An upload refused before its content is read as a schedule (catalogue key)."""
-
-    def __init__(self, key: str, status: int = 400, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.status = status
-        self.params = params
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """A file posted from an organiser page, its CSRF token checked."""
-
-    fields: dict[str, str]
-    filename: str
-    text: str
 
 
 class SchedulePages:
@@ -77,46 +53,9 @@ class SchedulePages:
         except NotFound:
             raise Refused(404, "organise.refused_not_found") from None
 
-    # -- reading an upload -------------------------------------------------------------
     async def upload(self, request: Request) -> Upload:
         """The posted file as text: origin, size, CSRF and UTF-8 checked (UploadError)."""
-        found = await self.access.signed_in(request)
-        if found is None:
-            raise Refused(401, "organise.refused_signin")
-        if not self.access.origin_allowed(request):
-            raise Refused(403, "organise.refused_origin")
-        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-            await self.access.form(request)  # its CSRF token refused first, as on every route
-            raise Refused(400, "organise.refused_bad_form")
-        length = request.headers.get("content-length", "")
-        if not length.isdigit():
-            raise UploadError("schedule.error_no_length", 411)
-        if int(length) > MAX_UPLOAD_BYTES + 64 * 1024:
-            raise UploadError("schedule.error_too_large", 413, limit="1 MB")
-        try:
-            form = await request.form(max_files=1, max_fields=20, max_part_size=MAX_UPLOAD_BYTES)
-        except (HTTPException, MultiPartException):  # a malformed body or too many parts
-            raise Refused(400, "organise.refused_bad_form") from None
-        given = form.get(CSRF_FIELD)
-        if not isinstance(given, str) or not hmac.compare_digest(
-            given.encode(), found[1].csrf.encode()
-        ):
-            raise Refused(403, "organise.refused_csrf")
-        file = form.get("file")
-        if not isinstance(file, UploadFile) or not file.filename:
-            raise UploadError("schedule.error_no_file")
-        raw = await file.read(MAX_UPLOAD_BYTES + 1)
-        if len(raw) > MAX_UPLOAD_BYTES:
-            raise UploadError("schedule.error_too_large", 413, limit="1 MB")
-        if not raw.strip():
-            raise UploadError("schedule.error_empty")
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise UploadError("schedule.error_not_utf8", byte=exc.start) from None
-        fields = {k: v for k, v in form.items() if isinstance(v, str) and k != CSRF_FIELD}
-        name = file.filename.replace("\\", "/").rsplit("/", 1)[-1][:100]
-        return Upload(fields, name, text.replace("\x00", ""))
+        return await read_upload(self.access, request)
 
     # -- pages -------------------------------------------------------------------------
     async def page(

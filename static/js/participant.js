@@ -10,6 +10,9 @@ import { el, errorText, remember, showConnection, showWaiting, toast } from "./u
 
 const root = document.getElementById("participant");
 let code = root.dataset.code; // follows the session's join code when the moderator replaces it
+// A members-only session's remote page carries the member's own participant token (made
+// from their personal link): it is who this page joins and watches as.
+if (root.dataset.memberToken) localStorage.setItem(`companion.token.${code}`, root.dataset.memberToken);
 const mode = root.dataset.mode === "remote" ? "remote" : "room";
 const profile = remember.get("profile", {}) ?? {};
 const myName = typeof profile.name === "string" ? profile.name.trim() : "";

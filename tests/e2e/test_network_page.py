@@ -163,3 +163,31 @@ def test_an_unknown_network_is_a_404_page(server: ServerProcess) -> None:
     assert "Nätverket finns inte" in answer.text
     assert "<script>" not in answer.text.split("</head>")[1].replace('<script type="module"', "")
     assert "&lt;script&gt;" in answer.text
+
+
+def test_members_only_sessions_show_their_way_in_only_to_members(server: ServerProcess) -> None:
+    """A members-only session's join link (its code is the room's) is left out of the
+    public page, which says the session is for members; a browser whose personal link
+    for the network stands sees the way in (to the remote page) and a welcome by name; a
+    revoked link shows the public page again."""
+    from tests.e2e.members import MemberBrowser, add_member, new_link, revoke, set_members_only
+
+    anna = signed_in(server, "anna@kommun.se", NETWORK)
+    code = server.access()["ledarskap-2020-05-05"][0]
+    sv = {"accept-language": "sv"}
+    assert f'href="/j/{code}"' in requests.get(server.http + PAGE, headers=sv, timeout=10).text
+    set_members_only(anna)
+    public = requests.get(server.http + PAGE, headers=sv, timeout=10).text
+    assert code not in public
+    assert "Bara för medlemmar: gå med med din personliga länk." in public
+    member_id = add_member(anna, "Åsa <Öberg>", "asa@region.se")
+    browser = MemberBrowser(server)
+    browser.open_link(new_link(anna, member_id))
+    page = browser.http.get(server.http + PAGE, timeout=10).text
+    assert f'href="/remote/{code}"' in page
+    assert "Välkommen, Åsa &lt;Öberg&gt;!" in page  # escaped like every text
+    other = MemberBrowser(server)  # a member of no network: the public page
+    assert code not in other.http.get(server.http + PAGE, timeout=10).text
+    revoke(anna, member_id)
+    after = browser.http.get(server.http + PAGE, timeout=10).text
+    assert code not in after and "member-welcome" not in after

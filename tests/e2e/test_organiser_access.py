@@ -53,8 +53,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def owner(server: ServerProcess) -> Organiser:
-    """The organiser of the network under attack."""
-    return signed_in(server, "anna@kommun.se", NETWORK)
+    """The organiser of the network under attack, with a member on its member list."""
+    organiser = signed_in(server, "anna@kommun.se", NETWORK)
+    member_id(organiser)
+    return organiser
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +77,16 @@ def state(server: ServerProcess, owner: Organiser) -> dict[str, object]:
     """What an intruder must not change: secrets, settings, members, audit, password."""
     page = owner.get(f"/organise/sessions/{SID}").text
     members = owner.get(f"/organise/networks/{NETWORK}/organisers").text
+    member_list = owner.get(f"/organise/networks/{NETWORK}/members").text
     audit = owner.get(f"/organise/networks/{NETWORK}/audit").text
     return {
         "access": server.access()[SID],
         "checked": re.findall(r'name="(\w+)" type="checkbox" value="on"( checked)?', page),
         "words": re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S).group(1),
         "members": re.findall(r'class="member-email">([^<]+)<', members),
+        "member_list": re.findall(
+            r'<tr data-member="(\w+)">|class="member-link-state">([^<]+)<', member_list
+        ),
         "audit": audit.count("<tr data-what"),
         "signin": Organiser(server).sign_in("anna@kommun.se").status_code,
     }
@@ -266,11 +272,26 @@ def organise_routes() -> list[tuple[str, str]]:
     return found
 
 
+def member_id(owner: Organiser) -> str:
+    """A member on the owner's network's member list (put there once)."""
+    page = owner.get(f"/organise/networks/{NETWORK}/members").text
+    found = re.search(r'data-member="([0-9a-f]{16})"', page)
+    if found is None:
+        added = owner.post(
+            f"/organise/networks/{NETWORK}/members/add", {"name": "Medlem", "email": "m@k.se"}
+        )
+        assert added.status_code == 303, added.text[:500]
+        return member_id(owner)
+    return found.group(1)
+
+
 def fill(template: str, owner: Organiser, organiser_id: str | None = None) -> str:
     """A concrete path: demo things for the parameters, the owner for an organiser id."""
     if "{organiser_id}" in template and organiser_id is None:
         organiser_id = owner_id(owner)
     values = {**PARAMS, "organiser_id": organiser_id or ""}
+    if "{member_id}" in template:
+        values["member_id"] = member_id(owner)
     path = template.replace("{kind:str}", "{kind}")
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
