@@ -109,6 +109,7 @@ async def start_core(settings: Settings) -> Core:
             tail.follow(session_id, seq)
 
     service.on_session_added.append(on_session_added)
+    service.on_members_only.append(hub.members_only)
     programme = ProgrammeService(service)
     programme.start_watching()
     members = MemberService(store, service)
@@ -161,6 +162,7 @@ async def serve(
 
     media = MediaRegistry(settings, core.service, core.hub, core.members)
     core.service.bus.subscribe(media.on_change)  # a revoked member's streams end
+    core.service.on_members_only.append(media.members_only)
     await media.start()
     config = uvicorn.Config(
         create_app(settings, core.service, media, core.programme, core.members),

@@ -148,3 +148,24 @@ def test_without_name_takes_the_name_off_one_question_only() -> None:
     state = folded(new)
     assert state.board.questions[1].name is None and state.board.questions[3].name == "Cajsa"
     assert "Anna Andersson" not in json.dumps([e.to_data() for e in new], ensure_ascii=False)
+
+
+def test_members_who_took_part_keep_only_a_label_after_the_scrub() -> None:
+    """A members-only session's `member.joined` keeps the count for the report, not who."""
+    log = meeting()
+    log.do(
+        ev.Draft(
+            ev.MEMBER_JOINED,
+            {"member": "0123456789abcdef", "name": "Åsa Öberg", "organisation": "Region"},
+        )
+    )
+    before = scrub(meeting().events)[1].names
+    new, removed = scrub(log.events)
+    assert removed.names == before + 1
+    joined = [e for e in new if e.type == ev.MEMBER_JOINED]
+    assert len(joined) == 1 and is_label(joined[0].data["member"])
+    assert joined[0].data["name"] == "" and joined[0].data["organisation"] == ""
+    assert "Åsa" not in json.dumps([e.data for e in new], ensure_ascii=False)
+    assert len(folded(new).members_present) == 1
+    again, _ = scrub(new)
+    assert [e.data for e in again if e.type == ev.MEMBER_JOINED] == [joined[0].data]

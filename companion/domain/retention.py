@@ -12,7 +12,9 @@ question, merges, poll results, the fairness figures) with nobody in it:
   unrelated questions or their answers to different polls;
 - the text of a question that was never public (hidden, withdrawn, pending, withheld from
   a muted asker) is removed, here and in its edits;
-- request keys, which begin with the sender's participant id, are dropped.
+- request keys, which begin with the sender's participant id, are dropped;
+- a member who took part in a members-only session (`member.joined`) keeps only a label:
+  the report then counts them without their name or organisation.
 
 With `participant` set, only that participant's ids and keys are replaced (a device
 forgotten); names and texts stay.
@@ -135,6 +137,9 @@ def scrub(events: list[ev.Event], participant: str | None = None) -> tuple[list[
                 if audience is not None:
                     data["where"] = audience
                 votes += 1
+        elif kind == ev.MEMBER_JOINED and everyone and not is_label(data["member"]):
+            data = {"member": label("member", data["member"]), "name": "", "organisation": ""}
+            names += 1
         elif kind == ev.POLL_ANSWERED and mine(data["participant"]):
             unlinked.add(data["participant"])
             data["participant"] = label("answer", data["id"], data["participant"])

@@ -150,6 +150,16 @@ class MediaRegistry:
             if res.session_id == change.session_id and parsed and parsed[0] == change.revoke_member:
                 self._spawn(self.end(res.id, "member link revoked"))
 
+    def members_only(self, session_id: str) -> None:
+        """The session became members-only: viewers who are neither a member through
+        their link nor the moderator stop watching (a member's link is checked again by
+        every later request)."""
+        for res in list(self.resources.values()):
+            if res.session_id != session_id or res.role != VIEWER or res.who == "moderator":
+                continue
+            if parse_member_participant(res.who) is None:
+                self._spawn(self.end(res.id, "members only"))
+
     # -- resources -------------------------------------------------------------------
     def resource(self, session_id: str, resource_id: str, token: str | None) -> Resource:
         """An open resource of the session, for the token that created it."""

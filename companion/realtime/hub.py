@@ -132,6 +132,7 @@ class Room:
     public: set[ServerConnection] = field(default_factory=set)
     moderators: set[ServerConnection] = field(default_factory=set)
     by_member: dict[str, set[ServerConnection]] = field(default_factory=dict)
+    guests: set[ServerConnection] = field(default_factory=set)  # remote, not as a member
     presence: Presence = field(default_factory=Presence)
     peak: AttendancePeak = field(default_factory=AttendancePeak)
 
@@ -272,6 +273,17 @@ class Hub:
             cut = room.by_member.pop(change.revoke_member, set())
             room.public.difference_update(cut)
             self.revoked.revoke(cut, "member link revoked")
+
+    def members_only(self, session_id: str) -> None:
+        """The session became members-only: who follows it from afar without a member's
+        link is refused and closed, as a revoked member is."""
+        room = self.rooms.get(session_id)
+        if room is None:
+            return
+        cut = set(room.guests)
+        room.guests.clear()
+        room.public.difference_update(cut)
+        self.revoked.revoke(cut, "members only")
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:
@@ -466,6 +478,8 @@ class Hub:
             room.public.add(member.ws)
         if member.member_id is not None:
             room.by_member.setdefault(member.member_id, set()).add(member.ws)
+        elif member.role == "participant" and member.where == "remote":
+            room.guests.add(member.ws)
         room.presence.arrive(member.role, member.participant, member.where)
         return replayed
 
@@ -475,6 +489,7 @@ class Hub:
         if room is None:
             return
         (room.moderators if member.is_moderator else room.public).discard(member.ws)
+        room.guests.discard(member.ws)
         if member.member_id is not None:
             sockets = room.by_member.get(member.member_id)
             if sockets is not None:

@@ -74,6 +74,10 @@ class SessionService:
         # Called with (session id, seq) for each session a programme reload adds, so the
         # realtime layer opens a room for it and the Redis tail follows its log.
         self.on_session_added: list[Callable[[str, int], None]] = []
+        # Called with a session id when an edit makes a running session members-only, so
+        # the realtime layer and the stream cut off who is there from afar without a
+        # member's link (every process reloads the programme, each cuts its own).
+        self.on_members_only: list[Callable[[str], None]] = []
         # Called with (network id, who, what, detail) after a new moderator link or join
         # code, so the network's audit names every access change, from a console too.
         self.audit_access: Callable[[str, str, str, str], Awaitable[None]] | None = None
@@ -160,13 +164,16 @@ class SessionService:
         wanted = {
             row[3].id: row[3] for row in self._stored_programme.sessions() if row[3].id in access
         }
-        added = []
+        added: list[str] = []
+        closed: list[str] = []  # sessions made members-only by this change
         for session_id, session in wanted.items():
             state = self.states.get(session_id)
             if state is None:
                 self.states[session_id] = await self.rebuild(session_id, None)
                 added.append(session_id)
             else:
+                if session.members_only and not state.session.members_only:
+                    closed.append(session_id)
                 state.session = replace(session, items=state.agenda.items)
         for session_id in [sid for sid in self.states if sid not in wanted]:
             del self.states[session_id]
@@ -175,6 +182,9 @@ class SessionService:
         for session_id in added:
             for listener in self.on_session_added:
                 listener(session_id, self.states[session_id].seq)
+        for session_id in closed:
+            for cut in self.on_members_only:
+                cut(session_id)
 
     async def revise_agenda(
         self, session_id: str, edit: Callable[[tuple[AgendaItem, ...]], tuple[AgendaItem, ...]]
