@@ -98,3 +98,15 @@ async def test_a_stalled_client_is_closed_and_the_others_keep_up(tmp_path: Path)
         raw.close()
     finally:
         await core.close()
+
+
+def test_flushes_keep_their_rate_while_they_fit_and_leave_a_quarter_of_the_loop() -> None:
+    """A flush taking 60 % of the 100 ms interval keeps the 100 ms rate; one taking 150 ms
+    is followed by a rest of a third of its length (flushing takes at most 3/4 of the
+    loop); a loop that fell behind does not flush back to back to catch up."""
+    from companion.realtime.hub import next_flush
+
+    assert next_flush(due=1.0, started=1.0, finished=1.06, interval=0.1) == 1.1
+    assert abs(next_flush(due=1.0, started=1.0, finished=1.15, interval=0.1) - 1.2) < 1e-9
+    # Blocked for a second by something else: the next flush rests a tenth of an interval.
+    assert abs(next_flush(due=1.0, started=2.0, finished=2.001, interval=0.1) - 2.011) < 1e-9

@@ -300,9 +300,7 @@ class Hub:
                 self.flush()
             except Exception:  # never let one bad flush stop all future ones
                 log.exception("flush failed")
-            finished = loop.time()
-            rest = max((finished - started) / 3, self.coalesce_seconds / 10)
-            due = max(due + self.coalesce_seconds, finished + rest)
+            due = next_flush(due, started, loop.time(), self.coalesce_seconds)
 
     def flush(self) -> None:
         """Send coalesced counts and changed presence of every room: to each audience in
@@ -540,6 +538,14 @@ class Hub:
         for room in self.rooms.values():
             yield from room.public
             yield from room.moderators
+
+
+def next_flush(due: float, started: float, finished: float, interval: float) -> float:
+    """When the flush after one that was due at `due` and ran from `started` to `finished`
+    is due: at the fixed rate, but never before a rest of a third of the flush's length
+    (and a tenth of the interval), so flushing takes at most three quarters of the loop."""
+    rest = max((finished - started) / 3, interval / 10)
+    return max(due + interval, finished + rest)
 
 
 def _bound_kernel_buffer(ws: ServerConnection) -> None:
