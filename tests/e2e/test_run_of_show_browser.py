@@ -200,6 +200,9 @@ async def _run(
     await expect(phone.locator("#questions-other-heading")).to_have_text(
         SV["questions.other_parts"]
     )
+    await phone.locator("#questions").scroll_into_view_if_needed()
+    await screenshot(phone, "run-of-show-phone-this-part")
+    assert await axe_violations(phone) == []
     await console.locator("#tab-live").click()
     queue = console.locator("#queue li.question")
     await expect(queue).to_have_count(3)
