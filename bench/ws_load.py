@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shlex
 import sys
 import time
@@ -54,10 +55,16 @@ class RedisCluster(wf.Cluster):
 
     redis_server: RedisProcess = field(default_factory=lambda: RedisProcess(Path(".")))
     _begin: tuple[float, dict[str, Any]] = (0.0, {})
+    cpu: int | None = None  # the servers' core: Redis is part of the system under test
 
     def start(self) -> None:
-        """Redis first, then the import (through server 0) and the servers."""
+        """Redis first (on the servers' core, every thread), then the import (through
+        server 0) and the servers."""
         self.redis_server.start()
+        if self.cpu is not None:
+            assert self.redis_server.proc is not None
+            for thread in psutil.Process(self.redis_server.proc.pid).threads():
+                os.sched_setaffinity(thread.id, {self.cpu})
         super().start()
 
     def stop(self) -> None:
@@ -122,7 +129,7 @@ def redis_cluster(processes: int) -> Any:
             servers.append(
                 wf.BenchServer(data, extra_env={**env, "REDIS_URL": rs.url}, cpu=args.server_cpu)
             )
-        return RedisCluster(servers, redis_server=rs)
+        return RedisCluster(servers, redis_server=rs, cpu=args.server_cpu)
 
     return make
 
