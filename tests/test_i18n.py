@@ -83,6 +83,20 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
         "sv": ("0 tecken kvar", "1 tecken kvar", "2 tecken kvar", "21 tecken kvar"),
         "en": ("0 characters left", "1 character left", "2 characters left", "21 characters left"),
     },
+    "mydata.votes": {
+        "sv": (
+            "Du röstar på 0 frågor:",
+            "Du röstar på 1 fråga:",
+            "Du röstar på 2 frågor:",
+            "Du röstar på 21 frågor:",
+        ),
+        "en": (
+            "You vote for 0 questions:",
+            "You vote for 1 question:",
+            "You vote for 2 questions:",
+            "You vote for 21 questions:",
+        ),
+    },
     "stream.viewers": {
         "sv": ("0 tittare", "1 tittare", "2 tittare", "21 tittare"),
         "en": ("0 viewers", "1 viewer", "2 viewers", "21 viewers"),

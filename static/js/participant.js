@@ -4,6 +4,7 @@ import { renderNowNext, speakerNames } from "./agenda-view.js";
 import { count, formatTime, onLanguageChange, t } from "./i18n.js";
 import { Live } from "./live.js";
 import { SessionModel } from "./model.js";
+import { MyData } from "./my-data.js";
 import { PollList } from "./polls.js";
 import { StreamPlayer } from "./player.js";
 import { el, errorText, remember, showConnection, showWaiting, toast } from "./ui.js";
@@ -438,6 +439,24 @@ for (const [name, button] of Object.entries(sortButtons)) {
   });
 }
 
-onLanguageChange(renderAll);
+const myData = new MyData({
+  live,
+  model,
+  code,
+  tokenKey: () => live.tokenKey,
+  name: myName,
+  onForgotten: () => {
+    // Nothing on this page is this device's any more: no "your question", no pressed votes.
+    live.stop();
+    model.mine.clear();
+    model.myVotes.clear();
+    renderQuestions();
+  },
+});
+
+onLanguageChange(() => {
+  renderAll();
+  myData.render();
+});
 renderAll();
 live.start();
