@@ -257,6 +257,10 @@ class Hub:
         seq = change.seq
         public = encode(change.public, seq=seq) if change.public is not None else None
         moderator = encode(change.moderator, seq=seq) if change.moderator is not None else None
+        if change.reset:
+            # The log was rewritten without personal data: nothing sent before is replayed
+            # (a client resuming from before this change gets a snapshot instead).
+            delivery.ring.clear()
         delivery.ring.append(_Entry(seq, public, moderator, None))
         self._send(room.public, counts[0] if counts else None, public)
         self._send(room.moderators, counts[1] if counts else None, moderator)
