@@ -1482,15 +1482,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_arguments(parser)
     args = parser.parse_args(argv)
     args.size_list = [int(s) for s in args.sizes.split(",") if s.strip()]
+    settle_arguments(parser, args)
+    return args
+
+
+def settle_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """The cores (`--pin`) and anchors, checked (bench/ws_load.py calls it too)."""
     args.server_cpu = args.load_cpu = None
     if args.pin:
-        server_cpu, load_cpu = args.pin.split(":")
-        args.server_cpu, args.load_cpu = int(server_cpu), int(load_cpu)
+        try:
+            server_cpu, load_cpu = args.pin.split(":")
+            args.server_cpu, args.load_cpu = int(server_cpu), int(load_cpu)
+        except ValueError:
+            parser.error(f"--pin takes SERVER:LOAD cores, e.g. 0:1, not {args.pin!r}")
     args.anchor_list = [a for a in args.anchors.split(",") if a]
     unknown = set(args.anchor_list) - set(MODES)
     if unknown:
         parser.error(f"unknown anchors: {', '.join(sorted(unknown))}")
-    return args
 
 
 def source_digest() -> str:

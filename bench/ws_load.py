@@ -255,6 +255,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"at most {wf.SERVER_SLOTS} processes")
     args.size_list = [int(s) for s in args.sizes.split(",") if s.strip()]
     args.rate_list = [float(s) for s in args.vote_rate.split(",") if s.strip()]
+    wf.settle_arguments(parser, args)
     return args
 
 
@@ -263,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
     limit = wf.raise_nofile(max(args.size_list) + 2000)
+    if args.load_cpu is not None:
+        os.sched_setaffinity(0, {args.load_cpu})  # the orchestrator is load too
     digest = wf.source_digest()
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     rows: list[dict[str, Any]] = []
