@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from companion.domain.programme import AgendaItem, Event, ItemKind
-from companion.domain.programme_edits import FormError, form_values, read_item
+from companion.domain.programme import AgendaItem, Event, ItemKind, Network
+from companion.domain.programme_edits import FormError, form_values, read_item, read_network
 from companion.domain.scene import Scene, ScreenMode, StreamSource
 
 EVENT = Event("traff", "Träff")
@@ -35,3 +35,19 @@ def test_an_unknown_choice_is_an_error_beside_its_field(field: str) -> None:
     with pytest.raises(FormError) as caught:
         read_item({**FIELDS, field: "disco"}, set(), None, EVENT)
     assert set(caught.value.errors) == {field}
+
+
+def test_a_networks_retention_period_from_its_form() -> None:
+    """Blank is the installation's period, 0 keeps data, a bad number is an error beside
+    the field, and a form without the field (a new network) keeps what there was."""
+    base = {"title": "Ledarskap i offentlig sektor"}
+    assert read_network({**base, "retention_days": ""}, set(), None).retention_days is None
+    assert read_network({**base, "retention_days": " 30 "}, set(), None).retention_days == 30
+    zero = read_network({**base, "retention_days": "0"}, set(), None)
+    assert zero.retention_days == 0 and form_values(zero)["retention_days"] == "0"
+    for bad in ("-1", "3651", "90 dagar", "٣٠"):
+        with pytest.raises(FormError) as caught:
+            read_network({**base, "retention_days": bad}, set(), None)
+        assert set(caught.value.errors) == {"retention_days"}
+    old = Network("ledarskap", "Ledarskap", retention_days=60)
+    assert read_network(base, set(), old).retention_days == 60

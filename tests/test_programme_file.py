@@ -317,3 +317,17 @@ def test_empty_file() -> None:
     """An empty file is an error on line 1."""
     err = parse_error("# nothing here\n")
     assert (err.line, err.field) == (1, "networks")
+
+
+def test_a_networks_retention_period_is_read_and_checked() -> None:
+    """`retention_days` on a network: a whole number of days (0 keeps data); anything
+    else is refused with its file, line and field."""
+    kept = parse_programme(
+        variant("    title: Nätverk\n", "    title: Nätverk\n    retention_days: 45\n"), "t.yaml"
+    )
+    assert kept.networks[0].retention_days == 45
+    assert parse_programme(BASE, "t.yaml").networks[0].retention_days is None
+    error = parse_error(
+        variant("    title: Nätverk\n", "    title: Nätverk\n    retention_days: ett år\n")
+    )
+    assert str(error).startswith("test.yaml:4: networks[0].retention_days:"), str(error)

@@ -116,6 +116,12 @@ def read_network(fields: Mapping[str, str], taken: Collection[str], old: Network
         moderator=f.speaker("moderator_"),
         contact=f.text("contact", rules.MAX_NAME),
         seasons=old.seasons if old else (),
+        # A form without the field (the new-network form) keeps what there was.
+        retention_days=(
+            f.read("retention_days", rules.retention_days)
+            if "retention_days" in fields
+            else (old.retention_days if old else None)
+        ),
     )
     f.done()
     return network

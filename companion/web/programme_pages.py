@@ -178,6 +178,7 @@ class ProgrammePages:
                 *((m.value, t(f"scene.stream_{m.value}")) for m in StreamSource),
             ],
             track_options=[("", t("programme.no_track")), *((x.id, x.title) for x in tracks)],
+            retention_default=self.access.settings.retention_days,
             limits=LIMITS,
             max_speakers=edits.MAX_SPEAKERS,
             saved=request.query_params.get("saved") == "1",

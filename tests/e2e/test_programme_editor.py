@@ -98,6 +98,12 @@ def test_bad_input_gets_its_error_beside_the_field_and_changes_nothing(
             "f-end",
             "Punkten slutar 11.15, efter att träffen slutar 11.00.",
         ),
+        (
+            f"/organise/networks/{NETWORK}/programme",
+            {"title": "Ledarskap", "retention_days": "90 dagar"},
+            "f-retention_days",
+            "Skriv ett helt antal dagar, från 0 till 3650.",
+        ),
     ]
     for path, form, field, message in cases:
         answer = anna.post(path, form)
@@ -107,6 +113,14 @@ def test_bad_input_gets_its_error_beside_the_field_and_changes_nothing(
         assert html.escape(form["title"]) in answer.text  # what was typed is kept
         assert stored(server) == before
     assert "Traceback" not in server.log()
+    # A good period is kept with the network and shown in its form again.
+    page = f"/organise/networks/{NETWORK}/programme"
+    form = anna.get(page).text
+    assert 'id="f-retention_days"' in form and "tjänstens inställning: att inget raderas" in form
+    saved = anna.post(page, {"title": "Ledarskap och innovation", "retention_days": "30"})
+    assert saved.status_code in (200, 303), saved.status_code
+    assert '"retention_days": 30' in stored(server)[0]
+    assert 'value="30"' in anna.get(page).text
 
 
 def test_every_editor_route_refuses_strangers_and_changes_nothing(
