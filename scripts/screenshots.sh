@@ -10,4 +10,4 @@ COMPANION_SCREENSHOTS="$PWD/docs/screenshots" python3 -m pytest -q \
   tests/e2e/test_organiser_browser.py tests/e2e/test_programme_browser.py \
   tests/e2e/test_network_page.py tests/e2e/test_schedule_browser.py \
   tests/e2e/test_stage_browser.py tests/e2e/test_fairness_console.py \
-  tests/e2e/test_run_of_show_browser.py "$@"
+  tests/e2e/test_run_of_show_browser.py tests/e2e/test_members_browser.py "$@"
