@@ -566,3 +566,51 @@ def test_replay_coalesces_exactly_like_the_live_flush(
     assert sent[public_ws][0]["tallies"] == {str(pid): {"respondents": 30}}
     assert sent[public_ws][2]["tallies"] == {str(pid): {"respondents": 30}}
     assert sent[mod_ws][2]["tallies"][str(pid)]["counts"] == [14, 15, 1]
+
+
+def test_a_big_rooms_events_wait_for_the_flush_and_go_out_with_the_counts_in_one_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From `batch_from` connections, events wait for the flush: each socket gets one
+    write with the events and the counts between them in seq order; a client joining
+    meanwhile makes those already there get what waited, and replays it itself."""
+    writes: dict[FakeSocket, list[list[dict[str, Any]]]] = {}
+
+    def capture(sockets: Any, payloads: list[str]) -> None:
+        for ws in sockets:
+            writes.setdefault(ws, []).append([json.loads(p) for p in payloads])
+
+    monkeypatch.setattr(hub_module, "fan_out", capture)
+    room = Room()
+    hub = Hub()
+    hub.batch_from = 2
+    hub.ensure_room(SESSION.id, 0)
+    participant, moderator = join(hub, "participant"), join(hub, "moderator")
+    hub.flush()
+    writes.clear()
+    room.commit(room.state.board.ask("Första frågan?", None, "p1", "room", None, False))
+    room.commit(room.state.board.vote(1, "v1"))
+    room.commit(room.state.board.ask("Andra frågan?", None, "p2", "room", None, False))
+    for change in room.changes:
+        hub.on_change(change)
+    assert writes == {}  # held for the flush
+    hub.flush()
+    [one] = writes[participant]
+    assert [(m["type"], m["seq"]) for m in one] == [
+        ("questions", 1),
+        ("counts", 2),
+        ("questions", 3),
+    ]
+    assert one[1]["counts"] == {"1": 1}
+    [mine] = writes[moderator]
+    assert [m["seq"] for m in mine] == [1, 2, 3]
+
+    writes.clear()
+    room.commit(room.state.board.vote(2, "v1"))
+    room.commit(room.state.board.ask("Tredje frågan?", None, "p3", "room", None, False))
+    for change in room.changes[-2:]:
+        hub.on_change(change)
+    newcomer = join(hub, "participant", since=3)
+    [got] = writes[participant]  # given at the join, before the newcomer's replay
+    assert [(m["type"], m["seq"]) for m in got] == [("counts", 4), ("questions", 5)]
+    assert [m["seq"] for m in writes[newcomer][0]] == [4, 5]  # replayed from the ring
