@@ -27,7 +27,7 @@ from companion.realtime.hub import Hub, Member
 from companion.realtime.limits import TokenBucket
 from companion.realtime.protocol import ProtocolError, encode, error, parse
 from companion.services.commands import COMMANDS, MODERATOR, PARTICIPANT, Bucket
-from companion.services.members import MemberService
+from companion.services.members import MemberService, members_only_refusal
 from companion.services.projection import snapshot
 from companion.services.sessions import SessionService
 from companion.services.tokens import TokenError, TokenSigner
@@ -199,8 +199,13 @@ class RealtimeServer:
             raise ProtocolError("bad_message", "`where` must be `room` or `remote`.")
         name = clean_name(message.get("name"))
         token = message.get("token")
+        members_only = self.members.members_only(session_id)
         if token is not None:
             participant = self.signer.verify(token, session_id)
+        elif members_only and where == "remote":
+            # Refused before a fresh identity is counted: strangers from afar must not use
+            # up the session's allowance that phones in the room join with.
+            raise members_only_refusal()
         else:
             address = self.admission.address(ws, ws.request) if ws.request else "unknown"
             if not self.admission.new_identity(address, session_id):
@@ -214,7 +219,7 @@ class RealtimeServer:
         # From afar only a member through their personal link (the remote page gives its
         # token); in the room the room is the check (docs/security.md).
         as_member = where == "remote" or participant.startswith("m-")
-        if as_member and self.members.members_only(session_id):
+        if as_member and members_only:
             member_id = (await self.members.require(session_id, participant)).id
         extra = {"participant": {"id": participant, "token": token, "where": where, "name": name}}
         joined = Member(ws, session_id, "participant", participant, where, name, member_id)

@@ -210,10 +210,7 @@ class MemberService:
                 "The member list cannot be checked right now; try again.", "store_unavailable"
             ) from None
         if member is None:
-            raise DomainError(
-                "This session is for the network's members: open your personal link.",
-                "members_only",
-            )
+            raise members_only_refusal()
         return member
 
     @staticmethod
@@ -244,6 +241,13 @@ class MemberService:
             except (DomainError, StoreUnavailable) as exc:
                 # The store already refuses the link; only the push to open pages is missing.
                 log.warning("could not cut off a member in %s: %s", session.id, exc)
+
+
+def members_only_refusal() -> DomainError:
+    """What a participant without a standing member's link gets in a members-only session."""
+    return DomainError(
+        "This session is for the network's members: open your personal link.", "members_only"
+    )
 
 
 def _checked(name: object, email: object, organisation: object, lang: object) -> MemberFields:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import Room, redis_pair
+from tests.e2e.conftest import Room, redis_pair, started
 from tests.e2e.members import (
     NETWORK,
     SESSION,
@@ -213,3 +213,29 @@ async def test_a_revoked_link_stops_on_every_process_on_redis(tmp_path: Path) ->
             for client in opened:
                 await client.close()
         assert "Traceback" not in a.log() + b.log()
+
+
+async def test_strangers_from_afar_do_not_use_up_the_rooms_new_participants(
+    tmp_path: Path,
+) -> None:
+    """The session's allowance of fresh identities is what phones in the room join with:
+    refused remote joins of a members-only session do not spend it."""
+    opened: list[Client] = []
+    limits = {
+        "COMPANION_SESSION_NEW_PARTICIPANT_BURST": "3",
+        "COMPANION_SESSION_NEW_PARTICIPANTS_PER_MINUTE": "1",
+    }
+    with started(ServerProcess(tmp_path, extra_env=limits)) as server:
+        anna = signed_in(server, "anna@kommun.se", NETWORK)
+        set_members_only(anna)
+        code = server.access()[SESSION][0]
+        try:
+            for _ in range(6):
+                refused = await join(server, opened, code=code, where="remote")
+                assert refused["code"] == "members_only", refused
+            for _ in range(3):
+                phone = await join(server, opened, code=code, where="room")
+                assert phone["type"] == "welcome", phone
+        finally:
+            for client in opened:
+                await client.close()
