@@ -277,7 +277,10 @@ function renderAccess() {
   const blocked = locked || closed;
   textarea.disabled = blocked;
   showName.disabled = blocked;
-  $("ask-submit").disabled = blocked || asking !== null;
+  // While a question is being sent the button is only marked busy: a disabled button would
+  // drop keyboard focus to the page's body.
+  $("ask-submit").disabled = blocked;
+  $("ask-submit").setAttribute("aria-disabled", String(blocked || asking !== null));
   const why = closed ? "session-closed" : locked ? "ask-locked" : null;
   textarea.setAttribute("aria-describedby", why ? `${why} char-count` : "char-count");
 }
@@ -369,16 +372,16 @@ showName.addEventListener("change", renderAskForm);
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
+  if (asking !== null) return; // one question at a time; a second press is ignored
   const text = textarea.value.trim();
   if (!text) {
     toast(() => errorText({ code: "text_empty" }));
     textarea.focus();
     return;
   }
-  const submit = $("ask-submit");
-  submit.disabled = true;
   const name = showName.checked && myName ? myName : null;
   asking = text;
+  renderAccess();
   try {
     const ack = await live.request({ type: "ask", text, name });
     model.mine.add(ack.question);

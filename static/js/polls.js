@@ -275,11 +275,14 @@ export class PollList {
     this.closedSection.hidden = closed.length === 0;
     this.closedCount.textContent = closed.length ? `(${closed.length})` : "";
     const focused = document.activeElement;
+    const place = focusPlace(focused);
     const keep = new Set(polls.map((p) => p.id));
     for (const id of [...this.cards.keys()]) if (!keep.has(id)) this.cards.delete(id);
     this.fill(this.list, open);
     this.fill(this.closedList, closed);
-    if (focused && focused !== document.activeElement && focused.isConnected) focused.focus();
+    if (!focused || focused === document.activeElement) return;
+    if (focused.isConnected) focused.focus();
+    else if (place) refocus(place); // the card was rebuilt (answered, closed): same control in the new one
   }
 
   fill(list, polls) {
@@ -347,4 +350,21 @@ export class PollList {
       this.render();
     }
   }
+}
+
+// Where focus was inside a poll card, described so it can be found again in a rebuilt card:
+// the card's id and the control (the submit button, or a choice by its value).
+function focusPlace(node) {
+  const card = node?.closest?.("li.poll-card");
+  if (!card) return null;
+  const control = node.type === "submit" ? "button[type=submit]" : node.value ? `input[value="${CSS.escape(node.value)}"]` : null;
+  return { id: card.dataset.id, control };
+}
+
+function refocus({ id, control }) {
+  const card = document.querySelector(`li.poll-card[data-id="${CSS.escape(id)}"]`);
+  if (!card) return;
+  const target = (control && card.querySelector(control)) || card.querySelector("button, input") || card.querySelector("h3");
+  if (target && !target.matches("button, input")) target.tabIndex = -1; // a closed card's heading
+  target?.focus();
 }
