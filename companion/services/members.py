@@ -183,9 +183,10 @@ class MemberService:
 
     # -- admission ---------------------------------------------------------------------
     def members_only(self, session_id: str) -> bool:
-        """Whether the session admits only members from afar."""
-        found = self.sessions.programme.find_session(session_id)
-        return found is not None and found[3].members_only
+        """Whether the session admits only members from afar (on every join and every
+        remote ask or vote: the running session's own copy, not a walk of the programme)."""
+        state = self.sessions.states.get(session_id)
+        return state is not None and state.session.members_only
 
     async def admitted(self, session_id: str, participant: str | None) -> NetworkMember | None:
         """The member a participant id stands for, when their link still stands and they
