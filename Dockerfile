@@ -4,7 +4,10 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
-# aiortc/PyAV ship wheels; nothing to compile.
+# aiortc/PyAV/Pillow ship wheels; nothing to compile. DejaVu draws the stream's slates
+# (Pillow's own font otherwise).
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY companion ./companion
 COPY templates ./templates

@@ -6,6 +6,7 @@ Run from the repository root (a benchmark, not a test; pytest never collects it)
     python bench/stream_fanout.py --sizes 1,10 --seconds 8
     python bench/stream_fanout.py --relays encode-once --sizes 100
     python bench/stream_fanout.py --pin 0:1 --relays encode-once   # server on core 0, load on 1
+    python bench/stream_fanout.py --pin 0:1 --relays encode-once --slate  # camera and slate
     python bench/stream_fanout.py --help
 
 Two relays, side by side in one run, each in its own fresh server process per size:
@@ -39,6 +40,13 @@ during the first seconds, re-creating itself, which would blur the numbers):
   back from the counter in the picture, p50 and p99 (same process, monotonic clock);
 * load generator CPU (publisher, probes and viewers together), to show whether the load
   generator, on the same two cores, held things back.
+
+With `--slate`, every encode-once run is repeated as `encode-once+slate`: the same load,
+but once everyone receives, the moderator switches the stream to the slate
+(`show.stream`), so the server encodes and sends the drawn slate (10 frames a second,
+drawn again once a second for its countdown) instead of the camera; the probes then count
+slate frames (no counter to read: no glass-to-glass figure). Its rows stand beside the
+camera's in the table: the per-viewer cost with a slate active.
 
 The markdown table and the exact command line are printed at the end.
 """
@@ -211,6 +219,20 @@ class EncodeOnce:
         self.server.start()
         self.proc = self.server.proc
 
+    async def show_slate(self) -> None:
+        """The moderator puts the slate on the stream (`show.stream`), as the console does."""
+        from tests.wsclient import Client
+
+        client = await Client.open(self.server.ws)
+        try:
+            _, key = self.server.access()[SESSION]
+            await client.join(role="moderator", session=SESSION, moderator_token=key)
+            reply = await client.request({"type": "show.stream", "stream": "slate"})
+            if reply["type"] != "ack":
+                raise RuntimeError(f"show.stream: {reply}")
+        finally:
+            await client.close()
+
     def stop(self) -> None:
         self.server.stop()
 
@@ -250,7 +272,8 @@ async def _probe(conn: Connection, base: str, probes: int) -> None:
     fps, delays = [], []
     for viewer in viewers:
         inside = [(k, at) for k, at, _ in viewer.frames if t0 <= at <= t1]
-        fps.append(len(inside) / (t1 - t0))
+        slates = [at for _, at in viewer.slates if t0 <= at <= t1]  # --slate runs
+        fps.append((len(inside) + len(slates)) / (t1 - t0))
         delays += [at - video.sent_at[k] for k, at in inside if k in video.sent_at]
     conn.send(("result", {"fps": fps, "delays": delays}))
     for viewer in viewers:
@@ -333,7 +356,7 @@ def pin(pid: int, cores: set[int]) -> None:
 
 def run_one(relay: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     """Start a server, connect the load, measure the window, tear everything down."""
-    server: Any = EncodeOnce() if relay == "encode-once" else Baseline()
+    server: Any = EncodeOnce() if relay.startswith("encode-once") else Baseline()
     server.start()
     if args.pin:
         pin(server.proc.pid, args.pin[0])
@@ -349,6 +372,8 @@ def run_one(relay: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         if status[0] != "ready" or not status[1]:
             raise RuntimeError(f"probe: {status}")
         publishing_since = time.monotonic()
+        if relay.endswith("+slate"):
+            asyncio.run(server.show_slate())
         rest = n - probes
         workers = min(args.workers, rest)
         for w in range(workers):
@@ -454,6 +479,11 @@ def main() -> None:
         type=cores_pair,
         help="SERVER:LOAD cores, e.g. 0:1: the server on one core, all load on the other",
     )
+    parser.add_argument(
+        "--slate",
+        action="store_true",
+        help="also run encode-once with the slate on the stream instead of the camera",
+    )
     parser.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_server:
@@ -462,9 +492,12 @@ def main() -> None:
     if args.pin:  # the load processes inherit this; the server is re-pinned once started
         os.sched_setaffinity(0, args.pin[1])
     sizes = [int(s) for s in args.sizes.split(",")]
+    relays = args.relays.split(",")
+    if args.slate and "encode-once" in relays:
+        relays.insert(relays.index("encode-once") + 1, "encode-once+slate")
     rows = []
     for n in sizes:
-        for relay in args.relays.split(","):
+        for relay in relays:
             started = time.monotonic()
             row = run_one(relay, n, args)
             rows.append(row)
@@ -474,7 +507,8 @@ def main() -> None:
                 f"load {row['load']:.2f} s/s  [{time.monotonic() - started:.0f} s]",
                 flush=True,
             )
-    rows.sort(key=lambda r: (r["relay"] != "encode-once", r["viewers"]))
+    order = {relay: i for i, relay in enumerate(relays)}
+    rows.sort(key=lambda r: (order[r["relay"]], r["viewers"]))
     print()
     print(table(rows))
     print()

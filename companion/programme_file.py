@@ -81,7 +81,7 @@ from companion.domain.programme import (
     Track,
 )
 from companion.domain.programme_rules import ID_RE, SESSION_ID_RE, RuleError
-from companion.domain.scene import Scene, ScreenMode, StreamSource
+from companion.domain.scene import Scene, ScreenMode, SlateAudio, StreamSource
 
 _NULL_TAG = "tag:yaml.org,2002:null"
 
@@ -122,7 +122,7 @@ _ITEM_KEYS = (
     "status",
     "scene",
 )
-_SCENE_KEYS = ("screen", "stream", "poll")
+_SCENE_KEYS = ("screen", "stream", "poll", "slate_audio")
 _SPEAKER_KEYS = ("name", "title", "organisation")
 
 _E = TypeVar("_E", bound=StrEnum)
@@ -350,6 +350,7 @@ class _Parser:
             screen=self.enum(scene, "screen", ScreenMode, ScreenMode.QR),
             stream=self.enum(scene, "stream", StreamSource, StreamSource.CAMERA),
             poll=self.rule(scene, "poll", rules.poll_id, "a poll id"),
+            slate_audio=self.enum(scene, "slate_audio", SlateAudio, SlateAudio.MUTED),
         )
 
     # ---- the levels of the file, outermost first

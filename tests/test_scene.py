@@ -8,7 +8,7 @@ from companion.domain import events as ev
 from companion.domain.errors import InvalidState, NotFound
 from companion.domain.polls import PollStatus
 from companion.domain.programme import AgendaItem, ItemKind, Session, Speaker
-from companion.domain.scene import Scene, ScreenMode, StreamSource, scene_of
+from companion.domain.scene import Scene, ScreenMode, SlateAudio, StreamSource, scene_of
 from companion.domain.session_state import SessionState
 from companion.services.projection import project
 
@@ -96,6 +96,7 @@ def test_the_move_message_carries_agenda_show_and_polls_per_role() -> None:
         assert body["show"] == {
             "screen": "poll",
             "stream": "camera",
+            "slate_audio": "muted",
             "item": "valkommen",
             "poll": 1,
         }
@@ -171,3 +172,27 @@ def test_an_override_to_what_is_shown_is_refused() -> None:
         s.show.set_screen("qr")
     with pytest.raises(InvalidState):
         s.show.set_stream("camera")
+
+
+def test_the_slate_sound_is_planned_per_scene_and_overridden_by_hand() -> None:
+    run = Run()
+    s = run.state
+    run.commit(s.set_scene("fika", {"screen": "break", "stream": "slate", "slate_audio": "room"}))
+    run.commit(s.move(s.agenda.goto("fika")))
+    assert (s.show.stream, s.show.slate_audio) == (StreamSource.SLATE, SlateAudio.ROOM)
+    event = run.commit(s.show.set_slate_audio("muted"))
+    assert (event.type, event.data) == ("show.slate_audio", {"audio": "muted"})
+    assert s.show.slate_audio == SlateAudio.MUTED
+    with pytest.raises(InvalidState):
+        s.show.set_slate_audio("muted")  # already so
+    with pytest.raises(InvalidState) as bad:
+        s.show.set_slate_audio("loud")
+    assert bad.value.code == "invalid_value"
+    with pytest.raises(InvalidState):
+        s.set_scene("panel", {"stream": "slate", "slate_audio": 1})
+    run.commit(s.move(s.agenda.step(+1)))  # panel: its default scene mutes a slate again
+    assert (s.show.stream, s.show.slate_audio) == (StreamSource.CAMERA, SlateAudio.MUTED)
+    replayed = SessionState(Session("s", "Morgonmöte", items=ITEMS))
+    for event in run.events:
+        replayed.apply(event)
+    assert replayed.show == s.show

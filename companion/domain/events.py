@@ -69,6 +69,7 @@ AGENDA_MOVED = "agenda.moved"
 ITEM_SCENE = "item.scene"  # an item's planned scene; data: item_id, scene (None: default)
 SHOW_SCREEN = "show.screen"  # the moderator's override of the big screen; data: screen
 SHOW_STREAM = "show.stream"  # the moderator's override of the stream; data: stream
+SHOW_SLATE_AUDIO = "show.slate_audio"  # the room's sound during a slate; data: audio
 TIMER_STARTED = "timer.started"
 TIMER_PAUSED = "timer.paused"
 TIMER_EXTENDED = "timer.extended"

@@ -255,7 +255,8 @@ def _read_scene(f: Form, item: AgendaItem, old: AgendaItem | None) -> Scene | No
     if screen is None and stream is None and poll is None:
         return None
     default = default_scene(item)
-    return Scene(screen or default.screen, stream or default.stream, poll)
+    audio = kept.slate_audio if kept else default.slate_audio  # set in the console
+    return Scene(screen or default.screen, stream or default.stream, poll, audio)
 
 
 # -- finding and replacing in the tree ------------------------------------------------------

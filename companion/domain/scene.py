@@ -36,6 +36,13 @@ class StreamSource(StrEnum):
     SLATE = "slate"
 
 
+class SlateAudio(StrEnum):
+    """The room's sound while the stream shows a slate (with the camera it is always on)."""
+
+    MUTED = "muted"  # the default: the fika's chatter stays in the room
+    ROOM = "room"
+
+
 DEFAULT_BREAK_MINUTES = 15  # a break item without a planned length
 
 
@@ -46,6 +53,7 @@ class Scene:
     screen: ScreenMode = ScreenMode.QR
     stream: StreamSource = StreamSource.CAMERA
     poll: int | None = None
+    slate_audio: SlateAudio = SlateAudio.MUTED
 
 
 def default_scene(item: AgendaItem) -> Scene:
@@ -63,7 +71,12 @@ def scene_of(item: AgendaItem) -> Scene:
 
 def scene_to_data(scene: Scene) -> dict[str, Any]:
     """A scene as plain JSON-compatible data."""
-    return {"screen": scene.screen.value, "stream": scene.stream.value, "poll": scene.poll}
+    return {
+        "screen": scene.screen.value,
+        "stream": scene.stream.value,
+        "poll": scene.poll,
+        "slate_audio": scene.slate_audio.value,
+    }
 
 
 def scene_from_data(d: dict[str, Any]) -> Scene:
@@ -72,10 +85,13 @@ def scene_from_data(d: dict[str, Any]) -> Scene:
         ScreenMode(d.get("screen", ScreenMode.QR)),
         StreamSource(d.get("stream", StreamSource.CAMERA)),
         d.get("poll"),
+        SlateAudio(d.get("slate_audio", SlateAudio.MUTED)),
     )
 
 
-def _choice(value: object, kind: type[ScreenMode] | type[StreamSource], what: str) -> Any:
+def _choice(
+    value: object, kind: type[ScreenMode] | type[StreamSource] | type[SlateAudio], what: str
+) -> Any:
     try:
         return kind(value if isinstance(value, str) else "")
     except ValueError:
@@ -89,12 +105,13 @@ def read_scene(fields: object, poll_ok: Any) -> Scene:
         raise InvalidState("`scene` must be an object.", code="invalid_value")
     screen = _choice(fields.get("screen", ScreenMode.QR.value), ScreenMode, "screen")
     stream = _choice(fields.get("stream", StreamSource.CAMERA.value), StreamSource, "stream")
+    audio = _choice(fields.get("slate_audio", SlateAudio.MUTED.value), SlateAudio, "slate_audio")
     poll = fields.get("poll")
     if poll is not None:
         if not isinstance(poll, int) or isinstance(poll, bool):
             raise InvalidState("`poll` must be a poll id or null.", code="invalid_value")
         poll_ok(poll)
-    return Scene(screen, stream, poll)
+    return Scene(screen, stream, poll, audio)
 
 
 @dataclass(slots=True)
@@ -105,6 +122,7 @@ class Show:
     stream: StreamSource = StreamSource.CAMERA
     item: str | None = None  # the item whose scene was applied last
     poll: int | None = None  # the poll that scene runs; closed when the item ends
+    slate_audio: SlateAudio = SlateAudio.MUTED
 
     def set_screen(self, mode: object) -> ev.Draft:
         """The moderator's override of the big screen."""
@@ -120,6 +138,13 @@ class Show:
             raise InvalidState("The stream already shows that.")
         return ev.Draft(ev.SHOW_STREAM, {"stream": wanted.value})
 
+    def set_slate_audio(self, audio: object) -> ev.Draft:
+        """The moderator's override of the room's sound while a slate is shown."""
+        wanted = _choice(audio, SlateAudio, "audio")
+        if wanted == self.slate_audio:
+            raise InvalidState("The slate's sound is already so.")
+        return ev.Draft(ev.SHOW_SLATE_AUDIO, {"audio": wanted.value})
+
     def apply(self, event: ev.Event) -> None:
         """Fold a show event, or the scene part of an `agenda.moved`, in."""
         d = event.data
@@ -128,11 +153,15 @@ class Show:
                 self.screen = ScreenMode(d["screen"])
             case ev.SHOW_STREAM:
                 self.stream = StreamSource(d["stream"])
+            case ev.SHOW_SLATE_AUDIO:
+                self.slate_audio = SlateAudio(d["audio"])
             case ev.AGENDA_MOVED:
                 scene = d["scene"]
                 self.screen = ScreenMode(scene["screen"])
                 self.stream = StreamSource(scene["stream"])
                 self.item = d["item_id"]
                 self.poll = scene["poll"]
+                # Moves logged before the choice existed muted the slate (the default).
+                self.slate_audio = SlateAudio(scene.get("slate_audio", SlateAudio.MUTED))
             case _:
                 raise ValueError(f"not a show event: {event.type}")

@@ -165,6 +165,7 @@ class SessionState:
         applied = {
             "screen": scene.screen.value,
             "stream": scene.stream.value,
+            "slate_audio": scene.slate_audio.value,
             "poll": poll,
             "close": close,
             "open": opened,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,8 +30,16 @@ from companion.media.encoder import (
     seconds_to_pts,
 )
 from companion.media.fanout import Fanout
+from companion.media.slate import Cue, SlateKind, SlateText
+from companion.media.slate_picture import DEFAULT_SIZE, SlatePainter
 
 log = logging.getLogger(__name__)
+
+SLATE_FPS = 10  # a slate changes once a second; new viewers still get a picture soon
+CUE_EVERY = 0.2  # how often the loop asks what to show (break start, end: this late)
+# No camera picture for this long: "we'll be right back" instead of a frozen frame (the
+# publisher is not yet known to be gone: that takes up to 10 s, or ICE's 12.5 s).
+CAMERA_LOST_AFTER = 1.0
 
 
 class _Latest:
@@ -41,7 +50,7 @@ class _Latest:
 
     def __init__(self) -> None:
         self.frame: av.VideoFrame | None = None
-        self.ended = False
+        self.at = -math.inf  # monotonic time of the last frame put
         self.skipped = 0
         self._ready = asyncio.Event()
 
@@ -49,40 +58,73 @@ class _Latest:
         if self.frame is not None:
             self.skipped += 1
         self.frame = frame
+        self.at = time.monotonic()
         self._ready.set()
 
-    def end(self) -> None:
-        self.ended = True
-        self._ready.set()
+    def drop(self) -> None:
+        """Forget the waiting frame (a slate is shown instead)."""
+        if self.frame is not None:
+            self.skipped += 1
+            self.frame = None
 
-    async def take(self) -> av.VideoFrame:
-        while self.frame is None:
-            if self.ended:
-                raise MediaStreamError
+    async def wait(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for a frame; whether one is there."""
+        if self.frame is None:
             self._ready.clear()
-            await self._ready.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready.wait(), timeout)
+        return self.frame is not None
+
+    async def take(self, timeout: float) -> av.VideoFrame | None:
+        """The newest frame, waiting at most `timeout` seconds for one (then None)."""
+        await self.wait(timeout)
         frame, self.frame = self.frame, None
         return frame
 
 
-class Broadcast:
-    """One session's shared encoders and its viewers' fan-outs."""
+def _camera_only(camera_ok: bool) -> Cue:
+    """No show to follow (the unit tests' broadcasts): the camera, else "right back"."""
+    if camera_ok:
+        return Cue(None, True)
+    return Cue(SlateText(SlateKind.RIGHT_BACK, "", "", "", "", "", ""), False)
 
-    def __init__(self, session_id: str, kbps: int = 0) -> None:
+
+class Broadcast:
+    """One session's shared encoders and its viewers' fan-outs.
+
+    Its one video loop sends the camera's newest frame or a slate (`cue` says which, from
+    the session's show and whether the camera's pictures are coming) through the same
+    encoder, so viewers keep their connection and track across breaks and publishers.
+    """
+
+    def __init__(
+        self, session_id: str, kbps: int = 0, cue: Callable[[bool], Cue] = _camera_only
+    ) -> None:
         self.session_id = session_id
+        self.cue = cue
         self.keyframes = KeyframePolicy()
         self.video = Fanout("video", self.keyframes.request)
         self.audio = Fanout("audio")
         self._video_encoder = VideoEncoder(kbps)
         self._audio_encoder = AudioEncoder()
+        self._painter = SlatePainter()  # touched by the encoder thread only
         # One thread per session: frames of one stream are encoded in order, and a frame
         # object is only ever touched by this thread once handed over.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"encode-{session_id[:20]}")
         self._epoch = time.monotonic()
         self._last_pts = -1
+        self._camera = _Latest()
+        self._loop: asyncio.Task[None] | None = None
+        self.room_audio = True  # the audio pump sends the room's sound
+        self.showing = "camera"  # or a SlateKind value: what viewers see now
         self.frames_in = 0
-        self.frames_skipped = 0
+        self.slate_frames = 0
         self.encode_seconds = 0.0
+
+    @property
+    def frames_skipped(self) -> int:
+        """Camera frames never encoded (the encoder was busy, or a slate was shown)."""
+        return self._camera.skipped
 
     def clock(self) -> float:
         """Seconds on the stream's clock (monotonic, shared by audio and video)."""
@@ -93,12 +135,20 @@ class Broadcast:
         self.keyframes.reset()
         self.video.resync()
 
+    def start(self) -> None:
+        """Start the video loop (idempotent; needs a running event loop)."""
+        if self._loop is None or self._loop.done():
+            self._loop = asyncio.ensure_future(self._run_video())
+
     def stats(self) -> dict[str, Any]:
         """Counters for the stats endpoint, tests and the benchmark."""
         return {
             "frames_in": self.frames_in,
-            "frames_encoded": self._video_encoder.frames,
+            "frames_encoded": self._video_encoder.frames - self.slate_frames,  # the camera's
             "frames_skipped": self.frames_skipped,
+            "slate_frames": self.slate_frames,
+            "slates_drawn": self._painter.drawn,
+            "showing": self.showing,
             "encode_seconds": round(self.encode_seconds, 3),
             "keyframes": self.keyframes.keyframes,
             "keyframe_requests": self.keyframes.requests,
@@ -107,52 +157,79 @@ class Broadcast:
         }
 
     async def pump_video(self, track: MediaStreamTrack, on_media: Callable[[], None]) -> None:
-        """Encode a publisher's video track until it ends (returns then)."""
-        mailbox = _Latest()
-        reader = asyncio.ensure_future(self._read(track, mailbox))
-        loop = asyncio.get_running_loop()
-        try:
-            while True:
-                try:
-                    frame = await mailbox.take()
-                except MediaStreamError:
-                    return
-                now = self.clock()
-                pts = max(seconds_to_pts(now, VIDEO_CLOCK), self._last_pts + 1)
-                self._last_pts = pts
-                keyframe = self.keyframes.due(now)
-                started = time.perf_counter()
-                try:
-                    packets = await loop.run_in_executor(
-                        self._thread, self._video_encoder.encode, frame, pts, keyframe
-                    )
-                except (av.FFmpegError, ValueError) as exc:
-                    log.warning("%s: video frame not encoded: %s", self.session_id, exc)
-                    continue
-                self.encode_seconds += time.perf_counter() - started
-                for packet in packets:
-                    is_key = bool(packet.is_keyframe)
-                    if is_key:
-                        self.keyframes.sent(now)
-                    self.video.push(packet, is_key)
-                on_media()
-        finally:
-            self.frames_skipped += mailbox.skipped
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-
-    async def _read(self, track: MediaStreamTrack, mailbox: _Latest) -> None:
+        """Hand a publisher's decoded video to the video loop until the track ends."""
+        self.start()
         try:
             while True:
                 frame = await track.recv()
                 self.frames_in += 1
                 if isinstance(frame, av.VideoFrame):  # a received track gives decoded frames
-                    mailbox.put(frame)
+                    self._camera.put(frame)
+                    on_media()
         except MediaStreamError:
-            pass
-        finally:
-            mailbox.end()
+            return
+
+    async def _run_video(self) -> None:
+        """Encode the camera's newest frame, or a slate SLATE_FPS times a second."""
+        cue = Cue(None, True)
+        cued_at = -math.inf
+        while True:
+            if time.monotonic() - cued_at >= CUE_EVERY:
+                camera_ok = time.monotonic() - self._camera.at < CAMERA_LOST_AFTER
+                try:
+                    cue = self.cue(camera_ok)
+                except Exception:  # a state being folded, a bad title: keep the last cue
+                    log.exception("%s: slate not decided", self.session_id)
+                cued_at = time.monotonic()
+                self.room_audio = cue.room_audio
+                self.showing = "camera" if cue.slate is None else cue.slate.kind.value
+            if cue.slate is None:
+                frame = await self._camera.take(CUE_EVERY)
+                if frame is not None:
+                    await self._encode(frame, None)
+                continue
+            self._camera.drop()
+            if self.video.tracks:  # nobody watching: nothing to draw
+                await self._encode(None, cue.slate)
+            if cue.slate.kind != SlateKind.RIGHT_BACK:
+                await asyncio.sleep(1 / SLATE_FPS)
+            elif await self._camera.wait(1 / SLATE_FPS):
+                cued_at = -math.inf  # the camera is back: show it from this frame on
+
+    async def _encode(self, frame: av.VideoFrame | None, slate: SlateText | None) -> None:
+        now = self.clock()
+        pts = max(seconds_to_pts(now, VIDEO_CLOCK), self._last_pts + 1)
+        self._last_pts = pts
+        keyframe = self.keyframes.due(now)
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            packets = await loop.run_in_executor(
+                self._thread, self._encode_in_thread, frame, slate, pts, keyframe
+            )
+        except (av.FFmpegError, ValueError, OSError) as exc:
+            log.warning("%s: video frame not encoded: %s", self.session_id, exc)
+            return
+        except Exception:  # never let one frame end the session's video loop
+            log.exception("%s: video frame not encoded", self.session_id)
+            return
+        self.encode_seconds += time.perf_counter() - started
+        if slate is not None:
+            self.slate_frames += 1
+        for packet in packets:
+            is_key = bool(packet.is_keyframe)
+            if is_key:
+                self.keyframes.sent(now)
+            self.video.push(packet, is_key)
+
+    def _encode_in_thread(
+        self, frame: av.VideoFrame | None, slate: SlateText | None, pts: int, keyframe: bool
+    ) -> list[av.Packet[Any]]:
+        if slate is not None:  # drawn at the size viewers already decode
+            width, height = self._video_encoder.size if self._video_encoder.codec else (0, 0)
+            frame = self._painter.frame(slate, *((width, height) if width else DEFAULT_SIZE))
+        assert frame is not None
+        return self._video_encoder.encode(frame, pts, keyframe)
 
     async def pump_audio(self, track: MediaStreamTrack, on_media: Callable[[], None]) -> None:
         """Encode a publisher's audio track until it ends (returns then).
@@ -173,10 +250,14 @@ class Broadcast:
             except (av.FFmpegError, ValueError, AssertionError) as exc:
                 log.warning("%s: audio frame not encoded: %s", self.session_id, exc)
                 continue
+            on_media()
+            if not self.room_audio:
+                continue  # a slate with the room muted: viewers hear nothing
             for packet in packets:
                 self.audio.push(packet)
-            on_media()
 
     def close(self) -> None:
-        """Release the encoder thread."""
+        """Stop the video loop and release the encoder thread."""
+        if self._loop is not None:
+            self._loop.cancel()
         self._thread.shutdown(wait=False, cancel_futures=True)

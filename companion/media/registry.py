@@ -14,6 +14,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,6 +37,7 @@ from companion.media.errors import (
 )
 from companion.media.ice_servers import IceServers
 from companion.media.publication import Publication
+from companion.media.slate import Cue, cue_for
 from companion.services.members import MemberService
 from companion.services.projection import Change
 from companion.services.sessions import SessionService
@@ -357,9 +359,19 @@ class MediaRegistry:
     def _broadcast(self, session_id: str) -> Broadcast:
         broadcast = self.broadcasts.get(session_id)
         if broadcast is None:
-            broadcast = Broadcast(session_id, self.settings.stream_kbps)
+            broadcast = Broadcast(session_id, self.settings.stream_kbps, self._cue(session_id))
             self.broadcasts[session_id] = broadcast
+            broadcast.start()
         return broadcast
+
+    def _cue(self, session_id: str) -> Callable[[bool], Cue]:
+        """What the session's stream shows now (the camera or a slate), from its state."""
+        site = self.settings.base_url.split("://", 1)[-1]
+
+        def cue(camera_ok: bool) -> Cue:
+            return cue_for(self.service.states.get(session_id), camera_ok, time.time(), site)
+
+        return cue
 
     def _drop_idle(self, session_id: str) -> None:
         if (

@@ -191,6 +191,7 @@ TABLE = (
     moderator_action("scene.set", lambda s, m: s.set_scene(m.get("item"), m.get("scene"))),
     moderator_action("show.screen", lambda s, m: s.show.set_screen(m.get("screen"))),
     moderator_action("show.stream", lambda s, m: s.show.set_stream(m.get("stream"))),
+    moderator_action("show.slate_audio", lambda s, m: s.show.set_slate_audio(m.get("audio"))),
     moderator_action("timer.start", lambda s, m: s.agenda.start_timer()),
     moderator_action("timer.pause", lambda s, m: s.agenda.pause_timer()),
     moderator_action("timer.extend", lambda s, m: s.agenda.extend_timer(m.get("minutes"))),

@@ -120,6 +120,7 @@ def show_view(show: Show) -> dict[str, Any]:
     return {
         "screen": show.screen.value,
         "stream": show.stream.value,
+        "slate_audio": show.slate_audio.value,
         "item": show.item,
         "poll": show.poll,
     }

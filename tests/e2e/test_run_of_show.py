@@ -57,6 +57,7 @@ async def test_next_into_a_break_is_one_event_for_every_role(room: Room) -> None
         assert snap["show"] == {
             "screen": "poll",
             "stream": "camera",
+            "slate_audio": "muted",
             "item": "samtal-olsson",
             "poll": poll,
         }
@@ -69,7 +70,13 @@ async def test_next_into_a_break_is_one_event_for_every_role(room: Room) -> None
             lambda m: m["type"] == "agenda" and m["agenda"]["current"] == "fika"
         )
         assert moves(client, got["seq"]) == [got]  # one message carries everything
-        assert got["show"] == {"screen": "break", "stream": "slate", "item": "fika", "poll": None}
+        assert got["show"] == {
+            "screen": "break",
+            "stream": "slate",
+            "slate_audio": "muted",
+            "item": "fika",
+            "poll": None,
+        }
         brk = got["agenda"]["break"]
         assert brk is not None and brk["minutes"] == 20
         assert [(p["id"], p["status"], p["on_screen"]) for p in got["polls"]] == [

@@ -35,6 +35,8 @@ from aiortc.mediastreams import (
     VideoStreamTrack,
 )
 
+from companion.media.slate_picture import BACKGROUNDS
+
 BITS = 16
 # Background colours as (Y, U, V), far apart so lossy coding cannot turn one into another.
 PALETTE = [
@@ -158,6 +160,19 @@ def read_counter(frame: av.VideoFrame) -> tuple[int, bool] | None:
     want = PALETTE[value % len(PALETTE)]
     colour_ok = all(abs(a - b) < 24 for a, b in zip(got, want, strict=True))
     return value, colour_ok
+
+
+def slate_kind(frame: av.VideoFrame) -> str | None:
+    """The kind of slate a decoded frame shows (by its background colour, sampled in the
+    bottom right corner, where a slate has no text), or None for anything else."""
+    rgb = frame.to_ndarray(format="rgb24")
+    height, width = rgb.shape[:2]
+    patch = rgb[int(height * 0.95) : int(height * 0.99), int(width * 0.96) : int(width * 0.99)]
+    got = patch.reshape(-1, 3).mean(axis=0)
+    for kind, colour in BACKGROUNDS.items():
+        if all(abs(float(a) - b) < 20 for a, b in zip(got, colour, strict=True)):
+            return kind.value
+    return None
 
 
 class CounterTrack(VideoStreamTrack):
@@ -323,6 +338,8 @@ class Viewer:
     audio_frames: int = 0
     audio_samples: list[np.ndarray] = field(default_factory=list)
     sizes: dict[tuple[int, int], float] = field(default_factory=dict)  # size -> first seen
+    slates: list[tuple[str, float]] = field(default_factory=list)  # slate kind, time
+    audio_at: list[float] = field(default_factory=list)  # when each audio frame came
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     on_frame: Callable[[int, float], None] | None = None
     config: RTCConfiguration | None = None  # ICE servers and policy (none: host candidates)
@@ -356,6 +373,7 @@ class Viewer:
                 now = time.monotonic()
                 if track.kind == "audio":
                     self.audio_frames += 1
+                    self.audio_at.append(now)
                     if len(self.audio_samples) < 400:
                         self.audio_samples.append(frame.to_ndarray().reshape(-1))
                     continue
@@ -364,7 +382,11 @@ class Viewer:
                     self.first_frame_at = now
                 got = read_counter(frame)
                 if got is None:
-                    self.unreadable += 1
+                    kind = slate_kind(frame)
+                    if kind is not None:
+                        self.slates.append((kind, now))
+                    else:
+                        self.unreadable += 1
                     continue
                 self.frames.append((got[0], now, got[1]))
                 if self.on_frame is not None:
