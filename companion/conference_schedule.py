@@ -338,6 +338,9 @@ def laid_out(event: Event, schedule: ConferenceSchedule) -> Event:
     tracks = tuple(Track(id=tid, title=title) for title, tid in track_titles.items())
     sessions: list[Session] = []
     session_ids: set[str] = set()
+    # A session marked members-only stays so when its schedule is read again: a re-import
+    # must never open a confidential session by itself.
+    closed = {s.id for s in event.sessions if s.members_only}
     first: dt.datetime | None = None
     last: dt.datetime | None = None
     for room, talks in day.rooms:
@@ -381,6 +384,7 @@ def laid_out(event: Event, schedule: ConferenceSchedule) -> Event:
                 title=title,
                 track=track_titles[common[0][0]] if common else None,
                 items=tuple(items),
+                members_only=base in closed,
             )
         )
     if not sessions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -54,3 +55,12 @@ def test_a_day_that_is_not_the_meetings_is_refused() -> None:
         read("schedule.json", json.dumps(data)),
     )
     assert dated.date == dt.date(2019, 1, 10)
+
+
+def test_a_reimport_keeps_a_members_only_session_members_only() -> None:
+    """Reading the schedule again never opens a session an organiser closed to members."""
+    first = laid_out(EVENT, read("schedule.json"))
+    closed = dataclasses.replace(first.sessions[1], members_only=True)
+    event = dataclasses.replace(first, sessions=(first.sessions[0], closed, *first.sessions[2:]))
+    again = laid_out(event, read("schedule.xml"))
+    assert [s.members_only for s in again.sessions] == [s.id == closed.id for s in again.sessions]
