@@ -76,11 +76,13 @@ def draw_slate(text: SlateText, width: int, height: int) -> Image.Image:
     draw = ImageDraw.Draw(image)
     margin = round(width * 0.06)
     usable = width - 2 * margin
+    # Without a countdown and a next item, the headline moves down into the empty middle.
+    lower = 0.0 if text.countdown or text.next_item else 0.14
     lines: list[tuple[str, str, float, tuple[int, int, int], float]] = [
         # text, font, size (share of the height), colour, top (share of the height)
         (text.title, FONT, 0.055, SOFT, 0.08),
-        (text.headline, BOLD, 0.10, WHITE, 0.24),
-        (text.headline_en, FONT, 0.055, SOFT, 0.37),
+        (text.headline, BOLD, 0.10, WHITE, 0.24 + lower),
+        (text.headline_en, FONT, 0.055, SOFT, 0.37 + lower),
         (text.countdown, BOLD, 0.20, ACCENT, 0.47),
         (text.next_item, FONT, 0.055, WHITE, 0.74),
         (text.join, BOLD, 0.05, SOFT, 0.86),

@@ -1,0 +1,107 @@
+"""The remote page in Chromium across a break: an aiortc publisher sends the camera, the
+moderator moves into the break and out of it, and the page's one WHEP connection keeps
+playing — the slate drawn by the server during the break, the camera after it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from playwright.async_api import Page, expect
+
+from companion.media.slate import SlateKind
+from companion.media.slate_picture import BACKGROUNDS
+from tests.e2e.browser import LAPTOP, chromium, new_page, screenshot
+from tests.e2e.conftest import Room
+from tests.media.peers import CounterTrack, Publisher, ToneTrack, http
+
+pytestmark = pytest.mark.timeout(90)
+
+# The colour of the video's bottom right corner, where a slate has only its background.
+CORNER = """() => {
+  const v = document.getElementById('stream-video');
+  const c = document.createElement('canvas');
+  c.width = v.videoWidth; c.height = v.videoHeight;
+  const g = c.getContext('2d');
+  g.drawImage(v, 0, 0);
+  const d = g.getImageData(Math.floor(c.width * 0.97), Math.floor(c.height * 0.97), 1, 1).data;
+  return [d[0], d[1], d[2]];
+}"""
+
+
+async def advancing(page: Page) -> None:
+    """The page's video plays: its time advances by half a second."""
+    first = await page.evaluate("document.getElementById('stream-video').currentTime")
+    await page.wait_for_function(
+        f"() => document.getElementById('stream-video').currentTime > {first} + 0.5",
+        timeout=5_000,
+    )
+
+
+def near(colour: list[int], want: tuple[int, int, int]) -> bool:
+    return all(abs(a - b) < 25 for a, b in zip(colour, want, strict=True))
+
+
+async def shows_slate(page: Page, want: bool, timeout: float = 3.0) -> bool:
+    """Whether the video's picture becomes (or stops being) the planned slate in time."""
+    slate = BACKGROUNDS[SlateKind.PLANNED]
+    for _ in range(int(timeout / 0.1)):
+        if near(await page.evaluate(CORNER), slate) == want:
+            return True
+        await page.wait_for_timeout(100)
+    return False
+
+
+async def test_the_remote_page_keeps_playing_across_the_break(room: Room) -> None:
+    """One WHEP connection: camera, the slate within a second of the move into the break
+    (still playing), the camera again after it (still playing); no reconnect, no error."""
+    server = room.server
+    answer = await http(
+        "GET",
+        f"{server.http}/api/stream/{room.session}",
+        token=room.moderator_token,
+        content_type=None,
+    )
+    stream_key = json.loads(answer.body)["stream_key"]
+    publisher = Publisher(
+        server.http, room.session, stream_key, CounterTrack(640, 360), ToneTrack()
+    )
+    assert (await publisher.start()).status == 201
+    moderator = await room.moderator()
+    assert (await moderator.request({"type": "agenda.goto", "item": "valkommen"}))["type"] == "ack"
+    try:
+        async with chromium() as browser:
+            _, remote = await new_page(browser, LAPTOP)
+            await remote.add_init_script(
+                f"localStorage.setItem('companion.profile', {json.dumps(json.dumps({'where': 'remote'}))})"
+            )
+            offers: list[str] = []
+            remote.on(
+                "request",
+                lambda r: (
+                    offers.append(r.url) if "/whep/" in r.url and r.method == "POST" else None
+                ),
+            )
+            await remote.goto(f"{server.http}/remote/{room.code}")
+            await remote.wait_for_function(
+                "() => { const v = document.getElementById('stream-video');"
+                " return v.videoWidth > 0 && v.currentTime > 0.2; }",
+                timeout=15_000,
+            )
+            await advancing(remote)
+            assert await shows_slate(remote, False)
+
+            reply = await moderator.request({"type": "agenda.goto", "item": "fika"})
+            assert reply["type"] == "ack"
+            assert await shows_slate(remote, True), await remote.evaluate(CORNER)
+            await advancing(remote)  # still playing, the slate's countdown running
+            await expect(remote.locator("#stream-status")).to_be_hidden()
+            await screenshot(remote, "stream-remote-slate")
+
+            assert (await moderator.request({"type": "agenda.next"}))["type"] == "ack"
+            assert await shows_slate(remote, False), await remote.evaluate(CORNER)
+            await advancing(remote)
+            assert len(offers) == 1, offers  # never reconnected
+            assert remote.console_errors == [], remote.console_errors  # type: ignore[attr-defined]
+    finally:
+        await publisher.stop()
