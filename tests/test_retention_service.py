@@ -222,3 +222,33 @@ async def test_redis_one_process_deletes_and_the_other_follows(
     await b.ask(SID, BO, "remote", "En fråga efter gallringen", None)
     await until(lambda: a.state(SID).seq == b.state(SID).seq)
     assert a.state(SID).board.questions[4].text == "En fråga efter gallringen"
+
+
+async def test_a_rewrite_is_decided_again_when_another_process_appends_meanwhile(
+    redis_pair: tuple[SessionService, SessionService, Clock],
+) -> None:
+    """While process A reads the log to rewrite it, B appends and A's tail applies that:
+    A's rewrite must not reuse the seq B took (Redis refused the stream as out of order
+    and the device was not forgotten); it is decided again after the new event."""
+    a, b, _ = redis_pair
+    await meeting(a)
+    await until(lambda: b.state(SID).seq == a.state(SID).seq)
+    original = a.store.load_events
+    armed = [True]
+
+    async def load_events(session_id: str, after_seq: int = 0) -> list[Any]:
+        if armed[0] and after_seq == 0:
+            armed[0] = False
+            await b.ask(SID, BO, "remote", "Mitt i omskrivningen", None)
+            await until(lambda: a.state(SID).seq == b.state(SID).seq)  # A's tail applied it
+        return await original(session_id, after_seq)
+
+    a.store.load_events = load_events  # type: ignore[method-assign]
+    removed = await a.forget(SID, ANNA)
+    assert removed.questions == 1 and not armed[0]
+    events = await original(SID)
+    assert ANNA not in stored_text(events)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    await until(lambda: b.state(SID).seq == a.state(SID).seq == events[-1].seq)
+    assert anonymous_record(a) == anonymous_record(b)
+    assert "Mitt i omskrivningen" in [q.text for q in a.state(SID).board.questions.values()]

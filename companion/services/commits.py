@@ -81,14 +81,19 @@ class CommitStrategy(Protocol):
 async def _replace(
     service: SessionService, state: SessionState, event: ev.Event, rewrite: Rewrite
 ) -> None:
-    """Store `rewrite(log) + [event]` if the stored log ends where `state` does."""
+    """Store `rewrite(log) + [event]` if the stored log ends where the event was decided.
+
+    Against `event.seq - 1`, not `state.seq`: on a shared store the tail may apply another
+    process's event to the state while the log is read, and the event would then repeat
+    a seq; the conflict is caught here (or by the store) and the caller decides again."""
+    decided_at = event.seq - 1
     old = await service.store.load_events(state.session.id)
-    if (old[-1].seq if old else 0) != state.seq:
+    if (old[-1].seq if old else 0) != decided_at:
         raise SeqConflict(old[-1].seq if old else 0)
     new = rewrite(old)
     if [e.seq for e in new] != [e.seq for e in old]:
         raise ValueError("a rewrite must keep every event and its seq")
-    await service.store.replace_log([*new, event], state.seq)
+    await service.store.replace_log([*new, event], decided_at)
 
 
 async def _after_replace(service: SessionService, state: SessionState, event: ev.Event) -> Change:
@@ -262,6 +267,7 @@ class AppendThenApply:
                     await self._catch_up_or_fail(session_id)
                     continue
                 except (StoreUnavailable, OSError) as exc:
+                    log.error("could not rewrite the log of %s: %s", session_id, exc)
                     raise _unsaved() from exc
                 if event.type in REBUILDS:
                     await self._fold_rewritten(session_id, event.seq)

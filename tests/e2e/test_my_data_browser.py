@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.async_api import Page, expect
 
 from companion.web.i18n import catalogue, translator
-from tests.e2e.browser import PHONE, axe_violations, chromium, screenshot
+from tests.e2e.browser import LAPTOP, PHONE, axe_violations, chromium, screenshot
 from tests.e2e.conftest import SESSION, Room
 from tests.e2e.test_page_participant import go_live, open_page
 
@@ -149,4 +149,27 @@ async def test_my_data_on_the_phone(room: Room, tmp_path: Path) -> None:
         await expect(phone.locator("li.question.mine")).to_have_count(0)
         await expect(phone.locator(".vote-button[aria-pressed=true]")).to_have_count(0)
         assert phone.errors == []  # type: ignore[attr-defined]
+        await context.close()
+
+
+async def test_my_data_on_the_remote_page(room: Room) -> None:
+    """The remote page (laptop) has the same section: what this device sent, axe 0."""
+    async with chromium() as browser:
+        context, page = await open_page(
+            browser, LAPTOP, profile={"name": "Bo Ek", "where": "remote"}
+        )
+        await go_live(page, f"{room.server.http}/remote/{room.code}")
+        await page.fill("#question-text", LONG)
+        await page.click("#ask-submit")
+        await expect(page.locator("#toast")).to_have_text(SV["questions.sent"])
+        await page.locator("#my-data-fold > summary").click()
+        rows = page.locator("#my-data-questions > li")
+        await expect(rows).to_have_count(1)
+        await expect(rows.first).to_contain_text(SV["mydata.without_name"])
+        await expect(page.locator("#my-data-answers")).to_have_text(SV["mydata.answers_none"])
+        await expect(page.locator("#my-data-votes-count")).to_have_text(SV["mydata.votes_none"])
+        await page.locator("#my-data").evaluate("n => n.scrollIntoView({block: 'start'})")
+        await screenshot(page, "remote-my-data")
+        assert await axe_violations(page) == []
+        assert page.errors == []  # type: ignore[attr-defined]
         await context.close()
