@@ -10,7 +10,7 @@ export class SessionModel {
     this.polls = new Map(); // poll id -> poll view (with its results)
     this.myAnswers = new Map(); // poll id -> this participant's answer
     this.attendance = null; // peaks, moderators only
-    this.show = { screen: "qr", stream: "camera", item: null, poll: null }; // the scene shown now
+    this.show = { screen: "qr", stream: "camera", slate_audio: "muted", item: null, poll: null }; // the scene shown now
     this.presence = { room: 0, remote: 0, moderators: 0, screens: 0 };
     this.clockOffset = 0; // server time minus local time, seconds
     this.limits = {}; // text limits from the server's welcome (question_chars, answer_chars, ...)

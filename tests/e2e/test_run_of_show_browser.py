@@ -259,7 +259,13 @@ async def _run(
     assert await axe_violations(remote) == []
     await screen.set_viewport_size(SCREEN)
     # The console in the break: Nästa and what is shown now on the first screen.
-    for control in ("#btn-next", "#show-screen", "#show-stream button[data-stream='slate']"):
+    room_sound = console.locator("#show-slate-audio button[data-audio='room']")
+    for control in (
+        "#btn-next",
+        "#show-screen",
+        "#show-stream button[data-stream='slate']",
+        "#show-slate-audio button[data-audio='room']",
+    ):
         box = await console.locator(control).bounding_box()
         assert box and box["y"] >= 0 and box["y"] + box["height"] <= LANDSCAPE["height"], (
             control,
@@ -268,8 +274,17 @@ async def _run(
     await expect(console.locator("#show-stream button[data-stream='slate']")).to_have_attribute(
         "aria-pressed", "true"
     )
+    # The room's sound under the slate: muted by the break's scene, kept by one tap.
+    await expect(console.locator("#show-slate-audio button[data-audio='muted']")).to_have_attribute(
+        "aria-pressed", "true"
+    )
     await screenshot(console, "run-of-show-console-break-landscape")
     assert await axe_violations(console) == []
+    await room_sound.click()
+    await expect(room_sound).to_have_attribute("aria-pressed", "true", timeout=1000)
+    await moderator.wait_for(
+        lambda m: m["type"] == "show" and m["show"]["slate_audio"] == "room", timeout=2
+    )
 
     # One tap out of it: the camera scene again.
     took = await tap_and_time(
@@ -323,6 +338,7 @@ async def _run(
     await console.locator("#mod-nav button[data-view='agenda']").click()
     await console.locator("li.mod-item[data-item='fika'] button[data-action='scene']").click()
     await expect(dialog).to_be_visible()
+    await expect(console.locator("#scene-slate-audio")).to_have_value("muted")
     box = await dialog.locator("button[type=submit]").bounding_box()
     assert box and box["y"] + box["height"] <= PORTRAIT["height"], box
     await screenshot(console, "run-of-show-console-scene-portrait")
