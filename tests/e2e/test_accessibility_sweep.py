@@ -91,13 +91,12 @@ async def live(page: Page, url: str) -> None:
     await expect(page.locator("body")).to_have_attribute("data-connection", "live")
 
 
-async def accessible(page: Page, where: str, targets: bool = True) -> None:
-    """No axe-core violation, and (unless told) no control under 44×44 CSS px."""
+async def accessible(page: Page, where: str) -> None:
+    """No axe-core violation, and no control under 44×44 CSS px."""
     found = await axe_violations(page)
     assert found == [], f"{where}: {json.dumps(found, ensure_ascii=False, indent=1)}"
-    if targets:
-        small = await small_targets(page)
-        assert small == [], f"{where}: {small}"
+    small = await small_targets(page)
+    assert small == [], f"{where}: {small}"
 
 
 async def test_participant_pages_in_every_poll_state(
@@ -130,6 +129,9 @@ async def test_participant_pages_in_every_poll_state(
     await phone.locator("#poll-results summary").click()
     await expect(phone.locator("#poll-results-list li.poll-card")).to_have_count(1)
     await accessible(phone, "phone with every poll answered and the results open")
+    await phone.locator("#my-data-fold summary").click()
+    await expect(phone.locator("#my-data-body")).to_be_visible()
+    await accessible(phone, "phone with 'Mina uppgifter' open")
 
     _, remote = await new_page(browser, REMOTE)
     await live(remote, f"{http}/remote/{room.code}")
@@ -226,6 +228,9 @@ async def test_participant_pages_reflow(
         assert box is not None and box["x"] + box["width"] <= viewport["width"], box
         await page.locator("#poll-results summary").click()
         await reflows(path + " with results", None)
+        await page.locator("#my-data-fold summary").click()
+        await expect(page.locator("#my-data-body")).to_be_visible()
+        await reflows(path + " with 'Mina uppgifter' open", None)
     key = f"#key={room.moderator_token}"
     for path in (
         f"/screen/{room.code}",
@@ -254,11 +259,11 @@ async def test_big_screen_stage_camera_and_report(
     _, screen = await new_page(browser, BIG_SCREEN)
     await live(screen, f"{http}/screen/{room.code}")
     await expect(screen.locator("#screen-question")).to_be_visible()
-    await accessible(screen, "screen with a highlighted question", targets=False)
+    await accessible(screen, "screen with a highlighted question")
     for number, shown in ((1, ".poll-label"), (3, ".poll-label"), (4, ".poll-word")):
         await moderator.request({"type": "poll.show", "poll": number})
         await expect(screen.locator(f"#screen-poll {shown}").first).to_be_visible()
-        await accessible(screen, f"screen with poll {number}", targets=False)
+        await accessible(screen, f"screen with poll {number}")
     _, stage = await new_page(browser, REMOTE)
     await stage.goto(f"{http}/stage/{room.session}#key={room.moderator_token}")
     await expect(stage.locator("body")).to_have_attribute("data-connection", "live")
