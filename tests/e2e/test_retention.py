@@ -267,3 +267,40 @@ async def test_forget_while_others_vote_on_two_processes(
             log = b"".join(fields[b"d"] for _, fields in r.xrange(f"companion:events:{SESSION}"))
         assert anna.welcome["participant"]["id"].encode() not in log
         assert "Fråga 0".encode() in log  # the questions stay
+
+
+async def test_forget_while_others_vote_on_sqlite(tmp_path: Path, clients: list[Client]) -> None:
+    """The embedded store's rewrite under load: new commands wait while the log is
+    rewritten, the appends already under way land before it, and every acknowledged vote
+    counts once, also after a restart."""
+    server = ServerProcess(tmp_path, extra_env={"COMPANION_VOTE_BURST": "1000"})
+    with started(server):
+        room = Room(server, clients)
+        anna = await room.participant("room", name="Anna Andersson")
+        questions = [
+            (await anna.request({"type": "ask", "text": f"Fråga {n}"}))["question"]
+            for n in range(3)
+        ]
+        voters = [await room.participant("remote") for _ in range(12)]
+
+        async def vote_all(voter: Client) -> None:
+            for question in questions:
+                ack = await voter.request({"type": "vote", "question": question}, timeout=10)
+                assert ack["type"] == "ack" and ack["voted"] is True, ack
+
+        forgot, *_ = await asyncio.gather(
+            anna.request({"type": "participant.forget"}, timeout=10),
+            *(vote_all(v) for v in voters),
+        )
+        assert forgot["type"] == "ack" and forgot["questions"] == 3, forgot
+        snap = await (await room.moderator()).wait_for(lambda m: m["type"] == "snapshot")
+        assert {q["id"]: q["votes"] for q in snap["questions"]} == dict.fromkeys(questions, 12)
+    server.start()
+    try:
+        room = Room(server, clients)
+        snap = await (await room.moderator()).wait_for(lambda m: m["type"] == "snapshot")
+        assert {q["id"]: q["votes"] for q in snap["questions"]} == dict.fromkeys(questions, 12)
+        raw = (tmp_path / "companion.db").read_bytes()
+        assert anna.welcome["participant"]["id"].encode() not in raw
+    finally:
+        server.stop()
