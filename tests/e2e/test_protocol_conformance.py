@@ -240,6 +240,7 @@ async def test_every_command_is_acked_with_exactly_the_fields_the_table_declares
     await run(moderator, "scene.set", item="diskussion", scene={"screen": "agenda"})
     await run(moderator, "show.screen", screen="speaker")
     await run(moderator, "show.stream", stream="camera")
+    await run(moderator, "show.slate_audio", audio="room")
     poll = (
         await run(moderator, "poll.create", kind="single", text="Kaffe?", options=["Ja", "Nej"])
     )["poll"]
@@ -252,6 +253,14 @@ async def test_every_command_is_acked_with_exactly_the_fields_the_table_declares
     await run(moderator, "stage.send", text="Dags att runda av")
     shown = await moderator.wait_for(lambda m: m["type"] == "stage" and m["stage"]["messages"])
     await run(moderator, "stage.dismiss", message=shown["stage"]["messages"][-1]["id"])
+    asker = await room.participant()  # the first phone has used its question burst
+    named = (await run(asker, "ask", text="Vem ansvarar för uppföljningen?", name="Kim"))[
+        "question"
+    ]
+    await run(asker, "me.data")
+    await run(asker, "question.unname", question=named)
+    await run(asker, "question.withdraw", question=named)
+    await run(asker, "participant.forget")
     await run(moderator, "session.lock", on=True)
     await run(moderator, "session.close", on=True)
     await run(moderator, "session.new_code")
