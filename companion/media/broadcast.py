@@ -189,11 +189,13 @@ class Broadcast:
                     await self._encode(frame, None)
                 continue
             self._camera.drop()
+            due = time.monotonic() + 1 / SLATE_FPS  # paced from the start of this frame
             if self.video.tracks:  # nobody watching: nothing to draw
                 await self._encode(None, cue.slate)
+            rest = max(0.0, due - time.monotonic())
             if cue.slate.kind != SlateKind.RIGHT_BACK:
-                await asyncio.sleep(1 / SLATE_FPS)
-            elif await self._camera.wait(1 / SLATE_FPS):
+                await asyncio.sleep(rest)
+            elif await self._camera.wait(rest):
                 cued_at = -math.inf  # the camera is back: show it from this frame on
 
     async def _encode(self, frame: av.VideoFrame | None, slate: SlateText | None) -> None:
