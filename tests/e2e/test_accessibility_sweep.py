@@ -313,4 +313,11 @@ async def test_organiser_and_public_pages(browser: Browser, meeting: tuple[Room,
         answer = await page.goto(http + path)
         assert answer is not None and answer.status == 200, path
         await accessible(page, path)
+        # Reflow: layout follows CSS px, so a 640 px window is the 1280 one at 200 % zoom.
+        for narrow in (NARROW, ZOOMED):
+            await page.set_viewport_size(narrow)
+            problems = await reflow_problems(page)
+            assert problems == [], f"{path} at {narrow['width']} px: {problems}"
+            await screenshot(page, f"a11y-{path.rstrip('/').split('/')[-1]}-{narrow['width']}")
+        await page.set_viewport_size(REMOTE)
     await page.context.close()
