@@ -52,6 +52,7 @@ def test_the_remote_page_admits_only_a_member_through_their_link(server: ServerP
         f"{server.http}/remote/{code}", headers={"accept-language": "sv"}, timeout=10
     )
     assert stranger.status_code == 200  # an open session: anyone with the code
+    assert 'id="members-only-note"' not in requests.get(f"{server.http}/j/{code}", timeout=10).text
     set_members_only(anna)
     for lang, text in (("sv", REFUSED_SV), ("en", REFUSED_EN)):
         refused = requests.get(
@@ -61,6 +62,11 @@ def test_the_remote_page_admits_only_a_member_through_their_link(server: ServerP
         assert text in refused.text and "data-member-token" not in refused.text
     # The room page still opens by the code: the room is the check.
     assert requests.get(f"{server.http}/room/{code}", timeout=10).status_code == 200
+    # The join page (what the QR code opens) says who gets in from afar.
+    join_page = requests.get(
+        f"{server.http}/j/{code}", headers={"accept-language": "sv"}, timeout=10
+    )
+    assert 'id="members-only-note"' in join_page.text
     member_id = add_member(anna, "Åsa Öberg-Ländström", "asa@region.se")
     link = new_link(anna, member_id)
     assert link.startswith(f"{server.http}/m/")
