@@ -122,3 +122,49 @@ async def test_a_killed_publishers_replica_leaves_the_stream_offline_within_seco
                 await publisher.stop(delete=False)
             for client in opened:
                 await client.close()
+
+
+async def test_a_slate_put_on_through_one_replica_reaches_the_viewers_of_the_other(
+    tmp_path: Path,
+) -> None:
+    """Publisher and viewer on A, the moderator on B: `show.stream` slate through B puts the
+    slate into A's encoded video within a second and a half (A follows the session's events
+    through Redis); `show.stream` camera brings the camera back on the same connection."""
+    with redis_pair(tmp_path) as (_, a, b):
+        opened: list[Client] = []
+        publisher: Publisher | None = None
+        viewer: Viewer | None = None
+        try:
+            stage_a = Stage(a, SESSION, opened)
+            stage_b = Stage(b, SESSION, opened)
+            await stage_a.load_settings()
+            token = await stage_a.participant_token()
+            on_b = await stage_b.moderator()
+            publisher = Publisher(a.http, SESSION, stage_a.stream_key, CounterTrack())
+            assert (await publisher.start()).status == 201
+            viewer = Viewer(a.http, SESSION, token, audio=False)
+            assert (await viewer.start()).status == 201
+            assert await wait_until(lambda: len(viewer.counters()) >= 10, 15), "no frames on A"
+
+            asked = time.monotonic()
+            reply = await on_b.request({"type": "show.stream", "stream": "slate"})
+            assert reply["type"] == "ack", reply
+            assert await wait_until(
+                lambda: any(k == "planned" and at >= asked for k, at in viewer.slates), 5
+            )
+            came = min(at for k, at in viewer.slates if k == "planned" and at >= asked) - asked
+            print(f"slate on A {came:.3f} s after show.stream on B")
+            assert came < 1.5
+
+            back = time.monotonic()
+            reply = await on_b.request({"type": "show.stream", "stream": "camera"})
+            assert reply["type"] == "ack", reply
+            assert await wait_until(lambda: len(viewer.counters(since=back)) >= 10, 5)
+            assert viewer.pc is not None and viewer.pc.connectionState == "connected"
+        finally:
+            if viewer is not None:
+                await viewer.stop(delete=False)
+            if publisher is not None:
+                await publisher.stop()
+            for client in opened:
+                await client.close()
