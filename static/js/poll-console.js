@@ -5,6 +5,9 @@ import { count, formatTime, t } from "./i18n.js";
 import { resultsView } from "./polls.js";
 import { el, errorText, excerpt, toast } from "./ui.js";
 
+// A poll action and the one its row shows in its place once it is done.
+const TOGGLED = { open: "close", close: "reopen", reopen: "close", show: "unshow", unshow: "show" };
+
 const $ = (id) => document.getElementById(id);
 
 export class PollConsole {
@@ -150,9 +153,15 @@ export class PollConsole {
     });
     $("polls-empty").hidden = polls.length > 0;
     if (focus && !list.contains(document.activeElement)) {
-      // The row was redrawn: focus its first action (the one pressed usually changed name).
+      // The row was redrawn: focus the same action, else the one that replaced it (Visa on
+      // screen becomes Ta bort från skärmen), else the row's first.
       const row = list.querySelector(`li[data-id="${CSS.escape(focus[0] ?? "")}"]`);
-      (row?.querySelector(`[data-action="${CSS.escape(focus[1] ?? "")}"]`) ?? row?.querySelector("button"))?.focus();
+      const action = focus[1] ?? "";
+      const control =
+        row?.querySelector(`[data-action="${CSS.escape(action)}"]`) ??
+        (TOGGLED[action] ? row?.querySelector(`[data-action="${TOGGLED[action]}"]`) : null) ??
+        row?.querySelector("button");
+      control?.focus();
     }
   }
 

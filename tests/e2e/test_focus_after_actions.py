@@ -34,8 +34,8 @@ def row(selector: str, question: int) -> str:
 
 
 async def test_every_console_action_by_keyboard_keeps_focus(chrome: Browser, room: Room) -> None:
-    """Highlight, answer, hide, edit and save, merge, approve, open and close a poll and
-    Next on the agenda, each by Enter on a focused control."""
+    """Highlight and unhighlight, answer, hide, edit and save, merge, approve, reopen, open,
+    show and close a poll and Next on the agenda, each by Enter on a focused control."""
     ids = []
     for n in range(1, 7):
         asker = await room.participant("room")
@@ -54,6 +54,10 @@ async def test_every_console_action_by_keyboard_keeps_focus(chrome: Browser, roo
     # Highlight: the row stays, focus stays in it.
     await press(console, row("[data-action=highlight]", ids[0]))
     await expect(console.locator(row("[data-action=unhighlight]", ids[0]))).to_be_visible()
+    where = await settled_focus(console)
+    assert where["row"] == str(ids[0]) and where["tag"] == "BUTTON", where
+    await press(console, row("[data-action=unhighlight]", ids[0]))
+    await expect(console.locator(row("[data-action=highlight]", ids[0]))).to_be_visible()
     where = await settled_focus(console)
     assert where["row"] == str(ids[0]) and where["tag"] == "BUTTON", where
 
@@ -100,21 +104,35 @@ async def test_every_console_action_by_keyboard_keeps_focus(chrome: Browser, roo
     await expect(console.locator("#count-hidden")).to_have_text("0")
     where = await settled_focus(console)
     assert where["id"] == "tab-hidden", where
+    # … and the same for reopening the answered one from the Answered tab.
+    await press(console, "#tab-answered")
+    await expect(console.locator("#tab-answered")).to_have_attribute("aria-selected", "true")
+    await press(console, row("[data-action=reopen]", ids[1]))
+    await expect(console.locator("#count-answered")).to_have_text("0")
+    where = await settled_focus(console)
+    assert where["id"] == "tab-answered", where
 
-    # A poll opened and closed with Enter: focus stays in its row.
+    # A poll opened, shown and closed with Enter: focus stays in its row, on the control
+    # that took the pressed one's place (Stäng after Öppna, Ta bort after Visa).
     poll = console.locator('#poll-admin li.poll-row[data-id="1"]')
     await press(console, '#poll-admin li.poll-row[data-id="1"] [data-action=open]')
     await expect(poll).to_have_attribute("data-status", "open")
     where = await settled_focus(console)
-    assert where["tag"] == "BUTTON" and await poll.evaluate(
+    assert where["action"] == "close" and await poll.evaluate(
         "(row) => row.contains(document.activeElement)"
     ), where
-    await console.keyboard.press("Enter")  # the focused control is now Close
+    await press(console, '#poll-admin li.poll-row[data-id="1"] [data-action=show]')
+    await expect(poll.locator(".on-screen-badge")).to_be_visible()
+    where = await settled_focus(console)
+    assert where["action"] == "unshow" and await poll.evaluate(
+        "(row) => row.contains(document.activeElement)"
+    ), where
+    await press(console, '#poll-admin li.poll-row[data-id="1"] [data-action=close]')
     await expect(poll).to_have_attribute("data-status", "closed")
-    await console.wait_for_timeout(SETTLE_MS)
-    assert await poll.evaluate("(row) => row.contains(document.activeElement)"), await focused(
-        console
-    )
+    where = await settled_focus(console)
+    assert where["action"] == "reopen" and await poll.evaluate(
+        "(row) => row.contains(document.activeElement)"
+    ), where
 
     # Next on the agenda: focus stays on Next.
     title = await console.locator("#current-title").text_content()
