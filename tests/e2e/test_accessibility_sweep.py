@@ -321,3 +321,31 @@ async def test_organiser_and_public_pages(browser: Browser, meeting: tuple[Room,
             await screenshot(page, f"a11y-{path.rstrip('/').split('/')[-1]}-{narrow['width']}")
         await page.set_viewport_size(REMOTE)
     await page.context.close()
+
+
+async def test_participant_pages_and_console_in_english(
+    browser: Browser, meeting: tuple[Room, Client]
+) -> None:
+    """The English texts (longer in places) on the phone at 360 and 320 px with the results
+    and 'My data' open, and on the console in landscape: no violation, no small target, no
+    sideways scrolling or clipped text."""
+    room, _ = meeting
+    http = room.server.http
+    _, phone = await new_page(browser, PHONE, locale="en-GB")
+    await live(phone, f"{http}/room/{room.code}")
+    await expect(phone.locator("html")).to_have_attribute("lang", "en")
+    await phone.locator("#poll-results summary").click()
+    await phone.locator("#my-data-fold summary").click()
+    await expect(phone.locator("#my-data-body")).to_be_visible()
+    await accessible(phone, "phone in English")
+    await phone.set_viewport_size(NARROW)
+    problems = await reflow_problems(phone)
+    assert problems == [], problems
+    _, console = await new_page(browser, LANDSCAPE, locale="en-GB")
+    await console.goto(f"{http}/moderate/{room.session}#key={room.moderator_token}")
+    await expect(console.locator("#console")).not_to_have_attribute("aria-busy", "true")
+    await expect(console.locator("html")).to_have_attribute("lang", "en")
+    await accessible(console, "console in English")
+    for page in (phone, console):
+        assert page.console_errors == []  # type: ignore[attr-defined]
+        await page.context.close()
