@@ -179,10 +179,14 @@ async def serve(
     settle_heap()
     collector = Collector(lambda: core.hub.last_change)
     collector.start()
-    if on_ready is not None:
-        on_ready(core.service)
     try:
-        await server.serve()
+        serving = asyncio.get_running_loop().create_task(server.serve())
+        # The links are printed once the pages answer: a link opened at once must work.
+        while not server.started and not serving.done():
+            await asyncio.sleep(0.01)
+        if server.started and on_ready is not None:
+            on_ready(core.service)
+        await serving
     finally:
         await collector.stop()
         await media.close()
