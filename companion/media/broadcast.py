@@ -116,7 +116,10 @@ class Broadcast:
         self._camera = _Latest()
         self._loop: asyncio.Task[None] | None = None
         self.room_audio = True  # the audio pump sends the room's sound
-        self.showing = "camera"  # or a SlateKind value: what viewers see now
+        # The publisher said it stopped (a DELETE): no "right back", viewers' players then
+        # show the stream as offline. A publisher that vanished gets the slate instead.
+        self.stopped = False
+        self.showing = "camera"  # a SlateKind value, or "nothing": what viewers see now
         self.frames_in = 0
         self.slate_frames = 0
         self.encode_seconds = 0.0
@@ -132,6 +135,7 @@ class Broadcast:
 
     def new_source(self) -> None:
         """A publisher starts: its first frame is a keyframe and viewers resync to it."""
+        self.stopped = False
         self.keyframes.reset()
         self.video.resync()
 
@@ -182,7 +186,12 @@ class Broadcast:
                     log.exception("%s: slate not decided", self.session_id)
                 cued_at = time.monotonic()
                 self.room_audio = cue.room_audio
-                self.showing = "camera" if cue.slate is None else cue.slate.kind.value
+                if cue.slate is None:
+                    self.showing = "camera"
+                elif cue.slate.kind == SlateKind.RIGHT_BACK and self.stopped:
+                    self.showing = "nothing"
+                else:
+                    self.showing = cue.slate.kind.value
             if cue.slate is None:
                 frame = await self._camera.take(CUE_EVERY)
                 if frame is not None:
@@ -190,7 +199,7 @@ class Broadcast:
                 continue
             self._camera.drop()
             due = time.monotonic() + 1 / SLATE_FPS  # paced from the start of this frame
-            if self.video.tracks:  # nobody watching: nothing to draw
+            if self.video.tracks and self.showing != "nothing":  # nobody watching: no drawing
                 await self._encode(None, cue.slate)
             rest = max(0.0, due - time.monotonic())
             if cue.slate.kind != SlateKind.RIGHT_BACK:

@@ -327,6 +327,8 @@ class MediaRegistry:
         session_id = res.session_id
         if res.role == PUBLISHER:
             assert res.publication is not None
+            if reason in ("deleted", "shutdown"):  # stopped on purpose: no "right back"
+                res.publication.broadcast.stopped = True
             await res.publication.stop()
             await self.connections.close(res.pc)
             await self._stream_event(session_id, live=False, detail=reason)

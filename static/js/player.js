@@ -2,7 +2,8 @@
 //
 // It connects when the session's stream goes live and keeps the connection while the
 // publisher stops and starts again (the server keeps viewers across publishers), so the
-// picture comes back without a reload. A connection that fails, or that stays silent
+// picture comes back without a reload; meanwhile it shows whatever pictures still come
+// (the server's slate for a publisher that dropped). A connection that fails, or that stays silent
 // while the stream is live, is replaced, with a growing pause between attempts.
 import { t } from "./i18n.js";
 import { end, iceServers, negotiate } from "./whip-client.js";
@@ -168,9 +169,11 @@ export class StreamPlayer {
 
   // -- what the viewer sees ------------------------------------------------------------
   state() {
-    if (this.status !== "live") return "offline";
-    if (this.failed) return "unavailable";
     const playing = this.pc?.connectionState === "connected" && Date.now() - this.lastFrame < 2000;
+    // Offline yet pictures come: the server's "we'll be right back" slate for a publisher
+    // that dropped. A publisher that stopped leaves no pictures: offline within 2 s.
+    if (this.status !== "live") return playing ? "live" : "offline";
+    if (this.failed) return "unavailable";
     if (playing) return "live";
     return this.retries > 0 ? "reconnecting" : "connecting";
   }

@@ -42,9 +42,11 @@ def near(colour: list[int], want: tuple[int, int, int]) -> bool:
     return all(abs(a - b) < 25 for a, b in zip(colour, want, strict=True))
 
 
-async def shows_slate(page: Page, want: bool, timeout: float = 3.0) -> bool:
-    """Whether the video's picture becomes (or stops being) the planned slate in time."""
-    slate = BACKGROUNDS[SlateKind.PLANNED]
+async def shows_slate(
+    page: Page, want: bool, timeout: float = 3.0, kind: SlateKind = SlateKind.PLANNED
+) -> bool:
+    """Whether the video's picture becomes (or stops being) that slate in time."""
+    slate = BACKGROUNDS[kind]
     for _ in range(int(timeout / 0.1)):
         if near(await page.evaluate(CORNER), slate) == want:
             return True
@@ -102,6 +104,71 @@ async def test_the_remote_page_keeps_playing_across_the_break(room: Room) -> Non
             assert await shows_slate(remote, False), await remote.evaluate(CORNER)
             await advancing(remote)
             assert len(offers) == 1, offers  # never reconnected
+            assert remote.console_errors == [], remote.console_errors  # type: ignore[attr-defined]
+    finally:
+        await publisher.stop()
+
+
+async def test_the_remote_page_shows_right_back_while_the_publisher_is_gone(room: Room) -> None:
+    """A publisher that vanishes (no DELETE): the page shows the server's "right back" slate,
+    also once the server has declared the stream offline; the next publisher's camera on the
+    same connection; a publisher that stops (DELETE) leaves the page saying offline."""
+    server = room.server
+    answer = await http(
+        "GET",
+        f"{server.http}/api/stream/{room.session}",
+        token=room.moderator_token,
+        content_type=None,
+    )
+    stream_key = json.loads(answer.body)["stream_key"]
+    moderator = await room.moderator()
+    publisher = Publisher(server.http, room.session, stream_key, CounterTrack(640, 360))
+    assert (await publisher.start()).status == 201
+    try:
+        async with chromium() as browser:
+            _, remote = await new_page(browser, LAPTOP)
+            await remote.add_init_script(
+                f"localStorage.setItem('companion.profile', {json.dumps(json.dumps({'where': 'remote'}))})"
+            )
+            offers: list[str] = []
+            remote.on(
+                "request",
+                lambda r: (
+                    offers.append(r.url) if "/whep/" in r.url and r.method == "POST" else None
+                ),
+            )
+            await remote.goto(f"{server.http}/remote/{room.code}")
+            await remote.wait_for_function(
+                "() => { const v = document.getElementById('stream-video');"
+                " return v.videoWidth > 0 && v.currentTime > 0.2; }",
+                timeout=15_000,
+            )
+            await advancing(remote)
+
+            mark = len(moderator.messages)
+            await publisher.stop(delete=False)  # the encoder dies without a word
+            assert await shows_slate(remote, True, kind=SlateKind.RIGHT_BACK)
+            await moderator.wait_for(
+                lambda m: m["type"] == "session" and m["session"]["stream"]["status"] == "offline",
+                timeout=20,
+                start=mark,
+            )
+            await remote.wait_for_timeout(3000)  # offline for the page's status too by now
+            assert await shows_slate(remote, True, timeout=0.2, kind=SlateKind.RIGHT_BACK)
+            await expect(remote.locator("#stream-status")).to_be_hidden()
+            await advancing(remote)
+
+            publisher = Publisher(server.http, room.session, stream_key, CounterTrack(640, 360))
+            assert (await publisher.start()).status == 201
+            assert await shows_slate(remote, False, timeout=5, kind=SlateKind.RIGHT_BACK)
+            await advancing(remote)
+            assert len(offers) == 1, offers  # the same connection all along
+
+            await publisher.stop()  # DELETE: stopped on purpose
+            await expect(remote.locator("#stream-status")).to_have_attribute(
+                "data-status", "offline", timeout=6_000
+            )
+            await expect(remote.locator("#stream-status")).to_be_visible()
             assert remote.console_errors == [], remote.console_errors  # type: ignore[attr-defined]
     finally:
         await publisher.stop()

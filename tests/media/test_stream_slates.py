@@ -126,3 +126,29 @@ async def test_a_dropped_publisher_is_covered_by_right_back_within_two_seconds(
     assert max(viewer.counters(since=again)) < second_video.count
     await viewer.stop()
     await second.stop()
+
+
+async def test_a_publisher_that_stops_on_purpose_leaves_no_right_back_slate(
+    media_server: ServerProcess, opened: list[Client]
+) -> None:
+    """A DELETE is a stop, not a drop: the viewer gets no "right back" after it (its player
+    shows the stream as offline), and the camera comes back with the next publisher."""
+    stage = Stage(media_server, "ledarskap-2020-06", opened)
+    await stage.load_settings()
+    token = await stage.participant_token()
+    first = Publisher(media_server.http, stage.session, stage.stream_key, CounterTrack())
+    assert (await first.start()).status == 201
+    viewer = Viewer(media_server.http, stage.session, token, audio=False)
+    assert (await viewer.start()).status == 201
+    assert await wait_until(lambda: len(viewer.frames) >= 20, 15)
+    stopped = time.monotonic()
+    assert (await first.stop()).status == 200  # DELETE
+    await wait_until(lambda: False, 2.5)
+    assert not slates_since(viewer, "right_back", stopped)
+    assert (await stage.stats())["broadcasts"][stage.session]["showing"] == "nothing"
+    second = Publisher(media_server.http, stage.session, stage.stream_key, CounterTrack())
+    again = time.monotonic()
+    assert (await second.start()).status == 201
+    assert await wait_until(lambda: len(viewer.counters(since=again)) >= 20, 10)
+    await viewer.stop()
+    await second.stop()
