@@ -27,7 +27,9 @@ class SlateKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SlateText:
-    """The lines of one slate picture; equal texts draw the same picture."""
+    """The lines of one slate picture; equal texts draw the same picture. Each is one
+    line: line breaks and runs of spaces (a break message typed on two lines) are one
+    space."""
 
     kind: SlateKind
     title: str  # the session's title
@@ -36,6 +38,10 @@ class SlateText:
     countdown: str  # "14:32" to the restart, or ""
     next_item: str  # "Härnäst: Panelsamtal · Next", or ""
     join: str  # "Kod 123456 · companion.example"
+
+    def __post_init__(self) -> None:
+        for name in ("title", "headline", "headline_en", "countdown", "next_item", "join"):
+            object.__setattr__(self, name, " ".join(getattr(self, name).split()))
 
 
 @dataclass(frozen=True, slots=True)

@@ -192,3 +192,21 @@ async def test_the_room_is_muted_under_a_slate_unless_kept() -> None:
     tone.stop()
     pump.cancel()
     broadcast.close()
+
+
+def test_a_break_message_on_several_lines_is_drawn_on_one() -> None:
+    at = time.time()
+    state = state_in_the_break(at)
+    state.apply(
+        ev.Event(
+            "s",
+            state.seq + 1,
+            ev.BREAK_STARTED,
+            {"minutes": 10, "message": "Lunch\n\ni  matsalen"},
+            at,
+        )
+    )
+    cue = cue_for(state, True, at + 1, "x")
+    assert cue.slate is not None
+    assert cue.slate.headline.startswith("Lunch i matsalen — tillbaka ")
+    assert SlatePainter().frame(cue.slate, 640, 360).width == 640  # drawn, not refused
