@@ -10,12 +10,18 @@ drawn by `slate_picture` and encoded by the session's one shared encoder
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from companion.domain.scene import StreamSource
 from companion.domain.session_state import SessionState
 from companion.web.i18n import translator
+
+# Where the sessions take place (as the calendar feed): the slate's "tillbaka 10.45" is
+# the room's time whatever zone the server runs in (a container's is often UTC).
+TIME_ZONE = ZoneInfo("Europe/Stockholm")
 
 
 class SlateKind(StrEnum):
@@ -95,8 +101,9 @@ def _planned(state: SessionState, now: float, site: str) -> SlateText:
     if pause is not None:
         what = pause.message or (current.title if current else "") or sv("slate.break")
         what_en = pause.message or (current.title if current else "") or en("slate.break")
-        headline = sv("slate.back_at", what=what, time=sv.time(pause.ends_at))
-        headline_en = en("slate.back_at", what=what_en, time=en.time(pause.ends_at))
+        ends = dt.datetime.fromtimestamp(pause.ends_at, TIME_ZONE)
+        headline = sv("slate.back_at", what=what, time=sv.time(ends))
+        headline_en = en("slate.back_at", what=what_en, time=en.time(ends))
         left = countdown(pause.ends_at - now)
     elif current is None:
         headline, headline_en, left = sv("slate.starting"), en("slate.starting"), ""

@@ -4,7 +4,9 @@ sends them through the one shared encoder instead of the camera."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
+from zoneinfo import ZoneInfo
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -44,7 +46,7 @@ def test_countdown_is_minutes_and_seconds_and_never_negative() -> None:
 def test_a_break_slate_says_when_the_session_comes_back_in_swedish_first() -> None:
     at = time.time()
     state = state_in_the_break(at)
-    ends = at + 20 * 60
+    ends = dt.datetime.fromtimestamp(at + 20 * 60, ZoneInfo("Europe/Stockholm"))
     cue = cue_for(state, camera_ok=True, now=at + 28, site="companion.example")
     assert cue.slate is not None and not cue.room_audio  # a slate mutes the room by default
     sv, en = translator("sv"), translator("en")
@@ -210,3 +212,13 @@ def test_a_break_message_on_several_lines_is_drawn_on_one() -> None:
     assert cue.slate is not None
     assert cue.slate.headline.startswith("Lunch i matsalen — tillbaka ")
     assert SlatePainter().frame(cue.slate, 640, 360).width == 640  # drawn, not refused
+
+
+def test_the_restart_time_is_the_rooms_whatever_the_servers_zone() -> None:
+    """A break ending at 08.45 UTC in May is "tillbaka 10.45" in Stockholm."""
+    at = dt.datetime(2020, 5, 5, 8, 25, tzinfo=dt.UTC).timestamp()
+    cue = cue_for(state_in_the_break(at), True, at + 60, "x")
+    assert cue.slate is not None
+    assert cue.slate.headline == "Fika — tillbaka 10.45"
+    assert cue.slate.headline_en == "Fika — back at 10:45"
+    assert cue.slate.countdown == "19:00"
