@@ -37,8 +37,15 @@ function renderNow(model) {
   // Next and previous skip postponed and date-to-come items, as the server does
   // (agenda.next names the item Next goes to); with none left, the button is off and says why.
   const movable = (i) => !SKIPPED.has(agenda.items[i].status);
+  const focused = document.activeElement;
   $("btn-prev").disabled = !agenda.items.some((_, i) => i < index && movable(i));
   $("btn-next").disabled = agenda.next === null || agenda.next === undefined;
+  // Next pressed onto the last item (or Previous onto the first) is now off: a disabled
+  // button drops keyboard focus to <body>, so hand it to the other one (or the timer).
+  if (focused?.disabled && (focused === $("btn-next") || focused === $("btn-prev"))) {
+    const other = focused === $("btn-next") ? $("btn-prev") : $("btn-next");
+    (other.disabled ? $("btn-timer") : other).focus();
+  }
   const stranded = $("btn-next").disabled && agenda.items.some((_, i) => i > index && !movable(i));
   $("next-note").hidden = !stranded;
   $("next-note").textContent = stranded ? t("moderator.next_none_left") : "";

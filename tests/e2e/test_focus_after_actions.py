@@ -35,7 +35,7 @@ def row(selector: str, question: int) -> str:
 
 async def test_every_console_action_by_keyboard_keeps_focus(chrome: Browser, room: Room) -> None:
     """Highlight and unhighlight, answer, hide, edit and save, merge, approve, reopen, open,
-    show and close a poll and Next on the agenda, each by Enter on a focused control."""
+    show and close a poll, Gå hit and Next on the agenda, each by Enter on a focused control."""
     ids = []
     for n in range(1, 7):
         asker = await room.participant("room")
@@ -140,13 +140,33 @@ async def test_every_console_action_by_keyboard_keeps_focus(chrome: Browser, roo
     await expect(console.locator("#current-title")).not_to_have_text(title or "")
     where = await settled_focus(console)
     assert where["id"] == "btn-next", where
+
+    # Gå hit on the last item but one: its Gå hit goes away (it is now current) and focus
+    # stays in its row.
+    items = console.locator("#agenda-list > li")
+    item = items.nth(await items.count() - 2)
+    key = await item.get_attribute("data-item")
+    await item.locator("[data-action=goto]").focus()
+    await console.keyboard.press("Enter")
+    await expect(item.locator("[data-action=goto]")).to_be_hidden()
+    where = await settled_focus(console)
+    inside = await console.evaluate(
+        "(key) => !!document.activeElement.closest(`#agenda-list li[data-item='${key}']`)", key
+    )
+    assert inside and where["tag"] == "BUTTON", where
+
+    # Next onto the last item turns Next off; focus goes to Previous, not to <body>.
+    await press(console, "#btn-next")
+    await expect(console.locator("#btn-next")).to_be_disabled()
+    where = await settled_focus(console)
+    assert where["id"] == "btn-prev", where
     assert console.console_errors == []  # type: ignore[attr-defined]
 
 
 async def test_every_participant_action_by_keyboard_keeps_focus(
     chrome: Browser, room: Room
 ) -> None:
-    """Vote (the list re-sorts under the voter), ask and answer a poll on the phone with
+    """Vote and withdraw it (the list re-sorts under the voter), ask and answer a poll on the phone with
     the keyboard: focus stays on the control that was used."""
     other = await room.participant("remote")
     for n in range(1, 4):
@@ -167,6 +187,13 @@ async def test_every_participant_action_by_keyboard_keeps_focus(
     await last.locator(".vote-button").focus()
     await phone.keyboard.press("Enter")
     await expect(phone.locator("li.question").first).to_have_attribute("data-id", question or "")
+    where = await settled_focus(phone)
+    assert where["tag"] == "BUTTON" and where["row"] == question, where
+    # Enter again withdraws the vote: the row goes back down, focus still on its button.
+    await phone.keyboard.press("Enter")
+    await expect(phone.locator("li.question").first).not_to_have_attribute(
+        "data-id", question or ""
+    )
     where = await settled_focus(phone)
     assert where["tag"] == "BUTTON" and where["row"] == question, where
 
