@@ -4,7 +4,9 @@ Whatever publisher is live hands its decoded tracks to the session's `Broadcast`
 encodes the video once (VP8, in its own single encoder thread) and the audio once (Opus),
 and gives the packets to every viewer through the fan-outs. The broadcast outlives
 publishers, so viewers stay connected while the publisher stops and starts again, and
-their RTP timestamps keep advancing with one clock.
+their RTP timestamps keep advancing with one clock. A slate (`companion.media.slate`) is
+one more source for the same encoder: in a break, before the start, or while a publisher
+has dropped, viewers get it on the same track instead of the camera.
 """
 
 from __future__ import annotations
