@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from companion.domain.programme import Programme
-from companion.domain.scene import Scene, ScreenMode, StreamSource
+from companion.domain.scene import Scene, ScreenMode, SlateAudio, StreamSource
 from companion.programme_export import dump_programme
 from companion.programme_file import ProgrammeError, parse_programme
 from tests.serverproc import DEMO
@@ -39,7 +39,10 @@ def test_scenes_round_trip_and_a_bad_one_is_refused_with_its_line() -> None:
     session = event.sessions[0]
     items = (
         dataclasses.replace(session.items[0], scene=Scene(ScreenMode.SPEAKER, poll=2)),
-        dataclasses.replace(session.items[1], scene=Scene(ScreenMode.BREAK, StreamSource.SLATE)),
+        dataclasses.replace(
+            session.items[1],
+            scene=Scene(ScreenMode.BREAK, StreamSource.SLATE, slate_audio=SlateAudio.ROOM),
+        ),
         *session.items[2:],
     )
     changed = dataclasses.replace(
@@ -68,7 +71,7 @@ def test_scenes_round_trip_and_a_bad_one_is_refused_with_its_line() -> None:
         ),
     )
     text = dump_programme(changed)
-    assert "screen: speaker" in text and "stream: slate" in text
+    assert "screen: speaker" in text and "stream: slate" in text and "slate_audio: room" in text
     assert parse_programme(text, "export.yaml") == changed
     bad = text.replace("screen: speaker", "screen: disco", 1)
     with pytest.raises(ProgrammeError) as caught:
