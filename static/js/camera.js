@@ -25,6 +25,7 @@ let media = null; // the MediaStream being previewed (and sent when live)
 let pc = null;
 let resource = null; // the WHIP session URL, for DELETE
 let phase = "idle"; // idle | starting | live | stopping
+let focusFollows = false; // keyboard focus was on Gå live / Avsluta when it was swapped
 let settingsLoaded = false;
 
 // -- the key (moderator-key.js, shared with the console) -----------------------------
@@ -133,7 +134,7 @@ async function start() {
 }
 
 async function stop() {
-  if (!pc) return;
+  if (!pc || phase === "stopping") return;
   phase = "stopping";
   render();
   if (resource) await end(resource, key, { timeoutMs: 3000 }); // before closing (whip-client.js)
@@ -203,11 +204,20 @@ function render() {
   box.textContent = text;
   box.dataset.status = phase === "idle" ? (serverLive ? "live-elsewhere" : "offline") : phase;
   const mine = phase !== "idle";
+  const active = document.activeElement;
+  focusFollows = active === goLive || active === stopLive || (focusFollows && (!active || active === document.body));
   goLive.hidden = mine;
   // Someone else (OBS, another tab) is live: one publisher per session.
   goLive.disabled = !media || serverLive;
   stopLive.hidden = !mine;
-  stopLive.disabled = phase === "stopping";
+  // Busy while stopping, not disabled: a disabled button would drop keyboard focus.
+  stopLive.setAttribute("aria-disabled", String(phase === "stopping"));
+  // Gå live and Avsluta take each other's place: focus follows to the one shown (waiting
+  // until it is enabled, while the server still reports the stream) instead of <body>.
+  const now = document.activeElement;
+  if (focusFollows && (!now || now === document.body || now.hidden || now.disabled)) {
+    [goLive, stopLive].find((b) => !b.hidden && !b.disabled)?.focus();
+  }
   pickCamera.disabled = pickCamera.options.length === 0;
   pickMicrophone.disabled = pickMicrophone.options.length === 0;
 }

@@ -10,10 +10,12 @@ from __future__ import annotations
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.accessibility import focused
-from tests.e2e.browser import PHONE, new_page
+from tests.e2e.browser import LAPTOP, PHONE, chromium, new_page
 from tests.e2e.conftest import Room, console_ready
 
 CONSOLE = {"width": 1180, "height": 820}
+# Chromium's fake camera and microphone, allowed without asking.
+FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 SETTLE_MS = 400  # past the console's redraw of counts and presence after an event
 
 
@@ -215,3 +217,23 @@ async def test_every_participant_action_by_keyboard_keeps_focus(
     await phone.wait_for_timeout(SETTLE_MS)
     assert await card.evaluate("(c) => c.contains(document.activeElement)"), await focused(phone)
     assert phone.console_errors == []  # type: ignore[attr-defined]
+
+
+async def test_going_live_and_stopping_by_keyboard_keeps_focus(room: Room) -> None:
+    """On the camera page Gå live and Avsluta take each other's place: Enter on one puts
+    focus on the other once it is shown (and enabled), never on <body>."""
+    async with chromium(FAKE_MEDIA) as browser:
+        _, camera = await new_page(browser, LAPTOP)
+        await camera.goto(f"{room.server.http}/camera/{room.session}#key={room.moderator_token}")
+        await expect(camera.locator("#go-live")).to_be_enabled(timeout=10_000)
+        await press(camera, "#go-live")
+        await expect(camera.locator("#camera-status")).to_have_attribute(
+            "data-status", "live", timeout=15_000
+        )
+        where = await settled_focus(camera)
+        assert where["id"] == "stop-live", where
+        await camera.keyboard.press("Enter")
+        await expect(camera.locator("#go-live")).to_be_enabled(timeout=10_000)
+        where = await settled_focus(camera)
+        assert where["id"] == "go-live", where
+        assert camera.console_errors == []  # type: ignore[attr-defined]
