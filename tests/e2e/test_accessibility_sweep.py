@@ -147,8 +147,8 @@ async def test_participant_pages_in_every_poll_state(
 async def test_console_in_both_tablet_orientations(
     browser: Browser, meeting: tuple[Room, Client]
 ) -> None:
-    """The console at 1180×820 and 820×1180: questions, every panel, a question being
-    edited and the merge dialog open."""
+    """The console at 1180×820 and 820×1180: questions, every panel and tab, every fold
+    open, a question being edited and the merge dialog open."""
     room, _ = meeting
     for size in (LANDSCAPE, PORTRAIT):
         where = f"console {size['width']}×{size['height']}"
@@ -165,6 +165,11 @@ async def test_console_in_both_tablet_orientations(
         for tab in ("pending", "answered", "hidden", "live"):
             await console.locator(f"#tab-{tab}").click()
             await accessible(console, f"{where}, {tab} questions")
+        # Every fold open (new poll form, OBS settings, access): their fields are measured too.
+        await console.evaluate(
+            "() => document.querySelectorAll('details').forEach((d) => { d.open = true; })"
+        )
+        await accessible(console, f"{where}, every fold open")
         row = console.locator("#queue li.question").first
         await row.locator("[data-action=edit]").click()
         await expect(row.locator("textarea")).to_be_visible()
