@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from companion.realtime.server import RealtimeServer
 from companion.services.members import MemberService
 from companion.services.programme import ProgrammeService
 from companion.services.retention import Retention, RetentionSchedule
+from companion.services.session_writers import SessionWriters
 from companion.services.sessions import SessionService
 from companion.settings import Settings
 from companion.web.http_protocol import guarded_http_protocol
@@ -57,6 +59,7 @@ class Core:
     presence: PresenceSync | None = None
     retention: RetentionSchedule | None = None
     members: MemberService | None = None
+    writers: SessionWriters | None = None
 
     async def close(self) -> None:
         """Stop realtime, fan-out and the store, in that order."""
@@ -66,6 +69,8 @@ class Core:
             await self.programme.stop_watching()
         if self.presence is not None:
             await self.presence.stop()
+        if self.writers is not None:
+            await self.writers.stop()
         if self.tail is not None:
             await self.tail.stop()
         await self.realtime.close()
@@ -85,7 +90,10 @@ async def start_core(settings: Settings) -> Core:
     hub = Hub(settings.coalesce_ms / 1000, settings.send_buffer_limit, settings.replay_events)
     hub.keepalive_seconds = settings.keepalive_seconds
     # Other processes serve the same sessions: presence is shared through the store.
-    board = store.presence_board(secrets.token_hex(8))
+    # Names this process to the others (presence parts, writer leases); the pid tells an
+    # operator which process holds a session's writer lease.
+    process = f"{os.getpid()}-{secrets.token_hex(6)}"
+    board = store.presence_board(process)
     hub.shared_presence = board is not None
     bus.subscribe(hub.on_change)
     await service.load(prime=hub.on_change, recent=settings.replay_events)
@@ -119,10 +127,17 @@ async def start_core(settings: Settings) -> Core:
         realtime.admission.sharing = True
         presence = PresenceSync(hub, board, realtime.admission.take_unshared)
         presence.start()
+    writer_board = store.writer_board(process)
+    writers = None
+    if writer_board is not None:
+        writers = realtime.writers = SessionWriters(service, writer_board)
+        writers.start()
     await realtime.start(settings.host, settings.ws_port)
     schedule = RetentionSchedule(Retention(service, settings.retention_days))
     schedule.start()
-    return Core(store, service, hub, realtime, tail, programme, presence, schedule, members)
+    return Core(
+        store, service, hub, realtime, tail, programme, presence, schedule, members, writers
+    )
 
 
 def http_connection_cap(settings: Settings, open_files: int) -> AddressCap:

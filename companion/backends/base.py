@@ -6,7 +6,7 @@ picks the store from its URL.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -94,6 +94,57 @@ class PresenceBoard(Protocol):
         presence over every live process; one round trip."""
 
 
+class Lease(Protocol):
+    """Who writes a session, and for a lease just taken where its commands start."""
+
+    @property
+    def holder(self) -> str: ...
+    @property
+    def start(self) -> str | None: ...
+
+
+class CommandReader(Protocol):
+    """Reads the command streams of the sessions this process writes."""
+
+    async def read(self, positions: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
+        """(session id, entry id, command) after each session's position (blocks a while)."""
+
+    async def close(self) -> None:
+        """Disconnect."""
+
+
+class WriterBoard(Protocol):
+    """Where the processes of a shared store hand each session's client commands to the
+    session's one writer (`companion.services.session_writers`; on Redis
+    `companion.backends.redis_writers`)."""
+
+    process: str
+
+    async def fence(self, deadline: float) -> int:
+        """A local monotonic deadline in the store's clock; TooLate once it has passed."""
+
+    def local_fence(self, microseconds: int) -> float:
+        """A fence in the store's clock as a local monotonic instant."""
+
+    async def leases(self, session_ids: list[str], ttl: float) -> dict[str, Lease]:
+        """Renew or take each session's writer lease; who holds each."""
+
+    async def release(self, session_ids: list[str]) -> None:
+        """Give these leases up, if held."""
+
+    async def forward(self, session_id: str, command: dict[str, Any]) -> None:
+        """Hand a command to the session's writer."""
+
+    async def reply(self, process: str, answer: dict[str, Any]) -> None:
+        """Answer a forwarded command to the process that forwarded it."""
+
+    def replies(self) -> AsyncIterator[dict[str, Any]]:
+        """The answers to this process's forwarded commands."""
+
+    def reader(self) -> CommandReader:
+        """A reader of command streams, on a connection of its own."""
+
+
 class VersionConflict(StoreUnavailable):
     """The programme changed since it was read (another organiser or process saved first)."""
 
@@ -111,6 +162,10 @@ class Store(Protocol):
 
     def tail(self) -> Tail | None:
         """A follower of the logs other processes append to; None when nobody else does."""
+
+    def writer_board(self, process: str) -> WriterBoard | None:
+        """Where process `process` takes session writer leases and forwards client
+        commands to the writers (`companion.services.session_writers`); None when alone."""
 
     def presence_board(self, process: str) -> PresenceBoard | None:
         """Where process `process` shares presence with the others; None when alone."""
@@ -146,13 +201,17 @@ class Store(Protocol):
         """Replace one session's join code and moderator token: the copy of the latest
         secrets for readers that do not fold the logs (the logs' events are the truth)."""
 
-    async def append(self, events: list[Event], deadline: float | None = None) -> None:
+    async def append(
+        self, events: list[Event], deadline: float | None = None, fence: int | None = None
+    ) -> None:
         """Store events durably; returns only once they survive a crash of this process.
 
         With a `deadline` (a `time.monotonic()` instant) the store does not begin to store
         them after it: the append is refused with TooLate and nothing is stored. So a caller
         that stops waiting a little after its deadline knows the events cannot land later,
-        unless the store wrote them in time and only its answer was late.
+        unless the store wrote them in time and only its answer was late. A shared store
+        takes the deadline as `fence` too, already in its own clock (a command forwarded by
+        another process, whose fence that process fixed): then `fence` is the one kept.
         """
 
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:

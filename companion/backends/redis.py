@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError, RedisError, ResponseError, Timeout
 
 from companion.backends.base import SeqConflict, StoreUnavailable, TooLate, VersionConflict
 from companion.backends.redis_presence import RedisPresence
+from companion.backends.redis_writers import RedisWriterBoard
 from companion.domain.access import SessionAccess
 from companion.domain.events import Event
 from companion.domain.members import NetworkMember
@@ -217,6 +218,12 @@ class RedisClock:
         assert self.redis_time is not None
         return int((self.redis_time + (deadline - self.local_time)) * 1e6)
 
+    def local_at(self, microseconds: int) -> float:
+        """An instant in Redis's clock as a local monotonic instant (`microseconds_at`
+        undone, so a fence passed on is the same microseconds again)."""
+        assert self.redis_time is not None
+        return self.local_time + (microseconds / 1e6 - self.redis_time)
+
 
 def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
     """A client with short timeouts, so a Redis outage is an error, never a hang.
@@ -262,6 +269,11 @@ class RedisStore:
     def tail(self) -> RedisTail:
         """A follower of every session's stream, on a connection of its own."""
         return RedisTail(self.url)
+
+    def writer_board(self, process: str) -> RedisWriterBoard:
+        """Where this process takes session writer leases and forwards commands to the
+        writers (after `open`)."""
+        return RedisWriterBoard(self._client(), self.url, process, self.clock)
 
     def presence_board(self, process: str) -> RedisPresence:
         """Where this process shares presence with the others (after `open`)."""
@@ -363,24 +375,28 @@ class RedisStore:
             )
         )
 
-    async def append(self, events: list[Event], deadline: float | None = None) -> None:
+    async def append(
+        self, events: list[Event], deadline: float | None = None, fence: int | None = None
+    ) -> None:
         """Append one session's consecutive events atomically; SeqConflict if not next.
 
         With a `deadline` (a `time.monotonic()` instant), Redis itself refuses the append
         if it runs it later than that (TooLate): a command that waited in a socket while
-        Redis hung or the network stalled cannot land after the caller gave up on it.
+        Redis hung or the network stalled cannot land after the caller gave up on it. A
+        `fence` is that deadline already in Redis's clock (microseconds since the epoch), as
+        the process that forwarded the command fixed it: it is passed on unchanged.
         """
         if not events:
             return
-        fence = 0
         if deadline is not None:
-            if self.clock.stale():
+            if fence is None and self.clock.stale():
                 self.clock.observe(*await self._call(self._client().time()))
             if time.monotonic() >= deadline:
                 raise TooLate("The append's deadline passed before it was sent.")
-            fence = self.clock.microseconds_at(deadline)
+            if fence is None:
+                fence = self.clock.microseconds_at(deadline)
         session_id = events[0].session_id
-        args: list[Any] = [fence, events[0].seq]
+        args: list[Any] = [fence or 0, events[0].seq]
         for e in events:
             args += [e.type, json.dumps(e.data, ensure_ascii=False), repr(e.at)]
         reply = await self._call(

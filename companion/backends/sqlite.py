@@ -191,6 +191,10 @@ class SQLiteStore:
         """Nobody else appends to this file: nothing to follow."""
         return None
 
+    def writer_board(self, process: str) -> None:
+        """No other process writes: every command runs here."""
+        return None
+
     def presence_board(self, process: str) -> None:
         """One process: its presence is the session's."""
         return None
@@ -259,9 +263,12 @@ class SQLiteStore:
             ),
         )
 
-    async def append(self, events: list[Event], deadline: float | None = None) -> None:
+    async def append(
+        self, events: list[Event], deadline: float | None = None, fence: int | None = None
+    ) -> None:
         """Store events; returns after their transaction committed. A job the writer
-        reaches after its `deadline` (a `time.monotonic()` instant) is refused: TooLate."""
+        reaches after its `deadline` (a `time.monotonic()` instant) is refused: TooLate.
+        (`fence` is for shared stores: nothing is forwarded to an embedded one.)"""
         await self._submit("append", events, deadline)
 
     async def replace_log(self, events: list[Event], expected_last: int) -> None:

@@ -29,6 +29,7 @@ from companion.realtime.protocol import ProtocolError, encode, error, parse
 from companion.services.commands import COMMANDS, MODERATOR, PARTICIPANT, Bucket
 from companion.services.members import MemberService, members_only_refusal
 from companion.services.projection import snapshot
+from companion.services.session_writers import SessionWriters
 from companion.services.sessions import SessionService
 from companion.services.tokens import TokenError, TokenSigner
 from companion.settings import Settings
@@ -69,6 +70,8 @@ class RealtimeServer:
         self._server: Server | None = None
         self._peak_tasks: set[asyncio.Task[None]] = set()
         self.admission = Admission(settings)
+        # On a shared store, each session's commands run on its writer (here or forwarded).
+        self.writers: SessionWriters | None = None
         hub.on_peak = self._record_peak
         hub.identities = self.admission.identity_counts
 
@@ -269,7 +272,10 @@ class RealtimeServer:
             await self.members.require(member.session_id, member.participant)
         bucket = self._limit(member, command.bucket) if command.bucket else None
         try:
-            fields = await command.decide(self.service, member, message)
+            if self.writers is not None:
+                fields = await self.writers.run(command, member, message)
+            else:
+                fields = await command.decide(self.service, member, message)
         except DomainError:
             if bucket is not None:
                 bucket.refund()  # a refused question or vote should not use up the allowance

@@ -71,7 +71,9 @@ class Command:
 
     `decide` runs it and returns the ack's fields beyond `type` and `re`, which `acks`
     names; `None` means the connection itself answers (`join` with `welcome`, `ping`
-    with `pong`). `rule` is the domain rule of a moderator action, by itself.
+    with `pong`). `rule` is the domain rule of a moderator action, by itself. A command
+    that only `reads` is answered by the process its client is on; the others change the
+    session, and on a shared store run on the session's writer (`session_writers`).
     """
 
     type: str
@@ -80,6 +82,7 @@ class Command:
     acks: tuple[str, ...] = ()
     bucket: Bucket | None = None
     rule: Rule | None = None
+    reads: bool = False
 
 
 async def _ask(service: SessionService, who: Caller, m: Message) -> Ack:
@@ -164,7 +167,7 @@ TABLE = (
     Command("poll.answer", PARTICIPANT, _answer, ("poll", "answer"), Bucket.ANSWERS),
     # The participant's own data ("Mina uppgifter"): see it, withdraw or unname a question,
     # forget this device.
-    Command("me.data", PARTICIPANT, _my_data, ("data",), Bucket.VOTES),
+    Command("me.data", PARTICIPANT, _my_data, ("data",), Bucket.VOTES, reads=True),
     Command("question.withdraw", PARTICIPANT, _withdraw, ("question",), Bucket.OWN_DATA),
     Command("question.unname", PARTICIPANT, _unname, ("question",), Bucket.OWN_DATA),
     Command(

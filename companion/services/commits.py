@@ -15,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -37,6 +38,20 @@ RECENT_OWN = 256  # shared stores: changes kept to answer our own commands
 # then took more than ANSWER_SECONDS - FENCE_SECONDS to arrive (docs/protocol.md).
 ANSWER_SECONDS = 1.6
 FENCE_SECONDS = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """A forwarded command's fence: as a local monotonic instant, and in the shared
+    store's clock as the forwarding process fixed it (passed to the append unchanged)."""
+
+    local: float
+    store: int
+
+
+# Set while the session's writer runs a command another process forwarded to it
+# (companion.realtime.session_writers): its fence replaces started + FENCE_SECONDS.
+FORWARDED_FENCE: ContextVar[Fence | None] = ContextVar("forwarded_fence", default=None)
 
 Decide = Callable[[SessionState], ev.Draft]
 Rewrite = Callable[[list[ev.Event]], list[ev.Event]]
@@ -198,15 +213,16 @@ class AppendThenApply:
         """Decide against the latest state, append, then apply and publish: answered within
         ANSWER_SECONDS, waiting for the session's lock included."""
         started = time.monotonic()
+        fence = FORWARDED_FENCE.get() or Fence(started + FENCE_SECONDS, 0)
         try:
             async with asyncio.timeout(ANSWER_SECONDS):
-                return await self._commit(session_id, decide, key, started + FENCE_SECONDS)
+                return await self._commit(session_id, decide, key, fence)
         except TimeoutError:
             log.warning("the store did not answer in time for %s", session_id)
             raise _unsaved() from None
 
     async def _commit(
-        self, session_id: str, decide: Decide, key: str | None, deadline: float
+        self, session_id: str, decide: Decide, key: str | None, fence: Fence
     ) -> Outcome:
         service = self.service
         lock = self._locks.setdefault(session_id, asyncio.Lock())
@@ -220,7 +236,7 @@ class AppendThenApply:
                 state = service.state(session_id)
                 event = service.next_event(state, decide(state), key)
                 try:
-                    await service.store.append([event], deadline)
+                    await service.store.append([event], fence.local, fence.store or None)
                 except SeqConflict:
                     await self._catch_up_or_fail(session_id)
                     # The client library retries after a lost reply or a timeout, so the

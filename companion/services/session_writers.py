@@ -1,0 +1,325 @@
+"""One writer per session when several processes share the store (Redis).
+
+The process holding a session's writer lease decides and appends that session's client
+commands; the other processes forward a command (who sent it, the message, its fence) to
+the writer through the store and relay the writer's answer, exactly what a local commit
+would have answered, within the same ANSWER_SECONDS. So the session's appends come from
+one process, one after another, and no longer conflict and retry between processes (each
+extra process made every vote slower). The append keeps its conflict check, so a lease
+handed over while its old holder still runs a command never stores two events at one seq;
+a request key still makes a retried change at most once, on whichever writer it lands.
+
+A forwarded command's fence is fixed by the forwarding process in the store's clock and
+given to the append unchanged: a command the writer reaches after its fence is answered
+`store_unavailable` without running, and the store refuses an append after it, so
+`store_unavailable` keeps meaning "not stored" (docs/protocol.md 5.1).
+
+Changes made outside a client's WebSocket (organiser pages, stream state, attendance
+peaks, retention) stay with the process that makes them: rare, and the append's conflict
+check orders them with the writer's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from companion.backends.base import StoreUnavailable, WriterBoard
+from companion.domain.errors import DomainError
+from companion.services.commands import COMMANDS, MODERATOR, Ack, Caller, Command, Message
+from companion.services.commits import (
+    ANSWER_SECONDS,
+    FENCE_SECONDS,
+    FORWARDED_FENCE,
+    Fence,
+    StoreError,
+)
+from companion.services.request_keys import request_key
+from companion.services.sessions import SessionService
+
+log = logging.getLogger(__name__)
+
+LEASE_SECONDS = 2.0  # a dead writer's sessions are taken over within about this long
+RENEW_SECONDS = 0.5
+# A lease this process holds is trusted for commands while renewed this recently; one
+# another process holds, to forward to, for this long before it is asked again.
+OWN_TRUSTED = LEASE_SECONDS / 2
+OTHER_TRUSTED = 1.0
+WANTED_SECONDS = 30.0  # a session's lease is kept this long after its last command
+
+
+@dataclass(frozen=True, slots=True)
+class Forwarded:
+    """The member a forwarded command came from, as the forwarding process admitted it
+    (its role, and for a moderator the key's revocation, were checked there)."""
+
+    session_id: str
+    participant: str | None
+    where: str | None
+    name: str | None
+
+
+class _NotWriter(Exception):
+    """This process cannot be sure it still holds the session's lease."""
+
+
+def _unsaved() -> StoreError:
+    return StoreError("The change could not be saved; please try again.")
+
+
+class SessionWriters:
+    """Runs each client command on its session's writer: here, or forwarded to it."""
+
+    def __init__(self, service: SessionService, board: WriterBoard) -> None:
+        self.service = service
+        self.board = board
+        self.process = board.process
+        # session id -> (holder, local monotonic instant the lease was last asked)
+        self.holders: dict[str, tuple[str, float]] = {}
+        self.reading: dict[str, str] = {}  # held sessions -> last command id read
+        self.wanted: dict[str, float] = {}  # session id -> last command, local monotonic
+        self.forwarded = 0  # commands sent to another process's writer
+        self.executed = 0  # commands run here for another process
+        self._asking: dict[str, asyncio.Future[str]] = {}
+        self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self._held = asyncio.Event()
+
+    def start(self) -> None:
+        """Keep leases, read the commands forwarded here, take the answers to ours."""
+        loop = asyncio.get_running_loop()
+        self._loops = [
+            loop.create_task(self._keep_leases()),
+            loop.create_task(self._run_forwarded()),
+            loop.create_task(self._take_replies()),
+        ]
+
+    async def stop(self) -> None:
+        """Stop, and give up the leases held, so other processes write at once."""
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        held = [sid for sid, (holder, _) in self.holders.items() if holder == self.process]
+        with contextlib.suppress(StoreUnavailable, OSError, TimeoutError):
+            async with asyncio.timeout(1.0):
+                await self.board.release(held)
+
+    # -- a client's command ----------------------------------------------------------
+    async def run(self, command: Command, member: Caller, message: Message) -> Ack:
+        """The command's ack fields, from the session's writer (DomainError as a local
+        commit would raise it; `store_unavailable` when no answer came in time)."""
+        assert command.decide is not None
+        if command.reads:
+            return await command.decide(self.service, member, message)
+        started = time.monotonic()
+        session_id = member.session_id
+        self.service.state(session_id)  # an unknown session is refused here, not forwarded
+        self.wanted[session_id] = started
+        try:
+            async with asyncio.timeout(ANSWER_SECONDS):
+                holder = await self._holder(session_id)
+        except (StoreUnavailable, OSError, TimeoutError) as exc:
+            raise _unsaved() from exc
+        if holder == self.process:
+            return await command.decide(self.service, member, message)
+        try:
+            return await self._forward(holder, member, message, started)
+        except StoreError:
+            # No answer: the writer may have stored it and died before answering. A keyed
+            # change this process's tail has seen stored is answered as its retry would be.
+            if self._stored(command, member, message):
+                return await command.decide(self.service, member, message)
+            raise
+
+    def _stored(self, command: Command, member: Caller, message: Message) -> bool:
+        sender = "moderator" if command.senders == MODERATOR else member.participant or ""
+        try:
+            key = request_key(sender, command.type, message.get("key"))
+        except DomainError:
+            return False
+        return self.service.keys.find(member.session_id, key) is not None
+
+    async def _holder(self, session_id: str) -> str:
+        known = self.holders.get(session_id)
+        if known is not None:
+            holder, asked = known
+            trusted = OWN_TRUSTED if holder == self.process else OTHER_TRUSTED
+            if time.monotonic() - asked < trusted:
+                return holder
+        asking = self._asking.get(session_id)
+        if asking is None:  # one question for the commands that arrive meanwhile
+            asking = self._asking[session_id] = asyncio.get_running_loop().create_future()
+            try:
+                await self._ask([session_id])
+                asking.set_result(self.holders[session_id][0])
+            except BaseException as exc:
+                asking.set_exception(StoreUnavailable(str(exc)))
+                asking.exception()  # retrieved, whoever else waits or not
+                raise
+            finally:
+                del self._asking[session_id]
+        return await asyncio.shield(asking)
+
+    async def _forward(self, holder: str, member: Caller, message: Message, started: float) -> Ack:
+        request = next(self._ids)
+        waiting = self._waiting[request] = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout_at(_loop_time(started + ANSWER_SECONDS)):
+                fence = await self.board.fence(started + FENCE_SECONDS)
+                await self.board.forward(
+                    member.session_id,
+                    {
+                        "p": self.process,
+                        "i": request,
+                        "u": member.participant,
+                        "w": member.where,
+                        "n": member.name,
+                        "m": message,
+                        "f": fence,
+                    },
+                )
+                self.forwarded += 1
+                answer = await waiting
+        except (StoreUnavailable, OSError, TimeoutError) as exc:
+            log.debug("no answer from the writer %s of %s: %s", holder, member.session_id, exc)
+            raise _unsaved() from None
+        finally:
+            del self._waiting[request]
+        if "error" in answer:
+            raise DomainError(answer["message"], answer["error"])
+        ack: Ack = answer["ack"]
+        return ack
+
+    async def _take_replies(self) -> None:
+        async for answer in self.board.replies():
+            waiting = self._waiting.get(answer.get("i", 0))
+            if waiting is not None and not waiting.done():
+                waiting.set_result(answer)
+
+    # -- the writer ------------------------------------------------------------------
+    async def _run_forwarded(self) -> None:
+        reader = self.board.reader()
+        delay = 0.2
+        try:
+            while True:
+                if not self.reading:
+                    self._held.clear()
+                    await self._held.wait()
+                    continue
+                try:
+                    commands = await reader.read(dict(self.reading))
+                    delay = 0.2
+                except (StoreUnavailable, OSError) as exc:
+                    log.warning("forwarded commands: %s; retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                # In the order forwarded: each task reaches the session's commit lock
+                # before the next starts, and the lock is first come, first served.
+                for session_id, entry_id, command in commands:
+                    if session_id in self.reading:
+                        self.reading[session_id] = entry_id
+                        self.wanted[session_id] = time.monotonic()
+                        self._spawn(self._execute(session_id, command))
+        finally:
+            await reader.close()
+
+    async def _execute(self, session_id: str, command: dict[str, Any]) -> None:
+        request = command.get("i")
+        try:
+            answer = {"i": request, "ack": await self._decide(session_id, command)}
+        except DomainError as exc:
+            answer = {"i": request, "error": exc.code, "message": exc.message}
+        except _NotWriter:
+            return
+        except Exception:
+            log.exception("a forwarded command of %s failed", session_id)
+            return  # the forwarding process answers store_unavailable when it gives up
+        try:
+            await self.board.reply(str(command["p"]), answer)
+        except (StoreUnavailable, OSError) as exc:
+            log.warning("could not answer a forwarded command of %s: %s", session_id, exc)
+
+    async def _decide(self, session_id: str, command: dict[str, Any]) -> Ack:
+        message: Message = command["m"]
+        fence = Fence(self.board.local_fence(int(command["f"])), int(command["f"]))
+        if time.monotonic() >= fence.local:
+            raise _unsaved()  # past its fence: never run (the forwarder may have answered)
+        holder, asked = self.holders.get(session_id, ("", 0.0))
+        if holder != self.process or time.monotonic() - asked >= OWN_TRUSTED:
+            # Not renewed lately: another process may have taken the lease and run this
+            # command, so no answer from here (its forwarder's wait may end unanswered).
+            raise _NotWriter
+        rule = COMMANDS.get(message.get("type", ""))
+        if rule is None or rule.decide is None or rule.reads:
+            raise DomainError("That cannot be forwarded.", "bad_message")
+        who = Forwarded(session_id, command.get("u"), command.get("w"), command.get("n"))
+        FORWARDED_FENCE.set(fence)  # this task's own context
+        self.executed += 1
+        return await rule.decide(self.service, who, message)
+
+    # -- leases ----------------------------------------------------------------------
+    async def _keep_leases(self) -> None:
+        failing = False
+        while True:
+            await asyncio.sleep(RENEW_SECONDS)
+            now = time.monotonic()
+            for session_id in [s for s, t in self.wanted.items() if now - t > WANTED_SECONDS]:
+                del self.wanted[session_id]
+            idle = [
+                sid
+                for sid, (holder, _) in self.holders.items()
+                if holder == self.process and sid not in self.wanted
+            ]
+            try:
+                await self.board.release(idle)
+                for session_id in idle:
+                    self._lose(session_id)
+                await self._ask([s for s in self.wanted if s in self.service.states])
+                if failing:
+                    log.warning("session writer leases kept again")
+                failing = False
+            except (StoreUnavailable, OSError) as exc:
+                if not failing:
+                    log.warning("session writer leases not renewed: %s", exc)
+                failing = True
+            except Exception:
+                log.exception("session writer leases")
+
+    async def _ask(self, session_ids: list[str]) -> None:
+        if not session_ids:
+            return
+        asked = time.monotonic()
+        for session_id, lease in (await self.board.leases(session_ids, LEASE_SECONDS)).items():
+            self.holders[session_id] = (lease.holder, asked)
+            if lease.holder != self.process:
+                self.reading.pop(session_id, None)
+            elif session_id not in self.reading and lease.start is not None:
+                log.info("writing session %s", session_id)
+                self.reading[session_id] = lease.start
+                self._held.set()
+
+    def _lose(self, session_id: str) -> None:
+        self.holders.pop(session_id, None)
+        self.reading.pop(session_id, None)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)  # held until done, so it is not collected mid-way
+        task.add_done_callback(self._tasks.discard)
+
+
+def _loop_time(monotonic: float) -> float:
+    """A `time.monotonic()` instant on the event loop's clock (asyncio.timeout_at)."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (monotonic - time.monotonic())
