@@ -78,10 +78,12 @@ class FlakyStore:
             raise self.error("disk full")
         await self.inner.update_access(access)
 
-    async def append(self, events: list[Event], deadline: float | None = None) -> None:
+    async def append(
+        self, events: list[Event], deadline: float | None = None, fence: int | None = None
+    ) -> None:
         if self.fail_appends:
             raise self.error("disk full")
-        await self.inner.append(events, deadline)
+        await self.inner.append(events, deadline, fence)
 
     async def load_events(self, session_id: str, after_seq: int = 0) -> list[Event]:
         if self.fail_loads:

@@ -338,6 +338,25 @@ async def test_an_append_that_waits_out_its_deadline_in_a_hung_redis_is_refused_
         await store.close()
 
 
+async def test_a_forwarded_fence_is_kept_as_given(redis_server: RedisProcess) -> None:
+    """A command forwarded to the session's writer carries its fence in Redis's clock, as
+    the forwarding process fixed it: Redis refuses the append once that fence has passed,
+    however far ahead the writer's own deadline is (nothing recomputes the fence)."""
+    flush(redis_server)
+    store = RedisStore(redis_server.url)
+    await store.open()
+    try:
+        seconds, micros = await store._client().time()
+        now = int(seconds) * 1_000_000 + int(micros)
+        with pytest.raises(TooLate):
+            await store.append([ev(1)], deadline=time.monotonic() + 5, fence=now - 1000)
+        assert await store.load_events(SID) == []
+        await store.append([ev(1)], deadline=time.monotonic() + 5, fence=now + 5_000_000)
+        assert [e.seq for e in await store.load_events(SID)] == [1]
+    finally:
+        await store.close()
+
+
 async def test_a_dead_redis_is_answered_at_once(redis_server: RedisProcess) -> None:
     """Redis shut down (connections refused): an append fails within a fraction of a
     second, not after a series of retries, so commands queued behind it fail fast too."""

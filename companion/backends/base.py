@@ -138,7 +138,7 @@ class WriterBoard(Protocol):
     async def reply(self, process: str, answer: dict[str, Any]) -> None:
         """Answer a forwarded command to the process that forwarded it."""
 
-    def replies(self) -> AsyncIterator[dict[str, Any]]:
+    def replies(self) -> AsyncIterator[dict[str, Any] | bool]:
         """The answers to this process's forwarded commands."""
 
     def reader(self) -> CommandReader:

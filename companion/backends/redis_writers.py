@@ -140,30 +140,31 @@ class RedisWriterBoard:
         """Send a forwarded command's answer to the process that forwarded it."""
         await _call(self.redis.publish(replies_channel(process), json.dumps(answer)))
 
-    async def replies(self) -> AsyncIterator[dict[str, Any]]:
-        """The answers to this process's forwarded commands, as they come (reconnecting
-        after an outage; answers published meanwhile are lost and their commands time out)."""
+    async def replies(self) -> AsyncIterator[dict[str, Any] | bool]:
+        """The answers to this process's forwarded commands as they come, True when the
+        subscription is in place and False when it is lost; after an outage it subscribes
+        again at once (answers published meanwhile are lost)."""
         from companion.backends.redis import connect
 
-        delay = 0.2
         while True:
             client = connect(self.url, max_connections=2)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(replies_channel(self.process))
-                delay = 0.2
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    if message.get("type") == "subscribe":
+                        yield True
+                    elif message.get("type") == "message":
                         yield json.loads(message["data"])
             except (RedisError, OSError) as exc:
-                log.warning("writer replies: %s; retrying in %.1fs", exc, delay)
+                log.warning("writer replies: %s", exc)
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py: untyped
                 with contextlib.suppress(RedisError, OSError):
                     await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            yield False
+            await asyncio.sleep(0.1)
 
     def reader(self, block_ms: int = 200) -> CommandReader:
         """A reader of the command streams of the sessions this process writes."""

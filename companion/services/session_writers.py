@@ -86,6 +86,7 @@ class SessionWriters:
         self.wanted: dict[str, float] = {}  # session id -> last command, local monotonic
         self.forwarded = 0  # commands sent to another process's writer
         self.executed = 0  # commands run here for another process
+        self.listening = False  # whether the writers' answers reach this process
         self._asking: dict[str, asyncio.Future[str]] = {}
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
@@ -130,7 +131,10 @@ class SessionWriters:
                 holder = await self._holder(session_id)
         except (StoreUnavailable, OSError, TimeoutError) as exc:
             raise _unsaved() from exc
-        if holder == self.process:
+        if holder == self.process or not self.listening:
+            # Without this process's answer channel (Redis just came back) a forwarded
+            # command could be stored and its answer lost: commit here instead, which the
+            # append's conflict check orders with the writer's appends.
             return await command.decide(self.service, member, message)
         try:
             return await self._forward(holder, member, message, started)
@@ -202,6 +206,9 @@ class SessionWriters:
 
     async def _take_replies(self) -> None:
         async for answer in self.board.replies():
+            if isinstance(answer, bool):
+                self.listening = answer
+                continue
             waiting = self._waiting.get(answer.get("i", 0))
             if waiting is not None and not waiting.done():
                 waiting.set_result(answer)
