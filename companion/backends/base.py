@@ -94,20 +94,15 @@ class PresenceBoard(Protocol):
         presence over every live process; one round trip."""
 
 
-class Lease(Protocol):
-    """Who writes a session, and for a lease just taken where its commands start."""
-
-    @property
-    def holder(self) -> str: ...
-    @property
-    def start(self) -> str | None: ...
-
-
 class CommandReader(Protocol):
     """Reads the command streams of the sessions this process writes."""
 
-    async def read(self, positions: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
-        """(session id, entry id, command) after each session's position (blocks a while)."""
+    async def connect(self) -> None:
+        """Connect (the connection shows the other processes this one is alive)."""
+
+    async def read(self, sessions: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        """(session id, command) forwarded to these sessions and delivered to no writer
+        before, in order (blocks a while)."""
 
     async def close(self) -> None:
         """Disconnect."""
@@ -126,8 +121,12 @@ class WriterBoard(Protocol):
     def local_fence(self, microseconds: int) -> float:
         """A fence in the store's clock as a local monotonic instant."""
 
-    async def leases(self, session_ids: list[str], ttl: float) -> dict[str, Lease]:
-        """Renew or take each session's writer lease; who holds each."""
+    async def leases(self, session_ids: list[str], ttl: float, dead: str = "") -> dict[str, str]:
+        """Renew or take each session's writer lease (also from the `dead` process); who
+        holds each."""
+
+    async def alive(self, process: str) -> bool:
+        """Whether `process` is still connected to the store."""
 
     async def release(self, session_ids: list[str]) -> None:
         """Give these leases up, if held."""

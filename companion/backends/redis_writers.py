@@ -1,12 +1,14 @@
 """One writer per session on Redis: the writer lease, the command streams and the replies.
 
-A session's writer holds the key `companion:writer:<session>` (SET NX with an expiry,
-renewed while held; when the holder dies it lapses and another process takes it). Other
-processes forward their clients' commands to the writer by adding them to the session's
-command stream `companion:commands:<session>` (trimmed to the last minute, and gone a
-minute after the last command); the writer reads the streams of the sessions it holds
-(XREAD BLOCK, on a connection of its own) and publishes each answer on the forwarding
-process's channel `companion:replies:<process>`.
+A session's writer holds the key `companion:writer:<session>` (set with an expiry and
+renewed while held; when the holder dies it lapses, or another process that finds the
+holder's named connection gone takes it at once). Other processes forward their clients'
+commands to the writer by adding them to the session's command stream
+`companion:commands:<session>` (its last 10,000 entries, gone a minute after the last
+command or lease renewal). The writers read it through one consumer group, so each
+command is delivered to one writer only, and a new writer gets exactly the commands no
+earlier writer read. The writer publishes each answer on the forwarding process's
+channel `companion:replies:<process>`.
 
 The appends themselves keep their conflict check (`companion.backends.redis.APPEND`), so
 even two processes that both believe they hold a lease (one stalled past its expiry)
@@ -21,7 +23,6 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
@@ -37,18 +38,30 @@ log = logging.getLogger(__name__)
 PREFIX = "companion:"
 COMMANDS_KEPT_MS = 60_000  # a forwarded command is never run after its fence (< 1 s)
 
-# KEYS: the lease, the session's command stream. ARGV: this process, lease (ms).
-# Renews the lease when this process holds it, takes it when nobody does; returns the
-# holder and, when that is this process, the id of the stream's last command: a writer
-# that just took the lease reads the commands forwarded to it after that one (the earlier
-# ones were the old writer's, run or not by it, and past their fence soon after).
+GROUP = "writers"  # every session's command stream has one consumer group: its writers
+
+# KEYS: the lease, the session's command stream. ARGV: this process, lease (ms), a holder
+# known to be dead ('' if none), how long the stream is kept (ms). Renews the lease when
+# this process holds it, takes it when nobody (or only the dead holder) does; returns the
+# holder. A holder keeps the stream and its consumer group alive: the group delivers each
+# forwarded command to one writer only, so a new writer gets exactly the commands no
+# earlier writer read, and none twice.
 LEASE = """
 local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return {holder, ''} end
+if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then return holder end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-if #last == 0 then return {ARGV[1], '0-0'} end
-return {ARGV[1], last[1][1]}
+redis.pcall('XGROUP', 'CREATE', KEYS[2], 'writers', '0', 'MKSTREAM')
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+return ARGV[1]
+"""
+
+# KEYS: the session's command stream. ARGV: the command (JSON), entries kept, how long the
+# stream is kept (ms). The group is made with the stream, so no command is missed.
+FORWARD = """
+redis.pcall('XGROUP', 'CREATE', KEYS[1], 'writers', '0', 'MKSTREAM')
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'c', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
 """
 
 # KEYS: the lease. ARGV: this process. Gives the lease up, if this process holds it.
@@ -66,17 +79,12 @@ def commands_key(session_id: str) -> str:
     return f"{PREFIX}commands:{session_id}"
 
 
+def reader_name(process: str) -> str:
+    return f"companion-writer-{process}"
+
+
 def replies_channel(process: str) -> str:
     return f"{PREFIX}replies:{process}"
-
-
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """Who writes a session; when it is this process, `start` is the id of the session's
-    last forwarded command when asked (a new writer runs the commands after it)."""
-
-    holder: str
-    start: str | None = None
 
 
 class RedisWriterBoard:
@@ -88,6 +96,7 @@ class RedisWriterBoard:
         self.process = process
         self.clock = clock
         self._lease = client.register_script(LEASE)
+        self._forward = client.register_script(FORWARD)
         self._release = client.register_script(RELEASE)
 
     async def fence(self, deadline: float) -> int:
@@ -104,20 +113,24 @@ class RedisWriterBoard:
         append script gets the very same microseconds back)."""
         return self.clock.local_at(microseconds)
 
-    async def leases(self, session_ids: list[str], ttl: float) -> dict[str, Lease]:
-        """Renew or take the writer lease of each session (one round trip for all)."""
+    async def leases(self, session_ids: list[str], ttl: float, dead: str = "") -> dict[str, str]:
+        """Renew or take the writer lease of each session (one round trip for all); one
+        held by `dead` (a process `alive` said is gone) is taken too. Who holds each."""
         pipe = self.redis.pipeline(transaction=False)
         for session_id in session_ids:
             await self._lease(
                 keys=[lease_key(session_id), commands_key(session_id)],
-                args=[self.process, max(1, int(ttl * 1000))],
+                args=[self.process, max(1, int(ttl * 1000)), dead, COMMANDS_KEPT_MS],
                 client=pipe,
             )
-        replies = await _call(pipe.execute())
-        return {
-            sid: Lease(holder, start or None)
-            for sid, (holder, start) in zip(session_ids, replies, strict=True)
-        }
+        return dict(zip(session_ids, await _call(pipe.execute()), strict=True))
+
+    async def alive(self, process: str) -> bool:
+        """Whether `process` is connected to Redis: each process keeps its command reader's
+        connection open and named after itself from start to end, and a killed process's
+        connections are closed by its kernel at once."""
+        clients = await _call(self.redis.client_list())
+        return any(c.get("name") == reader_name(process) for c in clients)
 
     async def release(self, session_ids: list[str]) -> None:
         """Give up these leases (on shutdown), so another process takes them at once."""
@@ -130,11 +143,12 @@ class RedisWriterBoard:
 
     async def forward(self, session_id: str, command: dict[str, Any]) -> None:
         """Add a command to the session's stream, for its writer."""
-        key = commands_key(session_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.xadd(key, {"c": json.dumps(command, ensure_ascii=False)}, maxlen=10_000)
-        pipe.pexpire(key, COMMANDS_KEPT_MS)
-        await _call(pipe.execute())
+        await _call(
+            self._forward(
+                keys=[commands_key(session_id)],
+                args=[json.dumps(command, ensure_ascii=False), 10_000, COMMANDS_KEPT_MS],
+            )
+        )
 
     async def reply(self, process: str, answer: dict[str, Any]) -> None:
         """Send a forwarded command's answer to the process that forwarded it."""
@@ -168,29 +182,42 @@ class RedisWriterBoard:
 
     def reader(self, block_ms: int = 200) -> CommandReader:
         """A reader of the command streams of the sessions this process writes."""
-        return CommandReader(self.url, block_ms)
+        return CommandReader(self.url, self.process, block_ms)
 
 
 class CommandReader:
     """XREAD BLOCK over the command streams of the sessions held, on its own connection."""
 
-    def __init__(self, url: str, block_ms: int) -> None:
+    def __init__(self, url: str, process: str, block_ms: int) -> None:
         from companion.backends.redis import connect
 
+        self.process = process
         self.block_ms = block_ms
-        self.client = connect(url, max_connections=2)
-        # XREAD BLOCK must be allowed to wait longer than the socket timeout.
-        self.client.connection_pool.connection_kwargs["socket_timeout"] = block_ms / 1000 + 5
+        self.client = connect(url, max_connections=1)
+        kwargs = self.client.connection_pool.connection_kwargs
+        # XREADGROUP BLOCK must be allowed to wait longer than the socket timeout.
+        kwargs["socket_timeout"] = block_ms / 1000 + 5
+        kwargs["client_name"] = reader_name(process)  # how the others see this one lives
 
-    async def read(self, positions: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
-        """(session id, entry id, command) after each session's position, in order."""
-        streams: dict[Any, Any] = {commands_key(s): at for s, at in positions.items()}
-        reply: Any = await _call(self.client.xread(streams, block=self.block_ms, count=500))
+    async def connect(self) -> None:
+        """Open the named connection (kept open, between reads too)."""
+        await _call(self.client.ping())
+
+    async def read(self, sessions: list[str]) -> list[tuple[str, dict[str, Any]]]:
+        """(session id, command) forwarded to these sessions and not yet delivered to any
+        writer, in order (each is delivered once: NOACK, nothing to acknowledge later)."""
+        streams: dict[Any, Any] = {commands_key(s): ">" for s in sessions}
+        reply: Any = await _call(
+            self.client.xreadgroup(
+                GROUP, self.process, streams, count=500, block=self.block_ms, noack=True
+            )
+        )
         out = []
         for stream, entries in reply or []:
             session_id = stream[len(PREFIX + "commands:") :]
-            for entry_id, fields in entries:
-                out.append((session_id, entry_id, json.loads(fields["c"])))
+            for _, fields in entries:
+                if fields:  # a delivered entry trimmed away meanwhile has no fields
+                    out.append((session_id, json.loads(fields["c"])))
         return out
 
     async def close(self) -> None:

@@ -52,6 +52,9 @@ RENEW_SECONDS = 0.5
 OWN_TRUSTED = LEASE_SECONDS / 2
 OTHER_TRUSTED = 1.0
 WANTED_SECONDS = 30.0  # a session's lease is kept this long after its last command
+# A forwarded command unanswered this long has its writer checked: a killed writer's
+# lease is taken over then, not when it lapses.
+SUSPECT_SECONDS = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +85,13 @@ class SessionWriters:
         self.process = board.process
         # session id -> (holder, local monotonic instant the lease was last asked)
         self.holders: dict[str, tuple[str, float]] = {}
-        self.reading: dict[str, str] = {}  # held sessions -> last command id read
+        self.reading: set[str] = set()  # the sessions whose commands this process runs
         self.wanted: dict[str, float] = {}  # session id -> last command, local monotonic
         self.forwarded = 0  # commands sent to another process's writer
         self.executed = 0  # commands run here for another process
         self.listening = False  # whether the writers' answers reach this process
         self._asking: dict[str, asyncio.Future[str]] = {}
+        self._checked: dict[str, float] = {}  # writer process -> last liveness check
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -193,6 +197,9 @@ class SessionWriters:
                     },
                 )
                 self.forwarded += 1
+                await asyncio.wait({waiting}, timeout=SUSPECT_SECONDS)
+                if not waiting.done():
+                    await self._check_writer(member.session_id, holder)
                 answer = await waiting
         except (StoreUnavailable, OSError, TimeoutError) as exc:
             log.debug("no answer from the writer %s of %s: %s", holder, member.session_id, exc)
@@ -203,6 +210,22 @@ class SessionWriters:
             raise DomainError(answer["message"], answer["error"])
         ack: Ack = answer["ack"]
         return ack
+
+    async def _check_writer(self, session_id: str, holder: str) -> None:
+        """No answer yet: if the writer's process is gone (killed), take its lease now,
+        rather than when it lapses; this process then runs the commands it never read
+        (this one included)."""
+        now = time.monotonic()
+        if now - self._checked.get(holder, 0.0) < SUSPECT_SECONDS:
+            return  # asked just now, for another command
+        self._checked[holder] = now
+        try:
+            if await self.board.alive(holder):
+                return
+            log.warning("the writer %s of %s is gone: taking over", holder, session_id)
+            await self._ask([session_id], dead=holder)
+        except (StoreUnavailable, OSError) as exc:
+            log.warning("could not check the writer of %s: %s", session_id, exc)
 
     async def _take_replies(self) -> None:
         async for answer in self.board.replies():
@@ -219,12 +242,19 @@ class SessionWriters:
         delay = 0.2
         try:
             while True:
+                try:
+                    await reader.connect()  # named: tells the others this process lives
+                    break
+                except (StoreUnavailable, OSError) as exc:
+                    log.warning("forwarded commands: %s; retrying in %.1fs", exc, delay)
+                    await asyncio.sleep(delay)
+            while True:
                 if not self.reading:
                     self._held.clear()
                     await self._held.wait()
                     continue
                 try:
-                    commands = await reader.read(dict(self.reading))
+                    commands = await reader.read(sorted(self.reading))
                     delay = 0.2
                 except (StoreUnavailable, OSError) as exc:
                     log.warning("forwarded commands: %s; retrying in %.1fs", exc, delay)
@@ -233,11 +263,9 @@ class SessionWriters:
                     continue
                 # In the order forwarded: each task reaches the session's commit lock
                 # before the next starts, and the lock is first come, first served.
-                for session_id, entry_id, command in commands:
-                    if session_id in self.reading:
-                        self.reading[session_id] = entry_id
-                        self.wanted[session_id] = time.monotonic()
-                        self._spawn(self._execute(session_id, command))
+                for session_id, command in commands:
+                    self.wanted[session_id] = time.monotonic()
+                    self._spawn(self._execute(session_id, command))
         finally:
             await reader.close()
 
@@ -303,22 +331,23 @@ class SessionWriters:
             except Exception:
                 log.exception("session writer leases")
 
-    async def _ask(self, session_ids: list[str]) -> None:
+    async def _ask(self, session_ids: list[str], dead: str = "") -> None:
         if not session_ids:
             return
         asked = time.monotonic()
-        for session_id, lease in (await self.board.leases(session_ids, LEASE_SECONDS)).items():
-            self.holders[session_id] = (lease.holder, asked)
-            if lease.holder != self.process:
-                self.reading.pop(session_id, None)
-            elif session_id not in self.reading and lease.start is not None:
+        leases = await self.board.leases(session_ids, LEASE_SECONDS, dead)
+        for session_id, holder in leases.items():
+            self.holders[session_id] = (holder, asked)
+            if holder != self.process:
+                self.reading.discard(session_id)
+            elif session_id not in self.reading:
                 log.info("writing session %s", session_id)
-                self.reading[session_id] = lease.start
+                self.reading.add(session_id)
                 self._held.set()
 
     def _lose(self, session_id: str) -> None:
         self.holders.pop(session_id, None)
-        self.reading.pop(session_id, None)
+        self.reading.discard(session_id)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -125,8 +126,9 @@ async def test_votes_through_two_and_four_processes_add_up_exactly(tmp_path: Pat
 
 async def test_writer_killed_mid_load(tmp_path: Path) -> None:
     """The writer SIGKILLed while two other processes forward votes to it: another takes
-    over within seconds, every acked vote is stored, and no unacked vote is stored then
-    or later."""
+    over within seconds (at once when a forwarded vote finds the writer's connection
+    gone), every vote is answered within 2 s, every acked vote is stored, and no unacked
+    vote is stored then or later."""
     with cluster(tmp_path, 3) as (store, servers):
         writer, survivors = servers[0], servers[1:]
         code, key = writer.access()[SESSION]
@@ -142,11 +144,14 @@ async def test_writer_killed_mid_load(tmp_path: Path) -> None:
             voters = [await join(server, code) for server in survivors for _ in range(20)]
             opened += voters
             answers: dict[tuple[int, int], str] = {}
+            seconds: list[float] = []
 
             async def vote_all(v: int, voter: Client) -> None:
                 for question in questions:
                     message = {"type": "vote", "question": question, "key": f"v{v}q{question}"}
+                    sent = time.monotonic()
                     reply = await voter.request(message, timeout=10)
+                    seconds.append(time.monotonic() - sent)
                     answers[v, question] = (
                         reply["type"] if reply["type"] == "ack" else reply["code"]
                     )
@@ -156,25 +161,29 @@ async def test_writer_killed_mid_load(tmp_path: Path) -> None:
             await asyncio.sleep(0.4)
             writer.kill()
             killed = time.monotonic()
+            survivor_pids = {s.proc.pid for s in survivors}
+            while writer_pid(store) not in survivor_pids:
+                assert time.monotonic() - killed < 5, "nobody took the writer lease over"
+                await asyncio.sleep(0.05)
+            took_over = time.monotonic() - killed
             await load
+            # Votes in flight at the kill are answered store_unavailable (not stored) or,
+            # taken over in time by the new writer, acked.
             assert set(answers.values()) <= {"ack", "store_unavailable"}, answers
-            assert "store_unavailable" in answers.values()  # votes in flight at the kill
-            # Another process took over: a new vote is acked within a few seconds.
-            late = await join(survivors[0], code)
-            opened.append(late)
-            while (reply := await late.request({"type": "vote", "question": questions[0]}, 10))[
-                "type"
-            ] != "ack":
-                assert reply["code"] == "store_unavailable"
-                assert time.monotonic() - killed < 8, "nobody took the writer lease over"
-            assert time.monotonic() - killed < 8
-            assert writer_pid(store) in {s.proc.pid for s in survivors}
+            assert max(seconds) < 2.0, max(seconds)
+            print(f"taken over in {took_over:.2f} s; answers: {Counter(answers.values())}")
+            # The new writer takes votes: one more through each survivor.
+            late = [await join(server, code) for server in survivors]
+            opened += late
+            for client in late:
+                reply = await client.request({"type": "vote", "question": questions[0]})
+                assert reply["type"] == "ack", reply
 
             acked = {
                 q: sum(1 for (_, qq), a in answers.items() if qq == q and a == "ack")
                 for q in questions
             }
-            acked[questions[0]] += 1  # the late vote
+            acked[questions[0]] += len(late)
             expected = {q: n for q, n in acked.items() if n}
             assert stored_votes(store) == expected
             for votes in await agreed_votes(survivors, key):
