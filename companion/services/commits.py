@@ -50,7 +50,7 @@ class Fence:
 
 
 # Set while the session's writer runs a command another process forwarded to it
-# (companion.realtime.session_writers): its fence replaces started + FENCE_SECONDS.
+# (companion.services.session_writers): its fence replaces started + FENCE_SECONDS.
 FORWARDED_FENCE: ContextVar[Fence | None] = ContextVar("forwarded_fence", default=None)
 
 Decide = Callable[[SessionState], ev.Draft]
