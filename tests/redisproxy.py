@@ -1,13 +1,16 @@
 """A TCP proxy in front of a real redis-server that fails appends on purpose.
 
-Appends are the only EVALSHA commands Companion sends, so the proxy can make exactly the
-append fail while every other command (reads, the access table, the tail) goes through.
+An append is an EVALSHA on a session's seq key (`companion:seq:`), so the proxy can make
+exactly the append fail while every other command (reads, the access table, the tail,
+the other scripts: writer leases, forwarded commands, presence) goes through.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+
+APPEND_KEY = b"companion:seq:"
 
 
 class RedisProxy:
@@ -59,7 +62,7 @@ class RedisProxy:
 
         async def upstream() -> None:
             while data := await reader.read(65536):
-                if b"EVALSHA" in data.upper():
+                if b"EVALSHA" in data.upper() and APPEND_KEY in data:
                     if self.drop_appends:
                         self.dropped += 1
                         writer.close()
