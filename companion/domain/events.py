@@ -95,6 +95,13 @@ STREAM_STARTED = "stream.started"  # a publisher went live; data: source
 STREAM_STOPPED = "stream.stopped"  # the publisher went away; data: reason
 STAGE_MESSAGE_SENT = "stage.sent"  # a message on the stage monitor; data: id, text
 STAGE_MESSAGE_DISMISSED = "stage.dismissed"  # data: id
+# Raised hands and the stage (companion.domain.hands). hand.raised: id, participant, name,
+# where, topic; the others: id (hand.muted also `on`). Lowered and ended hands leave the queue.
+HAND_RAISED = "hand.raised"
+HAND_LOWERED = "hand.lowered"  # by the participant: a raised hand, or leaving the stage
+HAND_INVITED = "hand.invited"  # onto the stage: the participant may publish their voice
+HAND_MUTED = "hand.muted"
+HAND_ENDED = "hand.ended"  # by the moderator: a turn ended or a raised hand declined
 # The session's log before this event was rewritten without personal data; data: scope,
 # "all" (retention) or "participant" (a device forgotten). Never sent to clients.
 SESSION_SCRUBBED = "session.scrubbed"

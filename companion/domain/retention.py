@@ -13,6 +13,7 @@ question, merges, poll results, the fairness figures) with nobody in it:
 - the text of a question that was never public (hidden, withdrawn, pending, withheld from
   a muted asker) is removed, here and in its edits;
 - request keys, which begin with the sender's participant id, are dropped;
+- a raised hand (companion.domain.hands) keeps no participant id, name or topic;
 - a member who took part in a members-only session (`member.joined`) keeps only a label:
   the report then counts them without their name or organisation.
 
@@ -140,6 +141,14 @@ def scrub(events: list[ev.Event], participant: str | None = None) -> tuple[list[
         elif kind == ev.MEMBER_JOINED and everyone and not is_label(data["member"]):
             data = {"member": label("member", data["member"]), "name": "", "organisation": ""}
             names += 1
+        elif kind == ev.HAND_RAISED:
+            # A raised hand: its asker unlinked, and under `all` its name and topic gone.
+            if mine(data["participant"]):
+                unlinked.add(data["participant"])
+                data["participant"] = label("hand", data["id"])
+            if everyone and (data.get("name") is not None or data.get("topic")):
+                names += data.get("name") is not None
+                data["name"], data["topic"] = None, ""
         elif kind == ev.POLL_ANSWERED and mine(data["participant"]):
             unlinked.add(data["participant"])
             data["participant"] = label("answer", data["id"], data["participant"])

@@ -14,6 +14,7 @@ from companion.domain import session_settings
 from companion.domain.agenda import Agenda, Break
 from companion.domain.attendance import Attendance
 from companion.domain.errors import DomainError, InvalidState
+from companion.domain.hands import HandQueue
 from companion.domain.polls import PollBoard, PollStatus
 from companion.domain.programme import AgendaItem, Session
 from companion.domain.questions import QuestionBoard
@@ -38,6 +39,7 @@ class Applied:
     polls: list[int] = field(default_factory=list)
     attendance: bool = False
     stage: bool = False
+    hands: bool = False
     show: bool = False
     # The log before this event was rewritten (companion.domain.retention): what was sent
     # and kept for replay before it may hold what is gone.
@@ -59,6 +61,7 @@ class SessionState:
         # Members who came through their personal link: id -> name and organisation then.
         self.members_present: dict[str, dict[str, Any]] = {}
         self.stage = StageBoard()  # moderator messages to the speaker's monitor
+        self.hands = HandQueue()  # raised hands and who is on stage
         self.show = Show()  # what the current item's scene (or an override) shows
         # Live-stream status ("offline" | "live") and when it last changed (None: never live).
         self.stream_status = "offline"
@@ -216,6 +219,9 @@ class SessionState:
         if kind == "stage":
             self.stage.apply(event)
             return Applied(event, stage=True)
+        if kind == "hand":
+            self.hands.apply(event)
+            return Applied(event, hands=True)
         if kind == "attendance":
             self.attendance.apply(event)
             return Applied(event, attendance=True)

@@ -134,6 +134,26 @@ async def _forget(service: SessionService, who: Caller, m: Message) -> Ack:
     return {"questions": removed.questions, "votes": removed.votes, "answers": removed.answers}
 
 
+async def _raise_hand(service: SessionService, who: Caller, m: Message) -> Ack:
+    participant = who.participant or ""
+    name = m.get("name", who.name)  # absent: the name given at join
+
+    def decide(s: SessionState) -> ev.Draft:
+        s.require_open()
+        return s.hands.raise_hand(participant, who.where or "remote", name, m.get("topic"))
+
+    key = request_key(participant, "hand.raise", m.get("key"))
+    outcome = await service.execute(who.session_id, decide, key)
+    return {"hand": outcome.event.data["id"]}
+
+
+async def _lower_hand(service: SessionService, who: Caller, m: Message) -> Ack:
+    participant = who.participant or ""
+    key = request_key(participant, "hand.lower", m.get("key"))
+    outcome = await service.execute(who.session_id, lambda s: s.hands.lower(participant), key)
+    return {"hand": outcome.event.data["id"]}
+
+
 async def _rotate_key(service: SessionService, who: Caller, m: Message) -> Ack:
     return {"moderator_token": await service.rotate_moderator_token(who.session_id)}
 
@@ -177,6 +197,10 @@ TABLE = (
         ("questions", "votes", "answers"),
         Bucket.OWN_DATA,
     ),
+    # Asking to speak on stage (companion.domain.hands): raise a hand with an optional
+    # topic; lower it, or leave the stage.
+    Command("hand.raise", PARTICIPANT, _raise_hand, ("hand",), Bucket.QUESTIONS),
+    Command("hand.lower", PARTICIPANT, _lower_hand, ("hand",), Bucket.OWN_DATA),
     moderator_action("question.approve", lambda s, m: s.board.approve(m.get("question"))),
     moderator_action("question.hide", lambda s, m: s.board.hide(m.get("question"))),
     moderator_action("question.hide_asker", lambda s, m: s.board.hide_asker(m.get("question"))),
@@ -218,6 +242,9 @@ TABLE = (
     ),
     moderator_action("poll.show", lambda s, m: s.polls.show(m.get("poll"))),
     moderator_action("poll.unshow", lambda s, m: s.polls.unshow(m.get("poll"))),
+    moderator_action("hand.invite", lambda s, m: s.hands.invite(m.get("hand"))),
+    moderator_action("hand.mute", lambda s, m: s.hands.mute(m.get("hand"), m.get("on"))),
+    moderator_action("hand.end", lambda s, m: s.hands.end(m.get("hand"))),
     moderator_action("stage.send", lambda s, m: s.stage.send(m.get("text"))),
     moderator_action("stage.dismiss", lambda s, m: s.stage.dismiss(m.get("message"))),
 )

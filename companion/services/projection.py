@@ -17,6 +17,7 @@ from typing import Any
 from companion.domain import events as ev
 from companion.domain.agenda import Agenda
 from companion.domain.attendance import Attendance
+from companion.domain.hands import HandQueue, HandStatus
 from companion.domain.polls import Poll, hidden_results, results
 from companion.domain.programme import AgendaItem, Session
 from companion.domain.programme_codec import item_to_data, speaker_to_data
@@ -192,6 +193,25 @@ def stage_view(stage: StageBoard) -> dict[str, Any]:
     }
 
 
+def hands_view(hands: HandQueue, moderator: bool) -> list[dict[str, Any]]:
+    """The live hands in the order raised. Moderators see each name and topic; others see
+    a hand's id, place in the queue and status, and the name only of those on stage
+    (everyone hears them), never the topic or who is waiting."""
+    views = []
+    for hand in hands.hands.values():
+        on_stage = hand.status == HandStatus.ON_STAGE
+        view: dict[str, Any] = {"id": hand.id, "status": hand.status.value, "muted": hand.muted}
+        if moderator or on_stage:
+            view["name"] = hand.name
+            view["where"] = hand.where
+        if moderator:
+            view["topic"] = hand.topic
+            view["raised_at"] = hand.raised_at
+            view["invited_at"] = hand.invited_at
+        views.append(view)
+    return views
+
+
 def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) -> Change:
     """The messages one applied event produces; `was_public` is taken before applying."""
     event = applied.event
@@ -242,6 +262,10 @@ def project(state: SessionState, applied: Applied, was_public: dict[int, bool]) 
         return Change(sid, seq, None, None, revoke_member=applied.revoked_member)
     if applied.stage:  # the stage monitor joins as a moderator; nobody else is told
         return Change(sid, seq, None, {"type": "stage", "stage": stage_view(state.stage)})
+    if applied.hands:
+        public = {"type": "hands", "hands": hands_view(state.hands, False)}
+        moderator = {"type": "hands", "hands": hands_view(state.hands, True)}
+        return Change(sid, seq, public, moderator)
     if applied.attendance:
         body = {"type": "attendance", "attendance": attendance_view(state.attendance)}
         return Change(sid, seq, None, body)
@@ -309,6 +333,13 @@ def snapshot(state: SessionState, moderator: bool, participant: str | None) -> d
             if participant
             else {}
         ),
+        "hands": hands_view(state.hands, moderator),
+        "my_hand": _my_hand(state, participant),
         **({"attendance": attendance_view(state.attendance)} if moderator else {}),
         **({"stage": stage_view(state.stage)} if moderator else {}),
     }
+
+
+def _my_hand(state: SessionState, participant: str | None) -> int | None:
+    hand = state.hands.of(participant) if participant else None
+    return hand.id if hand is not None else None

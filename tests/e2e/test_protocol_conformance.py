@@ -257,6 +257,13 @@ async def test_every_command_is_acked_with_exactly_the_fields_the_table_declares
     named = (await run(asker, "ask", text="Vem ansvarar för uppföljningen?", name="Kim"))[
         "question"
     ]
+    speaker = await room.participant()
+    hand = (await run(speaker, "hand.raise", topic="Om budgeten"))["hand"]
+    await run(moderator, "hand.invite", hand=hand)
+    await run(moderator, "hand.mute", hand=hand, on=True)
+    await run(speaker, "hand.lower")
+    declined = (await run(asker, "hand.raise"))["hand"]
+    await run(moderator, "hand.end", hand=declined)
     await run(asker, "me.data")
     await run(asker, "question.unname", question=named)
     await run(asker, "question.withdraw", question=named)

@@ -1,0 +1,115 @@
+"""Raised hands and the stage on a real server over real WebSockets: the queue in the
+order raised, what each role sees, at most two on stage, and refusals that change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.e2e.conftest import Room
+from tests.wsclient import Client
+
+
+def last_hands(client: Client) -> list[dict[str, Any]]:
+    return [m for m in client.messages if m["type"] == "hands"][-1]["hands"]
+
+
+async def hands_after(client: Client, start: int) -> list[dict[str, Any]]:
+    message = await client.wait_for(lambda m: m["type"] == "hands", 5, start)
+    hands: list[dict[str, Any]] = message["hands"]
+    return hands
+
+
+async def test_the_queue_keeps_the_order_raised_and_shows_names_and_topics_to_moderators_only(
+    room: Room,
+) -> None:
+    moderator = await room.moderator()
+    eva = await room.participant("remote", name="Eva")
+    anon = await room.participant("room")
+    onlooker = await room.participant("remote")
+    start = len(onlooker.messages)
+    first = await eva.request({"type": "hand.raise", "topic": "  Om   budgeten  "})
+    second = await anon.request({"type": "hand.raise"})
+    assert first["type"] == second["type"] == "ack", (first, second)
+    await moderator.wait_for(lambda m: m["type"] == "hands" and len(m["hands"]) == 2)
+    queue = last_hands(moderator)
+    assert [(h["id"], h["name"], h["where"], h["topic"], h["status"]) for h in queue] == [
+        (first["hand"], "Eva", "remote", "Om budgeten", "raised"),
+        (second["hand"], None, "room", "", "raised"),
+    ]
+    await onlooker.wait_for(lambda m: m["type"] == "hands" and len(m["hands"]) == 2, 5, start)
+    public = last_hands(onlooker)
+    # Those waiting are anonymous to everyone but the moderators: no name, topic or audience.
+    assert public == [
+        {"id": first["hand"], "status": "raised", "muted": False},
+        {"id": second["hand"], "status": "raised", "muted": False},
+    ]
+    again = await eva.request({"type": "hand.raise"})
+    assert again["type"] == "error" and again["code"] == "hand_raised", again
+
+    # Invited: on stage, named to everyone (they are heard), the topic still moderators' only.
+    start = len(onlooker.messages)
+    ack = await moderator.request({"type": "hand.invite", "hand": first["hand"]})
+    assert ack["type"] == "ack", ack
+    public = await hands_after(onlooker, start)
+    assert public[0] == {
+        "id": first["hand"],
+        "status": "on_stage",
+        "muted": False,
+        "name": "Eva",
+        "where": "remote",
+    }
+
+    # A new connection's snapshot: the participant's own hand, the public list.
+    again_eva = await room.participant("remote", token=eva.welcome["participant"]["token"])
+    snap = await again_eva.wait_for(lambda m: m["type"] == "snapshot")
+    assert snap["my_hand"] == first["hand"] and snap["hands"] == public
+    other_snap = await (await room.participant()).wait_for(lambda m: m["type"] == "snapshot")
+    assert other_snap["my_hand"] is None
+    mod_snap = await (await room.moderator()).wait_for(lambda m: m["type"] == "snapshot")
+    assert mod_snap["hands"][0]["topic"] == "Om budgeten"
+
+    # Participants and screens may not invite, mute or end.
+    refused = await onlooker.request({"type": "hand.invite", "hand": second["hand"]})
+    assert refused["code"] == "forbidden", refused
+
+
+async def test_at_most_two_on_stage_mute_end_and_leave(room: Room) -> None:
+    moderator = await room.moderator()
+    people = [await room.participant("remote", name=f"Talare {i}") for i in range(3)]
+    hands = [(await p.request({"type": "hand.raise"}))["hand"] for p in people]
+    for hand in hands[:2]:
+        assert (await moderator.request({"type": "hand.invite", "hand": hand}))["type"] == "ack"
+    full = await moderator.request({"type": "hand.invite", "hand": hands[2]})
+    assert full["type"] == "error" and full["code"] == "stage_full", full
+    twice = await moderator.request({"type": "hand.invite", "hand": hands[0]})
+    assert twice["code"] == "on_stage", twice
+    waiting = await moderator.request({"type": "hand.mute", "hand": hands[2], "on": True})
+    assert waiting["code"] == "not_on_stage", waiting
+    bad = await moderator.request({"type": "hand.mute", "hand": hands[0], "on": "ja"})
+    assert bad["code"] == "invalid_value", bad
+    for missing in (999, "1", True, None):
+        refused = await moderator.request({"type": "hand.end", "hand": missing})
+        assert refused["code"] == "not_found", (missing, refused)
+
+    start = len(moderator.messages)
+    assert (await moderator.request({"type": "hand.mute", "hand": hands[0], "on": True}))[
+        "type"
+    ] == "ack"
+    assert (await hands_after(moderator, start))[0]["muted"] is True
+
+    # The moderator ends one, the other leaves: the stage is free for the third.
+    assert (await moderator.request({"type": "hand.end", "hand": hands[0]}))["type"] == "ack"
+    left = await people[1].request({"type": "hand.lower"})
+    assert left == {"type": "ack", "re": left["re"], "hand": hands[1]}, left
+    start = len(moderator.messages)
+    assert (await moderator.request({"type": "hand.invite", "hand": hands[2]}))["type"] == "ack"
+    queue = await hands_after(moderator, start)
+    assert [(h["id"], h["status"]) for h in queue] == [(hands[2], "on_stage")]
+    # Lowering twice: nothing to lower.
+    gone = await people[1].request({"type": "hand.lower"})
+    assert gone["code"] == "not_found", gone
+    # A hand that was ended may be raised again, at the end of the queue.
+    back = await people[0].request({"type": "hand.raise", "topic": "x" * 121})
+    assert back["code"] == "text_too_long", back
+    back = await people[0].request({"type": "hand.raise", "topic": "Igen"})
+    assert back["type"] == "ack" and back["hand"] > hands[2], back
