@@ -113,7 +113,7 @@ class HandQueue:
         if len(self.on_stage()) >= MAX_ON_STAGE:
             raise InvalidState(
                 f"At most {MAX_ON_STAGE} are on stage at once; end one first.",
-                code="stage_full",
+                code="on_stage_full",
             )
         return ev.Draft(ev.HAND_INVITED, {"id": found.id})
 

@@ -80,7 +80,7 @@ async def test_at_most_two_on_stage_mute_end_and_leave(room: Room) -> None:
     for hand in hands[:2]:
         assert (await moderator.request({"type": "hand.invite", "hand": hand}))["type"] == "ack"
     full = await moderator.request({"type": "hand.invite", "hand": hands[2]})
-    assert full["type"] == "error" and full["code"] == "stage_full", full
+    assert full["type"] == "error" and full["code"] == "on_stage_full", full
     twice = await moderator.request({"type": "hand.invite", "hand": hands[0]})
     assert twice["code"] == "on_stage", twice
     waiting = await moderator.request({"type": "hand.mute", "hand": hands[2], "on": True})
