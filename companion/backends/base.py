@@ -134,10 +134,10 @@ class WriterBoard(Protocol):
     async def forward(self, session_id: str, command: dict[str, Any]) -> None:
         """Hand a command to the session's writer."""
 
-    async def reply(self, process: str, answer: dict[str, Any]) -> None:
-        """Answer a forwarded command to the process that forwarded it."""
+    async def reply(self, answers: dict[str, list[dict[str, Any]]]) -> None:
+        """Answer forwarded commands (by the process that forwarded them), together."""
 
-    def replies(self) -> AsyncIterator[dict[str, Any] | bool]:
+    def replies(self) -> AsyncIterator[list[dict[str, Any]] | bool]:
         """The answers to this process's forwarded commands."""
 
     def reader(self) -> CommandReader:

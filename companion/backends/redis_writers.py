@@ -50,7 +50,9 @@ LEASE = """
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] and holder ~= ARGV[3] then return holder end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.pcall('XGROUP', 'CREATE', KEYS[2], 'writers', '0', 'MKSTREAM')
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('XGROUP', 'CREATE', KEYS[2], 'writers', '0', 'MKSTREAM')
+end
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return ARGV[1]
 """
@@ -58,7 +60,9 @@ return ARGV[1]
 # KEYS: the session's command stream. ARGV: the command (JSON), entries kept, how long the
 # stream is kept (ms). The group is made with the stream, so no command is missed.
 FORWARD = """
-redis.pcall('XGROUP', 'CREATE', KEYS[1], 'writers', '0', 'MKSTREAM')
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('XGROUP', 'CREATE', KEYS[1], 'writers', '0', 'MKSTREAM')
+end
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'c', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -150,11 +154,15 @@ class RedisWriterBoard:
             )
         )
 
-    async def reply(self, process: str, answer: dict[str, Any]) -> None:
-        """Send a forwarded command's answer to the process that forwarded it."""
-        await _call(self.redis.publish(replies_channel(process), json.dumps(answer)))
+    async def reply(self, answers: dict[str, list[dict[str, Any]]]) -> None:
+        """Send forwarded commands' answers to the processes that forwarded them: one
+        message per process, all in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for process, batch in answers.items():
+            pipe.publish(replies_channel(process), json.dumps(batch, ensure_ascii=False))
+        await _call(pipe.execute())
 
-    async def replies(self) -> AsyncIterator[dict[str, Any] | bool]:
+    async def replies(self) -> AsyncIterator[list[dict[str, Any]] | bool]:
         """The answers to this process's forwarded commands as they come, True when the
         subscription is in place and False when it is lost; after an outage it subscribes
         again at once (answers published meanwhile are lost)."""

@@ -89,6 +89,7 @@ class SessionWriters:
         self.listening = False  # whether the writers' answers reach this process
         self._asking: dict[str, asyncio.Future[str]] = {}
         self._checked: dict[str, float] = {}  # writer process -> last liveness check
+        self._answers: dict[str, list[dict[str, Any]]] = {}  # to send, by process
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -225,13 +226,14 @@ class SessionWriters:
             log.warning("could not check the writer of %s: %s", session_id, exc)
 
     async def _take_replies(self) -> None:
-        async for answer in self.board.replies():
-            if isinstance(answer, bool):
-                self.listening = answer
+        async for answers in self.board.replies():
+            if isinstance(answers, bool):
+                self.listening = answers
                 continue
-            waiting = self._waiting.get(answer.get("i", 0))
-            if waiting is not None and not waiting.done():
-                waiting.set_result(answer)
+            for answer in answers:
+                waiting = self._waiting.get(answer.get("i", 0))
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(answer)
 
     # -- the writer ------------------------------------------------------------------
     async def _run_forwarded(self) -> None:
@@ -275,10 +277,18 @@ class SessionWriters:
         except Exception:
             log.exception("a forwarded command of %s failed", session_id)
             return  # the forwarding process answers store_unavailable when it gives up
+        # The answers ready in this turn of the loop go out together.
+        if not self._answers:
+            asyncio.get_running_loop().call_soon(lambda: self._spawn(self._send_answers()))
+        self._answers.setdefault(str(command["p"]), []).append(answer)
+
+    async def _send_answers(self) -> None:
+        answers, self._answers = self._answers, {}
         try:
-            await self.board.reply(str(command["p"]), answer)
+            await self.board.reply(answers)
         except (StoreUnavailable, OSError) as exc:
-            log.warning("could not answer a forwarded command of %s: %s", session_id, exc)
+            lost = sum(len(batch) for batch in answers.values())
+            log.warning("could not answer %d forwarded commands: %s", lost, exc)
 
     async def _decide(self, session_id: str, command: dict[str, Any]) -> Ack:
         message: Message = command["m"]

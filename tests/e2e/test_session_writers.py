@@ -232,3 +232,63 @@ async def test_forwarded_command_past_its_fence_is_not_run(tmp_path: Path) -> No
         finally:
             for client in opened:
                 await client.close()
+
+
+async def test_a_hung_writer_loses_its_lease_and_comes_back_as_a_forwarder(
+    tmp_path: Path,
+) -> None:
+    """The writer hangs (SIGSTOP, 3 s) with its connections open, so nobody finds it gone:
+    its lease lapses and another process takes it; when the old writer runs again, what it
+    read before the hang is past its fence and not stored, every acked vote is stored and
+    no other, and every process agrees with the log."""
+    with cluster(tmp_path, 3) as (store, servers):
+        writer, others = servers[0], servers[1:]
+        code, key = writer.access()[SESSION]
+        opened: list[Client] = []
+        try:
+            asker = await join(writer, code)
+            opened.append(asker)
+            questions = [
+                (await asker.request({"type": "ask", "text": f"Fråga {i}"}))["question"]
+                for i in range(6)
+            ]
+            voters = [await join(server, code) for server in servers for _ in range(6)]
+            opened += voters
+            answers: dict[tuple[int, int], str] = {}
+
+            async def vote_all(v: int, voter: Client) -> None:
+                for question in questions:
+                    message = {"type": "vote", "question": question, "key": f"h{v}q{question}"}
+                    reply = await voter.request(message, timeout=15)
+                    answers[v, question] = (
+                        reply["type"] if reply["type"] == "ack" else reply["code"]
+                    )
+                    await asyncio.sleep(0.5)
+
+            load = asyncio.gather(*(vote_all(v, voter) for v, voter in enumerate(voters)))
+            await asyncio.sleep(0.6)
+            os.kill(writer.proc.pid, signal.SIGSTOP)
+            try:
+                stopped = time.monotonic()
+                other_pids = {s.proc.pid for s in others}
+                while writer_pid(store) not in other_pids:
+                    assert time.monotonic() - stopped < 3, "the lapsed lease was not taken"
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(max(0.0, 3 - (time.monotonic() - stopped)))
+            finally:
+                os.kill(writer.proc.pid, signal.SIGCONT)
+            await load
+            assert set(answers.values()) <= {"ack", "store_unavailable"}, answers
+            assert Counter(answers.values())["ack"] > len(answers) // 2, answers
+            await asyncio.sleep(1)  # every tail catches up
+            acked = {
+                q: sum(1 for (_, qq), a in answers.items() if qq == q and a == "ack")
+                for q in questions
+            }
+            expected = {q: n for q, n in acked.items() if n}
+            assert stored_votes(store) == expected
+            for votes in await agreed_votes(servers, key):
+                assert {q: votes[q] for q in expected} == expected
+        finally:
+            for client in opened:
+                await client.close()
