@@ -20,6 +20,7 @@ from websockets.http11 import Request, Response
 
 from companion.backends.base import StoreUnavailable
 from companion.domain.errors import DomainError
+from companion.domain.hands import MAX_TOPIC_CHARS
 from companion.domain.polls import MAX_WORD_CHARS
 from companion.domain.questions import MAX_NAME_CHARS, MAX_QUESTION_CHARS, clean_name
 from companion.realtime.admission import Admission, guarded_connection
@@ -157,6 +158,7 @@ class RealtimeServer:
                             "question_chars": MAX_QUESTION_CHARS,
                             "name_chars": MAX_NAME_CHARS,
                             "answer_chars": MAX_WORD_CHARS,
+                            "topic_chars": MAX_TOPIC_CHARS,
                             "message_bytes": self.settings.max_message_bytes,
                         },
                         **extra,

@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from companion.backends.base import StoreUnavailable
 from companion.domain.access import normalise_code
 from companion.domain.errors import NotFound
+from companion.domain.hands import MAX_TOPIC_CHARS
 from companion.domain.members import member_participant
 from companion.domain.polls import MAX_WORD_CHARS
 from companion.domain.programme import Status
@@ -32,6 +33,7 @@ TEXT_LIMITS = {
     "question_chars": MAX_QUESTION_CHARS,
     "name_chars": MAX_NAME_CHARS,
     "answer_chars": MAX_WORD_CHARS,
+    "topic_chars": MAX_TOPIC_CHARS,
 }
 
 

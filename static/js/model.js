@@ -10,6 +10,8 @@ export class SessionModel {
     this.polls = new Map(); // poll id -> poll view (with its results)
     this.myAnswers = new Map(); // poll id -> this participant's answer
     this.attendance = null; // peaks, moderators only
+    this.hands = []; // raised hands in the order raised (names and topics: moderators only)
+    this.myHand = null; // this participant's live hand id, or null
     this.show = { screen: "qr", stream: "camera", slate_audio: "muted", item: null, poll: null }; // the scene shown now
     this.presence = { room: 0, remote: 0, moderators: 0, screens: 0 };
     this.clockOffset = 0; // server time minus local time, seconds
@@ -39,7 +41,9 @@ export class SessionModel {
         this.myAnswers = new Map(Object.entries(message.my_answers ?? {}).map(([id, a]) => [Number(id), a]));
         this.attendance = message.attendance ?? null;
         if (message.show) this.show = message.show;
-        return ["session", "agenda", "questions", "polls", "attendance", "show"];
+        this.hands = message.hands ?? [];
+        this.myHand = message.my_hand ?? null;
+        return ["session", "agenda", "questions", "polls", "attendance", "show", "hands"];
       case "questions":
         for (const q of message.questions) this.questions.set(q.id, q);
         for (const id of message.removed) this.questions.delete(id);
@@ -76,6 +80,11 @@ export class SessionModel {
       case "show":
         this.show = message.show;
         return ["show"];
+      case "hands":
+        this.hands = message.hands;
+        // A hand that is gone was lowered, left or ended: this device has none then.
+        if (this.myHand !== null && !this.hands.some((h) => h.id === this.myHand)) this.myHand = null;
+        return ["hands"];
       case "session":
         this.session = message.session;
         return ["session"];
@@ -93,6 +102,11 @@ export class SessionModel {
     if (order === "newest") chosen.sort((a, b) => b.asked_at - a.asked_at);
     else chosen.sort((a, b) => b.votes - a.votes || a.asked_at - b.asked_at);
     return chosen;
+  }
+
+  /** This participant's live hand (its public view), or null. */
+  myHandView() {
+    return this.hands.find((h) => h.id === this.myHand) ?? null;
   }
 
   /** The poll on the big screen, or null. */

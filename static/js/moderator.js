@@ -9,6 +9,7 @@ import { showConnection, showWaiting, toast, errorText } from "./ui.js";
 import { AccessPanel } from "./console-access.js";
 import { ConsoleNav } from "./console-nav.js";
 import { renderAgenda, renderTimer, wireAgenda } from "./console-agenda.js";
+import { HandsPanel } from "./console-hands.js";
 import { MergePanel } from "./console-merge.js";
 import { PresencePanel } from "./console-presence.js";
 import { QueuePanel } from "./console-queue.js";
@@ -30,6 +31,7 @@ const send = sender(state);
 // The polls panel and the report (poll-console.js); the key is read when a report is asked for.
 const pollConsole = new PollConsole({ model, send, session: SESSION, key: () => state.key });
 const streamPanel = new StreamPanel({ model, session: SESSION }); // console-stream.js
+const hands = new HandsPanel({ model, send, announce }); // console-hands.js
 const stagePanel = new StagePanel({ session: SESSION, send, announce }); // console-stage.js
 const nav = new ConsoleNav({ grid: $("console"), nav: $("mod-nav") }); // console-nav.js
 const access = new AccessPanel({ model, root, session: SESSION, send, announce, onNewKey: (fresh) => useNewKey(fresh) });
@@ -99,6 +101,10 @@ function onMessage(message) {
   if (changed.includes("polls") || changed.includes("tallies") || changed.includes("agenda")) pollConsole.render();
   if (changed.includes("attendance")) pollConsole.renderAttendance();
   if (message.type === "snapshot" || message.type === "stage") stagePanel.show(message.stage);
+  if (changed.includes("hands")) {
+    hands.announceNew();
+    hands.render();
+  }
 }
 
 function onStatus(status, error) {
@@ -139,6 +145,7 @@ onLanguageChange(() => {
   presence.renderIdentities();
   streamPanel.render();
   stagePanel.render();
+  hands.render();
 });
 
 function connect() {

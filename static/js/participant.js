@@ -7,6 +7,7 @@ import { SessionModel } from "./model.js";
 import { MyData } from "./my-data.js";
 import { PollList } from "./polls.js";
 import { StreamPlayer } from "./player.js";
+import { SpeakPanel } from "./speak.js";
 import { el, errorText, remember, showConnection, showWaiting, toast } from "./ui.js";
 
 const root = document.getElementById("participant");
@@ -316,6 +317,7 @@ function renderAll() {
   renderSort();
   renderAskForm();
   polls.render();
+  speak?.render();
 }
 
 // -- live updates --------------------------------------------------------------------
@@ -342,6 +344,7 @@ function onMessage(message) {
   // A move changes which questions are "for this part".
   if (parts.includes("questions") || parts.includes("counts") || parts.includes("agenda")) renderQuestions();
   if (parts.includes("polls") || parts.includes("tallies")) polls.render();
+  if (parts.includes("hands")) speak?.render();
 }
 
 const live = new Live({
@@ -441,6 +444,17 @@ for (const [name, button] of Object.entries(sortButtons)) {
     renderQuestions();
   });
 }
+
+// "Jag vill prata" (speak.js): on the remote page only.
+const speak = $("speak-panel")
+  ? new SpeakPanel({
+      model,
+      request: (message) => live.request(message),
+      notify: (error) => toast(() => errorText(error ?? {})),
+      announce: (text) => (announcer.textContent = text),
+    })
+  : null;
+speak?.wire();
 
 const myData = new MyData({
   live,
