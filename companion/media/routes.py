@@ -10,6 +10,7 @@ from starlette.routing import Route
 from companion.domain.errors import DomainError
 from companion.media.registry import MediaRegistry
 from companion.media.signalling import bearer, error_response
+from companion.media.stage_voices import RoomAudioEndpoint, StageVoices, StageWhipEndpoint
 from companion.media.whep import WhepEndpoint
 from companion.media.whip import WhipEndpoint
 from companion.web.pages import Pages
@@ -78,11 +79,26 @@ def media_routes(registry: MediaRegistry, pages: Pages) -> list[Route]:
     whip = WhipEndpoint(registry)
     whep = WhepEndpoint(registry)
     stream = StreamPages(registry, pages)
+    voices = StageVoices(registry)  # on-stage voices and the room's speakers (issue 19)
+    stage_whip = StageWhipEndpoint(registry, voices)
+    room_audio = RoomAudioEndpoint(registry, voices)
     return [
         Route("/whip/{session}", whip.collection, methods=["POST", "OPTIONS"]),
         Route("/whip/{session}/{resource}", whip.resource, methods=["DELETE", "PATCH", "OPTIONS"]),
         Route("/whep/{session}", whep.collection, methods=["POST", "OPTIONS"]),
         Route("/whep/{session}/{resource}", whep.resource, methods=["DELETE", "PATCH", "OPTIONS"]),
+        Route("/whip-stage/{session}", stage_whip.collection, methods=["POST", "OPTIONS"]),
+        Route(
+            "/whip-stage/{session}/{resource}",
+            stage_whip.resource,
+            methods=["DELETE", "PATCH", "OPTIONS"],
+        ),
+        Route("/whep-room-audio/{session}", room_audio.collection, methods=["POST", "OPTIONS"]),
+        Route(
+            "/whep-room-audio/{session}/{resource}",
+            room_audio.resource,
+            methods=["DELETE", "PATCH", "OPTIONS"],
+        ),
         Route("/camera/{session_id}", stream.camera),
         Route("/api/stream/{session_id}", stream.settings),
         Route("/api/ice/{session_id}", stream.ice),

@@ -290,6 +290,7 @@ class Publisher:
     pc: RTCPeerConnection | None = None
     answer: HttpAnswer | None = None
     location: str | None = None
+    endpoint: str = "whip"  # "whip-stage" for a voice on stage
 
     async def start(self) -> HttpAnswer:
         """Offer, POST to WHIP, apply the answer; returns the HTTP answer."""
@@ -302,7 +303,10 @@ class Publisher:
             self.pc.addTransceiver(self.audio, direction="sendonly")
         await self.pc.setLocalDescription(await self.pc.createOffer())
         self.answer = await http(
-            "POST", f"{self.base}/whip/{self.session}", self.pc.localDescription.sdp, self.token
+            "POST",
+            f"{self.base}/{self.endpoint}/{self.session}",
+            self.pc.localDescription.sdp,
+            self.token,
         )
         if self.answer.status == 201:
             self.location = self.answer.headers["location"]

@@ -1,0 +1,320 @@
+"""On-stage voices: an invited participant publishes their microphone, the room hears it.
+
+`POST /whip-stage/{session}` (WHIP, RFC 9725) with `Authorization: Bearer <participant
+token>` and an audio-only offer: accepted only while that participant is on stage
+(`hand.invite`, companion.domain.hands); anyone else gets 403 `not_on_stage`, so the token
+alone carries no right to publish. When the moderator ends the turn or the participant
+leaves, their connection is closed.
+
+`POST /whep-room-audio/{session}` (WHEP) with the moderator token: the computer connected
+to the room's speakers receives one audio track, the on-stage voices mixed (at most two),
+silence when nobody speaks. The mix checks the session's state on every 20 ms frame, so a
+voice that is ended or muted is silent from the next frame, before its connection closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any
+
+import av
+import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from companion.domain.errors import DomainError
+from companion.media.codecs import viewer_codecs
+from companion.media.errors import BadOffer
+from companion.media.registry import MediaRegistry, Resource, fingerprint
+from companion.media.signalling import (
+    CORS,
+    TRICKLE,
+    Endpoint,
+    bearer,
+    error_response,
+    problem,
+)
+from companion.services.projection import Change
+from companion.services.stream_access import MissingCredentials, same_secret
+
+log = logging.getLogger(__name__)
+
+STAGE, ROOM_AUDIO = "stage", "room-audio"
+RATE = 48_000
+FRAME = 960  # 20 ms at 48 kHz, Opus's usual frame
+# What a voice may run ahead of the mix before its oldest samples are dropped: enough for
+# network jitter, little enough that the room hears the speaker with low delay.
+MAX_BUFFERED = RATE * 120 // 1000
+MAX_LISTENERS = 4  # the room's speakers, a spare computer, the console
+
+
+def offered_kinds(offer: str) -> set[str]:
+    """The media kinds of an SDP offer's sections."""
+    return {line[2:].split(" ", 1)[0] for line in offer.splitlines() if line.startswith("m=")}
+
+
+class StageMix(MediaStreamTrack):
+    """One listener's track: the on-stage voices summed, paced at 20 ms frames."""
+
+    kind = "audio"
+
+    def __init__(self, audible: Callable[[str], bool]) -> None:
+        super().__init__()
+        self.audible = audible  # whether a voice (by resource id) may be heard now
+        self.buffers: dict[str, np.ndarray] = {}
+        self._start: float | None = None
+        self._pts = 0
+
+    def feed(self, key: str, samples: np.ndarray) -> None:
+        """Mono 48 kHz samples of one voice; the oldest go past MAX_BUFFERED."""
+        buffered = np.concatenate((self.buffers.get(key, np.zeros(0, np.int16)), samples))
+        self.buffers[key] = buffered[-MAX_BUFFERED:]
+
+    def drop(self, key: str) -> None:
+        self.buffers.pop(key, None)
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.time()
+        else:
+            self._pts += FRAME
+            wait = self._start + self._pts / RATE - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        mixed = np.zeros(FRAME, np.int32)
+        for key in list(self.buffers):
+            buffered = self.buffers[key]
+            if len(buffered) < FRAME:
+                continue  # not a whole frame yet: it waits for the next one
+            self.buffers[key] = buffered[FRAME:]
+            if self.audible(key):
+                mixed += buffered[:FRAME]
+        pcm = np.clip(mixed, -32768, 32767).astype(np.int16).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, RATE)
+        return frame
+
+
+class StageVoices:
+    """The on-stage publishers and room-audio listeners of this process."""
+
+    def __init__(self, registry: MediaRegistry) -> None:
+        self.registry = registry
+        self.resources: dict[str, Resource] = {}
+        self.mixes: dict[str, StageMix] = {}  # listener resource id -> its mix
+        self._tasks: set[asyncio.Task[Any]] = set()
+        registry.service.bus.subscribe(self.on_change)
+
+    # -- who may --------------------------------------------------------------------
+    async def check_speaker(self, session_id: str, token: str | None) -> str:
+        """The participant behind the token, if they are on stage now; else 401/403."""
+        if not token:
+            raise MissingCredentials("Publishing on stage needs your participant token.")
+        who = await self.registry.access.check_member_viewer(session_id, token)
+        state = self.registry.service.state(session_id)
+        if who == "moderator" or not state.hands.may_publish(who):
+            raise DomainError(
+                "Only a participant the moderator invited on stage may publish.", "not_on_stage"
+            )
+        return who
+
+    def audible(self, key: str) -> bool:
+        """Whether the voice of a stage resource may be heard now: still on stage, not muted."""
+        res = self.resources.get(key)
+        if res is None or res.ended:
+            return False
+        state = self.registry.service.states.get(res.session_id)
+        hand = state.hands.of(res.who) if state is not None else None
+        return (
+            hand is not None
+            and state is not None
+            and state.hands.may_publish(res.who)
+            and not hand.muted
+        )
+
+    # -- publishing -----------------------------------------------------------------
+    async def publish(
+        self, session_id: str, offer: str, token: str, who: str
+    ) -> tuple[Resource, str]:
+        """Accept an on-stage participant's audio offer; a new one replaces their old one."""
+        if offered_kinds(offer) != {"audio"}:
+            raise BadOffer("Send your microphone only: one audio section.")
+        connections = self.registry.connections
+        pc = connections.new()
+        try:
+            answer = await connections.answer(pc, offer)
+            tracks = [t.receiver.track for t in pc.getTransceivers() if t.receiver.track]
+            if not tracks:
+                raise BadOffer("The offer sends no audio.")
+        except BaseException:
+            await connections.close(pc)
+            raise
+        for old in [r for r in self.resources.values() if r.role == STAGE and r.who == who]:
+            if old.session_id == session_id:
+                await self.end(old.id, "replaced")
+        res = Resource(secrets.token_urlsafe(16), session_id, STAGE, pc, fingerprint(token), who)
+        self.resources[res.id] = res
+        self._spawn(self._pump(res, tracks[0]))
+        connections.on_gone(pc, lambda reason: self._spawn(self.end(res.id, reason)))
+        log.info("%s: a voice on stage connected", session_id)
+        return res, answer
+
+    async def _pump(self, res: Resource, track: MediaStreamTrack) -> None:
+        """Decoded audio of one voice, as mono 48 kHz, into every listener's mix."""
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
+        with contextlib.suppress(MediaStreamError):
+            while not res.ended:
+                frame = await track.recv()
+                if not isinstance(frame, av.AudioFrame):
+                    continue  # a remote audio track gives decoded frames
+                for out in resampler.resample(frame):
+                    samples = out.to_ndarray().reshape(-1).astype(np.int16)
+                    for key, mix in list(self.mixes.items()):
+                        listener = self.resources.get(key)
+                        if listener is not None and listener.session_id == res.session_id:
+                            mix.feed(res.id, samples)
+        await self.end(res.id, "ended")
+
+    # -- listening ------------------------------------------------------------------
+    def check_listener(self, session_id: str, token: str | None) -> str:
+        """Room audio is for the moderator key only."""
+        self.registry.access.check_moderator(session_id, token)
+        return "moderator"
+
+    async def listen(
+        self, session_id: str, offer: str, token: str, who: str
+    ) -> tuple[Resource, str]:
+        """A receive-only audio offer gets the session's on-stage voices, mixed."""
+        if offered_kinds(offer) != {"audio"}:
+            raise BadOffer("Offer to receive audio only: one audio section.")
+        listening = [r for r in self.resources.values() if r.role == ROOM_AUDIO]
+        if sum(1 for r in listening if r.session_id == session_id) >= MAX_LISTENERS:
+            raise DomainError("Room audio is open in too many places already.", "overloaded")
+        connections = self.registry.connections
+        pc = connections.new()
+        mix = StageMix(self.audible)
+        try:
+            transceiver = pc.addTransceiver(mix, direction="sendonly")
+            transceiver.setCodecPreferences(viewer_codecs("audio"))
+            answer = await connections.answer(pc, offer, viewer=True)
+        except BaseException:
+            mix.stop()
+            await connections.close(pc)
+            raise
+        res = Resource(
+            secrets.token_urlsafe(16), session_id, ROOM_AUDIO, pc, fingerprint(token), who
+        )
+        self.resources[res.id] = res
+        self.mixes[res.id] = mix
+        connections.on_gone(pc, lambda reason: self._spawn(self.end(res.id, reason)))
+        return res, answer
+
+    # -- both -----------------------------------------------------------------------
+    async def end(self, resource_id: str, reason: str = "deleted") -> bool:
+        """End a voice or a listener and close its connection (idempotent)."""
+        res = self.resources.pop(resource_id, None)
+        if res is None:
+            return False
+        res.ended = True
+        mix = self.mixes.pop(resource_id, None)
+        if mix is not None:
+            mix.stop()
+        for other in self.mixes.values():
+            other.drop(resource_id)
+        await self.registry.connections.close(res.pc)
+        log.info("%s: %s ended (%s)", res.session_id, res.role, reason)
+        return True
+
+    def on_change(self, change: Change) -> None:
+        """After a hand event: voices no longer on stage are disconnected."""
+        if not change.public or change.public.get("type") != "hands":
+            return
+        state = self.registry.service.states.get(change.session_id)
+        for res in list(self.resources.values()):
+            if res.role != STAGE or res.session_id != change.session_id:
+                continue
+            if state is None or not state.hands.may_publish(res.who):
+                self._spawn(self.end(res.id, "no longer on stage"))
+
+    def resource(self, session_id: str, resource_id: str, token: str | None) -> Resource:
+        """An open resource of the session, for the token that created it."""
+        res = self.resources.get(resource_id)
+        if res is None or res.session_id != session_id:
+            raise DomainError("No such resource; it may have ended.", "not_found")
+        if not token:
+            raise MissingCredentials("Send the same Bearer token as when it was created.")
+        if not same_secret(fingerprint(token), res.credential):
+            raise DomainError("That token did not create this resource.", "forbidden")
+        return res
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "voices": sum(1 for r in self.resources.values() if r.role == STAGE),
+            "listeners": len(self.mixes),
+        }
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class _VoicesEndpoint(Endpoint):
+    """WHIP/WHEP signalling whose resources live in StageVoices."""
+
+    def __init__(self, registry: MediaRegistry, voices: StageVoices) -> None:
+        super().__init__(registry)
+        self.voices = voices
+
+    async def resource(self, request: Request) -> Response:
+        """`DELETE` ends it, `PATCH` trickles ICE, `OPTIONS` for CORS."""
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={**CORS, "accept-patch": TRICKLE})
+        try:
+            session_id = self.registry.access.resolve(request.path_params["session"])
+            res = self.voices.resource(session_id, request.path_params["resource"], bearer(request))
+            if request.method == "DELETE":
+                await self.voices.end(res.id, "deleted")
+                return Response(status_code=200, headers=CORS)
+            return await self._patch(request, res)
+        except DomainError as exc:
+            return error_response(exc)
+        except Exception:
+            log.exception("%s: resource request failed", self.prefix)
+            return problem(500, "internal", "The request could not be handled.")
+
+
+class StageWhipEndpoint(_VoicesEndpoint):
+    """`/whip-stage/{session}`: an invited participant's microphone."""
+
+    prefix = "/whip-stage"
+
+    async def authorize(self, session_id: str, token: str | None) -> str:
+        return await self.voices.check_speaker(session_id, token)
+
+    async def open(self, session_id: str, offer: str, token: str, who: str) -> tuple[Resource, str]:
+        return await self.voices.publish(session_id, offer, token, who)
+
+
+class RoomAudioEndpoint(_VoicesEndpoint):
+    """`/whep-room-audio/{session}`: the on-stage voices for the room's speakers."""
+
+    prefix = "/whep-room-audio"
+
+    async def authorize(self, session_id: str, token: str | None) -> str:
+        return self.voices.check_listener(session_id, token)
+
+    async def open(self, session_id: str, offer: str, token: str, who: str) -> tuple[Resource, str]:
+        return await self.voices.listen(session_id, offer, token, who)
