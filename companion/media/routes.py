@@ -30,6 +30,14 @@ class StreamPages:
             return self.pages.render(request, "unknown_code.html", 404, code=session_id)
         return self.pages.render(request, "camera.html", **self.pages.session_context(session_id))
 
+    async def room_audio(self, request: Request) -> Response:
+        """The room's speakers play the voices on stage; the key comes in the fragment."""
+        session_id = request.path_params["session_id"]
+        if session_id not in self.registry.service.states:
+            return self.pages.render(request, "unknown_code.html", 404, code=session_id)
+        context = self.pages.session_context(session_id)
+        return self.pages.render(request, "room_audio.html", **context)
+
     async def settings(self, request: Request) -> Response:
         """Stream key, WHIP URL and status, for the moderator (Bearer moderator token)."""
         try:
@@ -100,6 +108,7 @@ def media_routes(registry: MediaRegistry, pages: Pages) -> list[Route]:
             methods=["DELETE", "PATCH", "OPTIONS"],
         ),
         Route("/camera/{session_id}", stream.camera),
+        Route("/room-audio/{session_id}", stream.room_audio),
         Route("/api/stream/{session_id}", stream.settings),
         Route("/api/ice/{session_id}", stream.ice),
         Route("/healthz/media", stream.stats),

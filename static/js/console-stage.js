@@ -35,6 +35,8 @@ export class StagePanel {
   /** The stage monitor opens with the same key as this console, in its fragment. */
   load(key) {
     $("link-stage").href = `/stage/${encodeURIComponent(this.session)}#key=${encodeURIComponent(key)}`;
+    // The room's speakers (room-audio.js) open with the key too.
+    $("link-room-audio").href = `/room-audio/${encodeURIComponent(this.session)}#key=${encodeURIComponent(key)}`;
   }
 
   /** From a snapshot or a `stage` event: the messages shown now. */

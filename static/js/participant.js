@@ -452,6 +452,8 @@ const speak = $("speak-panel")
       request: (message) => live.request(message),
       notify: (error) => toast(() => errorText(error ?? {})),
       announce: (text) => (announcer.textContent = text),
+      session: root.dataset.session,
+      token: () => localStorage.getItem(`companion.token.${code}`),
     })
   : null;
 speak?.wire();

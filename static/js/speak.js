@@ -2,14 +2,25 @@
 // once the moderator invites this participant, be on stage until they leave or are ended
 // (docs/protocol.md hand.raise, hand.lower, `hands`).
 import { t } from "./i18n.js";
+import { StageVoice } from "./stage-voice.js";
 
 const $ = (id) => document.getElementById(id);
+// What the page says about the microphone, by StageVoice's state.
+const MIC = {
+  off: "speak.mic_connecting",
+  connecting: "speak.mic_connecting",
+  live: "speak.mic_live",
+  failed: "speak.mic_failed",
+};
 
 export class SpeakPanel {
   /** request(message) resolves with the ack or rejects with the error (live.js);
    * notify(error) shows a refusal. */
-  constructor({ model, request, notify, announce }) {
+  constructor({ model, request, notify, announce, session, token }) {
     this.model = model;
+    // The microphone, published only while on stage (stage-voice.js).
+    this.voice = new StageVoice({ session, token, onState: (state) => this.voiceState(state) });
+    this.mic = "off";
     this.request = request;
     this.notify = notify;
     this.announce = announce;
@@ -29,6 +40,11 @@ export class SpeakPanel {
     $("speak-lower").addEventListener("click", () => this.act({ type: "hand.lower" }, () => {
       this.model.myHand = null;
     }));
+  }
+
+  voiceState(state) {
+    this.mic = state;
+    this.render();
   }
 
   async act(message, done) {
@@ -55,6 +71,16 @@ export class SpeakPanel {
     let text = t("speak.waiting");
     if (status === "on_stage") text = t(hand?.muted ? "speak.muted" : "speak.invited");
     $("speak-status").textContent = text;
+    // On stage, the microphone is published; off stage (left, ended), it is let go.
+    // A microphone that failed is not asked for again by itself (that would loop): the
+    // participant can leave the stage and raise their hand again.
+    if (status === "on_stage" && this.mic !== "failed") this.voice.start();
+    else if (status !== "on_stage" && (this.voice.wanted || this.voice.resource)) this.voice.stop();
+    if (status !== "on_stage" && this.mic === "failed") this.mic = "off";
+    const mic = $("speak-mic");
+    mic.hidden = status !== "on_stage";
+    mic.dataset.state = this.mic;
+    mic.textContent = t(MIC[this.mic]);
     $("speak-panel").dataset.status = status ?? "none";
     if (this.status !== undefined && status !== this.status) {
       this.announce(status === null ? t("speak.lowered") : text);
