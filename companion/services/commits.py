@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -76,6 +77,24 @@ class Outcome:
 
 def _unsaved() -> StoreError:
     return StoreError("The change could not be saved; please try again.")
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A command of a shared-store session waiting for its batch."""
+
+    decide: Decide
+    key: str | None
+    fence: Fence
+    answer: asyncio.Future[Outcome]
+
+    def succeed(self, outcome: Outcome) -> None:
+        if not self.answer.done():
+            self.answer.set_result(outcome)
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.answer.done():
+            self.answer.set_exception(exc)
 
 
 class CommitStrategy(Protocol):
@@ -208,6 +227,13 @@ class AppendThenApply:
         self._recent: dict[str, dict[int, Change]] = {}  # seq -> change, to answer our own
         self._tasks: set[asyncio.Task[None]] = set()
         self._rebuilt: dict[str, int] = {}  # session id -> seq of the last rewrite folded
+        self._queues: dict[str, list[_Waiting]] = {}  # commands waiting for the next batch
+        self._draining: set[str] = set()  # sessions whose batches are being committed
+        # Sessions whose memory may hold decided events the log does not (a batch whose
+        # append failed, or is under way), with the last seq memory and log share: folded
+        # again from the log before the next batch.
+        self._dirty: dict[str, int] = {}
+        self._ignored: set[str] = set()  # tail events passed over while a session was dirty
 
     async def commit(self, session_id: str, decide: Decide, key: str | None = None) -> Outcome:
         """Decide against the latest state, append, then apply and publish: answered within
@@ -224,34 +250,151 @@ class AppendThenApply:
     async def _commit(
         self, session_id: str, decide: Decide, key: str | None, fence: Fence
     ) -> Outcome:
+        # Commands that arrive while the session's append is under way wait, and are then
+        # decided one after another and appended together: one round trip for all.
+        waiting = _Waiting(decide, key, fence, asyncio.get_running_loop().create_future())
+        queue = self._queues.setdefault(session_id, [])
+        queue.append(waiting)
+        if len(queue) == 1 and session_id not in self._draining:
+            self._draining.add(session_id)
+            self._spawn(self._drain(session_id))
+        return await waiting.answer
+
+    async def _drain(self, session_id: str) -> None:
+        try:
+            while batch := self._queues.pop(session_id, None):
+                async with self._locks.setdefault(session_id, asyncio.Lock()):
+                    try:
+                        await self._commit_batch(session_id, batch)
+                    except BaseException as exc:  # never leave a caller waiting
+                        for waiting in batch:
+                            waiting.fail(exc if isinstance(exc, Exception) else _unsaved())
+                        if not isinstance(exc, Exception):
+                            raise
+        finally:
+            self._draining.discard(session_id)
+
+    async def _commit_batch(self, session_id: str, batch: list[_Waiting]) -> None:
+        """Decide each command against the state its predecessors in the batch leave, fold
+        it at once (so the next one sees it), append all in one call; publish and answer
+        only after the append. If the append fails, memory is rebuilt from the log."""
         service = self.service
-        lock = self._locks.setdefault(session_id, asyncio.Lock())
-        async with lock:
-            for _ in range(MAX_CONFLICTS):
-                # After a conflict the log may hold this very change, made by an earlier
-                # attempt whose answer was lost: its key says so.
-                done = service.done_before(session_id, key)
-                if done is not None:
-                    return done
-                state = service.state(session_id)
-                event = service.next_event(state, decide(state), key)
-                try:
-                    await service.store.append([event], fence.local, fence.store or None)
-                except SeqConflict:
-                    await self._catch_up_or_fail(session_id)
-                    # The client library retries after a lost reply or a timeout, so the
-                    # conflict may be this very event, stored by the first attempt.
-                    mine = self._recent.get(session_id, {}).get(event.seq)
-                    if mine is not None and await self._stored_already(event):
-                        return Outcome(event, mine)
+        todo = batch
+        for _ in range(MAX_CONFLICTS):
+            if session_id in self._dirty:
+                await self._reset(session_id)  # StoreError while the store is away
+            decided: list[tuple[_Waiting, ev.Event, Change]] = []
+            keys: set[str] = set()
+            later: list[_Waiting] = []
+            state = service.state(session_id)
+            now = time.monotonic()
+            for waiting in todo:
+                if waiting.answer.done():
+                    continue  # its caller gave up
+                if now >= waiting.fence.local:
+                    waiting.fail(_unsaved())  # past its fence: never stored
                     continue
-                except (StoreUnavailable, OSError) as exc:
-                    raise _unsaved() from exc
-                # The log ended at state.seq, so only the tail can have applied anything
-                # meanwhile, and then only this very event.
-                change = self.apply_committed(event) or self._recent[session_id][event.seq]
-                return Outcome(event, change)
-        raise StoreError("The session is too busy right now; please try again.", "busy")
+                # A change already committed under its key (an earlier attempt whose
+                # answer was lost) is answered as it was.
+                done = service.done_before(session_id, waiting.key)
+                if done is not None:
+                    waiting.succeed(done)
+                    continue
+                if waiting.key is not None and waiting.key in keys:
+                    later.append(waiting)  # its twin in this batch answers it next round
+                    continue
+                try:
+                    draft = waiting.decide(state)
+                except Exception as exc:
+                    waiting.fail(exc)
+                    continue
+                event = service.next_event(state, draft, waiting.key)
+                self._dirty.setdefault(session_id, state.seq)  # ahead of the log till stored
+                decided.append((waiting, event, service.fold(state, event)))
+                if waiting.key is not None:
+                    keys.add(waiting.key)
+            if not decided:
+                todo = later
+                if not todo:
+                    return
+                continue
+            events = [event for _, event, _ in decided]
+            deadline = min(w.fence.local for w, _, _ in decided)
+            fences = [w.fence.store for w, _, _ in decided if w.fence.store]
+            try:
+                await service.store.append(events, deadline, min(fences) if fences else None)
+            except SeqConflict:
+                # The client library retries after a lost reply, so the conflict may be
+                # this very batch, stored by the first attempt.
+                if not await self._stored_already(events):
+                    await self._reset(session_id)
+                    todo = [w for w, _, _ in decided] + later
+                    continue
+            except (StoreUnavailable, OSError) as exc:
+                log.warning("append of %d events of %s failed: %s", len(events), session_id, exc)
+                await self._reset_or_mark(session_id)  # before the answers: nothing kept
+                for waiting, _, _ in decided:
+                    waiting.fail(_unsaved())
+                todo = later
+                if not todo:
+                    return
+                continue
+            del self._dirty[session_id]
+            if session_id in self._ignored:  # another process appended meanwhile
+                self._ignored.discard(session_id)
+                self._spawn(self._locked(session_id, self.catch_up))
+            recent = self._recent.setdefault(session_id, {})
+            for waiting, event, change in decided:
+                recent[event.seq] = change
+                recent.pop(event.seq - RECENT_OWN, None)
+                service.committed(event, change)
+                waiting.succeed(Outcome(event, change))
+            todo = later
+            if not todo:
+                return
+        for waiting in todo:
+            waiting.fail(StoreError("The session is too busy right now; please try again.", "busy"))
+
+    async def _reset(self, session_id: str) -> None:
+        """Fold the session again from the log up to the last seq memory and log shared
+        (dropping the decided events the log does not have), then apply and publish what
+        the log has after it."""
+        shared = self._dirty.get(session_id)
+        if shared is None:
+            return
+        try:
+            service = self.service
+            service.states[session_id] = await service.rebuild(session_id, upto=shared)
+            del self._dirty[session_id]
+            self._ignored.discard(session_id)
+            await self.catch_up(session_id)
+        except (StoreUnavailable, OSError) as exc:
+            self._dirty.setdefault(session_id, shared)
+            raise _unsaved() from exc
+
+    async def _reset_or_mark(self, session_id: str) -> None:
+        try:
+            await self._reset(session_id)
+        except StoreError:
+            log.warning("%s is folded again when the store answers", session_id)
+            self._spawn(self._heal(session_id))
+
+    async def _heal(self, session_id: str) -> None:
+        """Fold a session whose batch failed again once the store answers, even if no
+        command comes meanwhile (the tail's events are passed over until then)."""
+        while session_id in self._dirty:
+            await asyncio.sleep(0.5)
+            with contextlib.suppress(StoreError):
+                await self._locked(session_id, self._reset)
+
+    async def _locked(
+        self, session_id: str, work: Callable[[str], Coroutine[Any, Any, None]]
+    ) -> None:
+        async with self._locks.setdefault(session_id, asyncio.Lock()):
+            try:
+                await work(session_id)
+            except (StoreUnavailable, OSError) as exc:
+                log.warning("could not follow the log of %s: %s", session_id, exc)
 
     def apply_committed(self, event: ev.Event) -> Change | None:
         """Fold an event that is already in the shared log (from this or another process).
@@ -274,6 +417,8 @@ class AppendThenApply:
         ends where this process's state does; else catch up and try again."""
         service = self.service
         async with self._locks.setdefault(session_id, asyncio.Lock()):
+            if session_id in self._dirty:
+                await self._reset(session_id)  # decided against the log, not a failed batch
             for _ in range(MAX_CONFLICTS):
                 state = service.state(session_id)
                 event = service.next_event(state, decide(state), None)
@@ -296,6 +441,11 @@ class AppendThenApply:
         """Apply an event from the tail, or catch up from the log on a gap."""
         state = self.service.states.get(event.session_id)
         if state is None or event.seq <= state.seq:
+            return
+        if event.session_id in self._dirty:
+            # Memory holds a batch not yet stored: folded again from the log if its append
+            # fails, else this event is read from the log after it.
+            self._ignored.add(event.session_id)
             return
         if event.type in REBUILDS:
             self._spawn(self._rebuild(event.session_id, event.seq))
@@ -324,6 +474,7 @@ class AppendThenApply:
         # reset at that seq (nothing kept for replay before it), then the events after it.
         service = self.service
         service.states[session_id] = await service.rebuild(session_id, upto=seq)
+        self._dirty.pop(session_id, None)
         self._rebuilt[session_id] = seq
         marker = ev.Event(session_id, seq, ev.SESSION_SCRUBBED, {}, service.clock())
         service.committed(marker, Change(session_id, seq, None, None, reset=True))
@@ -344,9 +495,9 @@ class AppendThenApply:
         except (StoreUnavailable, OSError) as exc:
             raise _unsaved() from exc
 
-    async def _stored_already(self, event: ev.Event) -> bool:
+    async def _stored_already(self, events: list[ev.Event]) -> bool:
         try:
-            found = await self.service.store.load_events(event.session_id, event.seq - 1)
+            found = await self.service.store.load_events(events[0].session_id, events[0].seq - 1)
         except (StoreUnavailable, OSError) as exc:
             raise _unsaved() from exc
-        return bool(found) and found[0] == event
+        return found[: len(events)] == events
