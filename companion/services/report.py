@@ -104,8 +104,8 @@ def build_report(
             "peak_remote": att.peak_remote,
             "peak_remote_at": _iso(att.peak_remote_at),
         },
-        # Per audience, so a hybrid meeting can see whether both took part. Speaking turns
-        # are null, not 0: there is no stage to count them on yet.
+        # Per audience, so a hybrid meeting can see whether both took part. A speaking turn
+        # is an invitation onto the stage (`hand.invite`) of someone from that audience.
         "fairness": [
             {
                 "where": f.where,
@@ -113,7 +113,7 @@ def build_report(
                 "questions_asked": f.asked,
                 "questions_answered": f.answered,
                 "votes_cast": f.votes,
-                "speaking_turns": None,
+                "speaking_turns": state.hands.turns.get(f.where, 0),
             }
             for f in audience_figures(
                 state.board.questions.values(),
@@ -315,7 +315,7 @@ def csv_tables(report: dict[str, Any], t: Words) -> dict[str, bytes]:
                     f["questions_asked"],
                     f["questions_answered"],
                     f["votes_cast"],
-                    t("csv.not_applicable") if f["speaking_turns"] is None else f["speaking_turns"],
+                    f["speaking_turns"],
                 ]
                 for f in report["fairness"]
             ],

@@ -368,12 +368,24 @@ async def test_report_json_and_csv_match_what_happened(room: Room) -> None:
 
 async def test_report_gives_the_fairness_figures_per_audience(room: Room) -> None:
     """Per audience: peak participants, questions asked and answered, votes cast, and speaking
-    turns as not applicable, the same in the JSON, the CSV (sv and en) and the summary page.
+    turns on stage, the same in the JSON, the CSV (sv and en) and the summary page.
 
     The meeting: the room (Anna, Bo) asked three questions, one answered; the remote
     Cecilia asked one, merged into the answered one. Bo and Cecilia voted for it and Anna
-    for Cecilia's, whose vote followed the merge: 2 votes from the room, 1 from home."""
+    for Cecilia's, whose vote followed the merge: 2 votes from the room, 1 from home. A
+    remote participant was invited on stage twice; a hand from the room was declined."""
     await run_meeting(room)
+    # The meeting's own people (new ones would raise the peaks): Cecilia remote, Bo in the room.
+    people = [c for c in room.opened if c.welcome and c.welcome.get("participant")]
+    remote = next(c for c in people if c.welcome["participant"]["where"] == "remote")
+    declined = next(c for c in people if c.welcome["participant"]["where"] == "room")
+    moderator = next(c for c in room.opened if c.welcome and c.welcome["role"] == "moderator")
+    for _ in range(2):
+        hand = (await remote.request({"type": "hand.raise"}))["hand"]
+        await ok(moderator, {"type": "hand.invite", "hand": hand})
+        await ok(remote, {"type": "hand.lower"})
+    hand = (await declined.request({"type": "hand.raise"}))["hand"]
+    await ok(moderator, {"type": "hand.end", "hand": hand})
     report, _ = await report_with_peaks(room, room.moderator_token, 2, 1)
     assert report["fairness"] == [
         {
@@ -382,7 +394,7 @@ async def test_report_gives_the_fairness_figures_per_audience(room: Room) -> Non
             "questions_asked": 3,
             "questions_answered": 1,
             "votes_cast": 2,
-            "speaking_turns": None,
+            "speaking_turns": 0,
         },
         {
             "where": "remote",
@@ -390,7 +402,7 @@ async def test_report_gives_the_fairness_figures_per_audience(room: Room) -> Non
             "questions_asked": 1,
             "questions_answered": 0,
             "votes_cast": 1,
-            "speaking_turns": None,
+            "speaking_turns": 2,
         },
     ]
     base = f"{room.server.http}/moderate/{SESSION}/report"
@@ -400,8 +412,8 @@ async def test_report_gives_the_fairness_figures_per_audience(room: Room) -> Non
             [
                 "Deltar;Deltagare (flest samtidigt);Ställda frågor;Besvarade frågor;Röster;"
                 "Talturer på scen",
-                "på plats;2;3;1;2;ej tillämpligt",
-                "på distans;1;1;0;1;ej tillämpligt",
+                "på plats;2;3;1;2;0",
+                "på distans;1;1;0;1;2",
             ],
         ),
         (
@@ -409,8 +421,8 @@ async def test_report_gives_the_fairness_figures_per_audience(room: Room) -> Non
             [
                 "Taking part;Participants (peak);Questions asked;Questions answered;Votes cast;"
                 "Speaking turns on stage",
-                "in person;2;3;1;2;not applicable",
-                "remote;1;1;0;1;not applicable",
+                "in person;2;3;1;2;0",
+                "remote;1;1;0;1;2",
             ],
         ),
     ):
@@ -419,9 +431,9 @@ async def test_report_gives_the_fairness_figures_per_audience(room: Room) -> Non
         raw = zipfile.ZipFile(io.BytesIO(body)).read(f"companion-{SESSION}/fairness.csv")
         assert raw.decode("utf-8-sig").split("\r\n") == [*rows, ""]
 
-    for lang, heading, na in (
-        ("sv-SE", "På plats och på distans", "ej tillämpligt"),
-        ("en", "In the room and remote", "not applicable"),
+    for lang, heading in (
+        ("sv-SE", "På plats och på distans"),
+        ("en", "In the room and remote"),
     ):
         status, _, body = get(f"{base}.html", room.moderator_token, lang=lang)
         assert status == 200
@@ -429,8 +441,8 @@ async def test_report_gives_the_fairness_figures_per_audience(room: Room) -> Non
         assert f'<h2 id="fairness-heading">{heading}</h2>' in page
         cells = _figures(page)
         assert cells == {
-            "room": ["2", "3", "1", "2", na],
-            "remote": ["1", "1", "0", "1", na],
+            "room": ["2", "3", "1", "2", "0"],
+            "remote": ["1", "1", "0", "1", "2"],
         }
 
 
