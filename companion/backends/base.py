@@ -157,7 +157,8 @@ class Store(Protocol):
 
     shared: bool
     """Whether other processes append to the same logs (Redis). A shared log decides
-    who commits by the append, so commands append before they apply; `tail()` follows it."""
+    who commits by the append, so commands are published only once appended, and memory
+    is folded again from the log when an append fails; `tail()` follows it."""
 
     def tail(self) -> Tail | None:
         """A follower of the logs other processes append to; None when nobody else does."""

@@ -250,7 +250,7 @@ def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
 class RedisStore:
     """Store on Redis: programme and secrets as keys, event logs as streams."""
 
-    shared = True  # other processes may append: commands must not apply before the append
+    shared = True  # other processes may append: a command is published only once appended
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -3,10 +3,13 @@
 - `ApplyThenAppend` (embedded store, written by this process alone): apply the event at
   once, so the next command decides against it, then append; if the append fails the
   session is rebuilt from the store, so memory never keeps what the store does not have.
-- `AppendThenApply` (shared store, appended to by other processes too): decide against
-  the latest state and append only if the log still ends where that state does; on a
-  conflict catch up from the log and decide again; apply only after the append, so
-  memory always equals the log.
+- `AppendThenApply` (shared store, appended to by other processes too): the commands of
+  a session that arrive while its append is under way are decided one after another
+  (each folded at once, so the next decides against it) and appended together, only if
+  the log still ends where the state did; publish and answer only after the append. If
+  the append fails, or conflicts with another process's, the session is folded again
+  from the log before anything is answered (and decided again after a conflict), so
+  memory never keeps, and no client ever sees, what the log does not have.
 """
 
 from __future__ import annotations
