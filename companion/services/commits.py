@@ -9,7 +9,10 @@
   the log still ends where the state did; publish and answer only after the append. If
   the append fails, or conflicts with another process's, the session is folded again
   from the log before anything is answered (and decided again after a conflict), so
-  memory never keeps, and no client ever sees, what the log does not have.
+  memory never keeps what the log does not have, and no change is published before it
+  is stored. (A snapshot built while an append is under way, for a client joining then,
+  reflects its batch; if that append fails the snapshot showed changes that were not
+  stored, as with the embedded store.)
 """
 
 from __future__ import annotations
