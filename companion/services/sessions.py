@@ -345,6 +345,21 @@ class SessionService:
                 {"poll": poll, "answer": answer}
                 for poll, answer in state.polls.answers_of(participant).items()
             ],
+            "hand": self._my_hand(state, participant),
+        }
+
+    @staticmethod
+    def _my_hand(state: SessionState, participant: str) -> dict[str, Any] | None:
+        """The participant's live raised hand ("Jag vill prata"), as they sent it."""
+        hand = state.hands.of(participant)
+        if hand is None:
+            return None
+        return {
+            "id": hand.id,
+            "name": hand.name,
+            "topic": hand.topic,
+            "status": hand.status.value,
+            "raised_at": hand.raised_at,
         }
 
     async def withdraw(

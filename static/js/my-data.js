@@ -101,6 +101,14 @@ export class MyData {
       ),
     );
     if (!data.answers.length) answers.append(el("li", { class: "empty" }, t("mydata.answers_none")));
+
+    // A raised hand ("Jag vill prata"): what the moderator sees of it.
+    const hand = data.hand;
+    $("my-data-hand").textContent = !hand
+      ? t("mydata.hand_none")
+      : hand.topic
+        ? t("mydata.hand_topic", { topic: hand.topic })
+        : t("mydata.hand_raised");
   }
 
   answerText({ poll: id, answer }) {

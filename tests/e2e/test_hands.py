@@ -113,3 +113,20 @@ async def test_at_most_two_on_stage_mute_end_and_leave(room: Room) -> None:
     assert back["code"] == "text_too_long", back
     back = await people[0].request({"type": "hand.raise", "topic": "Igen"})
     assert back["type"] == "ack" and back["hand"] > hands[2], back
+
+
+async def test_my_data_shows_the_participants_own_raised_hand(room: Room) -> None:
+    eva = await room.participant("remote", name="Eva")
+    other = await room.participant("remote")
+    assert (await eva.request({"type": "me.data"}))["data"]["hand"] is None
+    hand = (await eva.request({"type": "hand.raise", "topic": "Budget"}))["hand"]
+    assert (await other.request({"type": "hand.raise"}))["type"] == "ack"
+    mine = (await eva.request({"type": "me.data"}))["data"]["hand"]
+    assert {k: mine[k] for k in ("id", "name", "topic", "status")} == {
+        "id": hand,
+        "name": "Eva",
+        "topic": "Budget",
+        "status": "raised",
+    }
+    assert (await eva.request({"type": "hand.lower"}))["type"] == "ack"
+    assert (await eva.request({"type": "me.data"}))["data"]["hand"] is None

@@ -55,6 +55,13 @@ async def test_raise_invite_mute_and_leave(room: Room, chrome: Browser) -> None:
     await expect(remote.locator("#speak-status")).to_have_text(SV["speak.waiting"])
     await expect(remote.get_by_role("button", name=SV["speak.lower"])).to_be_visible()
     await fits(remote, "#speak-panel, #speak-panel p, #speak-panel button")
+    # "Mina uppgifter" lists the raised hand with its topic.
+    await remote.locator("#my-data-fold > summary").click()
+    await expect(remote.locator("#my-data-hand")).to_have_text(
+        SV["mydata.hand_topic"].format(topic=TOPIC)
+    )
+    await fits(remote, "#my-data-hand")
+    await remote.locator("#my-data-fold > summary").click()
     assert await axe_violations(remote) == []
     await screenshot(remote, "remote-hand-raised-phone")
 

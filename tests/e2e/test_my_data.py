@@ -88,6 +88,7 @@ async def test_my_data_withdraw_unname_and_forget(room: Room) -> None:
         "questions": [],
         "votes": [],
         "answers": [],
+        "hand": None,
     }
     # Everyone else goes on as before.
     assert (await bo.request({"type": "vote", "question": q1}))["votes"] == 1
