@@ -162,7 +162,7 @@ async def test_participant_rights_through_the_service(store: SQLiteStore, demo: 
     removed = await service.forget(SID, ANNA)
     assert (removed.questions, removed.votes, removed.answers) == (1, 1, 1)
     assert ANNA not in stored_text(await store.load_events(SID))
-    assert service.my_data(SID, ANNA) == {"questions": [], "votes": [], "answers": []}
+    assert service.my_data(SID, ANNA) == {"questions": [], "votes": [], "answers": [], "hand": None}
     assert service.state(SID).board.questions[1].votes == 1  # Bo's vote stays
     # A restart folds the rewritten log to the same state.
     again = await loaded(store, demo, clock)

@@ -142,7 +142,7 @@ async def test_sqlite_retention_run_deletes_and_resume_report_and_restart_still_
         # The old device's token is a participant with nothing left.
         anna = await room.participant("room", token=people["anna"]["token"])
         mine = await anna.request({"type": "me.data"})
-        assert mine["data"] == {"questions": [], "votes": [], "answers": []}
+        assert mine["data"] == {"questions": [], "votes": [], "answers": [], "hand": None}
         # The log goes on after the rewrite.
         new = await anna.request({"type": "ask", "text": "En ny fråga efter gallringen"})
         assert new["type"] == "ack" and new["question"] == 4
