@@ -665,8 +665,15 @@ class SQLiteStore:
         return row[0] if row else 0
 
     def _read_programme(self, db: sqlite3.Connection, _: Any) -> tuple[dict[str, Any] | None, int]:
-        row = db.execute("SELECT data FROM programme WHERE id = 1").fetchone()
-        return (json.loads(row[0]) if row else None), self._version(db)
+        # One read transaction: two statements in autocommit could see another process's
+        # save between them (old data with the new version), and an edit of that old data
+        # would then pass the version check and drop the other save.
+        db.execute("BEGIN")
+        try:
+            row = db.execute("SELECT data FROM programme WHERE id = 1").fetchone()
+            return (json.loads(row[0]) if row else None), self._version(db)
+        finally:
+            db.execute("COMMIT")
 
     def _save_programme(
         self,
