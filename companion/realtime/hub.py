@@ -322,9 +322,7 @@ class Hub:
         """Send coalesced counts and changed presence of every room: to each audience in
         one write per socket, however many messages that is."""
         for room in self.rooms.values():
-            delivery = room.delivery
-            public, moderators = delivery.outbox_public, delivery.outbox_moderators
-            delivery.outbox_public, delivery.outbox_moderators = [], []
+            public, moderators = _take_outbox(room.delivery)
             counts = self._take_counts(room)
             public.append(counts[0] if counts else None)
             moderators.append(counts[1] if counts else None)
@@ -419,12 +417,9 @@ class Hub:
         return payloads
 
     def _send_outbox(self, room: Room) -> None:
-        delivery = room.delivery
-        if delivery.outbox_public or delivery.outbox_moderators:
-            public, moderators = delivery.outbox_public, delivery.outbox_moderators
-            delivery.outbox_public, delivery.outbox_moderators = [], []
-            self._send(room.public, *public)
-            self._send(room.moderators, *moderators)
+        public, moderators = _take_outbox(room.delivery)
+        self._send(room.public, *public)
+        self._send(room.moderators, *moderators)
 
     def _send(self, sockets: set[ServerConnection], *payloads: str | None) -> None:
         messages = [p for p in payloads if p is not None]
@@ -566,6 +561,13 @@ class Hub:
         for room in self.rooms.values():
             yield from room.public
             yield from room.moderators
+
+
+def _take_outbox(delivery: Delivery) -> tuple[list[str | None], list[str | None]]:
+    """What waits for each audience, in order; the outbox is empty afterwards."""
+    taken = delivery.outbox_public, delivery.outbox_moderators
+    delivery.outbox_public, delivery.outbox_moderators = [], []
+    return taken
 
 
 def next_flush(due: float, started: float, finished: float, interval: float) -> float:
