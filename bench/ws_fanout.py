@@ -970,6 +970,18 @@ def single_server(args: argparse.Namespace, directory: Path, env: dict[str, str]
     return Cluster([BenchServer(directory, extra_env=env, cpu=args.server_cpu)])
 
 
+def _shut_down(pipes: list[Connection], procs: list[mp.process.BaseProcess]) -> None:
+    """Tell every worker process to exit, then make sure it has."""
+    for parent in pipes:
+        with contextlib.suppress(OSError):
+            parent.send(("exit",))
+    for p in procs:
+        p.join(30)
+        if p.is_alive():
+            p.terminate()
+            p.join(5)
+
+
 def _shares(total: int, parts: int) -> list[int]:
     return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
@@ -1201,14 +1213,7 @@ def run_size(
         _log(f"[{size}] FAILED: {row['error']}")
         row["error"] += cluster.dead()
     finally:
-        for parent in pipes:
-            with contextlib.suppress(OSError):
-                parent.send(("exit",))
-        for p in procs:
-            p.join(30)
-            if p.is_alive():
-                p.terminate()
-                p.join(5)
+        _shut_down(pipes, procs)
         cluster.stop()
         tmp.cleanup()
     return row
@@ -1305,14 +1310,7 @@ def run_anchor(args: argparse.Namespace, size: int, mode: str) -> dict[str, Any]
         row["error"] = _failure_name(exc)
         _log(f"[{size} {mode}] FAILED: {row['error']}")
     finally:
-        for parent in pipes:
-            with contextlib.suppress(OSError):
-                parent.send(("exit",))
-        for p in procs:
-            p.join(30)
-            if p.is_alive():
-                p.terminate()
-                p.join(5)
+        _shut_down(pipes, procs)
     return row
 
 
