@@ -78,6 +78,11 @@ class NginxProcess:
         return self.directory / "nginx.conf"
 
     @property
+    def certificate(self) -> Path:
+        """The self-signed certificate nginx serves (for clients to trust)."""
+        return self.directory / "certs" / "fullchain.pem"
+
+    @property
     def https(self) -> str:
         """Base URL through the proxy (TLS)."""
         return f"https://localhost:{self.https_port}"

@@ -264,7 +264,7 @@ class MediaRegistry:
     # -- watching --------------------------------------------------------------------
     async def view(self, session_id: str, offer: str, token: str, who: str) -> tuple[Resource, str]:
         """Accept a viewer's offer; returns its resource and the SDP answer."""
-        self._check_publisher_here(session_id)
+        self.check_publisher_here(session_id)
         watching = self.viewers.setdefault(session_id, set())
         if len(watching) >= self.settings.stream_max_viewers:
             raise Overloaded("Too many viewers right now; try again in a moment.")
@@ -298,11 +298,12 @@ class MediaRegistry:
         self._spawn(self._expire_unconnected(res))
         return res, answer
 
-    def _check_publisher_here(self, session_id: str) -> None:
+    def check_publisher_here(self, session_id: str) -> None:
         """Refuse a viewer that would get nothing: the shared log says the stream is live
         but no publisher of this process serves it (it is on another replica, or its
         process died). An offline stream may be watched anywhere: media starts when a
-        publisher comes, and the proxy sends it to the same process by the session id."""
+        publisher comes, and the proxy sends it to the same process by the session id.
+        The voices on stage and the room's speakers are held to the same rule."""
         if not self.service.store.shared:
             return  # one process: a live stream's publisher is here
         state = self.service.states.get(session_id)

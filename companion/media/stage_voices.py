@@ -6,6 +6,11 @@ token>` and an audio-only offer: accepted only while that participant is on stag
 alone carries no right to publish. When the moderator ends the turn or the participant
 leaves, their connection is closed.
 
+With several processes the voices and the room's speakers meet in one process: the proxy
+routes both by the session id, like the stream, and while the stream is live from another
+process both are refused with 503 `publisher_elsewhere` (the player's rule), since the
+voices belong with the stream's publisher.
+
 `POST /whep-room-audio/{session}` (WHEP) with the moderator token: the computer connected
 to the room's speakers receives one audio track, the on-stage voices mixed (at most two),
 silence when nobody speaks. The mix checks the session's state on every 20 ms frame, so a
@@ -128,6 +133,8 @@ class StageVoices:
             raise DomainError(
                 "Only a participant the moderator invited on stage may publish.", "not_on_stage"
             )
+        # The room's speakers (and the stream's mix) are in the live stream's process.
+        self.registry.check_publisher_here(session_id)
         return who
 
     def audible(self, key: str) -> bool:
@@ -191,6 +198,7 @@ class StageVoices:
     def check_listener(self, session_id: str, token: str | None) -> str:
         """Room audio is for the moderator key only."""
         self.registry.access.check_moderator(session_id, token)
+        self.registry.check_publisher_here(session_id)  # where the voices are
         return "moderator"
 
     async def listen(

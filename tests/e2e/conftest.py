@@ -11,8 +11,9 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.e2e.browser import TABLET, chromium, new_page
+from tests.nginxproc import NginxProcess
 from tests.redisproc import RedisProcess
-from tests.serverproc import ServerProcess
+from tests.serverproc import ServerProcess, free_port
 from tests.wsclient import Client
 
 SESSION = "ledarskap-2020-05-05"
@@ -73,6 +74,31 @@ def redis_pair(
                 b.stop()
     finally:
         redis.stop()
+
+
+@contextmanager
+def nginx_pair(directory: Path) -> Iterator[tuple[NginxProcess, ServerProcess, ServerProcess]]:
+    """`redis_pair` behind Debian's nginx with deploy/nginx.conf over TLS, the replicas
+    configured for it as docker-compose.yml configures them (public URLs through nginx,
+    the proxy trusted). Clients of `tests/media/peers.py` need SSL_CERT_FILE set to
+    `nginx.certificate` to trust it."""
+    https_port = free_port()
+    public = f"localhost:{https_port}"
+    env = {
+        "COMPANION_HOST": "127.0.0.1",
+        "COMPANION_PUBLIC_URL": f"https://{public}",
+        "COMPANION_PUBLIC_WS_URL": f"wss://{public}/ws",
+        "COMPANION_TRUST_PROXY": "1",
+    }
+    with redis_pair(directory, env) as (_, a, b):
+        nginx = NginxProcess(
+            directory / "nginx", [(a.port, a.ws_port), (b.port, b.ws_port)], https_port=https_port
+        )
+        nginx.start()
+        try:
+            yield nginx, a, b
+        finally:
+            nginx.stop()
 
 
 @contextmanager

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from companion.media.slate import SlateKind
 from companion.media.slate_picture import BACKGROUNDS
 from tests.e2e.browser import LAPTOP, chromium, new_page, screenshot
 from tests.e2e.conftest import Room
 from tests.media.peers import CounterTrack, Publisher, ToneTrack, http
+from tests.serverproc import ServerProcess
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -38,6 +39,41 @@ async def advancing(page: Page) -> None:
     )
 
 
+async def stream_key(room: Room) -> str:
+    """The session's stream key, as the console's stream settings give it."""
+    answer = await http(
+        "GET",
+        f"{room.server.http}/api/stream/{room.session}",
+        token=room.moderator_token,
+        content_type=None,
+    )
+    return str(json.loads(answer.body)["stream_key"])
+
+
+async def playing_remote_page(
+    browser: Browser, server: ServerProcess, code: str
+) -> tuple[Page, list[str]]:
+    """The remote page (a remote participant's profile) playing the stream, with the WHEP
+    offers it has posted (one while it never reconnects)."""
+    _, remote = await new_page(browser, LAPTOP)
+    await remote.add_init_script(
+        f"localStorage.setItem('companion.profile', {json.dumps(json.dumps({'where': 'remote'}))})"
+    )
+    offers: list[str] = []
+    remote.on(
+        "request",
+        lambda r: offers.append(r.url) if "/whep/" in r.url and r.method == "POST" else None,
+    )
+    await remote.goto(f"{server.http}/remote/{code}")
+    await remote.wait_for_function(
+        "() => { const v = document.getElementById('stream-video');"
+        " return v.videoWidth > 0 && v.currentTime > 0.2; }",
+        timeout=15_000,
+    )
+    await advancing(remote)
+    return remote, offers
+
+
 def near(colour: list[int], want: tuple[int, int, int]) -> bool:
     return all(abs(a - b) < 25 for a, b in zip(colour, want, strict=True))
 
@@ -58,39 +94,15 @@ async def test_the_remote_page_keeps_playing_across_the_break(room: Room) -> Non
     """One WHEP connection: camera, the slate within a second of the move into the break
     (still playing), the camera again after it (still playing); no reconnect, no error."""
     server = room.server
-    answer = await http(
-        "GET",
-        f"{server.http}/api/stream/{room.session}",
-        token=room.moderator_token,
-        content_type=None,
-    )
-    stream_key = json.loads(answer.body)["stream_key"]
     publisher = Publisher(
-        server.http, room.session, stream_key, CounterTrack(640, 360), ToneTrack()
+        server.http, room.session, await stream_key(room), CounterTrack(640, 360), ToneTrack()
     )
     assert (await publisher.start()).status == 201
     moderator = await room.moderator()
     assert (await moderator.request({"type": "agenda.goto", "item": "valkommen"}))["type"] == "ack"
     try:
         async with chromium() as browser:
-            _, remote = await new_page(browser, LAPTOP)
-            await remote.add_init_script(
-                f"localStorage.setItem('companion.profile', {json.dumps(json.dumps({'where': 'remote'}))})"
-            )
-            offers: list[str] = []
-            remote.on(
-                "request",
-                lambda r: (
-                    offers.append(r.url) if "/whep/" in r.url and r.method == "POST" else None
-                ),
-            )
-            await remote.goto(f"{server.http}/remote/{room.code}")
-            await remote.wait_for_function(
-                "() => { const v = document.getElementById('stream-video');"
-                " return v.videoWidth > 0 && v.currentTime > 0.2; }",
-                timeout=15_000,
-            )
-            await advancing(remote)
+            remote, offers = await playing_remote_page(browser, server, room.code)
             assert await shows_slate(remote, False)
 
             reply = await moderator.request({"type": "agenda.goto", "item": "fika"})
@@ -114,36 +126,13 @@ async def test_the_remote_page_shows_right_back_while_the_publisher_is_gone(room
     also once the server has declared the stream offline; the next publisher's camera on the
     same connection; a publisher that stops (DELETE) leaves the page saying offline."""
     server = room.server
-    answer = await http(
-        "GET",
-        f"{server.http}/api/stream/{room.session}",
-        token=room.moderator_token,
-        content_type=None,
-    )
-    stream_key = json.loads(answer.body)["stream_key"]
+    key = await stream_key(room)
     moderator = await room.moderator()
-    publisher = Publisher(server.http, room.session, stream_key, CounterTrack(640, 360))
+    publisher = Publisher(server.http, room.session, key, CounterTrack(640, 360))
     assert (await publisher.start()).status == 201
     try:
         async with chromium() as browser:
-            _, remote = await new_page(browser, LAPTOP)
-            await remote.add_init_script(
-                f"localStorage.setItem('companion.profile', {json.dumps(json.dumps({'where': 'remote'}))})"
-            )
-            offers: list[str] = []
-            remote.on(
-                "request",
-                lambda r: (
-                    offers.append(r.url) if "/whep/" in r.url and r.method == "POST" else None
-                ),
-            )
-            await remote.goto(f"{server.http}/remote/{room.code}")
-            await remote.wait_for_function(
-                "() => { const v = document.getElementById('stream-video');"
-                " return v.videoWidth > 0 && v.currentTime > 0.2; }",
-                timeout=15_000,
-            )
-            await advancing(remote)
+            remote, offers = await playing_remote_page(browser, server, room.code)
 
             mark = len(moderator.messages)
             await publisher.stop(delete=False)  # the encoder dies without a word
@@ -158,7 +147,7 @@ async def test_the_remote_page_shows_right_back_while_the_publisher_is_gone(room
             await expect(remote.locator("#stream-status")).to_be_hidden()
             await advancing(remote)
 
-            publisher = Publisher(server.http, room.session, stream_key, CounterTrack(640, 360))
+            publisher = Publisher(server.http, room.session, key, CounterTrack(640, 360))
             assert (await publisher.start()).status == 201
             assert await shows_slate(remote, False, timeout=5, kind=SlateKind.RIGHT_BACK)
             await advancing(remote)

@@ -63,9 +63,7 @@ class Topology:
     @property
     def tls(self) -> ssl.SSLContext:
         """Trusts the test's self-signed certificate, and nothing else."""
-        return ssl.create_default_context(
-            cafile=str(self.nginx.directory / "certs" / "fullchain.pem")
-        )
+        return ssl.create_default_context(cafile=str(self.nginx.certificate))
 
     async def join(self, **fields: object) -> Client:
         client = await Client.open(self.wss, ssl=self.tls)
@@ -191,7 +189,7 @@ async def test_stream_through_nginx_in_several_sessions_and_a_relay_only_viewer(
 ) -> None:
     """Through nginx: in 4 sessions an aiortc publisher (WHIP) and a viewer (WHEP) meet on the same replica (201 at once, never 503) and the viewer's first frame comes within 2 s; DELETE reaches the resource (200). A relay-only viewer with the credentials from /api/ice gets video through coturn."""
     # The peers' HTTP (tests/media/peers.py) trusts the test's certificate.
-    monkeypatch.setenv("SSL_CERT_FILE", str(topology.nginx.directory / "certs" / "fullchain.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(topology.nginx.certificate))
     access = topology.replicas[1].access()
     sessions = ["tema-1-session-2", "tema-2-session-2", "tema-3-session-2", "tema-4-session-2"]
     opened: list[Client] = []
@@ -320,7 +318,7 @@ async def test_a_killed_publishers_replica_makes_the_stream_offline_within_secon
     topology: Topology, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A publisher through nginx; SIGKILL the replica that holds it: a moderator through nginx (now on the survivor) sees the stream offline within 8 s, and a viewer through nginx is accepted again (201)."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(topology.nginx.directory / "certs" / "fullchain.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(topology.nginx.certificate))
     session = "tema-3-session-2"
     code, key = topology.replicas[1].access()[session]
     info = json.loads(

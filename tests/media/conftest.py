@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import psutil
 import pytest
 
-from tests.e2e.conftest import started
+from tests.e2e.conftest import redis_pair, started
 from tests.media.peers import http
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
@@ -84,3 +87,43 @@ async def opened() -> AsyncIterator[list[Client]]:
     yield clients
     for client in clients:
         await client.close()
+
+
+class Peer(Protocol):
+    """A media peer of tests/media/peers.py (or a listener): it stops its connection."""
+
+    async def stop(self) -> object: ...
+
+
+P = TypeVar("P", bound=Peer)
+
+
+@dataclass
+class Replicas:
+    """One session on two server processes sharing Redis, and the peers a test opened."""
+
+    a: Stage
+    b: Stage
+    peers: list[Peer] = field(default_factory=list)
+
+    def keep(self, peer: P) -> P:
+        """Stop this peer when the test ends, whatever happens."""
+        self.peers.append(peer)
+        return peer
+
+
+@asynccontextmanager
+async def replicas(directory: Path, session: str) -> AsyncIterator[Replicas]:
+    """`redis_pair` with a Stage of the session on each process (A's stream settings
+    loaded); the peers kept and the realtime clients opened are closed at the end."""
+    with redis_pair(directory) as (_, a, b):
+        opened: list[Client] = []
+        pair = Replicas(Stage(a, session, opened), Stage(b, session, opened))
+        try:
+            await pair.a.load_settings()
+            yield pair
+        finally:
+            for peer in pair.peers:
+                await peer.stop()
+            for client in opened:
+                await client.close()
