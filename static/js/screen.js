@@ -183,12 +183,14 @@ function renderPoll() {
   box.querySelector(".poll-text").textContent = poll.text;
   const results = resultsView(poll, { large: true });
   box.querySelector(".poll-body").replaceChildren(results);
-  fitCloud(results);
+  fitPoll();
 }
 
 // The room left for the poll changes with the banners above it and the window's size.
 function fitPoll() {
-  fitCloud($("screen-poll").querySelector(".poll-results"));
+  const box = $("screen-poll");
+  fitBox(box);
+  fitCloud(box.querySelector(".poll-results"));
 }
 
 // The join code, QR code and link follow a new code at once: the old ones stop working.
@@ -205,6 +207,35 @@ function showCode(next) {
   url.dataset.i18nVars = JSON.stringify(vars);
   url.textContent = t("screen.join_at", vars);
   history.replaceState(history.state, "", `/screen/${encodeURIComponent(next)}${location.search}`);
+}
+
+// Who speaks from the stage: a card per person on stage (at most two), with the name they
+// gave, where they are and that they are on stage. Someone without a name is "Deltagare på
+// distans" (or "på plats"): it tells the room where the voice comes from, where the
+// console's "Anonym" would read like a hidden identity on the wall.
+let onStageShown = null;
+
+function renderOnStage() {
+  const box = $("screen-on-stage");
+  const people = model.hands.filter((h) => h.status === "on_stage");
+  const key = JSON.stringify([document.documentElement.lang, people.map((h) => [h.id, h.name, h.where])]);
+  if (key === onStageShown) return false;
+  onStageShown = key;
+  box.hidden = people.length === 0;
+  box.querySelector(".on-stage-cards").replaceChildren(
+    ...people.map((h) => {
+      const remote = h.where !== "room";
+      const where = t(remote ? "hands.remote" : "hands.room");
+      const name = h.name || t(remote ? "namecard.anonymous_remote" : "namecard.anonymous_room");
+      return el(
+        "li",
+        { class: "on-stage-card", dataset: { hand: h.id } },
+        el("p", { class: "on-stage-status" }, h.name ? t("namecard.status", { where }) : t("namecard.label")),
+        el("p", { class: "on-stage-name" }, name),
+      );
+    }),
+  );
+  return true;
 }
 
 // Live badge, closed and locked states, and the join code.
@@ -225,7 +256,10 @@ function renderAll() {
   renderQuestion();
   renderScene();
   renderCount();
+  onStageShown = null;
+  renderOnStage();
   fitQuestion();
+  fitPoll();
 }
 
 function onMessage(message) {
@@ -245,6 +279,12 @@ function onMessage(message) {
     fitPoll();
   }
   if (parts.includes("presence")) renderCount();
+  if (parts.includes("hands") && renderOnStage()) {
+    fitQuestion(); // the name cards take room from the question or poll above them
+    fitPoll();
+    fitBox($("screen-agenda"));
+    fitBox($("screen-speaker"));
+  }
 }
 
 const live = new Live({

@@ -3,6 +3,7 @@ order raised, what each role sees, at most two on stage, and refusals that chang
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.e2e.conftest import Room
@@ -130,3 +131,58 @@ async def test_my_data_shows_the_participants_own_raised_hand(room: Room) -> Non
     }
     assert (await eva.request({"type": "hand.lower"}))["type"] == "ack"
     assert (await eva.request({"type": "me.data"}))["data"]["hand"] is None
+
+
+async def test_the_screen_and_participants_are_told_only_who_is_on_stage(room: Room) -> None:
+    """The big screen's name card needs the names on stage, and only those: a screen and a
+    participant get the same list for the same state, with the name and audience of the
+    one on stage and nothing of who waits or why (checked on the whole text of every
+    message and snapshot, not on field names)."""
+    moderator = await room.moderator()
+    screen = await room.screen()
+    onlooker = await room.participant("room")
+    speaker = await room.participant("remote", name="Maria-Kristina Johansson Lindqvist-Öberg")
+    waiting = await room.participant("remote", name="Bo Väntarsson")
+    anonymous = await room.participant("room")
+    topics = ["Om budgeten", "Hemligt ämne", "Ett tredje ämne"]
+    hands = [
+        (await who.request({"type": "hand.raise", "topic": topic}))["hand"]
+        for who, topic in zip((speaker, waiting, anonymous), topics, strict=True)
+    ]
+    start_screen, start_onlooker = len(screen.messages), len(onlooker.messages)
+    assert (await moderator.request({"type": "hand.invite", "hand": hands[0]}))["type"] == "ack"
+    on_screen = await hands_after(screen, start_screen)
+    assert on_screen == await hands_after(onlooker, start_onlooker)
+    assert on_screen == [
+        {
+            "id": hands[0],
+            "status": "on_stage",
+            "muted": False,
+            "name": "Maria-Kristina Johansson Lindqvist-Öberg",
+            "where": "remote",
+        },
+        {"id": hands[1], "status": "raised", "muted": False},
+        {"id": hands[2], "status": "raised", "muted": False},
+    ]
+    # An anonymous speaker is on stage without a name (the pages say "Deltagare på plats").
+    assert (await moderator.request({"type": "hand.invite", "hand": hands[2]}))["type"] == "ack"
+    await screen.wait_for(
+        lambda m: m["type"] == "hands" and len([h for h in m["hands"] if "where" in h]) == 2
+    )
+    assert last_hands(screen)[2] == {
+        "id": hands[2],
+        "status": "on_stage",
+        "muted": False,
+        "name": None,
+        "where": "room",
+    }
+    fresh = await room.screen()
+    snapshot = await fresh.wait_for(lambda m: m["type"] == "snapshot")
+    assert snapshot["hands"] == last_hands(screen) == last_hands(onlooker)
+    everything = json.dumps(
+        [*screen.messages, *fresh.messages, *onlooker.messages], ensure_ascii=False
+    )
+    for secret in ("Bo Väntarsson", *topics):
+        assert secret not in everything, secret
+    # The moderator's queue has it.
+    assert "Bo Väntarsson" in json.dumps(moderator.messages, ensure_ascii=False)
