@@ -310,3 +310,36 @@ async def test_rotating_the_moderator_key_rotates_the_stream_key(
     publisher = Publisher(media_server.http, stage.session, new, CounterTrack())
     assert (await publisher.start()).status == 201
     await publisher.stop()
+
+
+async def test_viewers_beyond_the_limit_are_refused_until_one_leaves(tmp_path: Path) -> None:
+    """`COMPANION_STREAM_MAX_VIEWERS`: one viewer too many gets 503 `overloaded` and no peer
+    connection; once a viewer leaves, the next one gets in."""
+    opened: list[Client] = []
+    limited = ServerProcess(tmp_path, extra_env={"COMPANION_STREAM_MAX_VIEWERS": "2"})
+    with started(limited) as server:
+        viewers: list[Viewer] = []
+        try:
+            stage = Stage(server, "tema-3-session-2", opened)
+            base = await stage.stats()
+            for _ in range(2):
+                viewers.append(Viewer(server.http, stage.session, await stage.participant_token()))
+                assert (await viewers[-1].start()).status == 201
+            token = await stage.participant_token()
+            refused = await http(
+                "POST",
+                f"{server.http}/whep/{stage.session}",
+                await offer(direction="recvonly"),
+                token=token,
+            )
+            assert_problem(refused, 503, "overloaded")
+            assert (await stage.stats())["peer_connections"] == base["peer_connections"] + 2
+
+            assert (await viewers.pop(0).stop()).status == 200  # type: ignore[union-attr]
+            viewers.append(Viewer(server.http, stage.session, token))
+            assert (await viewers[-1].start()).status == 201
+        finally:
+            for viewer in viewers:
+                await viewer.stop()
+            for client in opened:
+                await client.close()
