@@ -7,6 +7,12 @@ publishers, so viewers stay connected while the publisher stops and starts again
 their RTP timestamps keep advancing with one clock. A slate (`companion.media.slate`) is
 one more source for the same encoder: in a break, before the start, or while a publisher
 has dropped, viewers get it on the same track instead of the camera.
+
+The voices of remote participants on stage (`companion.media.stage_voices`) are mixed into
+the audio before the one Opus encoder, so they cost nothing per viewer. While the room's
+publisher sends audio, its frames carry the mix (nobody on stage: the room's frames go to
+the encoder untouched, as they always did); when it sends none (no publisher, or it
+stalled), a loop paced at 20 ms on the broadcast's clock encodes the voices alone.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import av
+import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from companion.media.encoder import (
@@ -34,6 +41,7 @@ from companion.media.encoder import (
 from companion.media.fanout import Fanout
 from companion.media.slate import Cue, SlateKind, SlateText
 from companion.media.slate_picture import DEFAULT_SIZE, SlatePainter
+from companion.media.voice_mix import FRAME, RATE, StereoPcm, VoiceMix, pcm_frame
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +50,12 @@ CUE_EVERY = 0.2  # how often the loop asks what to show (break start, end: this 
 # No camera picture for this long: "we'll be right back" instead of a frozen frame (the
 # publisher is not yet known to be gone: that takes up to 10 s, or ICE's 12.5 s).
 CAMERA_LOST_AFTER = 1.0
+# The room's audio is taken as stopped after this long without a frame: the voice loop
+# then encodes the voices alone (two and a half frames: a late packet is not a stop).
+ROOM_AUDIO_QUIET = 0.05
+# While voices are mixed, a room frame that would take the stream's audio further than
+# this ahead of the wall clock is dropped (the voice loop filled its gap meanwhile).
+MAX_AUDIO_AHEAD = RATE // 10
 
 
 class _Latest:
@@ -118,6 +132,14 @@ class Broadcast:
         self._camera = _Latest()
         self._loop: asyncio.Task[None] | None = None
         self.room_audio = True  # the audio pump sends the room's sound
+        self.voices = VoiceMix()  # the on-stage voices, mixed into the audio
+        self._stereo = StereoPcm()
+        self._voice_loop: asyncio.Task[None] | None = None
+        self._room_pumps = 0  # publisher audio tracks being pumped
+        self._room_at = -math.inf  # monotonic time of the room's last encoded audio frame
+        self.mixed_frames = 0  # room frames that carried voices
+        self.voice_frames = 0  # frames of voices alone (no room audio)
+        self.audio_dropped = 0  # room frames dropped to keep the audio's clock
         # The publisher said it stopped (a DELETE): no "right back", viewers' players then
         # show the stream as offline. A publisher that vanished gets the slate instead.
         self.stopped = False
@@ -160,6 +182,10 @@ class Broadcast:
             "keyframe_requests": self.keyframes.requests,
             "video_viewers": len(self.video.tracks),
             "audio_viewers": len(self.audio.tracks),
+            "voices": len(self.voices.buffers),
+            "mixed_frames": self.mixed_frames,
+            "voice_frames": self.voice_frames,
+            "audio_dropped": self.audio_dropped,
         }
 
     async def pump_video(self, track: MediaStreamTrack, on_media: Callable[[], None]) -> None:
@@ -245,27 +271,93 @@ class Broadcast:
         return self._video_encoder.encode(frame, pts, keyframe)
 
     async def pump_audio(self, track: MediaStreamTrack, on_media: Callable[[], None]) -> None:
-        """Encode a publisher's audio track until it ends (returns then).
+        """Encode a publisher's audio track, with any voices on stage, until it ends.
 
         Opus at 20 ms costs a fraction of a millisecond a frame, so it runs on the loop.
         """
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if not isinstance(frame, av.AudioFrame):  # a received track gives decoded frames
-                continue
-            try:
-                packets = self._audio_encoder.encode(
-                    frame, seconds_to_pts(self.clock(), AUDIO_RATE)
-                )
-            except (av.FFmpegError, ValueError, AssertionError) as exc:
-                log.warning("%s: audio frame not encoded: %s", self.session_id, exc)
-                continue
-            on_media()
+        self._room_pumps += 1
+        try:
+            while True:
+                try:
+                    frame = await track.recv()
+                except MediaStreamError:
+                    return
+                if isinstance(frame, av.AudioFrame):  # a received track gives decoded frames
+                    self._room_frame(frame, on_media)
+        finally:
+            self._room_pumps -= 1
+
+    def _room_frame(self, frame: av.AudioFrame, on_media: Callable[[], None]) -> None:
+        now_pts = seconds_to_pts(self.clock(), AUDIO_RATE)
+        mixed = self.voices.active
+        if mixed:
+            # A voice on stage is heard even in a slate with the room muted: the
+            # moderator put it there on purpose.
+            room = self._stereo.convert(frame)
             if not self.room_audio:
-                continue  # a slate with the room muted: viewers hear nothing
+                room[:] = 0
+            voices = self.voices.take(len(room))
+            if voices is not None:
+                room += voices[:, None]
+            frame = pcm_frame(room, "stereo")
+            if self._audio_encoder.ahead(now_pts) > MAX_AUDIO_AHEAD:
+                self.audio_dropped += 1
+                self._room_at = time.monotonic()
+                on_media()
+                return
+        try:
+            packets = self._audio_encoder.encode(frame, now_pts)
+        except (av.FFmpegError, ValueError, AssertionError) as exc:
+            log.warning("%s: audio frame not encoded: %s", self.session_id, exc)
+            return
+        self._room_at = time.monotonic()
+        on_media()
+        if mixed:
+            self.mixed_frames += 1
+        elif not self.room_audio:
+            return  # a slate with the room muted: viewers hear nothing
+        for packet in packets:
+            self.audio.push(packet)
+
+    def feed_voice(self, key: str, samples: np.ndarray) -> None:
+        """Mono 48 kHz samples of a voice on stage (decoded once, by its pump)."""
+        self.voices.feed(key, samples)
+        if self._voice_loop is None or self._voice_loop.done():
+            self._voice_loop = asyncio.ensure_future(self._run_voices())
+
+    def drop_voice(self, key: str) -> None:
+        """A voice left the stage or was muted: silent from the next frame."""
+        self.voices.drop(key)
+
+    def _room_sends_audio(self) -> bool:
+        return self._room_pumps > 0 and time.monotonic() - self._room_at < ROOM_AUDIO_QUIET
+
+    async def _run_voices(self) -> None:
+        """While voices are on stage and the room sends no audio: encode them alone, every
+        20 ms on the broadcast's clock, never ahead of it (so a room frame and a voice frame
+        never both fill the same 20 ms for long)."""
+        due = self.clock()
+        while self.voices.active:
+            due += FRAME / RATE
+            wait = due - self.clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            elif wait < -0.1:
+                due = self.clock()  # the loop was held up: go on from now, no burst
+            if self._room_sends_audio():
+                continue  # the room's frames carry the voices
+            now_pts = seconds_to_pts(self.clock(), AUDIO_RATE)
+            if self._audio_encoder.ahead(now_pts) > 0:
+                continue  # the room's late frames already cover this moment
+            voices = self.voices.take(FRAME)
+            mono = np.zeros(FRAME, np.int32) if voices is None else voices
+            frame = pcm_frame(np.repeat(mono, 2), "stereo")
+            try:
+                packets = self._audio_encoder.encode(frame, now_pts)
+            except (av.FFmpegError, ValueError, AssertionError) as exc:
+                log.warning("%s: voice frame not encoded: %s", self.session_id, exc)
+                continue
+            self.voice_frames += 1
             for packet in packets:
                 self.audio.push(packet)
 
@@ -273,4 +365,6 @@ class Broadcast:
         """Stop the video loop and release the encoder thread."""
         if self._loop is not None:
             self._loop.cancel()
+        if self._voice_loop is not None:
+            self._voice_loop.cancel()
         self._thread.shutdown(wait=False, cancel_futures=True)

@@ -158,15 +158,31 @@ class AudioEncoder:
         self.codec.sample_rate = AUDIO_RATE
         self.codec.time_base = AUDIO_TIME_BASE
         self.codec.options = {"application": "audio"}
-        self.resampler = AudioResampler(
+        self.resampler = self._resampler()
+        self._input: tuple[str, str, int] | None = None
+        self.next_pts: int | None = None
+
+    @staticmethod
+    def _resampler() -> AudioResampler:
+        return AudioResampler(
             format="s16", layout="stereo", rate=AUDIO_RATE, frame_size=AUDIO_FRAME
         )
-        self.next_pts: int | None = None
+
+    def ahead(self, now_pts: int) -> int:
+        """How far (in samples) the encoded audio has run ahead of the wall clock."""
+        return 0 if self.next_pts is None else self.next_pts - now_pts
 
     def encode(self, frame: av.AudioFrame, now_pts: int) -> list[av.Packet[Any]]:
         """Encode one decoded frame; `now_pts` is the wall clock in 48 kHz samples."""
         if self.next_pts is None or now_pts - self.next_pts > AUDIO_RATE // 5:
             self.next_pts = now_pts
+        # PyAV's resampler refuses a frame unlike its first (another publisher's codec,
+        # the stage mix's stereo after a mono one): a new input gets a new resampler.
+        signature = (frame.format.name, frame.layout.name, frame.sample_rate)
+        if signature != self._input:
+            if self._input is not None:
+                self.resampler = self._resampler()
+            self._input = signature
         frame.pts = None  # the publisher's clock means nothing to ours
         out: list[av.Packet[Any]] = []
         for chunk in self.resampler.resample(frame):

@@ -15,13 +15,16 @@ voices belong with the stream's publisher.
 to the room's speakers receives one audio track, the on-stage voices mixed (at most two),
 silence when nobody speaks. The mix checks the session's state on every 20 ms frame, so a
 voice that is ended or muted is silent from the next frame, before its connection closes.
+
+The remote audience hears the same voices in the session's stream: each voice's pump
+feeds its decoded samples to the session's `Broadcast`, which mixes them into the one
+audio encode (companion.media.broadcast); a muted or ended voice is dropped from it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fractions
 import logging
 import secrets
 import time
@@ -47,17 +50,13 @@ from companion.media.signalling import (
     error_response,
     problem,
 )
+from companion.media.voice_mix import FRAME, RATE, VoiceMix, pcm_frame
 from companion.services.projection import Change
 from companion.services.stream_access import MissingCredentials, same_secret
 
 log = logging.getLogger(__name__)
 
 STAGE, ROOM_AUDIO = "stage", "room-audio"
-RATE = 48_000
-FRAME = 960  # 20 ms at 48 kHz, Opus's usual frame
-# What a voice may run ahead of the mix before its oldest samples are dropped: enough for
-# network jitter, little enough that the room hears the speaker with low delay.
-MAX_BUFFERED = RATE * 120 // 1000
 MAX_LISTENERS = 4  # the room's speakers, a spare computer, the console
 
 
@@ -74,17 +73,16 @@ class StageMix(MediaStreamTrack):
     def __init__(self, audible: Callable[[str], bool]) -> None:
         super().__init__()
         self.audible = audible  # whether a voice (by resource id) may be heard now
-        self.buffers: dict[str, np.ndarray] = {}
+        self.voices = VoiceMix()
         self._start: float | None = None
         self._pts = 0
 
     def feed(self, key: str, samples: np.ndarray) -> None:
-        """Mono 48 kHz samples of one voice; the oldest go past MAX_BUFFERED."""
-        buffered = np.concatenate((self.buffers.get(key, np.zeros(0, np.int16)), samples))
-        self.buffers[key] = buffered[-MAX_BUFFERED:]
+        """Mono 48 kHz samples of one voice (see VoiceMix.feed)."""
+        self.voices.feed(key, samples)
 
     def drop(self, key: str) -> None:
-        self.buffers.pop(key, None)
+        self.voices.drop(key)
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -96,19 +94,9 @@ class StageMix(MediaStreamTrack):
             wait = self._start + self._pts / RATE - time.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-        mixed = np.zeros(FRAME, np.int32)
-        for key in list(self.buffers):
-            buffered = self.buffers[key]
-            if len(buffered) < FRAME:
-                continue  # not a whole frame yet: it waits for the next one
-            self.buffers[key] = buffered[FRAME:]
-            if self.audible(key):
-                mixed += buffered[:FRAME]
-        pcm = np.clip(mixed, -32768, 32767).astype(np.int16).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate = RATE
+        mixed = self.voices.take(FRAME, self.audible)
+        frame = pcm_frame(np.zeros(FRAME, np.int32) if mixed is None else mixed, "mono")
         frame.pts = self._pts
-        frame.time_base = fractions.Fraction(1, RATE)
         return frame
 
 
@@ -192,6 +180,10 @@ class StageVoices:
                         listener = self.resources.get(key)
                         if listener is not None and listener.session_id == res.session_id:
                             mix.feed(res.id, samples)
+                    # The remote audience: into the session's stream, encoded once there.
+                    broadcast = self.registry.broadcasts.get(res.session_id)
+                    if broadcast is not None and self.audible(res.id):
+                        broadcast.feed_voice(res.id, samples)
         await self.end(res.id, "ended")
 
     # -- listening ------------------------------------------------------------------
@@ -241,6 +233,7 @@ class StageVoices:
             mix.stop()
         for other in self.mixes.values():
             other.drop(resource_id)
+        self._silence(res.session_id, resource_id)
         await self.registry.connections.close(res.pc)
         log.info("%s: %s ended (%s)", res.session_id, res.role, reason)
         return True
@@ -255,6 +248,14 @@ class StageVoices:
                 continue
             if state is None or not state.hands.may_publish(res.who):
                 self._spawn(self.end(res.id, "no longer on stage"))
+            elif not self.audible(res.id):
+                self._silence(res.session_id, res.id)  # muted: not one more buffered frame
+
+    def _silence(self, session_id: str, resource_id: str) -> None:
+        """Drop a voice from the session's stream mix at once."""
+        broadcast = self.registry.broadcasts.get(session_id)
+        if broadcast is not None:
+            broadcast.drop_voice(resource_id)
 
     def resource(self, session_id: str, resource_id: str, token: str | None) -> Resource:
         """An open resource of the session, for the token that created it."""

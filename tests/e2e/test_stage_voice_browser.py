@@ -13,14 +13,13 @@ from playwright.async_api import expect
 from companion.web.i18n import catalogue
 from tests.e2e.browser import LAPTOP, axe_violations, chromium, new_page, screenshot
 from tests.e2e.conftest import Room
-from tests.media.peers import wait_until
-from tests.media.test_stage_voices import Listener
+from tests.media.peers import Viewer, wait_until
 
 SV = catalogue("sv")
 FAKE_MEDIA = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
-def loud(listener: Listener, since: float) -> bool:
+def loud(listener: Viewer, since: float) -> bool:
     """Some audio heard since then is clearly not silence (the fake microphone beeps)."""
     return any(at >= since and float((p**2).mean() ** 0.5) >= 100 for at, p in listener.heard)
 
@@ -41,7 +40,13 @@ async def test_the_invited_participants_microphone_plays_in_the_room(room: Room)
             "data-state", "live", timeout=15_000
         )
         assert await axe_violations(speakers) == []
-        listener = Listener(room.server.http, room.session, room.moderator_token)
+        listener = Viewer(
+            room.server.http,
+            room.session,
+            room.moderator_token,
+            video=False,
+            endpoint="whep-room-audio",
+        )
         assert (await listener.start()).status == 201
 
         await remote.get_by_role("button", name=SV["speak.raise"]).click()
@@ -75,7 +80,7 @@ async def test_the_invited_participants_microphone_plays_in_the_room(room: Room)
         assert (await moderator.request({"type": "hand.end", "hand": hand}))["type"] == "ack"
         await expect(remote.locator("#speak-form")).to_be_visible()
         await asyncio.sleep(1.5)
-        quiet = listener.silent_since(ended)
+        quiet = listener.heard.silent_since(ended)
         assert quiet is not None and quiet - ended < 1.0, (quiet, ended)
         # The page let the microphone go: StageVoice stops its tracks as it says "off".
         await expect(remote.locator("#speak-mic")).to_have_attribute("data-state", "off")

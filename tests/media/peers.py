@@ -16,6 +16,7 @@ import math
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,8 @@ PALETTE = [
     (106, 202, 222),
 ]
 TONE_HZ = 440
+ROOM_HZ = 1000  # the room publisher's tone when a voice on stage is mixed with it
+HEARS = 100  # spectrum magnitude per sample at a tone's frequency: 8000-amplitude tone ~2000
 
 
 @dataclass
@@ -197,10 +200,11 @@ class CounterTrack(VideoStreamTrack):
 
 
 class ToneTrack(AudioStreamTrack):
-    """A 440 Hz sine, 48 kHz mono, 20 ms frames."""
+    """A sine (440 Hz unless told), 48 kHz mono, 20 ms frames."""
 
-    def __init__(self) -> None:
+    def __init__(self, hz: float = TONE_HZ) -> None:
         super().__init__()
+        self.hz = hz
         self._samples = 0
 
     async def recv(self) -> av.AudioFrame:
@@ -217,7 +221,7 @@ class ToneTrack(AudioStreamTrack):
             self._timestamp = 0
         t = (np.arange(n) + self._samples) / rate
         self._samples += n
-        pcm = (np.sin(2 * math.pi * TONE_HZ * t) * 8000).astype(np.int16).reshape(1, -1)
+        pcm = (np.sin(2 * math.pi * self.hz * t) * 8000).astype(np.int16).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
         frame.sample_rate = rate
         frame.pts = self._timestamp
@@ -277,6 +281,79 @@ def prefer(transceiver: Any, mime: str, profile: str | None = None) -> None:
 # -- the peers -------------------------------------------------------------------------
 
 
+async def negotiate(pc: RTCPeerConnection, url: str, token: str) -> HttpAnswer:
+    """Offer what `pc` has, POST it (WHIP or WHEP) and apply a 201's answer; on any other
+    answer the connection is closed."""
+    await pc.setLocalDescription(await pc.createOffer())
+    answer = await http("POST", url, pc.localDescription.sdp, token)
+    if answer.status == 201:
+        await pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+    else:
+        await pc.close()
+    return answer
+
+
+class Heard:
+    """Decoded audio as it came: each frame's arrival (monotonic) and its left channel.
+
+    Keeps the last `keep` frames (a minute at 20 ms), so long runs do not grow without end.
+    """
+
+    def __init__(self, keep: int = 3000) -> None:
+        self.frames: deque[tuple[float, np.ndarray]] = deque(maxlen=keep)
+
+    def __iter__(self) -> Any:
+        return iter(self.frames)
+
+    def add(self, frame: av.AudioFrame, at: float) -> None:
+        pcm = frame.to_ndarray().reshape(-1).astype(np.float64)
+        self.frames.append((at, pcm[:: len(frame.layout.channels)]))  # packed: interleaved
+
+    def since(self, start: float, end: float | None = None) -> np.ndarray:
+        chunks = [p for at, p in self.frames if at >= start and (end is None or at < end)]
+        return np.concatenate(chunks) if chunks else np.zeros(0)
+
+    def level(self, hz: float, start: float, end: float | None = None) -> float:
+        """How much of a tone is in the audio heard between two moments: the windowed
+        spectrum's magnitude within 10 Hz of `hz`, per sample (about a quarter of the
+        tone's amplitude; 0 for silence, or for less than 2048 samples)."""
+        pcm = self.since(start, end)
+        if len(pcm) < 2048:
+            return 0.0
+        spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
+        step = 48000 / len(pcm)
+        low, high = int((hz - 10) / step), int((hz + 10) / step) + 1
+        return float(spectrum[low : high + 1].max() / len(pcm))
+
+    def hears(self, hz: float, seconds: float = 0.2) -> bool:
+        """Whether the tone is clearly in the last `seconds` of audio."""
+        return self.level(hz, time.monotonic() - seconds) > HEARS
+
+    def gone_since(self, hz: float, start: float, window: float = 0.1) -> float | None:
+        """When a tone stopped being heard for good after `start` (the start of the first
+        `window`-second stretch after which none has the tone), if it did."""
+        times = [at for at, _ in self.frames if at >= start]
+        gone_from = None
+        for at in times:
+            if self.level(hz, at, at + window) > HEARS:
+                gone_from = None
+            elif gone_from is None:
+                gone_from = at
+        return gone_from
+
+    def silent_since(self, start: float) -> float | None:
+        """When the audio heard after `start` went quiet for good (RMS under 30), if it did."""
+        quiet_from = None
+        for at, pcm in self.frames:
+            if at < start:
+                continue
+            if float(np.sqrt(np.mean(pcm**2))) >= 30:
+                quiet_from = None
+            elif quiet_from is None:
+                quiet_from = at
+        return quiet_from
+
+
 @dataclass
 class Publisher:
     """An aiortc WHIP publisher."""
@@ -301,18 +378,10 @@ class Publisher:
                 prefer(transceiver, "video/H264", self.h264_profile)
         if self.audio is not None:
             self.pc.addTransceiver(self.audio, direction="sendonly")
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        self.answer = await http(
-            "POST",
-            f"{self.base}/{self.endpoint}/{self.session}",
-            self.pc.localDescription.sdp,
-            self.token,
-        )
+        url = f"{self.base}/{self.endpoint}/{self.session}"
+        self.answer = await negotiate(self.pc, url, self.token)
         if self.answer.status == 201:
             self.location = self.answer.headers["location"]
-            await self.pc.setRemoteDescription(RTCSessionDescription(self.answer.text, "answer"))
-        else:
-            await self.pc.close()
         return self.answer
 
     async def stop(self, delete: bool = True) -> HttpAnswer | None:
@@ -327,12 +396,16 @@ class Publisher:
 
 @dataclass
 class Viewer:
-    """An aiortc WHEP viewer that decodes what it receives and reads the counters."""
+    """An aiortc WHEP viewer that decodes what it receives and reads the counters; with
+    `endpoint="whep-room-audio"` and `video=False`, the room's speakers."""
 
     base: str
     session: str
     token: str
     audio: bool = True
+    video: bool = True
+    endpoint: str = "whep"
+    heard: Heard = field(default_factory=Heard)  # the decoded audio, timed
     decode: bool = True
     pc: RTCPeerConnection | None = None
     location: str | None = None
@@ -344,6 +417,7 @@ class Viewer:
     sizes: dict[tuple[int, int], float] = field(default_factory=dict)  # size -> first seen
     slates: list[tuple[str, float]] = field(default_factory=list)  # slate kind, time
     audio_at: list[float] = field(default_factory=list)  # when each audio frame came
+    audio_pts: list[int] = field(default_factory=list)  # each audio frame's RTP timestamp
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     on_frame: Callable[[int, float], None] | None = None
     config: RTCConfiguration | None = None  # ICE servers and policy (none: host candidates)
@@ -351,7 +425,8 @@ class Viewer:
     async def start(self) -> HttpAnswer:
         """Offer (receive only), POST to WHEP, apply the answer."""
         self.pc = RTCPeerConnection(self.config or RTCConfiguration(iceServers=[]))
-        self.pc.addTransceiver("video", direction="recvonly")
+        if self.video:
+            self.pc.addTransceiver("video", direction="recvonly")
         if self.audio:
             self.pc.addTransceiver("audio", direction="recvonly")
 
@@ -359,15 +434,9 @@ class Viewer:
         def _track(track: MediaStreamTrack) -> None:
             self._tasks.append(asyncio.ensure_future(self._read(track)))
 
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer = await http(
-            "POST", f"{self.base}/whep/{self.session}", self.pc.localDescription.sdp, self.token
-        )
+        answer = await negotiate(self.pc, f"{self.base}/{self.endpoint}/{self.session}", self.token)
         if answer.status == 201:
             self.location = answer.headers["location"]
-            await self.pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
-        else:
-            await self.pc.close()
         return answer
 
     async def _read(self, track: MediaStreamTrack) -> None:
@@ -378,6 +447,8 @@ class Viewer:
                 if track.kind == "audio":
                     self.audio_frames += 1
                     self.audio_at.append(now)
+                    self.heard.add(frame, now)
+                    self.audio_pts.append(frame.pts)
                     if len(self.audio_samples) < 400:
                         self.audio_samples.append(frame.to_ndarray().reshape(-1))
                     continue
@@ -417,6 +488,11 @@ class Viewer:
         for task in self._tasks:
             task.cancel()
         return result
+
+
+def room_audio(base: str, session: str, token: str) -> Viewer:
+    """The room's speakers: an audio-only viewer of /whep-room-audio (the on-stage voices)."""
+    return Viewer(base, session, token, video=False, endpoint="whep-room-audio")
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:

@@ -4,9 +4,11 @@ broadcast with a real encoder, stream keys, ICE links and the stream's session e
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import av
+import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -125,6 +127,28 @@ def test_audio_encoder_timestamps_follow_the_clock() -> None:
     assert pts == list(range(pts[0], pts[0] + AUDIO_FRAME * len(pts), AUDIO_FRAME))
     later = encoder.encode(frames[5], 48000 * 60)  # a minute later: a new publisher
     assert all(p.pts >= 48000 * 60 for p in later)
+
+
+def test_audio_encoder_follows_a_change_of_input_format() -> None:
+    """A publisher replaced by one with another codec (PCMU decodes to 8 kHz mono), or the
+    stage mix's stereo after a mono source: the encoder goes on (PyAV's resampler refused
+    every frame unlike its first, and the audio fell silent)."""
+    encoder = AudioEncoder()
+    packets = []
+    for i in range(5):
+        stereo = av.AudioFrame.from_ndarray(
+            np.zeros((1, 2 * AUDIO_FRAME), np.int16), format="s16", layout="stereo"
+        )
+        stereo.sample_rate = 48000
+        packets += encoder.encode(stereo, i * AUDIO_FRAME)
+    before = len(packets)
+    for i in range(5, 15):
+        mono = av.AudioFrame.from_ndarray(np.zeros((1, 160), np.int16), format="s16", layout="mono")
+        mono.sample_rate = 8000
+        packets += encoder.encode(mono, i * AUDIO_FRAME)
+    assert before >= 4 and len(packets) - before >= 8
+    pts = [p.pts for p in packets]
+    assert all(b > a for a, b in itertools.pairwise(pts))
 
 
 # -- fan-out ---------------------------------------------------------------------------

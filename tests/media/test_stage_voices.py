@@ -1,112 +1,41 @@
-"""On-stage voices with real aiortc peers on a real server (companion.media.stage_voices).
+"""On-stage voices with real aiortc peers on a real server (companion.media.stage_voices,
+and their mix into the stream in companion.media.broadcast).
 
 A participant's token alone does not publish: before the invitation, after the end, or
 for someone never invited, `/whip-stage` answers 403 and the room hears nothing. An
 invited participant's 440 Hz tone reaches a room-audio listener (`/whep-room-audio`, the
 moderator key), found by FFT of the decoded audio; after `hand.end` (or a mute) the tone
 is gone within a second.
+
+The remote audience hears the voice in the session's stream: a WHEP viewer's audio holds
+the room publisher's 1 kHz tone and the voice's 440 Hz tone together, the 440 Hz only
+while the voice is on stage, and the voice alone when no room publisher sends audio.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import itertools
 import json
 import time
-from dataclasses import dataclass, field
-
-import numpy as np
-from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import MediaStreamError
 
 from tests.media.conftest import Stage
-from tests.media.peers import TONE_HZ, HttpAnswer, Publisher, ToneTrack, http, wait_until
+from tests.media.peers import (
+    HEARS,
+    ROOM_HZ,
+    TONE_HZ,
+    CounterTrack,
+    Publisher,
+    ToneTrack,
+    Viewer,
+    room_audio,
+    wait_until,
+)
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
 SESSION = "ledarskap-2020-05-05"
-WINDOW = 0.2  # seconds of audio one FFT looks at
-
-
-@dataclass
-class Listener:
-    """An aiortc WHEP peer on the room-audio endpoint that keeps what it decodes, timed."""
-
-    base: str
-    session: str
-    token: str
-    pc: RTCPeerConnection | None = None
-    location: str | None = None
-    heard: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (monotonic, left)
-    _task: asyncio.Task[None] | None = None
-
-    async def start(self) -> HttpAnswer:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.pc.addTransceiver("audio", direction="recvonly")
-
-        @self.pc.on("track")
-        def _track(track: MediaStreamTrack) -> None:
-            self._task = asyncio.ensure_future(self._read(track))
-
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        answer = await http(
-            "POST",
-            f"{self.base}/whep-room-audio/{self.session}",
-            self.pc.localDescription.sdp,
-            self.token,
-        )
-        if answer.status == 201:
-            self.location = answer.headers["location"]
-            await self.pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
-        else:
-            await self.pc.close()
-        return answer
-
-    async def _read(self, track: MediaStreamTrack) -> None:
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                frame = await track.recv()
-                pcm = frame.to_ndarray().reshape(-1).astype(np.float64)
-                self.heard.append((time.monotonic(), pcm[0::2]))  # interleaved stereo
-
-    def since(self, start: float, end: float | None = None) -> np.ndarray:
-        chunks = [p for at, p in self.heard if at >= start and (end is None or at < end)]
-        return np.concatenate(chunks) if chunks else np.zeros(0)
-
-    def tone_level(self, start: float, end: float | None = None) -> float:
-        """How much of the 440 Hz tone is in the audio heard between two moments: the
-        spectrum's magnitude at 440 Hz (0 for silence), and only when 440 Hz dominates."""
-        pcm = self.since(start, end)
-        if len(pcm) < 2048:
-            return 0.0
-        spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
-        peak = int(np.argmax(spectrum))
-        if abs(peak * 48000 / len(pcm) - TONE_HZ) > 15:
-            return 0.0
-        return float(spectrum[peak] / len(pcm))
-
-    def hears_tone(self, seconds: float = WINDOW) -> bool:
-        return self.tone_level(time.monotonic() - seconds) > 100
-
-    def silent_since(self, start: float) -> float | None:
-        """When the audio heard after `start` went quiet for good (RMS under 30), if it did."""
-        frames = [(at, p) for at, p in self.heard if at >= start]
-        quiet_from = None
-        for at, pcm in frames:
-            loud = float(np.sqrt(np.mean(pcm**2))) >= 30
-            if loud:
-                quiet_from = None
-            elif quiet_from is None:
-                quiet_from = at
-        return quiet_from
-
-    async def stop(self) -> None:
-        if self.location:
-            await http("DELETE", self.location, token=self.token, content_type=None)
-        if self.pc is not None:
-            await self.pc.close()
-        if self._task is not None:
-            self._task.cancel()
+QUIET = 10.0  # a tone's spectrum level below this is not there (heard: above 100)
 
 
 async def speaker(stage: Stage, name: str) -> tuple[Client, str]:
@@ -123,6 +52,25 @@ def voice(stage: Stage, token: str) -> Publisher:
     )
 
 
+async def ack(client: Client, message: dict) -> None:
+    reply = await client.request(message)
+    assert reply["type"] == "ack", reply
+
+
+async def on_stage(stage: Stage, moderator: Client, name: str) -> tuple[Client, str, str]:
+    """A remote participant who raised a hand and was invited: client, token, hand id."""
+    client, token = await speaker(stage, name)
+    hand = (await client.request({"type": "hand.raise"}))["hand"]
+    await ack(moderator, {"type": "hand.invite", "hand": hand})
+    return client, token, hand
+
+
+def advancing(pts: list[int]) -> bool:
+    """RTP timestamps that only go forward, by less than a second a frame (aiortc maps a
+    step back as a wrap around 2**32, so it shows as a huge step)."""
+    return all(0 < b - a < 48_000 for a, b in itertools.pairwise(pts))
+
+
 async def test_only_an_invited_participant_is_heard_and_the_end_silences_them(
     media_server: ServerProcess, opened: list[Client]
 ) -> None:
@@ -132,11 +80,11 @@ async def test_only_an_invited_participant_is_heard_and_the_end_silences_them(
     _, other_token = await speaker(stage, "Olle")
 
     # Room audio is the moderator's: a participant token gets 403, none 401.
-    assert (await Listener(media_server.http, SESSION, eva_token).start()).status == 403
-    assert (await Listener(media_server.http, SESSION, "").start()).status == 401
-    room = Listener(media_server.http, SESSION, stage.moderator_token)
+    assert (await room_audio(media_server.http, SESSION, eva_token).start()).status == 403
+    assert (await room_audio(media_server.http, SESSION, "").start()).status == 401
+    room = room_audio(media_server.http, SESSION, stage.moderator_token)
     assert (await room.start()).status == 201, "room audio refused"
-    assert await wait_until(lambda: len(room.heard) > 10, 10), "no audio frames at all"
+    assert await wait_until(lambda: len(room.heard.frames) > 10, 10), "no audio frames at all"
 
     # Not invited: raised hand or not, the token does not publish.
     refused = voice(stage, eva_token)
@@ -149,7 +97,9 @@ async def test_only_an_invited_participant_is_heard_and_the_end_silences_them(
     assert (await voice(stage, stage.moderator_token).start()).status == 403
     started = time.monotonic()
     await asyncio.sleep(0.6)
-    assert room.tone_level(started) == 0.0, "a tone reached the room before any invitation"
+    assert room.heard.level(TONE_HZ, started) < QUIET, (
+        "a tone reached the room before any invitation"
+    )
 
     # Invited: the tone reaches the room.
     assert (await moderator.request({"type": "hand.invite", "hand": hand}))["type"] == "ack"
@@ -158,7 +108,9 @@ async def test_only_an_invited_participant_is_heard_and_the_end_silences_them(
     publisher = voice(stage, eva_token)
     assert (await publisher.start()).status == 201
     invited = time.monotonic()
-    assert await wait_until(room.hears_tone, 10), "the invited voice never reached the room"
+    assert await wait_until(lambda: room.heard.hears(TONE_HZ), 10), (
+        "the invited voice never reached the room"
+    )
     print(f"tone heard in the room {time.monotonic() - invited:.2f} s after publishing")
 
     # Muted: silent within a second; unmuted: heard again on the same connections.
@@ -167,21 +119,23 @@ async def test_only_an_invited_participant_is_heard_and_the_end_silences_them(
         "type"
     ] == "ack"
     await asyncio.sleep(1.5)
-    quiet = room.silent_since(muted_at)
+    quiet = room.heard.silent_since(muted_at)
     assert quiet is not None and quiet - muted_at < 1.0, (quiet, muted_at)
     assert (await moderator.request({"type": "hand.mute", "hand": hand, "on": False}))[
         "type"
     ] == "ack"
-    assert await wait_until(room.hears_tone, 3), "unmuted, the voice did not come back"
+    assert await wait_until(lambda: room.heard.hears(TONE_HZ), 3), (
+        "unmuted, the voice did not come back"
+    )
 
     # Ended: the tone is gone within a second, and the server closes the connection.
     ended_at = time.monotonic()
     assert (await moderator.request({"type": "hand.end", "hand": hand}))["type"] == "ack"
     await asyncio.sleep(1.5)
-    quiet = room.silent_since(ended_at)
+    quiet = room.heard.silent_since(ended_at)
     assert quiet is not None and quiet - ended_at < 1.0, (quiet, ended_at)
     print(f"tone gone {quiet - ended_at:.2f} s after hand.end")
-    assert room.tone_level(ended_at + 1.0) == 0.0
+    assert room.heard.level(TONE_HZ, ended_at + 1.0) < QUIET
     assert publisher.pc is not None
     assert await wait_until(lambda: publisher.pc.connectionState in ("closed", "failed"), 10)
 
@@ -190,3 +144,134 @@ async def test_only_an_invited_participant_is_heard_and_the_end_silences_them(
     await publisher.stop()
     await room.stop()
     await refused.stop(delete=False)
+
+
+async def test_the_remote_audience_hears_the_room_and_the_voice_on_stage_together(
+    media_server: ServerProcess, opened: list[Client]
+) -> None:
+    """Room publisher 1 kHz over WHIP, the invited voice 440 Hz over /whip-stage: a WHEP
+    viewer's decoded audio holds both; an uninvited publish adds nothing; a break's slate
+    mutes the room but not the voice; after hand.end the 440 Hz is gone within a second
+    while the 1 kHz stays."""
+    stage = Stage(media_server, "ledarskap-2020-05-15", opened)
+    await stage.load_settings()
+    moderator = await stage.moderator()
+    room = Publisher(
+        media_server.http,
+        stage.session,
+        stage.stream_key,
+        CounterTrack(),
+        ToneTrack(ROOM_HZ),
+    )
+    assert (await room.start()).status == 201
+    viewer = Viewer(media_server.http, stage.session, await stage.participant_token())
+    assert (await viewer.start()).status == 201
+    assert await wait_until(lambda: viewer.heard.hears(ROOM_HZ), 15), "no room sound"
+
+    # Not invited: refused, and nothing of it reaches the stream.
+    eva, eva_token = await speaker(stage, "Eva")
+    uninvited = voice(stage, eva_token)
+    answer = await uninvited.start()
+    assert answer.status == 403 and json.loads(answer.body)["code"] == "not_on_stage"
+    refused_at = time.monotonic()
+    await asyncio.sleep(1.0)
+    assert viewer.heard.level(TONE_HZ, refused_at) < QUIET, "an uninvited voice was heard"
+    assert viewer.heard.level(ROOM_HZ, refused_at) > HEARS
+
+    # Invited: the viewer hears the voice and the room together.
+    hand = (await eva.request({"type": "hand.raise"}))["hand"]
+    await ack(moderator, {"type": "hand.invite", "hand": hand})
+    publisher = voice(stage, eva_token)
+    assert (await publisher.start()).status == 201
+    published = time.monotonic()
+    assert await wait_until(lambda: viewer.heard.hears(TONE_HZ), 10), "the voice never came"
+    print(f"voice in the stream {time.monotonic() - published:.2f} s after publishing")
+    both_from = time.monotonic()
+    await asyncio.sleep(1.0)
+    assert viewer.heard.level(TONE_HZ, both_from) > HEARS
+    assert viewer.heard.level(ROOM_HZ, both_from) > HEARS
+    mixed = (await stage.stats())["broadcasts"][stage.session]
+    assert mixed["mixed_frames"] > 25, mixed  # in the room's frames, one encode for all
+
+    # A break's slate mutes the room, not the voice the moderator keeps on stage.
+    await ack(moderator, {"type": "agenda.goto", "item": "fika"})
+    await asyncio.sleep(1.0)
+    slate_from = time.monotonic()
+    await asyncio.sleep(1.0)
+    assert viewer.heard.level(ROOM_HZ, slate_from) < QUIET, "the room was heard in the break"
+    assert viewer.heard.level(TONE_HZ, slate_from) > HEARS, "the voice was muted in the break"
+    await ack(moderator, {"type": "agenda.goto", "item": "diskussion"})
+    assert await wait_until(lambda: viewer.heard.hears(ROOM_HZ), 5), "the room did not return"
+
+    # Ended: the voice is gone within a second, the room stays.
+    ended = time.monotonic()
+    await ack(moderator, {"type": "hand.end", "hand": hand})
+    await asyncio.sleep(1.5)
+    gone = viewer.heard.gone_since(TONE_HZ, ended)
+    assert gone is not None and gone - ended < 1.0, (gone, ended)
+    print(f"voice gone from the stream {gone - ended:.2f} s after hand.end")
+    assert viewer.heard.level(TONE_HZ, ended + 1.0) < QUIET
+    assert viewer.heard.level(ROOM_HZ, ended + 1.0) > HEARS
+    assert advancing(viewer.audio_pts), "the stream's audio timestamps went back"
+
+    await publisher.stop()
+    await viewer.stop()
+    await room.stop()
+    await uninvited.stop(delete=False)
+
+
+async def test_without_a_room_publisher_the_voice_alone_is_streamed_and_hands_over(
+    media_server: ServerProcess, opened: list[Client]
+) -> None:
+    """No room publisher: the viewer hears the voice (the broadcast's paced loop). A room
+    publisher that starts takes over the encoding (the loop stops encoding: no double
+    encode), with its 1 kHz and the voice mixed; when it stops, the loop takes the voice
+    on again. One clock all along: the viewer's RTP timestamps only advance."""
+    stage = Stage(media_server, "ledarskap-2020-06", opened)
+    await stage.load_settings()
+    moderator = await stage.moderator()
+    viewer = Viewer(media_server.http, stage.session, await stage.participant_token())
+    assert (await viewer.start()).status == 201
+    _, token, hand = await on_stage(stage, moderator, "Eva")
+    publisher = voice(stage, token)
+    assert (await publisher.start()).status == 201
+    published = time.monotonic()
+    assert await wait_until(lambda: viewer.heard.hears(TONE_HZ), 10), "no voice, no room"
+    print(f"voice alone in the stream {time.monotonic() - published:.2f} s after publishing")
+
+    async def encoded() -> tuple[int, int]:
+        counts = (await stage.stats())["broadcasts"][stage.session]
+        return counts["voice_frames"], counts["mixed_frames"]
+
+    # The room publisher comes: it carries the voice; the loop stops encoding.
+    room = Publisher(
+        media_server.http, stage.session, stage.stream_key, CounterTrack(), ToneTrack(ROOM_HZ)
+    )
+    assert (await room.start()).status == 201
+    assert await wait_until(lambda: viewer.heard.hears(ROOM_HZ), 15), "no room sound"
+    together = time.monotonic()
+    alone_before, mixed_before = await encoded()
+    await asyncio.sleep(1.0)
+    alone_after, mixed_after = await encoded()
+    assert alone_after - alone_before <= 5, "the voice was encoded twice while the room sent"
+    assert mixed_after - mixed_before > 25
+    assert viewer.heard.level(TONE_HZ, together) > HEARS
+    assert viewer.heard.level(ROOM_HZ, together) > HEARS
+
+    # The room publisher stops: the voice goes on alone, at once.
+    await room.stop()
+    stopped = time.monotonic()
+    await asyncio.sleep(1.5)
+    assert viewer.heard.level(ROOM_HZ, stopped + 0.5) < QUIET
+    assert viewer.heard.level(TONE_HZ, stopped + 0.5) > HEARS
+    assert (await encoded())[0] - alone_after > 40
+    # No hole at the hand-over: the viewer's audio kept coming every 20 ms or so.
+    arrivals = [at for at in viewer.audio_at if stopped - 0.5 <= at <= stopped + 1.0]
+    longest = max(b - a for a, b in itertools.pairwise(arrivals))
+    print(f"longest pause in the viewer's audio at the hand-over: {longest * 1000:.0f} ms")
+    assert longest < 0.1, longest
+    assert advancing(viewer.audio_pts), "the stream's audio timestamps went back"
+
+    await ack(moderator, {"type": "hand.end", "hand": hand})
+    await publisher.stop()
+    await viewer.stop()

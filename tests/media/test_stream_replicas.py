@@ -14,8 +14,17 @@ import pytest
 
 from tests.e2e.conftest import nginx_pair
 from tests.media.conftest import Stage, replicas
-from tests.media.peers import CounterTrack, Publisher, ToneTrack, Viewer, http, wait_until
-from tests.media.test_stage_voices import Listener, speaker
+from tests.media.peers import (
+    TONE_HZ,
+    CounterTrack,
+    Publisher,
+    ToneTrack,
+    Viewer,
+    http,
+    room_audio,
+    wait_until,
+)
+from tests.media.test_stage_voices import speaker
 from tests.wsclient import Client
 
 pytestmark = pytest.mark.timeout(90)
@@ -152,13 +161,13 @@ async def test_a_voice_invited_through_either_replica_is_heard_through_nginx(
     with nginx_pair(tmp_path) as (nginx, a, b):
         monkeypatch.setenv("SSL_CERT_FILE", str(nginx.certificate))
         opened: list[Client] = []
-        peers: list[Publisher | Listener] = []
+        peers: list[Publisher | Viewer] = []
         try:
             _, moderator_token = a.access()[SESSION]
-            room = Listener(nginx.https, SESSION, moderator_token)
+            room = room_audio(nginx.https, SESSION, moderator_token)
             peers.append(room)
             assert (await room.start()).status == 201
-            assert await wait_until(lambda: len(room.heard) > 10, 10), "no room audio"
+            assert await wait_until(lambda: len(room.heard.frames) > 10, 10), "no room audio"
             held = [
                 json.loads((await http("GET", f"{r.http}/healthz/media")).body)["peer_connections"]
                 for r in (a, b)
@@ -184,14 +193,16 @@ async def test_a_voice_invited_through_either_replica_is_heard_through_nginx(
             assert answer.status == 201, answer.text
             assert answer.headers["location"].startswith(f"{nginx.https}/whip-stage/{SESSION}/")
             published = time.monotonic()
-            assert await wait_until(room.hears_tone, 10), "the room never heard the voice"
+            assert await wait_until(lambda: room.heard.hears(TONE_HZ), 10), (
+                "the room never heard the voice"
+            )
             print(f"tone heard through nginx {time.monotonic() - published:.2f} s after publishing")
             assert (await voice(olle_token).start()).status == 403
 
             ended_at = time.monotonic()
             assert (await moderator.request({"type": "hand.end", "hand": hand}))["type"] == "ack"
             await asyncio.sleep(1.5)
-            quiet = room.silent_since(ended_at)
+            quiet = room.heard.silent_since(ended_at)
             assert quiet is not None and quiet - ended_at < 1.0, (quiet, ended_at)
             assert publisher.pc is not None
             assert await wait_until(
@@ -229,7 +240,7 @@ async def test_voices_and_room_audio_go_to_the_live_streams_replica_only(tmp_pat
 
         for answer in (
             await pair.keep(
-                Listener(stage_b.server.http, SESSION, stage_b.moderator_token)
+                room_audio(stage_b.server.http, SESSION, stage_b.moderator_token)
             ).start(),
             await pair.keep(stage_voice(stage_b.server.http, eva_token)).start(),
         ):
@@ -238,7 +249,9 @@ async def test_voices_and_room_audio_go_to_the_live_streams_replica_only(tmp_pat
             assert answer.headers["retry-after"] == "2"
         assert (await stage_b.stats())["peer_connections"] == 0
 
-        room = pair.keep(Listener(stage_a.server.http, SESSION, stage_a.moderator_token))
+        room = pair.keep(room_audio(stage_a.server.http, SESSION, stage_a.moderator_token))
         assert (await room.start()).status == 201
         assert (await pair.keep(stage_voice(stage_a.server.http, eva_token)).start()).status == 201
-        assert await wait_until(room.hears_tone, 10), "the room on A never heard the voice"
+        assert await wait_until(lambda: room.heard.hears(TONE_HZ), 10), (
+            "the room on A never heard the voice"
+        )
