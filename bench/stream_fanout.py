@@ -7,6 +7,7 @@ Run from the repository root (a benchmark, not a test; pytest never collects it)
     python bench/stream_fanout.py --relays encode-once --sizes 100
     python bench/stream_fanout.py --pin 0:1 --relays encode-once   # server on core 0, load on 1
     python bench/stream_fanout.py --pin 0:1 --relays encode-once --slate  # camera and slate
+    python bench/stream_fanout.py --pin 0:1 --relays encode-once --stage  # a voice on stage
     python bench/stream_fanout.py --help
 
 Two relays, side by side in one run, each in its own fresh server process per size:
@@ -21,7 +22,7 @@ Two relays, side by side in one run, each in its own fresh server process per si
   process crashes (see shared notes/streaming.md).
 
 The load, the same for both: one aiortc publisher over WHIP (640x360, 30 fps, a counter
-drawn in each frame over a camera-like moving texture, VP8; plus a 440 Hz tone), and N
+drawn in each frame over a camera-like moving texture, VP8; plus a 1 kHz tone), and N
 aiortc viewers over WHEP (video and audio). Decoding 50 streams would need the machine's
 two cores by itself, so only `--probes` viewers (2) decode and read the counters, in the
 publisher's process; the other viewers, in `--workers` processes, receive, decrypt and
@@ -47,6 +48,16 @@ but once everyone receives, the moderator switches the stream to the slate
 drawn again once a second for its countdown) instead of the camera; the probes then count
 slate frames (no counter to read: no glass-to-glass figure). Its rows stand beside the
 camera's in the table: the per-viewer cost with a slate active.
+
+With `--stage`, every encode-once run is repeated as `encode-once+stage`: the same load,
+plus one remote participant on stage. Before the viewers connect, a participant joins
+the session's remote page over the realtime WebSocket and raises a hand (`hand.raise`),
+the moderator invites them (`hand.invite`), and an aiortc peer in the publisher's process
+publishes a 440 Hz tone as their microphone over `/whip-stage`. The server decodes that
+voice once and mixes it into the stream's audio before the one Opus encode, so its rows
+should show the same per-viewer cost as the encode-once rows beside them. The probes
+check that they hear both tones (FFT of their decoded audio over the window): the last
+column says how many probes heard the voice and the room.
 
 The markdown table and the exact command line are printed at the end.
 """
@@ -219,6 +230,11 @@ class EncodeOnce:
         self.server.start()
         self.proc = self.server.proc
 
+    def stage_login(self) -> tuple[str, str, str]:
+        """What the probe needs to put a participant on stage: (ws URL, join code, key)."""
+        code, key = self.server.access()[SESSION]
+        return self.server.ws, code, key
+
     async def show_slate(self) -> None:
         """The moderator puts the slate on the stream (`show.stream`), as the console does."""
         from tests.wsclient import Client
@@ -248,36 +264,82 @@ def tokens() -> tuple[str, str]:
     return stream_key(SECRET, SESSION), TokenSigner(SECRET).issue(SESSION)[1]
 
 
-def probe_main(conn: Connection, base: str, probes: int) -> None:
-    """The publisher and the probe viewers (decode, read counters): one process."""
-    asyncio.run(_probe(conn, base, probes))
+def probe_main(
+    conn: Connection, base: str, probes: int, stage: tuple[str, str, str] | None
+) -> None:
+    """The publisher, the voice on stage if any, and the probe viewers (decode, read
+    counters and tones): one process."""
+    asyncio.run(_probe(conn, base, probes, stage))
 
 
-async def _probe(conn: Connection, base: str, probes: int) -> None:
-    from tests.media.peers import CounterTrack, Publisher, ToneTrack, Viewer, wait_until
+async def _on_stage(base: str, stage: tuple[str, str, str]) -> tuple[Any, list[Any]]:
+    """A remote participant raises a hand, the moderator invites them, their microphone
+    (a 440 Hz tone) goes to /whip-stage. Returns the voice and the two open clients."""
+    from tests.media.peers import TONE_HZ, Publisher, ToneTrack
+    from tests.wsclient import Client
+
+    ws, code, key = stage
+    participant = await Client.open(ws)
+    moderator = await Client.open(ws)
+    welcome = await participant.join(code=code, where="remote", name="Eva")
+    hand = (await participant.request({"type": "hand.raise"}))["hand"]
+    await moderator.join(role="moderator", session=SESSION, moderator_token=key)
+    reply = await moderator.request({"type": "hand.invite", "hand": hand})
+    if reply["type"] != "ack":
+        raise RuntimeError(f"hand.invite: {reply}")
+    token = welcome["participant"]["token"]
+    voice = Publisher(base, SESSION, token, audio=ToneTrack(TONE_HZ), endpoint="whip-stage")
+    answer = await voice.start()
+    if answer.status != 201:
+        raise RuntimeError(f"/whip-stage {answer.status}: {answer.text}")
+    return voice, [participant, moderator]
+
+
+async def _probe(
+    conn: Connection, base: str, probes: int, stage: tuple[str, str, str] | None
+) -> None:
+    from tests.media.peers import (
+        HEARS,
+        ROOM_HZ,
+        TONE_HZ,
+        CounterTrack,
+        Publisher,
+        ToneTrack,
+        Viewer,
+        wait_until,
+    )
 
     key, token = tokens()
     video = CounterTrack(WIDTH, HEIGHT, noise=True)
-    publisher = Publisher(base, SESSION, key, video, ToneTrack())
+    publisher = Publisher(base, SESSION, key, video, ToneTrack(ROOM_HZ))
     answer = await publisher.start()
     if answer.status != 201:
         conn.send(("error", f"WHIP {answer.status}: {answer.text}"))
         return
+    voice, clients = await _on_stage(base, stage) if stage else (None, [])
     viewers = [Viewer(base, SESSION, token) for _ in range(probes)]
     for viewer in viewers:
         await viewer.start()
     ok = await wait_until(lambda: all(len(v.frames) >= 10 for v in viewers), 30)
+    if stage:  # the voice is in the stream before anything is measured
+        ok = ok and await wait_until(lambda: all(v.heard.hears(TONE_HZ) for v in viewers), 15)
     conn.send(("ready", ok))
     _, t0, t1 = await asyncio.to_thread(conn.recv)
-    fps, delays = [], []
+    fps, delays, heard = [], [], 0
     for viewer in viewers:
         inside = [(k, at) for k, at, _ in viewer.frames if t0 <= at <= t1]
         slates = [at for _, at in viewer.slates if t0 <= at <= t1]  # --slate runs
         fps.append((len(inside) + len(slates)) / (t1 - t0))
         delays += [at - video.sent_at[k] for k, at in inside if k in video.sent_at]
-    conn.send(("result", {"fps": fps, "delays": delays}))
+        tones = (viewer.heard.level(hz, t0, t1) > HEARS for hz in (TONE_HZ, ROOM_HZ))
+        heard += all(tones)
+    conn.send(("result", {"fps": fps, "delays": delays, "voice_heard": heard}))
     for viewer in viewers:
         await viewer.stop()
+    if voice is not None:
+        await voice.stop()
+    for client in clients:
+        await client.close()
     await publisher.stop()
 
 
@@ -365,7 +427,8 @@ def run_one(relay: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
     try:
         probes = min(args.probes, n)
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=probe_main, args=(child, server.http, probes), daemon=True)
+        stage = server.stage_login() if relay.endswith("+stage") else None
+        proc = ctx.Process(target=probe_main, args=(child, server.http, probes, stage), daemon=True)
         proc.start()
         children.append((proc, parent))
         status = parent.recv()
@@ -400,12 +463,14 @@ def run_one(relay: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
         cpu1, load1 = cpu_seconds(server_ps), sum(cpu_seconds(p) for p in load_ps)
         fps: list[float] = []
         delays: list[float] = []
+        voice_heard = 0
         for _, conn in children:
             conn.send(("report", t0, t1))
         for _, conn in children:
             _, data = conn.recv()
             fps += data["fps"]
             delays += data["delays"]
+            voice_heard += data.get("voice_heard", 0)
         window = t1 - t0
         return {
             "relay": relay,
@@ -416,6 +481,8 @@ def run_one(relay: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
             "p50": percentile(delays, 50) * 1000,
             "p99": percentile(delays, 99) * 1000,
             "load": (load1 - load0) / window,
+            "probes": probes,
+            "voice_heard": voice_heard if relay.endswith("+stage") else None,
         }
     finally:
         for proc, _ in children:
@@ -428,9 +495,11 @@ def run_one(relay: str, n: int, args: argparse.Namespace) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> str:
     """The results as a markdown table."""
     base = {r["relay"]: r["cpu"] for r in rows if r["viewers"] == 1}
+    stage = any(r["voice_heard"] is not None for r in rows)
     lines = [
-        "| relay | viewers | server CPU s/s | per viewer | per extra viewer | CPU ms per delivered frame | frames/s per viewer (mean / worst) | glass to glass p50 / p99 | load generator CPU s/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| relay | viewers | server CPU s/s | per viewer | per extra viewer | CPU ms per delivered frame | frames/s per viewer (mean / worst) | glass to glass p50 / p99 | load generator CPU s/s |"
+        + (" voice and room heard (probes) |" if stage else ""),
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if stage else ""),
     ]
     for r in rows:
         extra = (
@@ -442,8 +511,14 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {r['relay']} | {r['viewers']} | {r['cpu']:.3f} | {r['cpu'] / r['viewers']:.4f} | {extra} "
             f"| {1000 * r['cpu'] / (r['viewers'] * max(r['fps_mean'], 0.1)):.2f} "
             f"| {r['fps_mean']:.1f} / {r['fps_min']:.1f} | {r['p50']:.0f} / {r['p99']:.0f} ms | {r['load']:.2f} |"
+            + (f" {heard(r)} |" if stage else "")
         )
     return "\n".join(lines)
+
+
+def heard(row: dict[str, Any]) -> str:
+    """`2 of 2` (probes that heard both the voice and the room), or – without a voice."""
+    return "–" if row["voice_heard"] is None else f"{row['voice_heard']} of {row['probes']}"
 
 
 def cores_pair(text: str) -> tuple[set[int], set[int]]:
@@ -484,6 +559,11 @@ def main() -> None:
         action="store_true",
         help="also run encode-once with the slate on the stream instead of the camera",
     )
+    parser.add_argument(
+        "--stage",
+        action="store_true",
+        help="also run encode-once with one remote participant's voice on stage",
+    )
     parser.add_argument("--baseline-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.baseline_server:
@@ -495,6 +575,8 @@ def main() -> None:
     relays = args.relays.split(",")
     if args.slate and "encode-once" in relays:
         relays.insert(relays.index("encode-once") + 1, "encode-once+slate")
+    if args.stage and "encode-once" in relays:
+        relays.insert(relays.index("encode-once") + 1, "encode-once+stage")
     rows = []
     for n in sizes:
         for relay in relays:
@@ -502,9 +584,10 @@ def main() -> None:
             row = run_one(relay, n, args)
             rows.append(row)
             print(
-                f"{relay:12} {n:4} viewers: server {row['cpu']:.3f} s/s, {row['fps_mean']:.1f} fps "
+                f"{relay:17} {n:4} viewers: server {row['cpu']:.3f} s/s, {row['fps_mean']:.1f} fps "
                 f"(worst {row['fps_min']:.1f}), g2g p50 {row['p50']:.0f} ms p99 {row['p99']:.0f} ms, "
-                f"load {row['load']:.2f} s/s  [{time.monotonic() - started:.0f} s]",
+                f"load {row['load']:.2f} s/s, voice and room heard by {heard(row)} probes  "
+                f"[{time.monotonic() - started:.0f} s]",
                 flush=True,
             )
     order = {relay: i for i, relay in enumerate(relays)}
