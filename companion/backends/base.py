@@ -131,8 +131,8 @@ class WriterBoard(Protocol):
     async def release(self, session_ids: list[str]) -> None:
         """Give these leases up, if held."""
 
-    async def forward(self, session_id: str, command: dict[str, Any]) -> None:
-        """Hand a command to the session's writer."""
+    async def forward(self, session_id: str, commands: list[dict[str, Any]]) -> None:
+        """Hand commands to the session's writer, in this order, in one call."""
 
     async def reply(self, answers: dict[str, list[dict[str, Any]]]) -> None:
         """Answer forwarded commands (by the process that forwarded them), together."""

@@ -4,8 +4,9 @@ A session's writer holds the key `companion:writer:<session>` (set with an expir
 renewed while held; when the holder dies it lapses, or another process that finds the
 holder's named connection gone takes it at once). Other processes forward their clients'
 commands to the writer by adding them to the session's command stream
-`companion:commands:<session>` (its last 10,000 entries, gone a minute after the last
-command or lease renewal). The writers read it through one consumer group, so each
+`companion:commands:<session>`: one entry per batch, the commands a process forwarded
+to the session while its previous batch was on its way (the stream keeps its last 10,000
+entries, and is gone a minute after the last command or lease renewal). The writers read it through one consumer group, so each
 command is delivered to one writer only, and a new writer gets exactly the commands no
 earlier writer read. The writer publishes each answer on the forwarding process's
 channel `companion:replies:<process>`.
@@ -57,8 +58,9 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return ARGV[1]
 """
 
-# KEYS: the session's command stream. ARGV: the command (JSON), entries kept, how long the
-# stream is kept (ms). The group is made with the stream, so no command is missed.
+# KEYS: the session's command stream. ARGV: a batch of commands (a JSON array), entries
+# kept, how long the stream is kept (ms). The group is made with the stream, so no
+# command is missed.
 FORWARD = """
 if redis.call('EXISTS', KEYS[1]) == 0 then
   redis.call('XGROUP', 'CREATE', KEYS[1], 'writers', '0', 'MKSTREAM')
@@ -145,12 +147,13 @@ class RedisWriterBoard:
             await self._release(keys=[lease_key(session_id)], args=[self.process], client=pipe)
         await _call(pipe.execute())
 
-    async def forward(self, session_id: str, command: dict[str, Any]) -> None:
-        """Add a command to the session's stream, for its writer."""
+    async def forward(self, session_id: str, commands: list[dict[str, Any]]) -> None:
+        """Add a batch of commands to the session's stream, for its writer: one entry,
+        so the writer reads them at once and in this order."""
         await _call(
             self._forward(
                 keys=[commands_key(session_id)],
-                args=[json.dumps(command, ensure_ascii=False), 10_000, COMMANDS_KEPT_MS],
+                args=[json.dumps(commands, ensure_ascii=False), 10_000, COMMANDS_KEPT_MS],
             )
         )
 
@@ -224,8 +227,12 @@ class CommandReader:
         for stream, entries in reply or []:
             session_id = stream[len(PREFIX + "commands:") :]
             for _, fields in entries:
-                if fields:  # a delivered entry trimmed away meanwhile has no fields
-                    out.append((session_id, json.loads(fields["c"])))
+                if not fields:  # a delivered entry trimmed away meanwhile has no fields
+                    continue
+                batch = json.loads(fields["c"])
+                # (one command alone: an entry of a process of the previous version)
+                for command in batch if isinstance(batch, list) else [batch]:
+                    out.append((session_id, command))
         return out
 
     async def close(self) -> None:

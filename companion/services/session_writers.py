@@ -30,7 +30,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from companion.backends.base import StoreUnavailable, WriterBoard
+from companion.backends.base import StoreUnavailable, TooLate, WriterBoard
 from companion.domain.errors import DomainError
 from companion.services.commands import COMMANDS, MODERATOR, Ack, Caller, Command, Message
 from companion.services.commits import (
@@ -56,6 +56,7 @@ WANTED_SECONDS = 30.0  # a session's lease is kept this long after its last comm
 # A forwarded command unanswered this long has its writer checked: a killed writer's
 # lease is taken over then, not when it lapses.
 SUSPECT_SECONDS = 0.3
+FORWARD_BATCH = 200  # commands forwarded in one Redis call, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,15 @@ class Forwarded:
     participant: str | None
     where: str | None
     name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """A command waiting for its batch to be forwarded (`fence`: local monotonic)."""
+
+    command: dict[str, Any]
+    fence: float
+    sent: asyncio.Future[None]
 
 
 def _unsaved() -> StoreError:
@@ -85,12 +95,15 @@ class SessionWriters:
         self.reading: set[str] = set()  # the sessions whose commands this process runs
         self.wanted: dict[str, float] = {}  # session id -> last command, local monotonic
         self.forwarded = 0  # commands sent to another process's writer
+        self.batches = 0  # the Redis calls that sent them
         self.executed = 0  # commands run here for another process
         self.listening = False  # whether the writers' answers reach this process
         self._asking: dict[str, asyncio.Future[str]] = {}
         self._checked: dict[str, float] = {}  # writer process -> last liveness check
         self._answers: dict[str, list[dict[str, Any]]] = {}  # to send, by process
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._outbox: dict[str, list[_Outgoing]] = {}  # session id -> next batch to forward
+        self._sending: set[str] = set()  # sessions whose batches are being forwarded
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -182,19 +195,16 @@ class SessionWriters:
         try:
             async with asyncio.timeout_at(_loop_time(started + ANSWER_SECONDS)):
                 fence = await self.board.fence(started + FENCE_SECONDS)
-                await self.board.forward(
-                    member.session_id,
-                    {
-                        "p": self.process,
-                        "i": request,
-                        "u": member.participant,
-                        "w": member.where,
-                        "n": member.name,
-                        "m": message,
-                        "f": fence,
-                    },
-                )
-                self.forwarded += 1
+                command = {
+                    "p": self.process,
+                    "i": request,
+                    "u": member.participant,
+                    "w": member.where,
+                    "n": member.name,
+                    "m": message,
+                    "f": fence,
+                }
+                await self._send(member.session_id, command, started + FENCE_SECONDS)
                 await asyncio.wait({waiting}, timeout=SUSPECT_SECONDS)
                 if not waiting.done():
                     await self._check_writer(member.session_id, holder)
@@ -208,6 +218,56 @@ class SessionWriters:
             raise DomainError(answer["message"], answer["error"])
         ack: Ack = answer["ack"]
         return ack
+
+    async def _send(self, session_id: str, command: dict[str, Any], fence: float) -> None:
+        """Add a command to the session's stream. The commands forwarded to a session while
+        its previous batch is on its way go in the next one: one Redis call for all, and
+        one read, append and answer message for them on the writer."""
+        sent = asyncio.get_running_loop().create_future()
+        queue = self._outbox.setdefault(session_id, [])
+        queue.append(_Outgoing(command, fence, sent))
+        if len(queue) == 1 and session_id not in self._sending:
+            self._sending.add(session_id)
+            self._spawn(self._send_batches(session_id))
+        await sent
+
+    async def _send_batches(self, session_id: str) -> None:
+        try:
+            while queue := self._outbox.pop(session_id, None):
+                if len(queue) > FORWARD_BATCH:
+                    self._outbox[session_id], queue = queue[FORWARD_BATCH:], queue[:FORWARD_BATCH]
+                now = time.monotonic()
+                batch = []
+                for outgoing in queue:
+                    if outgoing.sent.done():
+                        continue  # its caller gave up: not sent
+                    if now >= outgoing.fence:
+                        outgoing.sent.set_exception(TooLate("Past its fence before it was sent."))
+                    else:
+                        batch.append(outgoing)
+                if not batch:
+                    continue
+                try:
+                    await self.board.forward(session_id, [o.command for o in batch])
+                except BaseException as exc:  # each caller answers store_unavailable
+                    for outgoing in batch:
+                        if not outgoing.sent.done():
+                            outgoing.sent.set_exception(StoreUnavailable(str(exc)))
+                    if not isinstance(exc, Exception):
+                        raise
+                    if not isinstance(exc, (StoreUnavailable, OSError)):
+                        log.exception("forwarding to the writer of %s", session_id)
+                    continue
+                self.forwarded += len(batch)
+                self.batches += 1
+                for outgoing in batch:
+                    if not outgoing.sent.done():
+                        outgoing.sent.set_result(None)
+        finally:
+            self._sending.discard(session_id)
+            for outgoing in self._outbox.pop(session_id, []):  # cancelled meanwhile
+                if not outgoing.sent.done():
+                    outgoing.sent.set_exception(StoreUnavailable("not forwarded"))
 
     async def _check_writer(self, session_id: str, holder: str) -> None:
         """No answer yet: if the writer's process is gone (killed), take its lease now,
@@ -260,27 +320,38 @@ class SessionWriters:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
-                # In the order forwarded: each task reaches the session's commit lock
-                # before the next starts, and the lock is first come, first served.
+                by_session: dict[str, list[dict[str, Any]]] = {}
                 for session_id, command in commands:
+                    by_session.setdefault(session_id, []).append(command)
+                for session_id, batch in by_session.items():
                     self.wanted[session_id] = time.monotonic()
-                    self._spawn(self._execute(session_id, command))
+                    self._spawn(self._execute(session_id, batch))
         finally:
             await reader.close()
 
-    async def _execute(self, session_id: str, command: dict[str, Any]) -> None:
+    async def _execute(self, session_id: str, batch: list[dict[str, Any]]) -> None:
+        """Run the commands read together for a session (decided one after another and
+        appended together) and answer them together: one message per forwarding process."""
+        # In the order forwarded: each task reaches the session's commit queue before the
+        # next starts, and the queue is first come, first served.
+        answers = await asyncio.gather(*(self._answer(session_id, c) for c in batch))
+        for command, answer in zip(batch, answers, strict=True):
+            if answer is None:
+                continue
+            # The answers ready in this turn of the loop go out together.
+            if not self._answers:
+                asyncio.get_running_loop().call_soon(lambda: self._spawn(self._send_answers()))
+            self._answers.setdefault(str(command["p"]), []).append(answer)
+
+    async def _answer(self, session_id: str, command: dict[str, Any]) -> dict[str, Any] | None:
         request = command.get("i")
         try:
-            answer = {"i": request, "ack": await self._decide(session_id, command)}
+            return {"i": request, "ack": await self._decide(session_id, command)}
         except DomainError as exc:
-            answer = {"i": request, "error": exc.code, "message": exc.message}
+            return {"i": request, "error": exc.code, "message": exc.message}
         except Exception:
             log.exception("a forwarded command of %s failed", session_id)
-            return  # the forwarding process answers store_unavailable when it gives up
-        # The answers ready in this turn of the loop go out together.
-        if not self._answers:
-            asyncio.get_running_loop().call_soon(lambda: self._spawn(self._send_answers()))
-        self._answers.setdefault(str(command["p"]), []).append(answer)
+            return None  # the forwarding process answers store_unavailable when it gives up
 
     async def _send_answers(self) -> None:
         answers, self._answers = self._answers, {}

@@ -12,8 +12,10 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import redis
+import redis.asyncio
 
 from tests.e2e.conftest import BURST_LIMITS, SESSION, started
 from tests.redisproc import RedisProcess
@@ -53,8 +55,16 @@ def writer_pid(store: RedisProcess) -> int | None:
 
 
 def forwarded(store: RedisProcess) -> int:
-    """How many commands were forwarded to the session's writer (the stream's length)."""
-    return int(redis.Redis.from_url(store.url).xlen(COMMANDS))
+    """How many commands were forwarded to the session's writer (in all the stream's
+    entries, each a batch)."""
+    return sum(map(len, forward_batches(store)))
+
+
+def forward_batches(store: RedisProcess) -> list[list[dict[str, Any]]]:
+    """The batches of commands forwarded to the session's writer, in order."""
+    entries = redis.Redis.from_url(store.url, decode_responses=True).xrange(COMMANDS)
+    batches = [json.loads(fields["c"]) for _, fields in entries]
+    return [batch if isinstance(batch, list) else [batch] for batch in batches]
 
 
 def stored_votes(store: RedisProcess) -> dict[int, int]:
@@ -289,6 +299,203 @@ async def test_a_hung_writer_loses_its_lease_and_comes_back_as_a_forwarder(
             assert stored_votes(store) == expected
             for votes in await agreed_votes(servers, key):
                 assert {q: votes[q] for q in expected} == expected
+        finally:
+            for client in opened:
+                await client.close()
+
+
+# -- batches ---------------------------------------------------------------------------
+
+
+async def test_votes_arriving_together_are_forwarded_in_batches(tmp_path: Path) -> None:
+    """Votes that reach a process together go to the writer in few Redis calls (each a
+    stream entry holding a batch), and the writer answers each batch with one message:
+    every vote is acked and counted once."""
+    with cluster(tmp_path, 2) as (store, (writer, forwarder)):
+        code, key = writer.access()[SESSION]
+        opened: list[Client] = []
+        try:
+            asker = await join(writer, code)
+            opened.append(asker)
+            question = (await asker.request({"type": "ask", "text": "Tillsammans?"}))["question"]
+            voters = [await join(forwarder, code) for _ in range(40)]
+            opened += voters
+            listener = redis.asyncio.Redis.from_url(store.url).pubsub()
+            await listener.psubscribe("companion:replies:*")
+            replies = await asyncio.gather(
+                *(
+                    v.request({"type": "vote", "question": question, "key": f"t{i}"})
+                    for i, v in enumerate(voters)
+                )
+            )
+            assert all(r["type"] == "ack" and r["voted"] for r in replies), replies
+            batches = forward_batches(store)
+            sizes = [len(batch) for batch in batches]
+            print(f"40 votes forwarded in batches of {sizes}")
+            assert sum(sizes) == 40 and len(batches) < 40 and max(sizes) > 1, sizes
+            answered = []
+            while (message := await listener.get_message(timeout=0.5)) is not None:
+                if message["type"] == "pmessage":
+                    answered.append(len(json.loads(message["data"])))
+            await listener.aclose()
+            assert sum(answered) == 40 and len(answered) <= len(batches), (answered, sizes)
+            assert stored_votes(store) == {question: 40}
+            for votes in await agreed_votes([writer, forwarder], key):
+                assert votes[question] == 40
+        finally:
+            for client in opened:
+                await client.close()
+
+
+def redis_micros(store: RedisProcess) -> int:
+    """Redis's clock now, in microseconds since the epoch (the fences' clock)."""
+    seconds, micros = redis.Redis.from_url(store.url).time()
+    return int(seconds) * 1_000_000 + int(micros)
+
+
+async def inject(store: RedisProcess, batch: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Forward a batch to the session's writer as a process named 'probe' would (one
+    stream entry), and collect the answer messages it publishes for 'probe'."""
+    listener = redis.asyncio.Redis.from_url(store.url).pubsub()
+    await listener.subscribe("companion:replies:probe")
+    commands = [{"p": "probe", "w": "room", "n": None, **command} for command in batch]
+    redis.Redis.from_url(store.url).xadd(COMMANDS, {"c": json.dumps(commands, ensure_ascii=False)})
+    messages: list[list[dict[str, Any]]] = []
+    deadline = time.monotonic() + 3
+    while sum(map(len, messages)) < len(batch) and time.monotonic() < deadline:
+        message = await listener.get_message(ignore_subscribe_messages=True, timeout=0.2)
+        if message is not None:
+            messages.append(json.loads(message["data"]))
+    await listener.aclose()
+    return messages
+
+
+async def test_a_batch_with_one_command_past_its_fence(tmp_path: Path) -> None:
+    """A batch whose middle command is past its fence: that one is answered
+    store_unavailable and never stored, the others are run and stored, and the whole
+    batch is answered in one message."""
+    with cluster(tmp_path, 1) as (store, (writer,)):
+        code, _ = writer.access()[SESSION]
+        asker = await join(writer, code)
+        try:
+            question = (await asker.request({"type": "ask", "text": "Staket?"}))["question"]
+            now = redis_micros(store)
+            vote = {"m": {"type": "vote", "question": question}}
+            messages = await inject(
+                store,
+                [
+                    {**vote, "i": 1, "u": "p-one", "f": now + 700_000},
+                    {**vote, "i": 2, "u": "p-two", "f": now - 1_000},
+                    {**vote, "i": 3, "u": "p-three", "f": now + 700_000},
+                ],
+            )
+            assert len(messages) == 1, messages
+            answers = {a["i"]: a for a in messages[0]}
+            assert answers[1]["ack"] == {"question": question, "voted": True, "votes": 1}
+            assert answers[2]["error"] == "store_unavailable", answers[2]
+            assert answers[3]["ack"] == {"question": question, "voted": True, "votes": 2}
+            await asyncio.sleep(0.5)
+            assert stored_votes(store) == {question: 2}
+        finally:
+            await asker.close()
+
+
+async def test_idempotency_keys_inside_a_batch(tmp_path: Path) -> None:
+    """One participant's vote three times under one key in one batch (a client library
+    retrying), beside another's under the same key: stored once each, and every twin
+    answered as a retry is (cast, with the question's count now), not withdrawn; the same
+    key in a later batch too."""
+    with cluster(tmp_path, 1) as (store, (writer,)):
+        code, _ = writer.access()[SESSION]
+        asker = await join(writer, code)
+        try:
+            question = (await asker.request({"type": "ask", "text": "Nycklar?"}))["question"]
+            now = redis_micros(store)
+            mine = {"u": "p-me", "f": now + 700_000}
+            mine["m"] = {"type": "vote", "question": question, "key": "a"}
+            theirs = {"u": "p-them", "f": now + 700_000}
+            theirs["m"] = {"type": "vote", "question": question, "key": "a"}
+            messages = await inject(
+                store,
+                [
+                    {**mine, "i": 1},
+                    {**mine, "i": 2},
+                    {**theirs, "i": 3},
+                    {**mine, "i": 4},
+                ],
+            )
+            answers = {a["i"]: a for batch in messages for a in batch}
+            assert answers[1]["ack"] == {"question": question, "voted": True, "votes": 1}
+            now_two = {"question": question, "voted": True, "votes": 2}
+            assert [answers[i]["ack"] for i in (2, 3, 4)] == [now_two] * 3, answers
+            later = await inject(store, [{**mine, "i": 5, "f": redis_micros(store) + 700_000}])
+            assert later == [[{"i": 5, "ack": now_two}]]
+            await asyncio.sleep(0.5)
+            assert stored_votes(store) == {question: 2}
+        finally:
+            await asker.close()
+
+
+async def test_writer_killed_with_batches_in_flight(tmp_path: Path) -> None:
+    """Rounds in which 40 voters on two processes vote at once (so their votes are
+    forwarded in batches), the writer SIGKILLed during one: every vote is answered within
+    2 s, every acked vote is stored and nothing unacked lands later; a retry of each
+    unacked vote under its key leaves every question with each voter's vote exactly once."""
+    with cluster(tmp_path, 3) as (store, servers):
+        writer, survivors = servers[0], servers[1:]
+        code, key = writer.access()[SESSION]
+        opened: list[Client] = []
+        try:
+            asker = await join(writer, code)
+            opened.append(asker)
+            questions = [
+                (await asker.request({"type": "ask", "text": f"Runda {i}"}))["question"]
+                for i in range(6)
+            ]
+            voters = [await join(server, code) for server in survivors for _ in range(20)]
+            opened += voters
+            answers: dict[tuple[int, int], str] = {}
+            seconds: list[float] = []
+
+            async def one(v: int, question: int) -> None:
+                message = {"type": "vote", "question": question, "key": f"b{v}q{question}"}
+                sent = time.monotonic()
+                reply = await voters[v].request(message, timeout=10)
+                seconds.append(time.monotonic() - sent)
+                answers[v, question] = reply["type"] if reply["type"] == "ack" else reply["code"]
+
+            async def rounds() -> None:
+                for question in questions:
+                    await asyncio.gather(*(one(v, question) for v in range(len(voters))))
+                    await asyncio.sleep(0.2)
+
+            load = asyncio.ensure_future(rounds())
+            # Killed in the third round, with some of its votes answered and the rest on
+            # their way in batches.
+            while len(answers) < 2 * len(voters) + 5:
+                await asyncio.sleep(0)
+            writer.kill()
+            await load
+            sizes = [len(batch) for batch in forward_batches(store)]
+            assert max(sizes) > 1, sizes  # the votes went in batches
+            assert set(answers.values()) <= {"ack", "store_unavailable"}, answers
+            assert max(seconds) < 2.0, max(seconds)
+            print(f"batches {sizes}; answers {Counter(answers.values())}")
+            acked = {
+                q: sum(1 for (_, qq), a in answers.items() if qq == q and a == "ack")
+                for q in questions
+            }
+            assert stored_votes(store) == {q: n for q, n in acked.items() if n}
+            await asyncio.sleep(3)  # nothing unacked lands later
+            assert stored_votes(store) == {q: n for q, n in acked.items() if n}
+            for (v, question), answer in sorted(answers.items()):
+                if answer != "ack":
+                    await one(v, question)
+                    assert answers[v, question] == "ack"
+            everyone = {q: len(voters) for q in questions}
+            assert stored_votes(store) == everyone
+            for votes in await agreed_votes(survivors, key):
+                assert {q: votes[q] for q in questions} == everyone
         finally:
             for client in opened:
                 await client.close()
