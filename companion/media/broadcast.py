@@ -36,10 +36,12 @@ from companion.media.encoder import (
     AudioEncoder,
     KeyframePolicy,
     VideoEncoder,
+    fit_size,
     seconds_to_pts,
 )
 from companion.media.fanout import Fanout
-from companion.media.slate import Cue, SlateKind, SlateText
+from companion.media.name_card import LowerThird
+from companion.media.slate import Cue, NameCard, SlateKind, SlateText
 from companion.media.slate_picture import DEFAULT_SIZE, SlatePainter
 from companion.media.voice_mix import FRAME, RATE, StereoPcm, VoiceMix, pcm_frame
 
@@ -124,6 +126,8 @@ class Broadcast:
         self._video_encoder = VideoEncoder(kbps)
         self._audio_encoder = AudioEncoder()
         self._painter = SlatePainter()  # touched by the encoder thread only
+        self._lower_third = LowerThird()  # likewise
+        self.on_stage: tuple[NameCard, ...] = ()  # who the lower third names now
         # One thread per session: frames of one stream are encoded in order, and a frame
         # object is only ever touched by this thread once handed over.
         self._thread = ThreadPoolExecutor(1, thread_name_prefix=f"encode-{session_id[:20]}")
@@ -176,6 +180,8 @@ class Broadcast:
             "frames_skipped": self.frames_skipped,
             "slate_frames": self.slate_frames,
             "slates_drawn": self._painter.drawn,
+            "name_cards": len(self.on_stage),
+            "name_cards_drawn": self._lower_third.drawn,
             "showing": self.showing,
             "encode_seconds": round(self.encode_seconds, 3),
             "keyframes": self.keyframes.keyframes,
@@ -214,6 +220,7 @@ class Broadcast:
                     log.exception("%s: slate not decided", self.session_id)
                 cued_at = time.monotonic()
                 self.room_audio = cue.room_audio
+                self.on_stage = cue.on_stage
                 if cue.slate is None:
                     self.showing = "camera"
                 elif cue.slate.kind == SlateKind.RIGHT_BACK and self.stopped:
@@ -242,9 +249,10 @@ class Broadcast:
         keyframe = self.keyframes.due(now)
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
+        cards = self.on_stage
         try:
             packets = await loop.run_in_executor(
-                self._thread, self._encode_in_thread, frame, slate, pts, keyframe
+                self._thread, self._encode_in_thread, frame, slate, cards, pts, keyframe
             )
         except (av.FFmpegError, ValueError, OSError) as exc:
             log.warning("%s: video frame not encoded: %s", self.session_id, exc)
@@ -262,12 +270,20 @@ class Broadcast:
             self.video.push(packet, is_key)
 
     def _encode_in_thread(
-        self, frame: av.VideoFrame | None, slate: SlateText | None, pts: int, keyframe: bool
+        self,
+        frame: av.VideoFrame | None,
+        slate: SlateText | None,
+        cards: tuple[NameCard, ...],
+        pts: int,
+        keyframe: bool,
     ) -> list[av.Packet[Any]]:
         if slate is not None:  # drawn at the size viewers already decode
             width, height = self._video_encoder.size if self._video_encoder.codec else (0, 0)
             frame = self._painter.frame(slate, *((width, height) if width else DEFAULT_SIZE))
         assert frame is not None
+        if cards:  # the lower third, drawn at the size that is encoded
+            size = fit_size(frame.width, frame.height, self._video_encoder.max_height)
+            frame = self._lower_third.over(frame, cards, size)
         return self._video_encoder.encode(frame, pts, keyframe)
 
     async def pump_audio(self, track: MediaStreamTrack, on_media: Callable[[], None]) -> None:

@@ -5,7 +5,8 @@ A slate replaces the camera in the outgoing video when the show's stream field s
 publisher's pictures have stopped coming ("Vi är strax tillbaka"). The words are made
 here from the session's state, Swedish first with the English below; the picture is
 drawn by `slate_picture` and encoded by the session's one shared encoder
-(`broadcast.Broadcast`), so a slate costs every viewer what a camera frame does.
+(`broadcast.Broadcast`), so a slate costs every viewer what a camera frame does. The cue
+also names who is on stage, for the lower third that `name_card` draws over either.
 """
 
 from __future__ import annotations
@@ -51,11 +52,23 @@ class SlateText:
 
 
 @dataclass(frozen=True, slots=True)
+class NameCard:
+    """One person on stage as the stream's lower third names them (`name_card` draws it);
+    equal cards draw the same picture."""
+
+    name: str  # as they gave it, or "Deltagare på distans" / "på plats" without one
+    status: str  # "På scen · på distans" (just "På scen" when the name says where)
+    status_en: str  # the same in English, smaller
+
+
+@dataclass(frozen=True, slots=True)
 class Cue:
-    """What the stream sends now: a slate (None: the camera) and the room's sound or not."""
+    """What the stream sends now: a slate (None: the camera), the room's sound or not, and
+    who is on stage (drawn over either, in the order invited)."""
 
     slate: SlateText | None
     room_audio: bool
+    on_stage: tuple[NameCard, ...] = ()
 
 
 def countdown(seconds: float) -> str:
@@ -73,11 +86,34 @@ def cue_for(state: SessionState | None, camera_ok: bool, now: float, site: str) 
     """
     if state is None:
         return Cue(None, True) if camera_ok else Cue(_right_back(None, site), False)
+    cards = name_cards(state)
     if state.show.stream == StreamSource.SLATE:
-        return Cue(_planned(state, now, site), state.show.slate_audio == "room" and camera_ok)
+        room = state.show.slate_audio == "room" and camera_ok
+        return Cue(_planned(state, now, site), room, cards)
     if not camera_ok:
-        return Cue(_right_back(state, site), False)
-    return Cue(None, True)
+        return Cue(_right_back(state, site), False, cards)
+    return Cue(None, True, cards)
+
+
+def name_cards(state: SessionState) -> tuple[NameCard, ...]:
+    """Who is on stage, in the order raised, as the big screen's name cards say it
+    (static/js/screen.js)."""
+    sv, en = translator("sv"), translator("en")
+    cards = []
+    for hand in state.hands.on_stage():
+        remote = hand.where != "room"
+        if hand.name:
+            where, where_en = (
+                (sv("hands.remote"), en("hands.remote"))
+                if remote
+                else (sv("hands.room"), en("hands.room"))
+            )
+            status = sv("namecard.status", where=where)
+            cards.append(NameCard(hand.name, status, en("namecard.status", where=where_en)))
+        else:  # the name line says where they are
+            name = sv("namecard.anonymous_remote" if remote else "namecard.anonymous_room")
+            cards.append(NameCard(name, sv("namecard.label"), en("namecard.label")))
+    return tuple(cards)
 
 
 def _join(state: SessionState | None, site: str) -> str:

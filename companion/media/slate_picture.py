@@ -28,26 +28,26 @@ FONT, BOLD = "DejaVuSans.ttf", "DejaVuSans-Bold.ttf"
 
 
 @cache
-def _font(name: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def font(name: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.truetype(name, size)
     except OSError:  # no DejaVu on this host: Pillow's own scalable font
         return ImageFont.load_default(size)
 
 
-def _fitted(
+def fitted(
     draw: ImageDraw.ImageDraw, text: str, name: str, size: int, width: int
 ) -> tuple[str, ImageFont.FreeTypeFont | ImageFont.ImageFont]:
     """The text in the largest font down to half `size` that fits `width`, else cut with
     an ellipsis at half size: a long title never runs off the picture."""
     for step in range(size, max(8, size // 2) - 1, -max(1, size // 12)):
-        font = _font(name, step)
-        if draw.textlength(text, font=font) <= width:
-            return text, font
-    font = _font(name, max(8, size // 2))
-    while text and draw.textlength(text + "…", font=font) > width:
+        face = font(name, step)
+        if draw.textlength(text, font=face) <= width:
+            return text, face
+    face = font(name, max(8, size // 2))
+    while text and draw.textlength(text + "…", font=face) > width:
         text = text[:-1]
-    return text.rstrip() + "…", font
+    return text.rstrip() + "…", face
 
 
 class SlatePainter:
@@ -90,6 +90,6 @@ def draw_slate(text: SlateText, width: int, height: int) -> Image.Image:
     for words, name, share, colour, top in lines:
         if not words:
             continue
-        fitted, font = _fitted(draw, words, name, max(8, round(height * share)), usable)
-        draw.text((margin, round(height * top)), fitted, font=font, fill=colour)
+        line, face = fitted(draw, words, name, max(8, round(height * share)), usable)
+        draw.text((margin, round(height * top)), line, font=face, fill=colour)
     return image

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psutil
 import pytest
+from aiortc.mediastreams import MediaStreamTrack
 
 from tests.e2e.conftest import redis_pair, started
-from tests.media.peers import http
+from tests.media.peers import Publisher, Viewer, http
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
@@ -57,6 +58,24 @@ class Stage:
         welcome = await client.join(code=self.code, where="remote")
         assert welcome["type"] == "welcome", welcome
         return welcome["participant"]["token"]
+
+    async def on_air(
+        self,
+        video: MediaStreamTrack,
+        sound: MediaStreamTrack | None = None,
+        **viewer: Any,
+    ) -> tuple[Publisher, Viewer]:
+        """A WHIP publisher with the stream key and one WHEP viewer with a participant's
+        token, both accepted (201); `sound` is the publisher's audio track, `viewer` the
+        Viewer's options (audio=False: video only)."""
+        if not self.stream_key:
+            await self.load_settings()
+        token = await self.participant_token()
+        publisher = Publisher(self.server.http, self.session, self.stream_key, video, sound)
+        assert (await publisher.start()).status == 201
+        watcher = Viewer(self.server.http, self.session, token, **viewer)
+        assert (await watcher.start()).status == 201
+        return publisher, watcher
 
     async def moderator(self) -> Client:
         """A joined moderator connection (it sees session and presence messages)."""

@@ -36,6 +36,7 @@ from aiortc.mediastreams import (
     VideoStreamTrack,
 )
 
+from companion.media.name_card import CARD, card_boxes
 from companion.media.slate_picture import BACKGROUNDS
 
 BITS = 16
@@ -176,6 +177,33 @@ def slate_kind(frame: av.VideoFrame) -> str | None:
         if all(abs(float(a) - b) < 20 for a, b in zip(got, colour, strict=True)):
             return kind.value
     return None
+
+
+def decode_queued(track: Any, decoder: av.CodecContext) -> list[av.VideoFrame]:
+    """The frames of the packets queued for a fan-out track (a viewer without a network)."""
+    frames: list[av.VideoFrame] = []
+    while track._queue:
+        frames.extend(decoder.decode(track._queue.popleft()))  # type: ignore[arg-type]
+    return frames
+
+
+def name_cards_shown(frame: av.VideoFrame) -> int:
+    """How many of the stream's name cards (the lower third) a decoded frame shows: 0, 1
+    or 2, told by the card's colour in the empty strip along each card's bottom edge."""
+    rgb = frame.to_ndarray(format="rgb24")
+    height, width = rgb.shape[:2]
+    pad = max(2, round(height * 0.022))
+
+    def card_at(box: Any) -> bool:
+        bottom = box.y + box.height
+        strip = rgb[bottom - pad + 2 : bottom - 2, box.x + box.width // 2 : box.x + box.width - 4]
+        got = strip.reshape(-1, 3).mean(axis=0)
+        return all(abs(float(a) - b) < 24 for a, b in zip(got, CARD, strict=True))
+
+    for count in (2, 1):
+        if all(card_at(box) for box in card_boxes(count, width, height)):
+            return count
+    return 0
 
 
 class CounterTrack(VideoStreamTrack):
@@ -421,6 +449,8 @@ class Viewer:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     on_frame: Callable[[int, float], None] | None = None
     config: RTCConfiguration | None = None  # ICE servers and policy (none: host candidates)
+    watch_cards: bool = False  # also read the lower third of every frame (into `cards`)
+    cards: list[tuple[int, float]] = field(default_factory=list)  # name cards shown, time
 
     async def start(self) -> HttpAnswer:
         """Offer (receive only), POST to WHEP, apply the answer."""
@@ -455,6 +485,8 @@ class Viewer:
                 self.sizes.setdefault((frame.width, frame.height), now)
                 if self.first_frame_at is None:
                     self.first_frame_at = now
+                if self.watch_cards:
+                    self.cards.append((name_cards_shown(frame), now))
                 got = read_counter(frame)
                 if got is None:
                     kind = slate_kind(frame)

@@ -17,9 +17,15 @@ from companion.domain.programme import AgendaItem, ItemKind, Session
 from companion.domain.session_state import SessionState
 from companion.media.broadcast import CAMERA_LOST_AFTER, Broadcast
 from companion.media.slate import Cue, SlateKind, SlateText, countdown, cue_for
-from companion.media.slate_picture import SlatePainter, _fitted, draw_slate
+from companion.media.slate_picture import SlatePainter, draw_slate, fitted
 from companion.web.i18n import translator
-from tests.media.peers import ToneTrack, counter_frame, read_counter, slate_kind
+from tests.media.peers import (
+    ToneTrack,
+    counter_frame,
+    decode_queued,
+    read_counter,
+    slate_kind,
+)
 
 ITEMS = (
     AgendaItem("valkommen", ItemKind.TALK, "Välkommen", minutes=10),
@@ -83,7 +89,7 @@ def test_a_long_title_is_fitted_into_the_picture() -> None:
         SlateText(SlateKind.PLANNED, "Ordet " * 60, "h", "h", "1:00", "", ""), 640, 360
     )
     draw = ImageDraw.Draw(image)
-    text, font = _fitted(draw, "Ordet " * 60, "DejaVuSans.ttf", 20, 560)
+    text, font = fitted(draw, "Ordet " * 60, "DejaVuSans.ttf", 20, 560)
     assert text.endswith("…") and draw.textlength(text, font=font) <= 560
 
 
@@ -118,14 +124,12 @@ class Camera(MediaStreamTrack):
 def decoded(track: object, decoder: av.CodecContext) -> list[tuple[str, int | None]]:
     """What a viewer's queued packets show: ("slate kind", None) or ("camera", counter)."""
     out: list[tuple[str, int | None]] = []
-    queue = track._queue  # type: ignore[attr-defined]
-    while queue:
-        for frame in decoder.decode(queue.popleft()):
-            counter = read_counter(frame)
-            if counter is not None:
-                out.append(("camera", counter[0]))
-            else:
-                out.append((slate_kind(frame) or "unknown", None))
+    for frame in decode_queued(track, decoder):
+        counter = read_counter(frame)
+        if counter is not None:
+            out.append(("camera", counter[0]))
+        else:
+            out.append((slate_kind(frame) or "unknown", None))
     return out
 
 

@@ -94,12 +94,8 @@ async def test_late_viewer_sees_a_picture_within_two_seconds(
 ) -> None:
     """A viewer who joins while live gets a keyframe at once instead of waiting for the next GOP."""
     stage = Stage(media_server, "ledarskap-2020-05-15", opened)
-    await stage.load_settings()
+    publisher, first = await stage.on_air(CounterTrack(), audio=False)
     token = await stage.participant_token()
-    publisher = Publisher(media_server.http, stage.session, stage.stream_key, CounterTrack())
-    assert (await publisher.start()).status == 201
-    first = Viewer(media_server.http, stage.session, token, audio=False)
-    assert (await first.start()).status == 201
     assert await wait_until(lambda: len(first.frames) >= 20, 10)
 
     for _ in range(2):
@@ -121,13 +117,8 @@ async def test_publisher_stops_and_starts_again_and_viewers_resume(
 ) -> None:
     """Viewers keep their connection while the publisher is away and get the new publisher's picture (another source, size and codec) without reconnecting."""
     stage = Stage(media_server, "ledarskap-2020-06", opened)
-    await stage.load_settings()
     moderator = await stage.moderator()
-    token = await stage.participant_token()
-    first = Publisher(media_server.http, stage.session, stage.stream_key, CounterTrack(320, 240))
-    assert (await first.start()).status == 201
-    viewer = Viewer(media_server.http, stage.session, token, audio=False)
-    assert (await viewer.start()).status == 201
+    first, viewer = await stage.on_air(CounterTrack(320, 240), audio=False)
     assert await wait_until(lambda: len(viewer.frames) >= 20, 10)
 
     mark = len(moderator.messages)
@@ -166,12 +157,7 @@ async def test_keyframe_requests_from_viewers_are_rate_limited(
 ) -> None:
     """A flood of PLIs from a viewer reaches the shared encoder but yields at most two keyframes a second."""
     stage = Stage(media_server, "tema-1-session-2", opened)
-    await stage.load_settings()
-    token = await stage.participant_token()
-    publisher = Publisher(media_server.http, stage.session, stage.stream_key, CounterTrack())
-    assert (await publisher.start()).status == 201
-    viewer = Viewer(media_server.http, stage.session, token, audio=False)
-    assert (await viewer.start()).status == 201
+    publisher, viewer = await stage.on_air(CounterTrack(), audio=False)
     assert await wait_until(lambda: len(viewer.frames) >= 10, 10)
 
     before = (await stage.stats())["broadcasts"][stage.session]

@@ -36,14 +36,8 @@ async def test_a_break_shows_the_slate_and_its_end_the_camera_on_the_same_track(
     """Välkommen (camera) → Fika (slate, room muted; then kept by hand) → Diskussion (camera):
     one WHEP connection all along, the slate within a second of each move."""
     stage = Stage(media_server, "ledarskap-2020-05-05", opened)
-    await stage.load_settings()
     moderator = await stage.moderator()
-    token = await stage.participant_token()
-    video = CounterTrack()
-    publisher = Publisher(media_server.http, stage.session, stage.stream_key, video, ToneTrack())
-    assert (await publisher.start()).status == 201
-    viewer = Viewer(media_server.http, stage.session, token)
-    assert (await viewer.start()).status == 201
+    publisher, viewer = await stage.on_air(CounterTrack(), ToneTrack())
     assert viewer.pc is not None
     answer = viewer.pc.remoteDescription.sdp
     await ack(moderator, {"type": "agenda.goto", "item": "valkommen"})
@@ -100,12 +94,7 @@ async def test_a_dropped_publisher_is_covered_by_right_back_within_two_seconds(
     the viewer within 2 s instead of a frozen frame; a new publish brings the camera back
     on the same connection."""
     stage = Stage(media_server, "ledarskap-2020-05-15", opened)
-    await stage.load_settings()
-    token = await stage.participant_token()
-    first = Publisher(media_server.http, stage.session, stage.stream_key, CounterTrack())
-    assert (await first.start()).status == 201
-    viewer = Viewer(media_server.http, stage.session, token, audio=False)
-    assert (await viewer.start()).status == 201
+    first, viewer = await stage.on_air(CounterTrack(), audio=False)
     assert await wait_until(lambda: len(viewer.frames) >= 30, 15)
 
     dropped = time.monotonic()
@@ -134,12 +123,7 @@ async def test_a_publisher_that_stops_on_purpose_leaves_no_right_back_slate(
     """A DELETE is a stop, not a drop: the viewer gets no "right back" after it (its player
     shows the stream as offline), and the camera comes back with the next publisher."""
     stage = Stage(media_server, "ledarskap-2020-06", opened)
-    await stage.load_settings()
-    token = await stage.participant_token()
-    first = Publisher(media_server.http, stage.session, stage.stream_key, CounterTrack())
-    assert (await first.start()).status == 201
-    viewer = Viewer(media_server.http, stage.session, token, audio=False)
-    assert (await viewer.start()).status == 201
+    first, viewer = await stage.on_air(CounterTrack(), audio=False)
     assert await wait_until(lambda: len(viewer.frames) >= 20, 15)
     stopped = time.monotonic()
     assert (await first.stop()).status == 200  # DELETE
