@@ -40,7 +40,7 @@ from starlette.responses import Response
 
 from companion.domain.errors import DomainError
 from companion.media.codecs import viewer_codecs
-from companion.media.errors import BadOffer
+from companion.media.errors import BadOffer, NotCreator, UnknownResource
 from companion.media.registry import MediaRegistry, Resource, fingerprint
 from companion.media.signalling import (
     CORS,
@@ -260,12 +260,12 @@ class StageVoices:
     def resource(self, session_id: str, resource_id: str, token: str | None) -> Resource:
         """An open resource of the session, for the token that created it."""
         res = self.resources.get(resource_id)
-        if res is None or res.session_id != session_id:
-            raise DomainError("No such resource; it may have ended.", "not_found")
+        if res is None or res.session_id != session_id:  # 404, as the stream's resources
+            raise UnknownResource("No such resource; it may have ended.")
         if not token:
             raise MissingCredentials("Send the same Bearer token as when it was created.")
         if not same_secret(fingerprint(token), res.credential):
-            raise DomainError("That token did not create this resource.", "forbidden")
+            raise NotCreator("That token did not create this resource.")
         return res
 
     def stats(self) -> dict[str, int]:

@@ -24,6 +24,7 @@ from tests.media.peers import (
     prefer,
     wait_until,
 )
+from tests.media.test_stage_voices import ack, on_stage, speaker, voice
 from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
@@ -343,3 +344,30 @@ async def test_viewers_beyond_the_limit_are_refused_until_one_leaves(tmp_path: P
                 await viewer.stop()
             for client in opened:
                 await client.close()
+
+
+async def test_a_stage_voice_the_server_ended_answers_its_delete_with_404(
+    media_server: ServerProcess, opened: list[Client]
+) -> None:
+    """A turn ended by the moderator closes the voice on the server; the page's DELETE
+    that follows gets 404 `not_found` (it said 403 with that code), and a live voice's
+    resource refuses another participant's token with 403 `forbidden`."""
+    stage = Stage(media_server, "tema-1-session-2", opened)
+    moderator = await stage.moderator()
+    _, token, hand = await on_stage(stage, moderator, "Eva")
+    _, other_token = await speaker(stage, "Olle")
+    publisher = voice(stage, token)
+    assert (await publisher.start()).status == 201
+    assert publisher.location is not None
+    stranger = await http("DELETE", publisher.location, token=other_token, content_type=None)
+    assert (stranger.status, json.loads(stranger.body)["code"]) == (403, "forbidden")
+    live = (await stage.stats())["peer_connections"]
+    await ack(moderator, {"type": "hand.end", "hand": hand})
+    for _ in range(50):  # the server closes the voice's connection
+        if (await stage.stats())["peer_connections"] < live:
+            break
+        await asyncio.sleep(0.1)
+    assert (await stage.stats())["peer_connections"] < live
+    gone = await http("DELETE", publisher.location, token=token, content_type=None)
+    assert (gone.status, json.loads(gone.body)["code"]) == (404, "not_found"), gone.text
+    await publisher.stop(delete=False)
