@@ -73,14 +73,14 @@ MEASURE = """() => {
 }"""
 
 
-async def measured(page: Page, name: str) -> dict[str, Any]:
+async def measured(page: Page, name: str, cards: int = 2) -> dict[str, Any]:
     await page.wait_for_timeout(150)  # the fit runs in the frame after a message
     m: dict[str, Any] = await page.evaluate(MEASURE)
     await screenshot(page, name)
     where = f"{name}: {m}"
     assert m["outside"] == [] and m["overlaps"] == [] and m["clipped"] == [], where
     assert m["joinOut"] == [], where
-    assert m["cardsInside"] and len(m["cards"]) == 2, where
+    assert m["cardsInside"] and len(m["cards"]) == cards, where
     assert m["qrWidth"] >= 150, where  # the QR code stays readable from the room
     return m
 
