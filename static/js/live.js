@@ -1,8 +1,12 @@
 // The realtime connection: join, resume from the last seq after a drop, requests with replies.
 // Protocol: docs/protocol.md.
 
+// Every server message that carries the session's seq: a resume asks for what came after
+// the last of them (a type left out here is replayed on every resume: an old "raised" once
+// took a speaker off stage for a moment and dropped their microphone).
 const EVENT_TYPES = new Set([
   "snapshot", "questions", "counts", "agenda", "session", "presence", "resumed", "polls", "attendance", "stage",
+  "show", "hands",
 ]);
 
 function realtimeUrl() {

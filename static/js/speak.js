@@ -10,8 +10,14 @@ const MIC = {
   off: "speak.mic_connecting",
   connecting: "speak.mic_connecting",
   live: "speak.mic_live",
+  muted: "speak.mic_muted",
+  reconnecting: "speak.mic_reconnecting",
+  denied: "speak.mic_denied",
+  missing: "speak.mic_missing",
   failed: "speak.mic_failed",
 };
+// States in which the microphone is not asked for again until the participant says so.
+const STOPPED = new Set(["denied", "missing", "failed"]);
 
 export class SpeakPanel {
   /** request(message) resolves with the ack or rejects with the error (live.js);
@@ -40,6 +46,11 @@ export class SpeakPanel {
     $("speak-lower").addEventListener("click", () => this.act({ type: "hand.lower" }, () => {
       this.model.myHand = null;
     }));
+    $("speak-retry").addEventListener("click", () => {
+      this.mic = "connecting";
+      this.render(); // asks for the microphone again (a press: the browser may prompt)
+      $("speak-lower").focus(); // the pressed button goes away
+    });
   }
 
   voiceState(state) {
@@ -71,20 +82,29 @@ export class SpeakPanel {
     let text = t("speak.waiting");
     if (status === "on_stage") text = t(hand?.muted ? "speak.muted" : "speak.invited");
     $("speak-status").textContent = text;
-    // On stage, the microphone is published; off stage (left, ended), it is let go.
-    // A microphone that failed is not asked for again by itself (that would loop): the
-    // participant can leave the stage and raise their hand again.
-    if (status === "on_stage" && this.mic !== "failed") this.voice.start();
-    else if (status !== "on_stage" && (this.voice.wanted || this.voice.resource)) this.voice.stop();
-    if (status !== "on_stage" && this.mic === "failed") this.mic = "off";
+    // On stage, the microphone is published (and sends nothing while the moderator has it
+    // muted); off stage (left, ended), it is let go. A microphone the browser refused is
+    // not asked for again by itself (that would loop): the hand stays on stage, so the
+    // moderator keeps the turn open, and "Försök igen" asks again once the participant
+    // has allowed it; they can also leave the stage.
+    if (status === "on_stage") {
+      this.voice.setMuted(Boolean(hand?.muted));
+      if (!STOPPED.has(this.mic)) this.voice.start();
+    } else if (this.voice.wanted || this.voice.resource) this.voice.stop();
+    if (status !== "on_stage" && STOPPED.has(this.mic)) this.mic = "off";
     const mic = $("speak-mic");
     mic.hidden = status !== "on_stage";
     mic.dataset.state = this.mic;
-    mic.textContent = t(MIC[this.mic]);
+    setText(mic, t(MIC[this.mic]));
+    $("speak-retry").hidden = status !== "on_stage" || !STOPPED.has(this.mic);
     $("speak-panel").dataset.status = status ?? "none";
     if (this.status !== undefined && status !== this.status) {
       this.announce(status === null ? t("speak.lowered") : text);
     }
     this.status = status;
   }
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text; // a live region speaks changes only
 }

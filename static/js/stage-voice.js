@@ -2,18 +2,41 @@
 // the participant token while the moderator has them on stage, stopped when the turn ends
 // (docs/streaming.md, "On stage"). Echo cancellation stays on: the speaker may hear the
 // room through the stream in the same page.
+//
+// When things go wrong: a microphone the browser refuses (or does not have) is not asked
+// for again by itself, since a prompt in a loop helps nobody; the participant fixes it and
+// presses "Försök igen". A connection that fails, or stays disconnected, is made again
+// with a growing pause (as the player's) for as long as the participant is on stage, with
+// the microphone already granted. Muted by the moderator, the page stops sending (the
+// sender gets no track) as well as the server dropping the voice.
 import { end, iceServers, negotiate } from "./whip-client.js";
 
+const DROP_MS = 2500; // disconnected this long (no ICE answers): connect again
+const MAX_RETRY_MS = 15000;
+
+/** Why getUserMedia failed, as a state: "denied" | "missing" | "failed". */
+function micProblem(error) {
+  if (error?.name === "NotAllowedError" || error?.name === "SecurityError") return "denied";
+  if (error?.name === "NotFoundError" || error?.name === "OverconstrainedError") return "missing";
+  return "failed";
+}
+
 export class StageVoice {
-  /** token(): the participant token; onState(state): "connecting" | "live" | "failed" | "off". */
+  /** token(): the participant token; onState(state): "connecting" | "live" | "muted" |
+   * "reconnecting" | "denied" | "missing" | "failed" | "off". */
   constructor({ session, token, onState }) {
     this.session = session;
     this.token = token;
     this.onState = onState;
     this.pc = null;
+    this.sender = null;
     this.stream = null;
     this.resource = null;
     this.wanted = false;
+    this.muted = false;
+    this.retries = 0;
+    this.retryTimer = null;
+    this.dropTimer = null;
     window.addEventListener("pagehide", () => this.stop(true));
   }
 
@@ -21,44 +44,136 @@ export class StageVoice {
   async start() {
     if (this.wanted) return;
     this.wanted = true;
-    this.onState("connecting");
+    this.retries = 0;
+    await this.connect();
+  }
+
+  async connect() {
+    clearTimeout(this.retryTimer);
+    if (!this.wanted) return;
+    this.onState(this.retries ? "reconnecting" : "connecting");
+    const track = await this.microphone();
+    if (!track) return;
+    const token = this.token();
+    const servers = await iceServers(this.session, token);
+    if (!this.wanted) return;
+    this.closePeer();
+    const pc = new RTCPeerConnection({ iceServers: servers });
+    this.pc = pc;
+    this.sender = pc.addTransceiver(track, { direction: "sendonly" }).sender;
+    this.applyMute();
+    pc.addEventListener("connectionstatechange", () => this.watch(pc));
+    try {
+      const resource = await negotiate(pc, `/whip-stage/${encodeURIComponent(this.session)}`, token);
+      if (pc !== this.pc) return end(resource, token, { timeoutMs: 3000 }); // stopped meanwhile
+      this.resource = resource;
+    } catch (error) {
+      if (pc !== this.pc) return;
+      if (error.status === 401) return this.fail("failed"); // the token: trying again will not help
+      // Network, a busy or restarting server, or the invitation not yet seen by the media's
+      // process (403): try again while on stage; the end of the turn stops it.
+      console.warn("stage: could not publish", error);
+      this.lost();
+    }
+  }
+
+  /** The microphone's track, asked for once per turn; null (and the reason shown) if refused. */
+  async microphone() {
+    const live = this.stream?.getAudioTracks().find((t) => t.readyState === "live");
+    if (live) return live;
     try {
       this.stream = await navigator.mediaDevices.getUserMedia({
         audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
       });
-      if (!this.wanted) return this.release();
-      const token = this.token();
-      const pc = new RTCPeerConnection({ iceServers: await iceServers(this.session, token) });
-      this.pc = pc;
-      for (const track of this.stream.getAudioTracks()) pc.addTransceiver(track, { direction: "sendonly" });
-      pc.addEventListener("connectionstatechange", () => {
-        if (pc !== this.pc) return;
-        if (pc.connectionState === "connected") this.onState("live");
-        if (["failed", "closed"].includes(pc.connectionState)) this.onState(this.wanted ? "failed" : "off");
-      });
-      this.resource = await negotiate(pc, `/whip-stage/${encodeURIComponent(this.session)}`, token);
-      if (!this.wanted) return this.stop();
     } catch (error) {
-      this.release();
-      this.wanted = false;
-      this.onState("failed", error);
+      console.warn("stage: no microphone", error);
+      this.fail(micProblem(error));
+      return null;
     }
+    if (!this.wanted) {
+      this.release();
+      return null;
+    }
+    return this.stream.getAudioTracks()[0] ?? null;
+  }
+
+  watch(pc) {
+    if (pc !== this.pc) return;
+    clearTimeout(this.dropTimer);
+    const state = pc.connectionState;
+    if (state === "connected") {
+      this.retries = 0;
+      this.onState(this.muted ? "muted" : "live");
+    } else if (state === "disconnected") {
+      this.dropTimer = setTimeout(() => {
+        if (pc === this.pc && pc.connectionState !== "connected") this.lost();
+      }, DROP_MS);
+    } else if (state === "failed" || state === "closed") {
+      this.lost();
+    }
+  }
+
+  /** The connection is gone while on stage: tell the server and connect again, later. */
+  lost() {
+    if (!this.wanted) return;
+    const resource = this.resource;
+    this.resource = null;
+    if (resource) end(resource, this.token(), { timeoutMs: 3000 });
+    this.closePeer();
+    const delay = Math.min(MAX_RETRY_MS, 1000 * 2 ** this.retries) * (0.75 + Math.random() * 0.5);
+    this.retries = Math.min(this.retries + 1, 5);
+    this.onState("reconnecting");
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Stopped for a reason the page must show: not tried again until start(). */
+  fail(state) {
+    this.wanted = false;
+    this.release();
+    this.onState(state);
+  }
+
+  /** The moderator muted (or unmuted) this voice: send nothing while muted. */
+  setMuted(muted) {
+    if (this.muted === muted) return;
+    this.muted = muted;
+    this.applyMute();
+    if (this.pc?.connectionState === "connected") this.onState(muted ? "muted" : "live");
+  }
+
+  applyMute() {
+    const track = this.stream?.getAudioTracks()[0] ?? null;
+    if (track) track.enabled = !this.muted;
+    this.sender?.replaceTrack(this.muted ? null : track).catch(() => {});
   }
 
   /** Leave the stage: end the publication and let go of the microphone. */
   async stop(leaving = false) {
     this.wanted = false;
-    const resource = this.resource;
-    this.resource = null;
-    if (resource) await end(resource, this.token(), { keepalive: leaving, timeoutMs: 3000 });
-    this.release();
+    this.muted = false;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.dropTimer);
+    // Taken at once, so a start() while the DELETE is on its way gets a microphone and a
+    // connection of its own, not these (closed when the DELETE is answered).
+    const { resource, pc, stream } = this;
+    Object.assign(this, { resource: null, pc: null, sender: null, stream: null });
     this.onState("off");
+    if (resource) await end(resource, this.token(), { keepalive: leaving, timeoutMs: 3000 });
+    for (const track of stream?.getTracks() ?? []) track.stop();
+    pc?.close();
+  }
+
+  closePeer() {
+    clearTimeout(this.dropTimer);
+    this.pc?.close();
+    this.pc = null;
+    this.sender = null;
   }
 
   release() {
+    clearTimeout(this.retryTimer);
     for (const track of this.stream?.getTracks() ?? []) track.stop();
     this.stream = null;
-    this.pc?.close();
-    this.pc = null;
+    this.closePeer();
   }
 }
