@@ -13,8 +13,7 @@ from playwright.async_api import Page, expect
 from companion.web.i18n import catalogue
 from tests.e2e.browser import LAPTOP, PHONE, axe_violations, chromium, new_page, screenshot
 from tests.e2e.conftest import Room
-from tests.media.peers import wait_until
-from tests.media.test_stage_voices import Listener
+from tests.media.peers import Viewer, room_audio, wait_until
 from tests.wsclient import Client
 
 SV, EN = catalogue("sv"), catalogue("en")
@@ -45,7 +44,7 @@ PACKETS_SENT = """async () => {
 }"""
 
 
-def loud(listener: Listener, since: float) -> bool:
+def loud(listener: Viewer, since: float) -> bool:
     """Some audio heard since then is clearly not silence (the fake microphone beeps)."""
     return any(at >= since and float((p**2).mean() ** 0.5) >= 100 for at, p in listener.heard)
 
@@ -86,7 +85,7 @@ async def test_a_refused_microphone_is_said_the_turn_stays_and_try_again_works(
     igen", and the hand stays on stage for the moderator. Once allowed, "Försök igen"
     publishes and the room hears the microphone."""
     moderator = await room.moderator()
-    listener = Listener(room.server.http, room.session, room.moderator_token)
+    listener = room_audio(room.server.http, room.session, room.moderator_token)
     assert (await listener.start()).status == 201
     async with chromium([FAKE_DEVICE]) as browser:
         eva = await remote_page(browser, room, PHONE, "sv-SE")
@@ -131,7 +130,7 @@ async def test_muted_by_the_moderator_the_page_says_so_and_sends_nothing(room: R
     connection sends no audio packet at all (the browser's own counters), not only the
     server dropping them; unmuted, it sends and the room hears it again."""
     moderator = await room.moderator()
-    listener = Listener(room.server.http, room.session, room.moderator_token)
+    listener = room_audio(room.server.http, room.session, room.moderator_token)
     assert (await listener.start()).status == 201
     async with chromium(FAKE_MEDIA) as browser:
         page = await remote_page(browser, room, LAPTOP, "sv-SE")
@@ -196,7 +195,7 @@ async def test_a_dropped_connection_on_stage_is_made_again_by_itself(room: Room)
         await asyncio.sleep(1)
         room.server.start()
         restarted = time.monotonic()
-        listener = Listener(room.server.http, room.session, room.moderator_token)
+        listener = room_audio(room.server.http, room.session, room.moderator_token)
         assert (await listener.start()).status == 201
         await expect(mic).to_have_attribute("data-state", "live", timeout=20_000)
         assert await wait_until(lambda: loud(listener, restarted), 10), "not heard again"
