@@ -187,10 +187,26 @@ function renderPoll() {
 }
 
 // The room left for the poll changes with the banners above it and the window's size.
+// A cloud fits itself by leaving words out; while it shows fewer than CLOUD_WORDS of them
+// (name cards and a break banner above it), the question and the rest step down too.
+const CLOUD_WORDS = 8;
+
 function fitPoll() {
   const box = $("screen-poll");
-  fitBox(box);
-  fitCloud(box.querySelector(".poll-results"));
+  const results = box.querySelector(".poll-results");
+  const cloud = results?.querySelector(".poll-cloud");
+  if (!cloud) {
+    fitBox(box);
+    return;
+  }
+  const words = [...cloud.children];
+  for (const size of FIT) {
+    box.classList.remove(...FIT);
+    box.classList.add(size);
+    fitCloud(results);
+    const shown = words.filter((word) => !word.hidden).length;
+    if (shown >= Math.min(CLOUD_WORDS, words.length)) return;
+  }
 }
 
 // The join code, QR code and link follow a new code at once: the old ones stop working.

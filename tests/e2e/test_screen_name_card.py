@@ -22,6 +22,22 @@ QUESTION = (
     "följa upp arbetsmiljön under förändringsarbetet?"
 )
 PROJECTOR = {"width": 1280, "height": 720}
+CLOUD_QUESTION = (
+    "Vilket ord beskriver bäst hur ni i ledningsgruppen har arbetat med tillit, samverkan "
+    "och arbetsmiljö under förändringsarbetet det här året?"
+)
+WORDS = [
+    "tillit",
+    "mod",
+    "samverkan",
+    "förändringsledning",
+    "återhämtning",
+    "dialog",
+    "arbetsmiljöarbete",
+    "lärande",
+    "helhetssyn",
+    "nyfikenhet",
+]
 
 # Boxes of what the screen shows, measured in the page: each visible block inside the
 # viewport, no two blocks overlapping, no text box with more content than room.
@@ -155,6 +171,27 @@ async def test_the_name_cards_fit_beside_a_question_a_poll_and_the_qr_code(room:
             m = await measured(page, f"screen-name-cards-poll-{label}")
             print(label, "poll", m["boxes"]["cards"], m["boxes"]["poll"])
             assert await axe_violations(page) == []
+
+        # A word cloud: with the cards below it, the question above steps down rather than
+        # leave the cloud (almost) empty.
+        cloud = await moderator.request(
+            {"type": "poll.create", "kind": "words", "text": CLOUD_QUESTION}
+        )
+        for action in ("poll.open", "poll.show"):
+            ack = await moderator.request({"type": action, "poll": cloud["poll"]})
+            assert ack["type"] == "ack", ack
+        for word in WORDS:
+            who = await room.participant("remote")
+            answer = await who.request(
+                {"type": "poll.answer", "poll": cloud["poll"], "answer": word}
+            )
+            assert answer["type"] == "ack", answer
+        for label, page in pages:
+            await expect(page.locator("#screen-poll .poll-respondents")).to_contain_text("10")
+            m = await measured(page, f"screen-name-cards-cloud-{label}")
+            words = await page.locator("#screen-poll .poll-word:not([hidden])").count()
+            print(label, "cloud", words, "words shown")
+            assert words >= 8, (label, words)
 
         # In English, and gone when the turns end.
         label, page = pages[0]

@@ -114,7 +114,8 @@ async def ok(client: Client, message: dict) -> dict:
 
 
 async def stage_meeting(room: Room) -> Client:
-    """Questions, two closed polls (one on the screen), a highlight and a break, full of payloads."""
+    """Questions, two closed polls (one on the screen), a highlight, someone on stage and a
+    break, full of payloads."""
     moderator = await room.moderator()
     people = [
         await room.participant("room" if i % 2 else "remote", name=n) for i, n in enumerate(NAMES)
@@ -124,6 +125,9 @@ async def stage_meeting(room: Room) -> Client:
         ack = await ok(people[i % len(people)], {"type": "ask", "text": text})
         first = first or ack["question"]
     await ok(moderator, {"type": "question.highlight", "question": first})
+    # On stage: the big screen's name card shows the name given at join.
+    hand = await ok(people[1], {"type": "hand.raise"})
+    await ok(moderator, {"type": "hand.invite", "hand": hand["hand"]})
     await ok(
         moderator, {"type": "poll.create", "kind": "single", "text": POLL_TEXT, "options": OPTIONS}
     )
@@ -211,6 +215,8 @@ async def check_every_page(browser: Browser, room: Room, moderator: Client, bypa
     await assert_shown_and_inert(screen, [POLL_TEXT, *OPTIONS], "screen with the poll")
     await ok(moderator, {"type": "poll.unshow", "poll": 1})
     await assert_shown_and_inert(screen, [QUESTIONS[0], NAMES[0]], "screen with the question")
+    await assert_shown_and_inert(screen, [NAMES[1]], "screen with the name card")
+    assert await screen.locator(".on-stage-name").text_content() == NAMES[1]
 
     for page in (phone, remote, console, summary, screen):
         # Interacting gives focus and hover handlers their chance too.
