@@ -82,6 +82,11 @@ class Monitor:
         return b"".join(self.chunks).decode(errors="replace").splitlines()
 
 
+def cpu_seconds(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
 def ports_of(pids: list[int], redis_port: int) -> dict[str, int]:
     """'127.0.0.1:port' of each server process's Redis connection -> its pid."""
     out = {}
@@ -139,7 +144,10 @@ def main() -> None:
         client = redis.Redis.from_url(store.url, decode_responses=True)
         monitor = Monitor(store.port)
         time.sleep(0.2)
+        procs = {pid: psutil.Process(pid) for pid in [*pids, store.proc.pid]}
+        before = {pid: cpu_seconds(proc) for pid, proc in procs.items()}
         at_writer, forwarded = asyncio.run(vote(servers, args.voters, args.questions, args.rate))
+        used = {pid: cpu_seconds(proc) - before[pid] for pid, proc in procs.items()}
         holder = client.get(LEASE) or ""
         owner = ports_of(pids, store.port)
         lines = monitor.lines()
@@ -178,15 +186,22 @@ def main() -> None:
         f"{args.processes} processes, {at_writer + forwarded} votes: {forwarded} forwarded, "
         f"{at_writer} at the writer"
     )
+    votes = at_writer + forwarded
+    print(
+        "CPU ms per vote (while voting, MONITOR on): "
+        f"writer {1000 * used[writer] / votes:.2f}, forwarding processes "
+        + ", ".join(f"{1000 * used[pid] / votes:.2f}" for pid in pids if pid != writer)
+        + f", Redis {1000 * used[store.proc.pid] / votes:.2f}"
+    )
     for side in ("forwarding", "writer"):
         total = sum(top[side].values())
         print(
-            f"{side}: per forwarded vote {total / forwarded:.2f} commands, "
-            f"{sum(inner[side].values()) / forwarded:.2f} inside scripts, "
-            f"{trips[side] / forwarded:.2f} round trips"
+            f"{side}: per forwarded vote {total / max(1, forwarded):.2f} commands, "
+            f"{sum(inner[side].values()) / max(1, forwarded):.2f} inside scripts, "
+            f"{trips[side] / max(1, forwarded):.2f} round trips"
         )
         for kind, n in top[side].most_common():
-            print(f"    {kind:32} {n:6}  {n / forwarded:.3f} per forwarded vote")
+            print(f"    {kind:32} {n:6}  {n / max(1, forwarded):.3f} per forwarded vote")
 
 
 if __name__ == "__main__":
