@@ -5,8 +5,9 @@ renewed while held; when the holder dies it lapses, or another process that find
 holder's named connection gone takes it at once). Other processes forward their clients'
 commands to the writer by adding them to the session's command stream
 `companion:commands:<session>`: one entry per batch, the commands a process forwarded
-to the session while its previous batch was on its way (the stream keeps its last 10,000
-entries, and is gone a minute after the last command or lease renewal). The writers read it through one consumer group, so each
+to the session while its previous batch was on its way, in entries of at most 16 KiB (the
+stream keeps its last 5,000 entries, as much as 10,000 commands of 8 KiB each, and is gone
+a minute after the last command or lease renewal). The writers read it through one consumer group, so each
 command is delivered to one writer only, and a new writer gets exactly the commands no
 earlier writer read. The writer publishes each answer on the forwarding process's
 channel `companion:replies:<process>`.
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 PREFIX = "companion:"
 COMMANDS_KEPT_MS = 60_000  # a forwarded command is never run after its fence (< 1 s)
+ENTRIES_KEPT = 5_000  # a writer reads them within a fence of their adding, or never
+ENTRY_BYTES = 16_384  # so 5,000 entries hold no more than 10,000 messages of 8 KiB did
 
 GROUP = "writers"  # every session's command stream has one consumer group: its writers
 
@@ -148,14 +151,33 @@ class RedisWriterBoard:
         await _call(pipe.execute())
 
     async def forward(self, session_id: str, commands: list[dict[str, Any]]) -> None:
-        """Add a batch of commands to the session's stream, for its writer: one entry,
-        so the writer reads them at once and in this order."""
-        await _call(
-            self._forward(
-                keys=[commands_key(session_id)],
-                args=[json.dumps(commands, ensure_ascii=False), 10_000, COMMANDS_KEPT_MS],
-            )
-        )
+        """Add a batch of commands to the session's stream, for its writer, in this order,
+        in one round trip: one entry (several if over ENTRY_BYTES), so the writer reads
+        them at once."""
+        entries: list[list[str]] = [[]]
+        size = 0
+        for command in commands:
+            encoded = json.dumps(command, ensure_ascii=False)
+            length = len(encoded.encode()) + 1
+            if entries[-1] and size + length > ENTRY_BYTES:
+                entries.append([])
+                size = 0
+            entries[-1].append(encoded)
+            size += length
+        key = [commands_key(session_id)]
+        if len(entries) == 1:  # as a rule; a pipeline of scripts costs a SCRIPT EXISTS
+            args: list[str | int] = [
+                "[" + ",".join(entries[0]) + "]",
+                ENTRIES_KEPT,
+                COMMANDS_KEPT_MS,
+            ]
+            await _call(self._forward(keys=key, args=args))
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for entry in entries:
+            args = ["[" + ",".join(entry) + "]", ENTRIES_KEPT, COMMANDS_KEPT_MS]
+            await self._forward(keys=key, args=args, client=pipe)
+        await _call(pipe.execute())
 
     async def reply(self, answers: dict[str, list[dict[str, Any]]]) -> None:
         """Send forwarded commands' answers to the processes that forwarded them: one
