@@ -194,6 +194,10 @@ COUNTS: dict[str, dict[str, tuple[str, str, str, str]]] = {
             for n in (0, 1, 2, 21)
         ),
     },
+    "moderator.nav_hands": {
+        "sv": tuple(f"{n} vill prata" for n in (0, 1, 2, 21)),
+        "en": ("0 want to speak", "1 wants to speak", "2 want to speak", "21 want to speak"),
+    },
     "moderator.nav_pending": {
         "sv": tuple(f"{n} väntar på granskning" for n in (0, 1, 2, 21)),
         "en": tuple(f"{n} waiting for review" for n in (0, 1, 2, 21)),

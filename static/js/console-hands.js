@@ -1,15 +1,17 @@
 // The console's raised hands ("Vill prata"): the queue in the order raised with each name
 // (or "Anonym"), audience and topic; invite one onto the stage, mute or end them
 // (docs/protocol.md hand.invite, hand.mute, hand.end, `hands`).
-import { t } from "./i18n.js";
+import { formatNumber, t } from "./i18n.js";
 import { el } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 
 export class HandsPanel {
-  /** send(message) resolves with the ack or false (console-state.js); announce(text) speaks. */
-  constructor({ model, send, announce }) {
+  /** send(message) resolves with the ack or false (console-state.js); announce(text) speaks;
+   * nav: the narrow screen's bar (console-nav.js), whose badge counts the hands raised. */
+  constructor({ model, send, announce, nav }) {
     this.model = model;
+    this.nav = nav;
     this.send = send;
     this.announce = announce;
     this.known = null; // hand ids seen, to announce new ones (null before the first snapshot)
@@ -42,6 +44,12 @@ export class HandsPanel {
   render() {
     const hands = this.model.hands;
     const full = hands.filter((h) => h.status === "on_stage").length >= 2;
+    const raised = hands.filter((h) => h.status === "raised").length;
+    this.nav.setHands(raised);
+    // Beside the heading too (the bar is for narrow screens); the number is for the eye,
+    // a screen reader hears each new hand announced.
+    $("hands-count").hidden = raised === 0;
+    $("hands-count").textContent = formatNumber(raised);
     $("hands-none").hidden = hands.length > 0;
     $("hands-list").replaceChildren(
       ...hands.map((hand) => {

@@ -1,5 +1,6 @@
 // The console's bar on narrow screens (a tablet in portrait): one panel at a time, one tap
-// between them, and a badge on Questions with how many wait for review.
+// between them, a badge on Questions with how many wait for review and one on "Vill prata"
+// with how many hands are raised.
 import { count, formatNumber } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -23,10 +24,19 @@ export class ConsoleNav {
     if (this.grid.getBoundingClientRect().top < 0) this.grid.scrollIntoView({ block: "start" });
   }
 
+  /** Questions waiting for review. */
   setPending(n) {
-    const badge = $("nav-pending");
-    badge.hidden = n === 0;
-    badge.querySelector(".nav-badge-n").textContent = formatNumber(n);
-    badge.querySelector(".visually-hidden").textContent = count("moderator.nav_pending", n);
+    setBadge($("nav-pending"), "moderator.nav_pending", n);
   }
+
+  /** Hands raised and not yet invited. */
+  setHands(n) {
+    setBadge($("nav-hands"), "moderator.nav_hands", n);
+  }
+}
+
+function setBadge(badge, key, n) {
+  badge.hidden = n === 0;
+  badge.querySelector(".nav-badge-n").textContent = formatNumber(n);
+  badge.querySelector(".visually-hidden").textContent = count(key, n);
 }

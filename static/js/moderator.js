@@ -31,9 +31,9 @@ const send = sender(state);
 // The polls panel and the report (poll-console.js); the key is read when a report is asked for.
 const pollConsole = new PollConsole({ model, send, session: SESSION, key: () => state.key });
 const streamPanel = new StreamPanel({ model, session: SESSION }); // console-stream.js
-const hands = new HandsPanel({ model, send, announce }); // console-hands.js
 const stagePanel = new StagePanel({ session: SESSION, send, announce }); // console-stage.js
 const nav = new ConsoleNav({ grid: $("console"), nav: $("mod-nav") }); // console-nav.js
+const hands = new HandsPanel({ model, send, announce, nav }); // console-hands.js
 const access = new AccessPanel({ model, root, session: SESSION, send, announce, onNewKey: (fresh) => useNewKey(fresh) });
 const merge = new MergePanel({ state, send }); // console-merge.js
 const nudgeMinutes = Number(root.dataset.nudgeMinutes ?? 20);

@@ -159,7 +159,7 @@ async def test_console_in_both_tablet_orientations(
         await accessible(console, where)
         nav = console.locator("#mod-nav")
         if await nav.is_visible():  # portrait: one panel at a time
-            for view in ("agenda", "polls", "stream", "access", "questions"):
+            for view in ("hands", "agenda", "polls", "stream", "access", "questions"):
                 await nav.locator(f"[data-view={view}]").click()
                 await accessible(console, f"{where}, {view}")
         for tab in ("pending", "answered", "hidden", "live"):

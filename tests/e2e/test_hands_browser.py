@@ -74,7 +74,7 @@ async def test_raise_invite_mute_and_leave(room: Room, chrome: Browser) -> None:
     await expect(hands.nth(1).locator(".hand-who")).to_contain_text(SV["hands.anonymous"])
     await expect(hands.nth(1).locator(".hand-who")).to_contain_text(SV["hands.remote"])
     await expect(hands.nth(1).locator(".hand-topic")).to_have_text(TOPIC)
-    await fits(console, "#hands-panel, #hands-list li, #hands-list button, .hand-topic")
+    await fits(console, "#panel-hands, #hands-list li, #hands-list button, .hand-topic")
 
     # Invite the remote participant: their page says so, and offers to leave the stage.
     anonymous = SV["hands.anonymous"]
@@ -115,3 +115,104 @@ async def test_the_raise_button_is_on_the_first_screen_of_a_laptop(
     box = await remote.get_by_role("button", name=SV["speak.raise"]).bounding_box()
     assert box is not None and box["y"] + box["height"] <= LAPTOP["height"], box
     await screenshot(remote, "remote-speak-laptop")
+
+
+# The console's boxes that matter with many hands: the bar and its badge, the hands panel
+# and the first hand, what runs off the side, and whether the bar's tabs need scrolling.
+CONSOLE_HANDS = """() => {
+  const box = (s) => { const n = document.querySelector(s); if (!n || n.offsetParent === null) return null;
+    const r = n.getBoundingClientRect(); return {x: r.left, y: r.top, w: r.width, h: r.height, right: r.right}; };
+  const nav = document.getElementById('mod-nav');
+  const wide = [...document.querySelectorAll('#console *')].filter((n) => n.offsetParent !== null
+    && n.getBoundingClientRect().right > innerWidth + 0.5).map((n) => n.id || n.className || n.tagName);
+  const clipped = [...document.querySelectorAll('#panel-hands *, #mod-nav button')].filter((n) =>
+    n.offsetParent !== null && n.scrollWidth > n.clientWidth + 1).map((n) => n.id || n.className);
+  return {nav: box('#mod-nav'), badge: box('#nav-hands'), tab: box('#mod-nav [data-view=hands]'),
+    panel: box('#panel-hands'), first: box('#hands-list > li'), queue: box('#queue'),
+    agenda: box('#now-card'), navScrolls: nav.scrollWidth > nav.clientWidth + 1,
+    wide, clipped, sideways: document.scrollingElement.scrollWidth > innerWidth + 1};
+}"""
+
+
+async def test_the_console_counts_raised_hands_on_the_bar_of_a_portrait_tablet(
+    room: Room, chrome: Browser
+) -> None:
+    """Twelve hands with long names and topics, one of them on stage, and twelve questions
+    waiting for review: at 768x1024 the sticky bar's "Vill prata" tab shows 11 (the hands
+    waiting) beside Frågor's 12 on the first screen, in Swedish and English with no tab
+    scrolled away; one tap shows the queue alone, nothing
+    clipped or sideways, axe 0; a new hand makes 12, a lowered one 11 again. At 1024x768
+    there is no bar: the queue sits under the now card in the left column, all of it
+    inside the column."""
+    people = []
+    for n in range(12):
+        person = await room.participant("remote", name=f"Deltagare {n + 1} Långnamnsdotter-Ek")
+        topic = f"{n + 1}: {TOPIC} och dess uppföljning i praktiken och vardagen"[:120]
+        assert (await person.request({"type": "hand.raise", "topic": topic}))["type"] == "ack"
+        people.append(person)
+    moderator = await room.moderator()
+    snapshot = await moderator.wait_for(lambda m: m["type"] == "snapshot")
+    first = snapshot["hands"][0]["id"]
+    # Questions wait for review too: both badges are on the bar at once, two digits each.
+    assert (await moderator.request({"type": "session.premoderation", "on": True}))["type"] == "ack"
+    for n, person in enumerate(people):
+        reply = await person.request({"type": "ask", "text": f"Fråga {n + 1} om samverkan?"})
+        assert reply["type"] == "ack", reply
+    assert (await moderator.request({"type": "hand.invite", "hand": first}))["type"] == "ack"
+
+    portrait = {"width": 768, "height": 1024}
+    for locale, words, label in (("en-GB", catalogue("en"), "11 want to speak"),
+                                 ("sv-SE", SV, "11 vill prata")):  # fmt: skip
+        _, console = await new_page(chrome, portrait, locale=locale)
+        await console.goto(f"{room.server.http}/moderate/{room.session}#key={room.moderator_token}")
+        await console_ready(console)
+        badge = console.locator("#nav-hands")
+        await expect(badge.locator(".nav-badge-n")).to_have_text("11")
+        await expect(badge.locator(".visually-hidden")).to_have_text(label)
+        await expect(console.locator("#nav-pending .nav-badge-n")).to_have_text("12")
+        tab = console.get_by_role("button", name=f"{words['hands.title']} {label}")
+        await expect(tab).to_be_visible()
+        m = await console.evaluate(CONSOLE_HANDS)
+        assert m["badge"] and m["badge"]["y"] + m["badge"]["h"] <= m["nav"]["y"] + m["nav"]["h"], m
+        assert m["tab"]["right"] <= portrait["width"] and not m["navScrolls"], m  # all tabs seen
+        assert m["panel"] is None and m["queue"] is not None, m  # the questions come first
+        assert m["wide"] == [] and m["clipped"] == [] and not m["sideways"], m
+        await screenshot(console, f"console-hands-badge-portrait-{locale[:2]}")
+
+    await tab.click()
+    await expect(tab).to_have_attribute("aria-pressed", "true")
+    await expect(console.locator("#hands-list > li")).to_have_count(12)
+    m = await console.evaluate(CONSOLE_HANDS)
+    assert m["panel"] and m["first"] and m["first"]["y"] < portrait["height"], m
+    assert m["queue"] is None and m["agenda"] is None, m  # one panel at a time
+    assert m["wide"] == [] and m["clipped"] == [] and not m["sideways"], m
+    await fits(console, "#panel-hands, #hands-list li, #hands-list button, .hand-topic")
+    await screenshot(console, "console-hands-portrait")
+    assert await axe_violations(console) == []
+
+    latecomer = await room.participant("room", name="Sist In")
+    assert (await latecomer.request({"type": "hand.raise"}))["type"] == "ack"
+    await expect(badge.locator(".nav-badge-n")).to_have_text("12")
+    assert (await people[5].request({"type": "hand.lower"}))["type"] == "ack"
+    await expect(badge.locator(".nav-badge-n")).to_have_text("11")
+    # Scrolled down the long queue, the bar with its badge is still at the top.
+    await console.evaluate("scrollTo(0, document.body.scrollHeight)")
+    m = await console.evaluate(CONSOLE_HANDS)
+    assert m["nav"]["y"] == 0 and m["badge"] is not None, m
+
+    landscape = {"width": 1024, "height": 768}
+    await console.set_viewport_size(landscape)
+    await console.evaluate("scrollTo(0, 0)")
+    m = await console.evaluate(CONSOLE_HANDS)
+    await screenshot(console, "console-hands-landscape")
+    assert m["nav"] is None and m["panel"] and m["queue"] and m["agenda"], m
+    assert m["panel"]["x"] == m["agenda"]["x"] and m["panel"]["y"] > m["agenda"]["y"], m
+    assert m["panel"]["right"] <= m["queue"]["x"], m  # in the left column, beside the queue
+    # The count beside the heading, on the first screen where the queue starts.
+    await expect(console.locator("#hands-count")).to_have_text("11")
+    count_box = await console.locator("#hands-count").bounding_box()
+    assert count_box is not None and count_box["y"] + count_box["height"] <= landscape["height"]
+    assert m["wide"] == [] and m["clipped"] == [] and not m["sideways"], m
+    await fits(console, "#panel-hands, #hands-list li, #hands-list button, .hand-topic")
+    assert await axe_violations(console) == []
+    assert console.console_errors == []  # type: ignore[attr-defined]

@@ -84,7 +84,7 @@ async def test_pages_have_no_wcag_violations_in_meeting_states(room: Room) -> No
         await console.goto(f"{room.server.http}/moderate/{room.session}#key={room.moderator_token}")
         await expect(console.locator("#console")).not_to_have_attribute("aria-busy", "true")
         await no_violations(console, "console in portrait")
-        for view in ("agenda", "polls", "stream", "access"):
+        for view in ("hands", "agenda", "polls", "stream", "access"):
             await console.locator(f"#mod-nav [data-view={view}]").click()
             await no_violations(console, f"console in portrait, {view}")
         await console.set_viewport_size({"width": 1024, "height": 768})
