@@ -52,9 +52,11 @@ CUE_EVERY = 0.2  # how often the loop asks what to show (break start, end: this 
 # No camera picture for this long: "we'll be right back" instead of a frozen frame (the
 # publisher is not yet known to be gone: that takes up to 10 s, or ICE's 12.5 s).
 CAMERA_LOST_AFTER = 1.0
-# The room's audio is taken as stopped after this long without a frame: the voice loop
-# then encodes the voices alone (two and a half frames: a late packet is not a stop).
-ROOM_AUDIO_QUIET = 0.05
+# A publisher that stalls (no DELETE, no frames) is taken as silent after this many of the
+# voice loop's 20 ms ticks without a room frame, counting only ticks that came on time: a
+# late tick means this process was busy, and the room's frames may be waiting behind it
+# (taking them for a stall cut voice-only frames into the room's sound on busy cores).
+ROOM_QUIET_TICKS = 5
 # While voices are mixed, a room frame that would take the stream's audio further than
 # this ahead of the wall clock is dropped (the voice loop filled its gap meanwhile).
 MAX_AUDIO_AHEAD = RATE // 10
@@ -140,7 +142,7 @@ class Broadcast:
         self._stereo = StereoPcm()
         self._voice_loop: asyncio.Task[None] | None = None
         self._room_pumps = 0  # publisher audio tracks being pumped
-        self._room_at = -math.inf  # monotonic time of the room's last encoded audio frame
+        self._quiet_ticks = 0  # the voice loop's on-time ticks since the room's last frame
         self.mixed_frames = 0  # room frames that carried voices
         self.voice_frames = 0  # frames of voices alone (no room audio)
         self.audio_dropped = 0  # room frames dropped to keep the audio's clock
@@ -318,7 +320,7 @@ class Broadcast:
             frame = pcm_frame(room, "stereo")
             if self._audio_encoder.ahead(now_pts) > MAX_AUDIO_AHEAD:
                 self.audio_dropped += 1
-                self._room_at = time.monotonic()
+                self._quiet_ticks = 0
                 on_media()
                 return
         try:
@@ -326,7 +328,7 @@ class Broadcast:
         except (av.FFmpegError, ValueError, AssertionError) as exc:
             log.warning("%s: audio frame not encoded: %s", self.session_id, exc)
             return
-        self._room_at = time.monotonic()
+        self._quiet_ticks = 0
         on_media()
         if mixed:
             self.mixed_frames += 1
@@ -346,7 +348,7 @@ class Broadcast:
         self.voices.drop(key)
 
     def _room_sends_audio(self) -> bool:
-        return self._room_pumps > 0 and time.monotonic() - self._room_at < ROOM_AUDIO_QUIET
+        return self._room_pumps > 0 and self._quiet_ticks < ROOM_QUIET_TICKS
 
     async def _run_voices(self) -> None:
         """While voices are on stage and the room sends no audio: encode them alone, every
@@ -358,7 +360,10 @@ class Broadcast:
             wait = due - self.clock()
             if wait > 0:
                 await asyncio.sleep(wait)
-            elif wait < -0.1:
+            late = self.clock() - due
+            if late < FRAME / RATE:
+                self._quiet_ticks += 1  # on time, and no room frame since the last tick
+            elif late > 0.1:
                 due = self.clock()  # the loop was held up: go on from now, no burst
             if self._room_sends_audio():
                 continue  # the room's frames carry the voices
