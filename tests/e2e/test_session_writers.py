@@ -499,3 +499,38 @@ async def test_writer_killed_with_batches_in_flight(tmp_path: Path) -> None:
         finally:
             for client in opened:
                 await client.close()
+
+
+async def test_a_command_past_its_fence_while_waiting_for_its_batch_is_not_sent(
+    tmp_path: Path,
+) -> None:
+    """Redis holds a forward (CLIENT PAUSE WRITE, 1.5 s) while a second vote waits for
+    the next batch: the second is past its fence (0.8 s) when its turn comes, so it is
+    never added to the stream, and both are answered store_unavailable and not stored."""
+    with cluster(tmp_path, 2) as (store, (writer, forwarder)):
+        code, _ = writer.access()[SESSION]
+        opened: list[Client] = []
+        try:
+            asker = await join(writer, code)
+            first, second = await join(forwarder, code), await join(forwarder, code)
+            opened += [asker, first, second]
+            question = (await asker.request({"type": "ask", "text": "Pausad?"}))["question"]
+            warm = await first.request({"type": "vote", "question": question, "key": "w"})
+            assert warm["type"] == "ack" and forwarded(store) == 1
+            redis.Redis.from_url(store.url).execute_command("CLIENT", "PAUSE", 1500, "WRITE")
+            held = asyncio.ensure_future(
+                first.request({"type": "vote", "question": question, "key": "w2"}, timeout=10)
+            )
+            await asyncio.sleep(0.1)  # the first forward is on its way, held by Redis
+            waiting = await second.request({"type": "vote", "question": question}, timeout=10)
+            assert waiting["type"] == "error" and waiting["code"] == "store_unavailable"
+            answer = await held
+            assert answer["type"] == "error" and answer["code"] == "store_unavailable"
+            batches = forward_batches(store)
+            assert [len(batch) for batch in batches] == [1, 1], batches  # the second: not sent
+            assert batches[1][0]["m"]["key"] == "w2"
+            await asyncio.sleep(1)
+            assert stored_votes(store) == {question: 1}
+        finally:
+            for client in opened:
+                await client.close()
