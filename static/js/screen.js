@@ -165,6 +165,7 @@ function renderScene() {
   if (mode === "agenda") renderAgendaScene();
   if (mode === "speaker") renderSpeakerScene();
   renderCountdown();
+  fitBox($("screen-countdown"));
 }
 
 // The poll on screen replaces the question area in the "qr" and "poll" scenes; its results
@@ -300,6 +301,7 @@ function onMessage(message) {
     fitPoll();
     fitBox($("screen-agenda"));
     fitBox($("screen-speaker"));
+    fitBox($("screen-countdown"));
   }
 }
 
@@ -325,6 +327,7 @@ window.addEventListener("resize", () => {
   fitPoll();
   fitBox($("screen-agenda"));
   fitBox($("screen-speaker"));
+  fitBox($("screen-countdown"));
 });
 setInterval(renderCountdown, 500);
 renderAll();

@@ -50,6 +50,10 @@ MEASURE = """() => {
     question: document.getElementById('screen-question'),
     poll: document.getElementById('screen-poll'),
     cards: document.getElementById('screen-on-stage'),
+    agenda: document.getElementById('screen-agenda'),
+    speaker: document.getElementById('screen-speaker'),
+    countdown: document.getElementById('screen-countdown'),
+    breakBanner: document.getElementById('screen-break'),
     join: document.querySelector('.screen-join'),
     qr: document.getElementById('screen-qr'),
   };
@@ -65,7 +69,8 @@ MEASURE = """() => {
     for (let j = i + 1; j < names.length; j++)
       if (overlap(boxes[names[i]], boxes[names[j]])) overlaps.push([names[i], names[j]]);
   const clipped = [...document.querySelectorAll(
-    '.on-stage-card, .on-stage-card p, #screen-question, #screen-poll')]
+    '.on-stage-card, .on-stage-card p, #screen-question, #screen-poll, #screen-agenda, '
+    + '#screen-speaker, #screen-countdown')]
     .filter(shown)
     .filter((n) => n.scrollHeight > n.clientHeight + 1 || n.scrollWidth > n.clientWidth + 1)
     .map((n) => n.id || n.className);
@@ -192,6 +197,24 @@ async def test_the_name_cards_fit_beside_a_question_a_poll_and_the_qr_code(room:
             words = await page.locator("#screen-poll .poll-word:not([hidden])").count()
             print(label, "cloud", words, "words shown")
             assert words >= 8, (label, words)
+
+        # The other scenes keep the cards at their foot too: the agenda, the speaker card
+        # and the break's countdown, each fitted above them.
+        await moderator.request({"type": "poll.unshow", "poll": cloud["poll"]})
+        for scene in ("agenda", "speaker", "break"):
+            if scene == "break":
+                started = await moderator.request(
+                    {"type": "break.start", "minutes": 15, "message": "Kaffe och smörgås i foajén"}
+                )
+                assert started["type"] == "ack", started
+            ack = await moderator.request({"type": "show.screen", "screen": scene})
+            assert ack["type"] == "ack", ack
+            for label, page in pages:
+                await expect(page.locator("#screen")).to_have_attribute("data-scene", scene)
+                m = await measured(page, f"screen-name-cards-{scene}-{label}")
+                print(label, scene, {k: round(v["height"]) for k, v in m["boxes"].items()})
+        await moderator.request({"type": "break.end"})
+        await moderator.request({"type": "show.screen", "screen": "qr"})
 
         # In English, and gone when the turns end.
         label, page = pages[0]
