@@ -6,6 +6,8 @@ bytes in both directions are read and thrown away, connections stay open, and ne
 accepted but never reach the server. Connections made during the silence stay dead after it
 (as after a NAT rebinding); connections made afterwards work again. `deaf = True` drops only
 what the server sends: the server hears the client, the client never hears the answer.
+`lag = seconds` holds back what the server sends by that long (in order, nothing lost):
+a client whose news from the server comes late.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ class SilentProxy:
         self.port = free_port()
         self.silent = False
         self.deaf = False  # drop only the server's bytes (the answer to a request is lost)
+        self.lag = 0.0  # seconds the server's bytes are held back
         self.connections = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._writers: list[asyncio.StreamWriter] = []
+        self._held: dict[asyncio.StreamWriter, asyncio.Queue[tuple[float, bytes]]] = {}
+        self._writers_later: dict[asyncio.StreamWriter, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
         """Listen."""
@@ -77,10 +82,36 @@ class SilentProxy:
                     continue
                 if dead.is_set():
                     continue  # dropped on the floor, nothing closed
+                held = self._held.get(sink)
+                if down and (self.lag > 0 or (held is not None and not held.empty())):
+                    self._later(sink, data, self.lag)  # never ahead of what is held back
+                    continue
                 sink.write(data)
                 await sink.drain()
             if not dead.is_set() and not self.silent:
                 sink.close()
+
+    def _later(self, sink: asyncio.StreamWriter, data: bytes, lag: float) -> None:
+        """Write `data` to `sink` `lag` seconds from now, after what was held back before."""
+        due = asyncio.get_running_loop().time() + lag
+        held = self._held.setdefault(sink, asyncio.Queue())
+        held.put_nowait((due, data))
+        if sink not in self._writers_later:
+            task = asyncio.create_task(self._release(sink, held))
+            self._writers_later[sink] = task
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _release(
+        self, sink: asyncio.StreamWriter, held: asyncio.Queue[tuple[float, bytes]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            while True:
+                due, data = await held.get()
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                sink.write(data)
+                await sink.drain()
 
     async def _swallow(self, reader: asyncio.StreamReader) -> None:
         with contextlib.suppress(ConnectionError, asyncio.CancelledError):

@@ -38,6 +38,7 @@ from aiortc.mediastreams import MediaStreamError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from companion.backends.base import StoreUnavailable
 from companion.domain.errors import DomainError
 from companion.media.codecs import viewer_codecs
 from companion.media.errors import BadOffer, NotCreator, UnknownResource
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 
 STAGE, ROOM_AUDIO = "stage", "room-audio"
 MAX_LISTENERS = 4  # the room's speakers, a spare computer, the console
+CATCH_UP_S = 1.0  # how long a refused speaker's check may read the shared log
 
 
 def offered_kinds(offer: str) -> set[str]:
@@ -116,8 +118,14 @@ class StageVoices:
         if not token:
             raise MissingCredentials("Publishing on stage needs your participant token.")
         who = await self.registry.access.check_member_viewer(session_id, token)
-        state = self.registry.service.state(session_id)
-        if who == "moderator" or not state.hands.may_publish(who):
+        service = self.registry.service
+        if who != "moderator" and not service.state(session_id).hands.may_publish(who):
+            # The invitation may have been decided by another process a moment ago, and be
+            # in the shared log before it is on this process's tail: read the log first
+            # (a store that does not answer in time leaves memory's answer, a refusal).
+            with contextlib.suppress(StoreUnavailable, OSError, TimeoutError):
+                await asyncio.wait_for(service.commits.catch_up(session_id), CATCH_UP_S)
+        if who == "moderator" or not service.state(session_id).hands.may_publish(who):
             raise DomainError(
                 "Only a participant the moderator invited on stage may publish.", "not_on_stage"
             )

@@ -113,6 +113,10 @@ class CommitStrategy(Protocol):
     def on_remote_event(self, event: ev.Event) -> None:
         """An event another process committed (seen on the shared log's tail)."""
 
+    async def catch_up(self, session_id: str) -> None:
+        """Apply what the shared log has that this process has not seen yet (for a check
+        that must not act on memory a moment behind the log)."""
+
     async def rewrite(self, session_id: str, decide: Decide, rewrite: Rewrite) -> Outcome:
         """Commit the decided event together with a rewrite of the session's stored log
         (`Store.replace_log`): both are stored, or neither."""
@@ -182,6 +186,9 @@ class ApplyThenAppend:
 
     def on_remote_event(self, event: ev.Event) -> None:
         """Nobody else appends to an embedded store: nothing to follow."""
+
+    async def catch_up(self, session_id: str) -> None:
+        """Memory is the log here: nothing to catch up."""
 
     async def rewrite(self, session_id: str, decide: Decide, rewrite: Rewrite) -> Outcome:
         """Hold the session's new commands, let the appends under way land (the store runs

@@ -25,6 +25,9 @@ from tests.media.peers import (
     wait_until,
 )
 from tests.media.test_stage_voices import speaker
+from tests.netproxy import SilentProxy
+from tests.redisproc import RedisProcess
+from tests.serverproc import ServerProcess
 from tests.wsclient import Client
 
 pytestmark = pytest.mark.timeout(90)
@@ -255,3 +258,74 @@ async def test_voices_and_room_audio_go_to_the_live_streams_replica_only(tmp_pat
         assert await wait_until(lambda: room.heard.hears(TONE_HZ), 10), (
             "the room on A never heard the voice"
         )
+
+
+async def test_an_invitation_not_yet_on_the_media_replicas_tail_still_lets_the_voice_in(
+    tmp_path: Path,
+) -> None:
+    """The media's replica A hears Redis 0.6 s late (a proxy holds back Redis's bytes to A),
+    the invitation is decided on B: a voice offer to A straight after the invitation's ack
+    is accepted (A reads the log when its memory says "not on stage"), and the room on A
+    hears it; a participant never invited is still 403, also when Redis goes silent for A
+    (refused within the log read's bound, never a 5xx)."""
+    redis = RedisProcess(tmp_path / "redis")
+    redis.start()
+    proxy = SilentProxy(redis.port)
+    await proxy.start()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    a = ServerProcess(tmp_path / "a", extra_env={"REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"})
+    b = ServerProcess(tmp_path / "b", extra_env={"REDIS_URL": redis.url})
+    opened: list[Client] = []
+    peers: list[Publisher | Viewer] = []
+    # A talks to Redis through this test's event loop (the proxy): it is started and stopped
+    # in a thread, so the loop keeps running meanwhile.
+    assert b.import_programme().returncode == 0
+    try:
+        await asyncio.to_thread(a.start)
+        b.start()
+        try:
+            try:
+                stage_b = Stage(b, SESSION, opened)  # B reads the keys from Redis directly
+                room = room_audio(a.http, SESSION, stage_b.moderator_token)
+                peers.append(room)
+                assert (await room.start()).status == 201
+                on_b = await stage_b.moderator()
+                eva, eva_token = await speaker(stage_b, "Eva")
+                _, olle_token = await speaker(stage_b, "Olle")
+                hand = (await eva.request({"type": "hand.raise"}))["hand"]
+
+                proxy.lag = 0.6
+                assert (await on_b.request({"type": "hand.invite", "hand": hand}))["type"] == "ack"
+                asked = time.monotonic()
+                voice = stage_voice(a.http, eva_token)
+                peers.append(voice)
+                answer = await voice.start()
+                took = time.monotonic() - asked
+                assert answer.status == 201, (answer.status, answer.text)
+                print(f"voice accepted by the lagging replica in {took:.2f} s")
+                other = stage_voice(a.http, olle_token)
+                peers.append(other)
+                assert (await other.start()).status == 403
+                assert await wait_until(lambda: room.heard.hears(TONE_HZ), 10), "not heard"
+                # Redis silent for A: the log cannot be read, memory's refusal stands (no 5xx).
+                proxy.silent = True
+                late = stage_voice(a.http, olle_token)
+                peers.append(late)
+                began = time.monotonic()
+                answer = await late.start()
+                took = time.monotonic() - began
+                print(f"refused with Redis silent in {took:.2f} s")
+                assert answer.status == 403, (answer.status, answer.text)
+                assert took < 3.0, took  # the log's read is bounded (1 s), not Redis's timeout
+            finally:
+                for peer in peers:
+                    await peer.stop(delete=False)
+                for client in opened:
+                    await client.close()
+        finally:
+            b.stop()
+            await asyncio.to_thread(a.stop)
+    finally:
+        await proxy.stop()
+        redis.stop()
