@@ -12,7 +12,9 @@ The voices of remote participants on stage (`companion.media.stage_voices`) are 
 the audio before the one Opus encoder, so they cost nothing per viewer. While the room's
 publisher sends audio, its frames carry the mix (nobody on stage: the room's frames go to
 the encoder untouched, as they always did); when it sends none (no publisher, or it
-stalled), a loop paced at 20 ms on the broadcast's clock encodes the voices alone.
+stalled), a loop paced at 20 ms on the broadcast's clock encodes the voices alone. The
+room's sound also goes, decoded, to each speaker's return feed
+(`companion.media.return_feed`), which leaves their own voice out.
 """
 
 from __future__ import annotations
@@ -139,6 +141,9 @@ class Broadcast:
         self._loop: asyncio.Task[None] | None = None
         self.room_audio = True  # the audio pump sends the room's sound
         self.voices = VoiceMix()  # the on-stage voices, mixed into the audio
+        # The speakers' return feeds (by their resource id): each gets the room's sound as
+        # mono 48 kHz samples, silent when a slate mutes the room.
+        self.room_listeners: dict[str, Callable[[np.ndarray], None]] = {}
         self._stereo = StereoPcm()
         self._voice_loop: asyncio.Task[None] | None = None
         self._room_pumps = 0  # publisher audio tracks being pumped
@@ -191,6 +196,7 @@ class Broadcast:
             "video_viewers": len(self.video.tracks),
             "audio_viewers": len(self.audio.tracks),
             "voices": len(self.voices.buffers),
+            "return_feeds": len(self.room_listeners),
             "mixed_frames": self.mixed_frames,
             "voice_frames": self.voice_frames,
             "audio_dropped": self.audio_dropped,
@@ -308,12 +314,17 @@ class Broadcast:
     def _room_frame(self, frame: av.AudioFrame, on_media: Callable[[], None]) -> None:
         now_pts = seconds_to_pts(self.clock(), AUDIO_RATE)
         mixed = self.voices.active
-        if mixed:
-            # A voice on stage is heard even in a slate with the room muted: the
-            # moderator put it there on purpose.
+        if mixed or self.room_listeners:
             room = self._stereo.convert(frame)
             if not self.room_audio:
                 room[:] = 0
+            if self.room_listeners:
+                mono = (room.sum(axis=1) // 2).astype(np.int16)
+                for listener in list(self.room_listeners.values()):
+                    listener(mono)
+        if mixed:
+            # A voice on stage is heard even in a slate with the room muted: the
+            # moderator put it there on purpose.
             voices = self.voices.take(len(room))
             if voices is not None:
                 room += voices[:, None]

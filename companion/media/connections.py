@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import OperationError
 from aiortc.sdp import candidate_from_sdp
 
@@ -70,8 +70,17 @@ class PeerConnections:
             if pc.connectionState in ("failed", "closed"):
                 gone(f"connection {pc.connectionState}")
 
-    async def answer(self, pc: RTCPeerConnection, offer: str, viewer: bool = False) -> str:
-        """Apply an offer (checked by `offers` first) and return the SDP answer, or BadOffer."""
+    async def answer(
+        self,
+        pc: RTCPeerConnection,
+        offer: str,
+        viewer: bool = False,
+        reply: MediaStreamTrack | None = None,
+    ) -> str:
+        """Apply an offer (checked by `offers` first) and return the SDP answer, or BadOffer.
+
+        `reply`: a track to send back on the offer's section of its kind; it is sent only
+        if that section is sendrecv (a sendonly offer's answer stays recvonly)."""
         sdp = normalise(offer, viewer)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
@@ -84,6 +93,8 @@ class PeerConnections:
             raise BadOffer("The SDP offer cannot be used.") from None
         if viewer and not any(t.mid is not None for t in pc.getTransceivers()):
             raise BadOffer("The offer has no audio or video to receive.")
+        if reply is not None:
+            pc.addTrack(reply)  # takes the offer's transceiver of that kind
         try:
             await pc.setLocalDescription(await pc.createAnswer())
         except Exception as exc:

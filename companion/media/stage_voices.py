@@ -19,6 +19,10 @@ voice that is ended or muted is silent from the next frame, before its connectio
 The remote audience hears the same voices in the session's stream: each voice's pump
 feeds its decoded samples to the session's `Broadcast`, which mixes them into the one
 audio encode (companion.media.broadcast); a muted or ended voice is dropped from it at once.
+
+The speaker hears the room and the other voice, not their own, on the same connection
+when its offer is sendrecv (the remote page's): their return feed
+(companion.media.return_feed). A sendonly offer (another WHIP client) gets no return.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from companion.domain.errors import DomainError
 from companion.media.codecs import viewer_codecs
 from companion.media.errors import BadOffer, NotCreator, UnknownResource
 from companion.media.registry import MediaRegistry, Resource, fingerprint
+from companion.media.return_feed import ReturnFeed
 from companion.media.signalling import (
     CORS,
     TRICKLE,
@@ -109,6 +114,7 @@ class StageVoices:
         self.registry = registry
         self.resources: dict[str, Resource] = {}
         self.mixes: dict[str, StageMix] = {}  # listener resource id -> its mix
+        self.returns: dict[str, ReturnFeed] = {}  # speaker resource id -> their return
         self._tasks: set[asyncio.Task[Any]] = set()
         registry.service.bus.subscribe(self.on_change)
 
@@ -156,19 +162,32 @@ class StageVoices:
             raise BadOffer("Send your microphone only: one audio section.")
         connections = self.registry.connections
         pc = connections.new()
+        resource_id = secrets.token_urlsafe(16)
+        feed = ReturnFeed(
+            resource_id, self.audible, lambda: self.registry.broadcasts.get(session_id)
+        )
         try:
-            answer = await connections.answer(pc, offer)
+            answer = await connections.answer(pc, offer, reply=feed)
             tracks = [t.receiver.track for t in pc.getTransceivers() if t.receiver.track]
             if not tracks:
                 raise BadOffer("The offer sends no audio.")
         except BaseException:
+            feed.stop()
             await connections.close(pc)
             raise
+        # A sendrecv offer (the remote page's) gets the return feed; a sendonly one none.
+        if not any(
+            t.sender.track is feed and t.currentDirection == "sendrecv"
+            for t in pc.getTransceivers()
+        ):
+            feed.stop()
         for old in [r for r in self.resources.values() if r.role == STAGE and r.who == who]:
             if old.session_id == session_id:
                 await self.end(old.id, "replaced")
-        res = Resource(secrets.token_urlsafe(16), session_id, STAGE, pc, fingerprint(token), who)
+        res = Resource(resource_id, session_id, STAGE, pc, fingerprint(token), who)
         self.resources[res.id] = res
+        if feed.readyState == "live":
+            self.returns[res.id] = feed
         self._spawn(self._pump(res, tracks[0]))
         connections.on_gone(pc, lambda reason: self._spawn(self.end(res.id, reason)))
         log.info("%s: a voice on stage connected", session_id)
@@ -188,6 +207,11 @@ class StageVoices:
                         listener = self.resources.get(key)
                         if listener is not None and listener.session_id == res.session_id:
                             mix.feed(res.id, samples)
+                    # The other speaker's return feed (never the speaker's own).
+                    for key, feed in list(self.returns.items()):
+                        other = self.resources.get(key)
+                        if other is not None and other.session_id == res.session_id:
+                            feed.feed_voice(res.id, samples)  # skips the speaker's own
                     # The remote audience: into the session's stream, encoded once there.
                     broadcast = self.registry.broadcasts.get(res.session_id)
                     if broadcast is not None and self.audible(res.id):
@@ -239,8 +263,13 @@ class StageVoices:
         mix = self.mixes.pop(resource_id, None)
         if mix is not None:
             mix.stop()
+        feed = self.returns.pop(resource_id, None)
+        if feed is not None:
+            feed.stop()  # the speaker's return ends with the turn
         for other in self.mixes.values():
             other.drop(resource_id)
+        for other_feed in self.returns.values():
+            other_feed.drop_voice(resource_id)
         self._silence(res.session_id, resource_id)
         await self.registry.connections.close(res.pc)
         log.info("%s: %s ended (%s)", res.session_id, res.role, reason)
@@ -264,6 +293,9 @@ class StageVoices:
         broadcast = self.registry.broadcasts.get(session_id)
         if broadcast is not None:
             broadcast.drop_voice(resource_id)
+        for key, feed in self.returns.items():
+            if key != resource_id:
+                feed.drop_voice(resource_id)
 
     def resource(self, session_id: str, resource_id: str, token: str | None) -> Resource:
         """An open resource of the session, for the token that created it."""
@@ -280,6 +312,7 @@ class StageVoices:
         return {
             "voices": sum(1 for r in self.resources.values() if r.role == STAGE),
             "listeners": len(self.mixes),
+            "returns": len(self.returns),
         }
 
     def _spawn(self, coro: Any) -> None:

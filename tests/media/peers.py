@@ -396,6 +396,12 @@ class Publisher:
     answer: HttpAnswer | None = None
     location: str | None = None
     endpoint: str = "whip"  # "whip-stage" for a voice on stage
+    # A voice on stage that offers sendrecv, as the remote page does: its return feed,
+    # decoded and timed, and when that track ended (None while it goes on).
+    hear: bool = False
+    heard: Heard = field(default_factory=Heard)
+    heard_until: float | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> HttpAnswer:
         """Offer, POST to WHIP, apply the answer; returns the HTTP answer."""
@@ -405,12 +411,25 @@ class Publisher:
             if self.h264_profile:
                 prefer(transceiver, "video/H264", self.h264_profile)
         if self.audio is not None:
-            self.pc.addTransceiver(self.audio, direction="sendonly")
+            self.pc.addTransceiver(self.audio, direction="sendrecv" if self.hear else "sendonly")
+
+        @self.pc.on("track")
+        def _track(track: MediaStreamTrack) -> None:
+            self._tasks.append(asyncio.ensure_future(self._listen(track)))
+
         url = f"{self.base}/{self.endpoint}/{self.session}"
         self.answer = await negotiate(self.pc, url, self.token)
         if self.answer.status == 201:
             self.location = self.answer.headers["location"]
         return self.answer
+
+    async def _listen(self, track: MediaStreamTrack) -> None:
+        """What the server sends back (a voice's return feed), until it ends."""
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                self.heard.add(frame, time.monotonic())
+        self.heard_until = time.monotonic()
 
     async def stop(self, delete: bool = True) -> HttpAnswer | None:
         """DELETE the resource (unless told not to) and close the connection."""
@@ -419,6 +438,8 @@ class Publisher:
             result = await http("DELETE", self.location, token=self.token, content_type=None)
         if self.pc is not None:
             await self.pc.close()
+        for task in self._tasks:
+            task.cancel()
         return result
 
 

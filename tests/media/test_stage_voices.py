@@ -36,6 +36,7 @@ from tests.wsclient import Client
 
 SESSION = "ledarskap-2020-05-05"
 QUIET = 10.0  # a tone's spectrum level below this is not there (heard: above 100)
+B_HZ = 660  # the second speaker's tone (the first's is TONE_HZ, the room's ROOM_HZ)
 
 
 async def speaker(stage: Stage, name: str) -> tuple[Client, str]:
@@ -280,3 +281,94 @@ async def test_without_a_room_publisher_the_voice_alone_is_streamed_and_hands_ov
     await ack(moderator, {"type": "hand.end", "hand": hand})
     await publisher.stop()
     await viewer.stop()
+
+
+async def test_each_speaker_hears_the_room_and_the_other_voice_but_not_their_own(
+    media_server: ServerProcess, opened: list[Client]
+) -> None:
+    """Mix-minus: the room publisher sends 1 kHz, speaker A 440 Hz and speaker B 660 Hz,
+    both offering sendrecv as the remote page does. A's return feed holds 1 kHz and 660 Hz
+    but not 440 Hz, B's 1 kHz and 440 Hz but not 660 Hz; the stream's viewer hears all
+    three; a break's slate mutes the room in the returns too. After A's turn ends, A's return ends and B no longer hears 440 Hz. A sendonly
+    offer (another WHIP client) is accepted and gets no return."""
+    stage = Stage(media_server, "ledarskap-2020-06", opened)
+    await stage.load_settings()
+    moderator = await stage.moderator()
+    room = Publisher(
+        media_server.http, stage.session, stage.stream_key, CounterTrack(), ToneTrack(ROOM_HZ)
+    )
+    assert (await room.start()).status == 201
+    viewer = Viewer(media_server.http, stage.session, await stage.participant_token())
+    assert (await viewer.start()).status == 201
+    assert await wait_until(lambda: viewer.heard.hears(ROOM_HZ), 15), "no room sound"
+
+    _, a_token, a_hand = await on_stage(stage, moderator, "Anna")
+    _, b_token, b_hand = await on_stage(stage, moderator, "Bo")
+    url = media_server.http
+    a = Publisher(url, stage.session, a_token, audio=ToneTrack(), endpoint="whip-stage", hear=True)
+    b = Publisher(
+        url, stage.session, b_token, audio=ToneTrack(B_HZ), endpoint="whip-stage", hear=True
+    )
+    assert (await a.start()).status == 201
+    published = time.monotonic()
+    assert (await b.start()).status == 201
+    assert await wait_until(lambda: a.heard.hears(ROOM_HZ) and a.heard.hears(B_HZ), 10), (
+        "A's return never carried the room and B"
+    )
+    print(
+        f"A's return carries the room and B {time.monotonic() - published:.2f} s after A published"
+    )
+    assert await wait_until(lambda: b.heard.hears(ROOM_HZ) and b.heard.hears(TONE_HZ), 10)
+    assert await wait_until(lambda: viewer.heard.hears(TONE_HZ) and viewer.heard.hears(B_HZ), 10)
+    together = time.monotonic()
+    await asyncio.sleep(1.5)
+    for hz in (ROOM_HZ, TONE_HZ, B_HZ):
+        assert viewer.heard.level(hz, together) > HEARS, f"the stream lacks {hz} Hz"
+    assert a.heard.level(ROOM_HZ, together) > HEARS
+    assert a.heard.level(B_HZ, together) > HEARS
+    assert a.heard.level(TONE_HZ, together) < QUIET, "A hears their own voice"
+    assert b.heard.level(ROOM_HZ, together) > HEARS
+    assert b.heard.level(TONE_HZ, together) > HEARS
+    assert b.heard.level(B_HZ, together) < QUIET, "B hears their own voice"
+    counts = await stage.stats()
+    assert counts["broadcasts"][stage.session]["return_feeds"] == 2, counts
+
+    # A break's slate mutes the room in the stream, and so in the returns; B stays heard.
+    await ack(moderator, {"type": "agenda.goto", "item": "fika"})
+    await asyncio.sleep(1.0)
+    slate_from = time.monotonic()
+    await asyncio.sleep(1.0)
+    assert a.heard.level(ROOM_HZ, slate_from) < QUIET, "A heard the room in the break"
+    assert a.heard.level(B_HZ, slate_from) > HEARS
+    await ack(moderator, {"type": "agenda.goto", "item": "diskussion"})
+    assert await wait_until(lambda: a.heard.hears(ROOM_HZ), 5), "the room did not return"
+
+    # A's turn ends: A's return ends with it, and B's loses A's voice.
+    ended = time.monotonic()
+    await ack(moderator, {"type": "hand.end", "hand": a_hand})
+    assert await wait_until(lambda: a.heard_until is not None, 5), "A's return went on"
+    assert a.heard_until is not None
+    print(f"A's return ended {a.heard_until - ended:.2f} s after hand.end")
+    await asyncio.sleep(1.5)
+    gone = b.heard.gone_since(TONE_HZ, ended)
+    assert gone is not None and gone - ended < 1.0, (gone, ended)
+    assert b.heard.level(TONE_HZ, ended + 1.0) < QUIET
+    assert b.heard.level(ROOM_HZ, ended + 1.0) > HEARS
+    counts = await stage.stats()
+    assert counts["broadcasts"][stage.session]["return_feeds"] == 1, counts
+
+    # B again, now offering sendonly (as another WHIP client would): no return.
+    await b.stop()
+    plain = voice(stage, b_token)
+    assert (await plain.start()).status == 201
+    assert await wait_until(lambda: viewer.heard.hears(TONE_HZ), 10)
+    assert plain.pc is not None
+    assert all(t.currentDirection == "sendonly" for t in plain.pc.getTransceivers())
+    counts = await stage.stats()
+    assert counts["broadcasts"][stage.session]["return_feeds"] == 0, counts
+
+    await ack(moderator, {"type": "hand.end", "hand": b_hand})
+    await plain.stop()
+    await a.stop()
+    await viewer.stop()
+    await room.stop()
