@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from companion.domain import events as ev
+from companion.domain.errors import InvalidState
 from companion.domain.hands import HandQueue, HandStatus
 from companion.domain.retention import is_label, scrub
 
@@ -57,3 +60,28 @@ def test_forgetting_one_participant_unlinks_their_hand_only() -> None:
     assert is_label(forgotten[0].data["participant"])
     assert forgotten[0].data["name"] == "Kim"  # names stay when one device is forgotten
     assert forgotten[1].data == log[1].data
+
+
+def test_the_speakers_microphone_problem_is_kept_until_it_works() -> None:
+    """`hand.mic` only from someone on stage, only a known problem or None; it leaves
+    with the hand."""
+    queue, _ = fold(
+        [
+            HandQueue().raise_hand("p1", "remote", "Eva", ""),
+            ev.Draft(ev.HAND_INVITED, {"id": 1}),
+        ]
+    )
+    for problem, code in (("loud", "invalid_value"), (1, "invalid_value")):
+        with pytest.raises(InvalidState) as refused:
+            queue.report_mic("p1", problem)
+        assert refused.value.code == code
+    with pytest.raises(InvalidState) as refused:
+        queue.report_mic("p2", "denied")
+    assert refused.value.code == "not_on_stage"
+    queue.apply(ev.Event("s", 3, *vars_of(queue.report_mic("p1", "denied")), 1003.0))
+    assert queue.hands[1].mic == "denied"
+    queue.apply(ev.Event("s", 4, *vars_of(queue.report_mic("p1", None)), 1004.0))
+    assert queue.hands[1].mic is None
+    queue.apply(ev.Event("s", 7, ev.HAND_ENDED, {"id": 1}, 1007.0))
+    with pytest.raises(InvalidState):
+        queue.report_mic("p1", None)

@@ -102,6 +102,7 @@ HAND_LOWERED = "hand.lowered"  # by the participant: a raised hand, or leaving t
 HAND_INVITED = "hand.invited"  # onto the stage: the participant may publish their voice
 HAND_MUTED = "hand.muted"
 HAND_ENDED = "hand.ended"  # by the moderator: a turn ended or a raised hand declined
+HAND_MIC = "hand.mic"  # the speaker's page: their microphone fails (`problem`) or works (null)
 # The session's log before this event was rewritten without personal data; data: scope,
 # "all" (retention) or "participant" (a device forgotten). Never sent to clients.
 SESSION_SCRUBBED = "session.scrubbed"

@@ -18,6 +18,9 @@ from companion.domain.questions import clean_name
 
 MAX_TOPIC_CHARS = 120  # a line the moderator reads at a glance
 MAX_ON_STAGE = 2  # more voices at once than a room can follow
+# Why a speaker's page cannot send their microphone: the browser refused it, there is none,
+# or it failed otherwise. The moderator sees it beside the hand.
+MIC_PROBLEMS = frozenset({"denied", "missing", "failed"})
 
 
 class HandStatus(StrEnum):
@@ -38,6 +41,7 @@ class Hand:
     status: HandStatus = HandStatus.RAISED
     muted: bool = False
     invited_at: float | None = None
+    mic: str | None = None  # a MIC_PROBLEMS the speaker's page reported, or None
 
 
 def clean_topic(topic: object) -> str:
@@ -126,6 +130,18 @@ class HandQueue:
             raise InvalidState("Not on stage.", code="not_on_stage")
         return ev.Draft(ev.HAND_MUTED, {"id": found.id, "on": on})
 
+    def report_mic(self, participant: str, problem: object) -> ev.Draft:
+        """The speaker's page says their microphone fails (or works again), so the
+        moderator knows why the room hears nothing."""
+        hand = self.of(participant)
+        if hand is None or hand.status != HandStatus.ON_STAGE:
+            raise InvalidState("You are not on stage.", code="not_on_stage")
+        if problem is not None and problem not in MIC_PROBLEMS:
+            raise InvalidState(
+                "`problem` must be denied, missing, failed or null.", code="invalid_value"
+            )
+        return ev.Draft(ev.HAND_MIC, {"id": hand.id, "problem": problem})
+
     def end(self, hand: object) -> ev.Draft:
         """The moderator ends someone's turn on stage, or declines a raised hand."""
         return ev.Draft(ev.HAND_ENDED, {"id": self._get(hand).id})
@@ -149,5 +165,7 @@ class HandQueue:
             self.turns[hand.where] = self.turns.get(hand.where, 0) + 1
         elif event.type == ev.HAND_MUTED:
             hand.muted = bool(data["on"])
+        elif event.type == ev.HAND_MIC:
+            hand.mic = data["problem"]
         elif event.type in (ev.HAND_LOWERED, ev.HAND_ENDED):
             del self.hands[hand.id]

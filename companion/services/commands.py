@@ -154,6 +154,13 @@ async def _lower_hand(service: SessionService, who: Caller, m: Message) -> Ack:
     return {"hand": outcome.event.data["id"]}
 
 
+async def _report_mic(service: SessionService, who: Caller, m: Message) -> Ack:
+    participant = who.participant or ""
+    problem = m.get("problem")
+    await service.execute(who.session_id, lambda s: s.hands.report_mic(participant, problem))
+    return {}
+
+
 async def _rotate_key(service: SessionService, who: Caller, m: Message) -> Ack:
     return {"moderator_token": await service.rotate_moderator_token(who.session_id)}
 
@@ -201,6 +208,8 @@ TABLE = (
     # topic; lower it, or leave the stage.
     Command("hand.raise", PARTICIPANT, _raise_hand, ("hand",), Bucket.QUESTIONS),
     Command("hand.lower", PARTICIPANT, _lower_hand, ("hand",), Bucket.OWN_DATA),
+    # The speaker's page tells the moderator that their microphone fails, or works again.
+    Command("hand.mic", PARTICIPANT, _report_mic, (), Bucket.OWN_DATA),
     moderator_action("question.approve", lambda s, m: s.board.approve(m.get("question"))),
     moderator_action("question.hide", lambda s, m: s.board.hide(m.get("question"))),
     moderator_action("question.hide_asker", lambda s, m: s.board.hide_asker(m.get("question"))),

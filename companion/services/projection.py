@@ -208,6 +208,7 @@ def hands_view(hands: HandQueue, moderator: bool) -> list[dict[str, Any]]:
             view["topic"] = hand.topic
             view["raised_at"] = hand.raised_at
             view["invited_at"] = hand.invited_at
+            view["mic"] = hand.mic  # why the speaker's microphone does not reach the room
         views.append(view)
     return views
 

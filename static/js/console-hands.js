@@ -5,6 +5,8 @@ import { formatNumber, t } from "./i18n.js";
 import { el } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
+// Why an on-stage speaker's microphone does not reach the room, as their page reported it.
+const MIC = { denied: "hands.mic_denied", missing: "hands.mic_missing", failed: "hands.mic_failed" };
 
 export class HandsPanel {
   /** send(message) resolves with the ack or false (console-state.js); announce(text) speaks;
@@ -62,6 +64,7 @@ export class HandsPanel {
           ` · ${t(hand.where === "room" ? "hands.room" : "hands.remote")}`,
           onStage ? el("span", { class: "hand-badge" }, t("hands.on_stage")) : null,
           onStage && hand.muted ? el("span", { class: "hand-badge muted" }, t("hands.muted")) : null,
+          onStage && MIC[hand.mic] ? el("span", { class: "hand-badge problem" }, t(MIC[hand.mic])) : null,
         );
         const topic = hand.topic ? el("p", { class: "hand-topic" }, hand.topic) : null;
         const actions = el("div", { class: "button-row hand-actions" });

@@ -32,6 +32,7 @@ export class SpeakPanel {
     this.announce = announce;
     this.busy = false;
     this.status = undefined; // what was last shown: null, "raised" or "on_stage"
+    this.reported = null; // the microphone problem the moderator was last told of
   }
 
   wire() {
@@ -55,6 +56,12 @@ export class SpeakPanel {
 
   voiceState(state) {
     this.mic = state;
+    // The moderator sees why the room hears nothing (hand.mic), and when it works again.
+    const problem = STOPPED.has(state) ? state : ["live", "muted"].includes(state) ? null : undefined;
+    if (problem !== undefined && problem !== this.reported) {
+      this.reported = problem;
+      this.request({ type: "hand.mic", problem }).catch(() => {}); // off stage meanwhile: moot
+    }
     this.render();
   }
 
@@ -92,6 +99,7 @@ export class SpeakPanel {
       if (!STOPPED.has(this.mic)) this.voice.start();
     } else if (this.voice.wanted || this.voice.resource) this.voice.stop();
     if (status !== "on_stage" && STOPPED.has(this.mic)) this.mic = "off";
+    if (status !== "on_stage") this.reported = null; // the hand, and what was said of it, is gone
     const mic = $("speak-mic");
     mic.hidden = status !== "on_stage";
     mic.dataset.state = this.mic;

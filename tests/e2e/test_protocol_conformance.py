@@ -261,6 +261,7 @@ async def test_every_command_is_acked_with_exactly_the_fields_the_table_declares
     hand = (await run(speaker, "hand.raise", topic="Om budgeten"))["hand"]
     await run(moderator, "hand.invite", hand=hand)
     await run(moderator, "hand.mute", hand=hand, on=True)
+    await run(speaker, "hand.mic", problem="denied")
     await run(speaker, "hand.lower")
     declined = (await run(asker, "hand.raise"))["hand"]
     await run(moderator, "hand.end", hand=declined)

@@ -12,7 +12,7 @@ from playwright.async_api import Page, expect
 
 from companion.web.i18n import catalogue
 from tests.e2e.browser import LAPTOP, PHONE, axe_violations, chromium, new_page, screenshot
-from tests.e2e.conftest import Room
+from tests.e2e.conftest import Room, console_ready, open_console
 from tests.media.peers import Viewer, room_audio, wait_until
 from tests.wsclient import Client
 
@@ -71,6 +71,12 @@ async def invite(moderator: Client, page: Page, words: dict[str, str]) -> int:
     return int(hand["id"])
 
 
+def mic_of(moderator: Client, hand: int) -> str | None:
+    """The microphone problem of the hand in the moderator's latest `hands` message."""
+    last = [m for m in moderator.messages if m["type"] == "hands"][-1]
+    return next((h["mic"] for h in last["hands"] if h["id"] == hand), None)
+
+
 def status_of(moderator: Client, hand: int) -> str | None:
     """The hand's status in the moderator's latest `hands` message."""
     last = [m for m in moderator.messages if m["type"] == "hands"][-1]
@@ -82,8 +88,9 @@ async def test_a_refused_microphone_is_said_the_turn_stays_and_try_again_works(
 ) -> None:
     """Without the browser's permission (headless Chromium dismisses the prompt): the page
     says so in Swedish (and English on an English page), asks only once, offers "Försök
-    igen", and the hand stays on stage for the moderator. Once allowed, "Försök igen"
-    publishes and the room hears the microphone."""
+    igen", and the hand stays on stage for the moderator, whose console says the
+    microphone is blocked. Once allowed, "Försök igen" publishes, the room hears the
+    microphone and the console's note goes."""
     moderator = await room.moderator()
     listener = room_audio(room.server.http, room.session, room.moderator_token)
     assert (await listener.start()).status == 201
@@ -102,6 +109,15 @@ async def test_a_refused_microphone_is_said_the_turn_stays_and_try_again_works(
         assert await eva.evaluate("window.micAsked") == 1
         assert status_of(moderator, eva_hand) == "on_stage"
         assert status_of(moderator, olle_hand) == "on_stage"
+        # The moderator is told why the room hears nothing: beside the hand in the console.
+        assert mic_of(moderator, eva_hand) == "denied" and mic_of(moderator, olle_hand) == "denied"
+        console = await open_console(browser, room)
+        await console_ready(console)
+        eva_row = console.locator(f"#hands-list > li[data-id='{eva_hand}']")
+        await expect(eva_row.locator(".hand-badge.problem")).to_have_text(SV["hands.mic_denied"])
+        await eva_row.scroll_into_view_if_needed()
+        await screenshot(console, "console-hands-mic-denied")
+        assert await axe_violations(console) == []
         await screenshot(eva, "remote-mic-denied-phone")
         assert await axe_violations(eva) == []
         assert await axe_violations(olle) == []
@@ -119,6 +135,8 @@ async def test_a_refused_microphone_is_said_the_turn_stays_and_try_again_works(
             "data-state", "live", timeout=15_000
         )
         await expect(eva.locator("#speak-retry")).to_be_hidden()
+        await expect(eva_row.locator(".hand-badge.problem")).to_have_count(0)  # works now
+        assert mic_of(moderator, eva_hand) is None
         assert await wait_until(lambda: loud(listener, pressed), 10), "the room heard nothing"
         print(f"heard in the room {time.monotonic() - pressed:.2f} s after Försök igen")
         assert eva.console_errors == [], eva.console_errors  # type: ignore[attr-defined]
