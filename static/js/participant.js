@@ -454,6 +454,7 @@ const speak = $("speak-panel")
       announce: (text) => (announcer.textContent = text),
       session: root.dataset.session,
       token: () => localStorage.getItem(`companion.token.${code}`),
+      player,
     })
   : null;
 speak?.wire();

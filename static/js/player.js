@@ -5,6 +5,11 @@
 // picture comes back without a reload; meanwhile it shows whatever pictures still come
 // (the server's slate for a publisher that dropped). A connection that fails, or that stays silent
 // while the stream is live, is replaced, with a growing pause between attempts.
+//
+// On stage, the stream would bring the speaker's own voice back a few hundred milliseconds
+// late, so the stream's sound is muted here and their return feed (the room and the other
+// voice, without theirs) plays instead; the picture goes on. After the turn the stream's
+// sound is as the person had it before (muted or not).
 import { t } from "./i18n.js";
 import { end, iceServers, negotiate } from "./whip-client.js";
 
@@ -37,6 +42,8 @@ export class StreamPlayer {
     this.liveSince = 0;
     this.retries = 0;
     this.retryTimer = null;
+    this.returnAudio = null; // on stage: plays the speaker's return feed
+    this.mutedBefore = true; // the stream's mute before the turn, restored after it
     // Attached to the video at the first track: an empty stream would keep the video
     // element loading, and with it the page's load event.
     this.stream = new MediaStream();
@@ -152,11 +159,43 @@ export class StreamPlayer {
     }
   }
 
+  // -- on stage ------------------------------------------------------------------------
+  /** The speaker's return feed came (again, on a new connection): play it, not the stream's sound. */
+  hearReturn(track) {
+    if (!this.returnAudio) {
+      this.mutedBefore = this.video.muted;
+      this.video.muted = true;
+      this.returnAudio = document.createElement("audio");
+      this.returnAudio.className = "stream-return";
+      this.root.append(this.returnAudio);
+    }
+    this.returnAudio.srcObject = new MediaStream([track]);
+    this.returnAudio.play().catch(() => {});
+    this.render();
+  }
+
+  /** The turn is over: no return feed, the stream's sound as it was before. */
+  endReturn() {
+    if (!this.returnAudio) return;
+    this.returnAudio.srcObject = null;
+    this.returnAudio.remove();
+    this.returnAudio = null;
+    this.video.muted = this.mutedBefore;
+    if (!this.video.muted) this.video.play().catch(() => {});
+    this.render();
+  }
+
+  /** What the mute button acts on: the return feed on stage, else the stream. */
+  heard() {
+    return this.returnAudio ?? this.video;
+  }
+
   // -- controls ------------------------------------------------------------------------
   wireControls() {
     this.muteButton?.addEventListener("click", () => {
-      this.video.muted = !this.video.muted;
-      if (!this.video.muted) this.video.play().catch(() => {});
+      const heard = this.heard();
+      heard.muted = !heard.muted;
+      if (!heard.muted) heard.play().catch(() => {});
       this.render();
     });
     this.fullscreenButton?.addEventListener("click", () => {
@@ -188,7 +227,7 @@ export class StreamPlayer {
     setText(this.overlay, t(`stream.${state}`));
     if (this.muteButton) {
       this.muteButton.hidden = state !== "live"; // nothing to hear without a picture
-      const key = this.video.muted ? "stream.unmute" : "stream.mute";
+      const key = this.heard().muted ? "stream.unmute" : "stream.mute";
       this.muteButton.dataset.i18n = key;
       setText(this.muteButton, t(key));
     }

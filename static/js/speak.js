@@ -22,10 +22,16 @@ const STOPPED = new Set(["denied", "missing", "failed"]);
 export class SpeakPanel {
   /** request(message) resolves with the ack or rejects with the error (live.js);
    * notify(error) shows a refusal. */
-  constructor({ model, request, notify, announce, session, token }) {
+  constructor({ model, request, notify, announce, session, token, player = null }) {
     this.model = model;
-    // The microphone, published only while on stage (stage-voice.js).
-    this.voice = new StageVoice({ session, token, onState: (state) => this.voiceState(state) });
+    // The microphone, published only while on stage (stage-voice.js); the return feed it
+    // brings back plays in the stream's player instead of the stream's sound (player.js).
+    this.voice = new StageVoice({
+      session,
+      token,
+      onState: (state) => this.voiceState(state),
+      onReturn: (track) => (track ? player?.hearReturn(track) : player?.endReturn()),
+    });
     this.mic = "off";
     this.request = request;
     this.notify = notify;

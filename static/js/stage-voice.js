@@ -9,6 +9,10 @@
 // with a growing pause (as the player's) for as long as the participant is on stage, with
 // the microphone already granted. Muted by the moderator, the page stops sending (the
 // sender gets no track) as well as the server dropping the voice.
+//
+// The connection is sendrecv: the server sends back this speaker's return feed, the room
+// and the other voice on stage without their own (mix-minus). onReturn(track) hands it to
+// the player, which plays it instead of the stream's sound; onReturn(null) at the end.
 import { end, iceServers, negotiate } from "./whip-client.js";
 
 const DROP_MS = 2500; // disconnected this long (no ICE answers): connect again
@@ -23,11 +27,13 @@ function micProblem(error) {
 
 export class StageVoice {
   /** token(): the participant token; onState(state): "connecting" | "live" | "muted" |
-   * "reconnecting" | "denied" | "missing" | "failed" | "off". */
-  constructor({ session, token, onState }) {
+   * "reconnecting" | "denied" | "missing" | "failed" | "off"; onReturn(track | null): the
+   * return feed came (a new one on each connection) or the turn is over. */
+  constructor({ session, token, onState, onReturn = () => {} }) {
     this.session = session;
     this.token = token;
     this.onState = onState;
+    this.onReturn = onReturn;
     this.pc = null;
     this.sender = null;
     this.stream = null;
@@ -60,9 +66,12 @@ export class StageVoice {
     this.closePeer();
     const pc = new RTCPeerConnection({ iceServers: servers });
     this.pc = pc;
-    this.sender = pc.addTransceiver(track, { direction: "sendonly" }).sender;
+    this.sender = pc.addTransceiver(track, { direction: "sendrecv" }).sender;
     this.applyMute();
     pc.addEventListener("connectionstatechange", () => this.watch(pc));
+    pc.addEventListener("track", (event) => {
+      if (pc === this.pc && this.wanted) this.onReturn(event.track);
+    });
     try {
       const resource = await negotiate(pc, `/whip-stage/${encodeURIComponent(this.session)}`, token);
       if (pc !== this.pc) return end(resource, token, { timeoutMs: 3000 }); // stopped meanwhile
@@ -130,6 +139,7 @@ export class StageVoice {
   fail(state) {
     this.wanted = false;
     this.release();
+    this.onReturn(null);
     this.onState(state);
   }
 
@@ -157,6 +167,7 @@ export class StageVoice {
     // connection of its own, not these (closed when the DELETE is answered).
     const { resource, pc, stream } = this;
     Object.assign(this, { resource: null, pc: null, sender: null, stream: null });
+    this.onReturn(null); // the stream's sound as it was before the turn
     this.onState("off");
     if (resource) await end(resource, this.token(), { keepalive: leaving, timeoutMs: 3000 });
     for (const track of stream?.getTracks() ?? []) track.stop();

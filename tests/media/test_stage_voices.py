@@ -25,6 +25,7 @@ from tests.media.peers import (
     ROOM_HZ,
     TONE_HZ,
     CounterTrack,
+    Heard,
     Publisher,
     ToneTrack,
     Viewer,
@@ -37,6 +38,14 @@ from tests.wsclient import Client
 SESSION = "ledarskap-2020-05-05"
 QUIET = 10.0  # a tone's spectrum level below this is not there (heard: above 100)
 B_HZ = 660  # the second speaker's tone (the first's is TONE_HZ, the room's ROOM_HZ)
+
+
+def onset(heard: Heard, hz: float, after: float) -> float | None:
+    """When a tone was first heard after a moment (the arrival of the first frame of a
+    60 ms stretch that holds it)."""
+    return next(
+        (at for at, _ in heard if at >= after and heard.level(hz, at, at + 0.06) > HEARS), None
+    )
 
 
 async def speaker(stage: Stage, name: str) -> tuple[Client, str]:
@@ -324,6 +333,13 @@ async def test_each_speaker_hears_the_room_and_the_other_voice_but_not_their_own
     await asyncio.sleep(1.5)
     for hz in (ROOM_HZ, TONE_HZ, B_HZ):
         assert viewer.heard.level(hz, together) > HEARS, f"the stream lacks {hz} Hz"
+    # How soon B's voice reached A's return and the stream's viewer (a figure, printed).
+    a_onset, viewer_onset = onset(a.heard, B_HZ, published), onset(viewer.heard, B_HZ, published)
+    assert a_onset is not None and viewer_onset is not None
+    print(
+        f"B's voice in A's return {(a_onset - viewer_onset) * 1000:+.0f} ms"
+        " from its arrival at the stream's viewer"
+    )
     assert a.heard.level(ROOM_HZ, together) > HEARS
     assert a.heard.level(B_HZ, together) > HEARS
     assert a.heard.level(TONE_HZ, together) < QUIET, "A hears their own voice"
