@@ -265,7 +265,9 @@ class StageVoices:
             mix.stop()
         feed = self.returns.pop(resource_id, None)
         if feed is not None:
-            feed.stop()  # the speaker's return ends with the turn
+            # The speaker's return ends with the turn (aiortc's sender stops its track as
+            # it closes too, but only if it ever started sending).
+            feed.stop()
         for other in self.mixes.values():
             other.drop(resource_id)
         for other_feed in self.returns.values():

@@ -359,6 +359,24 @@ async def test_each_speaker_hears_the_room_and_the_other_voice_but_not_their_own
     await ack(moderator, {"type": "agenda.goto", "item": "diskussion"})
     assert await wait_until(lambda: a.heard.hears(ROOM_HZ), 5), "the room did not return"
 
+    # A connects again (as a page does after a drop): the old connection and its return
+    # end, the new one gets its own, still without A's voice; no return is left behind.
+    a_again = Publisher(
+        url, stage.session, a_token, audio=ToneTrack(), endpoint="whip-stage", hear=True
+    )
+    assert (await a_again.start()).status == 201
+    assert await wait_until(lambda: a.heard_until is not None, 5), "A's old return went on"
+    assert await wait_until(
+        lambda: a_again.heard.hears(ROOM_HZ) and a_again.heard.hears(B_HZ), 10
+    ), "A's new connection got no return"
+    again = time.monotonic()
+    await asyncio.sleep(1.0)
+    assert a_again.heard.level(TONE_HZ, again) < QUIET, "A hears their own voice"
+    counts = await stage.stats()
+    assert counts["broadcasts"][stage.session]["return_feeds"] == 2, counts
+    await a.stop(delete=False)
+    a = a_again
+
     # A's turn ends: A's return ends with it, and B's loses A's voice.
     ended = time.monotonic()
     await ack(moderator, {"type": "hand.end", "hand": a_hand})
