@@ -30,8 +30,10 @@ export class SpeakPanel {
       session,
       token,
       onState: (state) => this.voiceState(state),
-      onReturn: (track) => (track ? player?.hearReturn(track) : player?.endReturn()),
+      onReturn: (track) => this.hearReturn(track),
     });
+    this.player = player;
+    this.returning = false; // the return feed plays (in place of the stream's sound)
     this.mic = "off";
     this.request = request;
     this.notify = notify;
@@ -58,6 +60,15 @@ export class SpeakPanel {
       this.render(); // asks for the microphone again (a press: the browser may prompt)
       $("speak-lower").focus(); // the pressed button goes away
     });
+  }
+
+  hearReturn(track) {
+    if (track) this.player?.hearReturn(track);
+    else this.player?.endReturn();
+    this.returning = Boolean(track && this.player);
+    // Not a whole render: this comes from inside StageVoice's own stop and fail, where a
+    // render would start the microphone again before the new state is known.
+    $("speak-return").hidden = this.status !== "on_stage" || !this.returning;
   }
 
   voiceState(state) {
@@ -111,6 +122,7 @@ export class SpeakPanel {
     mic.dataset.state = this.mic;
     setText(mic, t(MIC[this.mic]));
     $("speak-retry").hidden = status !== "on_stage" || !STOPPED.has(this.mic);
+    $("speak-return").hidden = status !== "on_stage" || !this.returning;
     $("speak-panel").dataset.status = status ?? "none";
     if (this.status !== undefined && status !== this.status) {
       this.announce(status === null ? t("speak.lowered") : text);

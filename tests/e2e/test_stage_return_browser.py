@@ -97,8 +97,11 @@ async def test_on_stage_the_page_plays_the_return_feed_instead_of_the_stream(roo
         await expect(remote.locator("#speak-mic")).to_have_attribute(
             "data-state", "live", timeout=15_000
         )
-        # On stage: the stream's video is muted (its picture goes on), the return plays.
+        # On stage: the stream's video is muted (its picture goes on), the return plays,
+        # and the page says what the person hears.
         await expect(remote.locator("audio.stream-return")).to_have_count(1, timeout=10_000)
+        await expect(remote.locator("#speak-return")).to_have_text(SV["speak.return"])
+        await expect(remote.locator("#speak-return")).to_be_visible()
         assert await remote.evaluate(STREAM_MUTED), "the stream's own sound plays on stage"
         assert not await remote.evaluate("document.querySelector('audio.stream-return').paused")
         first = await remote.evaluate("document.getElementById('stream-video').currentTime")
@@ -117,6 +120,7 @@ async def test_on_stage_the_page_plays_the_return_feed_instead_of_the_stream(roo
         assert (await moderator.request({"type": "hand.end", "hand": hand}))["type"] == "ack"
         await expect(remote.locator("audio.stream-return")).to_have_count(0, timeout=10_000)
         assert not await remote.evaluate(STREAM_MUTED), "the stream's sound did not come back"
+        await expect(remote.locator("#speak-return")).to_be_hidden()
 
         # Another turn with the stream's sound off: off again afterwards.
         await remote.get_by_role("button", name=SV["stream.mute"]).click()
