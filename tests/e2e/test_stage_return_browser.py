@@ -10,7 +10,8 @@ import pytest
 from playwright.async_api import Page, expect
 
 from companion.web.i18n import catalogue
-from tests.e2e.browser import axe_violations, chromium, screenshot
+from tests.e2e.accessibility import reflow_problems
+from tests.e2e.browser import LAPTOP, PHONE, axe_violations, chromium, screenshot
 from tests.e2e.conftest import Room
 from tests.e2e.test_stream_slate_browser import playing_remote_page, stream_key
 from tests.media.peers import ROOM_HZ, CounterTrack, Publisher, ToneTrack
@@ -115,6 +116,12 @@ async def test_on_stage_the_page_plays_the_return_feed_instead_of_the_stream(roo
         await expect(remote.get_by_role("button", name=SV["stream.mute"])).to_be_visible()
         await screenshot(remote, "remote-on-stage-return-laptop")
         assert await axe_violations(remote) == []
+        # On a phone: the panel's words wrap, nothing sideways or cut off.
+        await remote.set_viewport_size(PHONE)
+        await remote.locator("#speak-return").scroll_into_view_if_needed()
+        await screenshot(remote, "remote-on-stage-return-phone")
+        assert await reflow_problems(remote) == []
+        await remote.set_viewport_size(LAPTOP)
 
         # The turn ends: no return, and the stream's sound is on again, as it was.
         assert (await moderator.request({"type": "hand.end", "hand": hand}))["type"] == "ack"
