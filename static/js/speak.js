@@ -114,7 +114,9 @@ export class SpeakPanel {
     if (status === "on_stage") {
       this.voice.setMuted(Boolean(hand?.muted));
       if (!STOPPED.has(this.mic)) this.voice.start();
-    } else if (this.voice.wanted || this.voice.resource) this.voice.stop();
+    } else if (this.voice.wanted || this.voice.resource) {
+      this.voice.stop(false, true); // off stage by a `hands` event: the server closed the voice
+    }
     if (status !== "on_stage" && STOPPED.has(this.mic)) this.mic = "off";
     if (status !== "on_stage") this.reported = null; // the hand, and what was said of it, is gone
     const mic = $("speak-mic");

@@ -157,8 +157,10 @@ export class StageVoice {
     this.sender?.replaceTrack(this.muted ? null : track).catch(() => {});
   }
 
-  /** Leave the stage: end the publication and let go of the microphone. */
-  async stop(leaving = false) {
+  /** Leave the stage: end the publication and let go of the microphone. `ended`: the
+   * server ended the turn (a `hands` event) and has closed the publication itself, so no
+   * DELETE is sent (it would only get a 404). */
+  async stop(leaving = false, ended = false) {
     this.wanted = false;
     this.muted = false;
     clearTimeout(this.retryTimer);
@@ -169,7 +171,9 @@ export class StageVoice {
     Object.assign(this, { resource: null, pc: null, sender: null, stream: null });
     this.onReturn(null); // the stream's sound as it was before the turn
     this.onState("off");
-    if (resource) await end(resource, this.token(), { keepalive: leaving, timeoutMs: 3000 });
+    if (resource && !ended) {
+      await end(resource, this.token(), { keepalive: leaving, timeoutMs: 3000 });
+    }
     for (const track of stream?.getTracks() ?? []) track.stop();
     pc?.close();
   }

@@ -134,9 +134,8 @@ async def test_on_stage_the_page_plays_the_return_feed_instead_of_the_stream(roo
         assert await remote.evaluate(STREAM_MUTED)
         await one_turn(remote, moderator, hand)
         assert await remote.evaluate(STREAM_MUTED), "the stream's sound came on by itself"
-        # No script error: the only failures are the page's DELETEs of a voice the server
-        # had already ended with the turn (404, as docs/protocol.md says).
-        errors = remote.console_errors  # type: ignore[attr-defined]
-        assert all("404" in e for e in errors), errors
-        assert all(m.startswith("DELETE ") and "/whip-stage/" in m for m in missing), missing
+        # No script error, and no DELETE of a voice the server had already ended with the
+        # turn (it would get a 404, which Chromium logs as an error).
+        assert remote.console_errors == []  # type: ignore[attr-defined]
+        assert missing == []
     await room_publisher.stop()
