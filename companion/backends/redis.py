@@ -629,6 +629,7 @@ class RedisTail:
         self.block_ms = block_ms
         self.positions: dict[str, int] = {}
         self.connected = True
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._on_state: Callable[[bool], None] = lambda up: None
 
@@ -650,6 +651,9 @@ class RedisTail:
 
     async def stop(self) -> None:
         """Stop tailing."""
+        # The flag too: redis-py can swallow the cancellation of a read that was timing out
+        # and retry it, and the loop would then go on (seen after a Redis restart under load).
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -661,7 +665,7 @@ class RedisTail:
         client.connection_pool.connection_kwargs["socket_timeout"] = self.block_ms / 1000 + 5
         delay = 0.2
         try:
-            while True:
+            while not self._stopping:
                 try:
                     streams: dict[Any, Any] = {
                         _stream_key(s): f"{seq}-0" for s, seq in self.positions.items()

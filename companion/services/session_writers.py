@@ -108,6 +108,7 @@ class SessionWriters:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._held = asyncio.Event()
+        self._stopping = False
 
     def start(self) -> None:
         """Keep leases, read the commands forwarded here, take the answers to ours."""
@@ -120,6 +121,9 @@ class SessionWriters:
 
     async def stop(self) -> None:
         """Stop, and give up the leases held, so other processes write at once."""
+        # The flag too: redis-py can swallow the cancellation of a read that was timing
+        # out and retry it, and a loop would then go on (companion.backends.redis.RedisTail).
+        self._stopping = True
         for task in self._loops:
             task.cancel()
         for task in self._loops:
@@ -287,6 +291,8 @@ class SessionWriters:
 
     async def _take_replies(self) -> None:
         async for answers in self.board.replies():
+            if self._stopping:
+                break
             if isinstance(answers, bool):
                 self.listening = answers
                 continue
@@ -307,7 +313,7 @@ class SessionWriters:
                 except (StoreUnavailable, OSError) as exc:
                     log.warning("forwarded commands: %s; retrying in %.1fs", exc, delay)
                     await asyncio.sleep(delay)
-            while True:
+            while not self._stopping:
                 if not self.reading:
                     self._held.clear()
                     await self._held.wait()
@@ -380,7 +386,7 @@ class SessionWriters:
     # -- leases ----------------------------------------------------------------------
     async def _keep_leases(self) -> None:
         failing = False
-        while True:
+        while not self._stopping:
             await asyncio.sleep(RENEW_SECONDS)
             now = time.monotonic()
             for session_id in [s for s, t in self.wanted.items() if now - t > WANTED_SECONDS]:
