@@ -359,6 +359,7 @@ const live = new Live({
   onWaiting: showWaiting,
   onStatus: (status, error) => {
     showConnection(status);
+    speak?.connection(status); // defined below; the first status comes from live.start()
     if (status === "failed") {
       // Live has given up (e.g. unknown code): say why instead of "connecting" forever.
       const message = error ? errorText(error) : t("error.generic");

@@ -62,6 +62,13 @@ export class SpeakPanel {
     });
   }
 
+  /** The page's realtime connection changed (live.js onStatus): it notices a dead server
+   * much sooner than the voice's own connection does. */
+  connection(status) {
+    if (status === "reconnecting") this.voice.realtimeLost();
+    else if (status === "live") this.voice.realtimeBack();
+  }
+
   hearReturn(track) {
     if (track) this.player?.hearReturn(track);
     else this.player?.endReturn();

@@ -7,7 +7,12 @@
 // for again by itself, since a prompt in a loop helps nobody; the participant fixes it and
 // presses "Försök igen". A connection that fails, or stays disconnected, is made again
 // with a growing pause (as the player's) for as long as the participant is on stage, with
-// the microphone already granted. Muted by the moderator, the page stops sending (the
+// the microphone already granted. The page's realtime connection notices a dead server
+// within about a second (live.js), the browser's ICE only after 5 s or more: so when the
+// realtime connection drops and the return feed has stopped arriving too, the voice is
+// made again at once (not after ICE gives up), and as soon as a new realtime connection
+// has joined, a voice waiting for its next try connects without waiting out the pause.
+// Muted by the moderator, the page stops sending (the
 // sender gets no track) as well as the server dropping the voice.
 //
 // The connection is sendrecv: the server sends back this speaker's return feed, the room
@@ -17,6 +22,16 @@ import { end, iceServers, negotiate } from "./whip-client.js";
 
 const DROP_MS = 2500; // disconnected this long (no ICE answers): connect again
 const MAX_RETRY_MS = 15000;
+const SILENT_MS = 1000; // realtime lost and no return feed heard for this long: the server is gone
+
+/** Bytes of audio this connection has received (the return feed, paced at 20 ms). */
+async function received(pc) {
+  let bytes = 0;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === "inbound-rtp" && r.kind === "audio") bytes += r.bytesReceived;
+  });
+  return bytes;
+}
 
 /** Why getUserMedia failed, as a state: "denied" | "missing" | "failed". */
 function micProblem(error) {
@@ -43,6 +58,7 @@ export class StageVoice {
     this.retries = 0;
     this.retryTimer = null;
     this.dropTimer = null;
+    this.checking = false; // a realtimeLost() check is under way
     window.addEventListener("pagehide", () => this.stop(true));
   }
 
@@ -56,6 +72,7 @@ export class StageVoice {
 
   async connect() {
     clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     if (!this.wanted) return;
     this.onState(this.retries ? "reconnecting" : "connecting");
     const track = await this.microphone();
@@ -120,6 +137,30 @@ export class StageVoice {
     } else if (state === "failed" || state === "closed") {
       this.lost();
     }
+  }
+
+  /** The page's realtime connection dropped. A live return feed means this voice's server
+   * is still there (the realtime server alone may have gone, or the store): keep it. */
+  async realtimeLost() {
+    const pc = this.pc;
+    if (!this.wanted || this.checking || pc?.connectionState !== "connected") return;
+    this.checking = true;
+    try {
+      const before = await received(pc);
+      await new Promise((resolve) => setTimeout(resolve, SILENT_MS));
+      if (pc !== this.pc || pc.connectionState === "closed") return;
+      if ((await received(pc)) === before) this.lost();
+    } catch (error) {
+      console.warn("stage: could not read the connection's figures", error);
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** A new realtime connection has joined: the server answers again, so a voice waiting
+   * for its next try connects now (a failure still grows the pause). */
+  realtimeBack() {
+    if (this.wanted && this.retryTimer !== null) this.connect();
   }
 
   /** The connection is gone while on stage: tell the server and connect again, later. */

@@ -186,8 +186,8 @@ async def test_muted_by_the_moderator_the_page_says_so_and_sends_nothing(room: R
 
 async def test_a_dropped_connection_on_stage_is_made_again_by_itself(room: Room) -> None:
     """On stage and heard; the server process is killed and started again on the same
-    ports (the hand is still on stage in its log): the page says it reconnects and
-    publishes again by itself with the microphone it has, heard in the room within
+    ports (the hand is still on stage in its log): the page says it reconnects within
+    3 s (its realtime connection noticed, not ICE's 5 s and more) and publishes again by itself with the microphone it has, heard in the room within
     seconds, with a growing pause (a handful of offers, not a storm). Off stage it stops."""
     moderator = await room.moderator()
     async with chromium(FAKE_MEDIA) as browser:
@@ -210,7 +210,11 @@ async def test_a_dropped_connection_on_stage_is_made_again_by_itself(room: Room)
         killed = time.monotonic()
         await expect(mic).to_have_attribute("data-state", "reconnecting", timeout=15_000)
         await expect(mic).to_have_text(SV["speak.mic_reconnecting"])
-        print(f"page reconnecting {time.monotonic() - killed:.1f} s after the server died")
+        noticed = time.monotonic() - killed
+        print(f"page reconnecting {noticed:.1f} s after the server died")
+        # The realtime socket closes with the server and the return feed stops: the voice
+        # is made again after SILENT_MS (1 s), not when ICE gives up (7.9-9.4 s before).
+        assert noticed < 3.0, noticed
         await asyncio.sleep(1)
         room.server.start()
         restarted = time.monotonic()
