@@ -14,7 +14,9 @@ publisher sends audio, its frames carry the mix (nobody on stage: the room's fra
 the encoder untouched, as they always did); when it sends none (no publisher, or it
 stalled), a loop paced at 20 ms on the broadcast's clock encodes the voices alone. The
 room's sound also goes, decoded, to each speaker's return feed
-(`companion.media.return_feed`), which leaves their own voice out.
+(`companion.media.return_feed`), which leaves their own voice out. A speaker who shows
+their camera gets a tile in the picture (`companion.media.camera_tile`), drawn by the same
+encoder thread as the lower third.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from companion.media.camera_tile import MAX_TILES, CameraTiles, SpeakerCamera
 from companion.media.encoder import (
     AUDIO_RATE,
     VIDEO_CLOCK,
@@ -131,6 +134,9 @@ class Broadcast:
         self._audio_encoder = AudioEncoder()
         self._painter = SlatePainter()  # touched by the encoder thread only
         self._lower_third = LowerThird()  # likewise
+        self._tiles = CameraTiles()  # likewise
+        self.cameras: dict[str, SpeakerCamera] = {}  # speakers' cameras, on the loop
+        self.tiles_shown = 0  # camera tiles in the last encoded frame
         self.on_stage: tuple[NameCard, ...] = ()  # who the lower third names now
         # One thread per session: frames of one stream are encoded in order, and a frame
         # object is only ever touched by this thread once handed over.
@@ -189,6 +195,9 @@ class Broadcast:
             "slates_drawn": self._painter.drawn,
             "name_cards": len(self.on_stage),
             "name_cards_drawn": self._lower_third.drawn,
+            "cameras": len(self.cameras),  # speakers' cameras kept (on stage)
+            "camera_tiles": self.tiles_shown,
+            "camera_tiles_scaled": self._tiles.scaled,
             "showing": self.showing,
             "encode_seconds": round(self.encode_seconds, 3),
             "keyframes": self.keyframes.keyframes,
@@ -258,9 +267,14 @@ class Broadcast:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         cards = self.on_stage
+        # The speakers' cameras that sent a frame within a second; new frames are handed
+        # to the encoder thread here, once.
+        shown = [(key, cam.take()) for key, cam in self.cameras.items() if cam.fresh()]
+        shown = shown[:MAX_TILES]
+        self.tiles_shown = len(shown)
         try:
             packets = await loop.run_in_executor(
-                self._thread, self._encode_in_thread, frame, slate, cards, pts, keyframe
+                self._thread, self._encode_in_thread, frame, slate, cards, shown, pts, keyframe
             )
         except (av.FFmpegError, ValueError, OSError) as exc:
             log.warning("%s: video frame not encoded: %s", self.session_id, exc)
@@ -282,6 +296,7 @@ class Broadcast:
         frame: av.VideoFrame | None,
         slate: SlateText | None,
         cards: tuple[NameCard, ...],
+        shown: list[tuple[str, av.VideoFrame | None]],
         pts: int,
         keyframe: bool,
     ) -> list[av.Packet[Any]]:
@@ -289,9 +304,10 @@ class Broadcast:
             width, height = self._video_encoder.size if self._video_encoder.codec else (0, 0)
             frame = self._painter.frame(slate, *((width, height) if width else DEFAULT_SIZE))
         assert frame is not None
-        if cards:  # the lower third, drawn at the size that is encoded
-            size = fit_size(frame.width, frame.height, self._video_encoder.max_height)
-            frame = self._lower_third.over(frame, cards, size)
+        size = fit_size(frame.width, frame.height, self._video_encoder.max_height)
+        tiles = self._tiles.patches(shown, size)
+        if cards or tiles:  # the lower third and the cameras, drawn at the encoded size
+            frame = self._lower_third.over(frame, cards, size, tiles)
         return self._video_encoder.encode(frame, pts, keyframe)
 
     async def pump_audio(self, track: MediaStreamTrack, on_media: Callable[[], None]) -> None:
@@ -357,6 +373,14 @@ class Broadcast:
     def drop_voice(self, key: str) -> None:
         """A voice left the stage or was muted: silent from the next frame."""
         self.voices.drop(key)
+
+    def feed_camera(self, key: str, frame: av.VideoFrame) -> None:
+        """A decoded frame of an on-stage speaker's camera (the newest one is kept)."""
+        self.cameras.setdefault(key, SpeakerCamera()).put(frame)
+
+    def drop_camera(self, key: str) -> None:
+        """The speaker left the stage: no tile from the next frame."""
+        self.cameras.pop(key, None)
 
     def _room_sends_audio(self) -> bool:
         return self._room_pumps > 0 and self._quiet_ticks < ROOM_QUIET_TICKS

@@ -9,6 +9,7 @@ costs once per session, not per viewer. The colours are the big screen's name ca
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +106,7 @@ def draw_card(card: NameCard, width: int, height: int, picture_height: int) -> I
     return image
 
 
-def _split(planes: np.ndarray, width: int, height: int) -> tuple[np.ndarray, ...]:
+def split_planes(planes: np.ndarray, width: int, height: int) -> tuple[np.ndarray, ...]:
     """Views of the Y, U and V planes in PyAV's yuv420p array (written through)."""
     flat = planes.reshape(-1)
     luma, chroma = width * height, (width // 2) * (height // 2)
@@ -117,11 +118,23 @@ def _split(planes: np.ndarray, width: int, height: int) -> tuple[np.ndarray, ...
 
 
 @dataclass(frozen=True, slots=True)
-class _Patch:
+class Patch:
+    """A yuv420p picture to copy into a frame at its box."""
+
     box: Box
     y: np.ndarray
     u: np.ndarray
     v: np.ndarray
+
+
+def paste(planes: tuple[np.ndarray, ...], patch: Patch) -> None:
+    """Copy a patch into the Y, U and V planes (views of one frame's array)."""
+    y, u, v = planes
+    box = patch.box
+    y[box.y : box.y + box.height, box.x : box.x + box.width] = patch.y
+    cx, cy, cw, ch = box.x // 2, box.y // 2, box.width // 2, box.height // 2
+    u[cy : cy + ch, cx : cx + cw] = patch.u
+    v[cy : cy + ch, cx : cx + cw] = patch.v
 
 
 class LowerThird:
@@ -130,10 +143,10 @@ class LowerThird:
 
     def __init__(self) -> None:
         self._key: tuple[tuple[NameCard, ...], int, int] | None = None
-        self._patches: list[_Patch] = []
+        self._patches: list[Patch] = []
         self.drawn = 0  # times the cards were drawn, for stats and tests
 
-    def _patches_for(self, cards: tuple[NameCard, ...], width: int, height: int) -> list[_Patch]:
+    def _patches_for(self, cards: tuple[NameCard, ...], width: int, height: int) -> list[Patch]:
         key = (cards, width, height)
         if key != self._key:
             self._patches = []
@@ -142,16 +155,21 @@ class LowerThird:
                     draw_card(card, box.width, box.height, height)
                 )
                 planes = picture.reformat(format="yuv420p").to_ndarray()
-                y, u, v = _split(planes, box.width, box.height)
-                self._patches.append(_Patch(box, y.copy(), u.copy(), v.copy()))
+                y, u, v = split_planes(planes, box.width, box.height)
+                self._patches.append(Patch(box, y.copy(), u.copy(), v.copy()))
             self._key = key
             self.drawn += 1
         return self._patches
 
     def over(
-        self, frame: av.VideoFrame, cards: tuple[NameCard, ...], size: tuple[int, int]
+        self,
+        frame: av.VideoFrame,
+        cards: tuple[NameCard, ...],
+        size: tuple[int, int],
+        tiles: Sequence[Patch] = (),
     ) -> av.VideoFrame:
-        """A new yuv420p frame of `size` (even sides): `frame` with the cards drawn over it.
+        """A new yuv420p frame of `size` (even sides): `frame` with the `tiles` (speakers'
+        cameras, companion.media.camera_tile) and then the cards drawn over it, in one copy.
         The given frame is never written to (a decoder may still hold its buffers)."""
         width, height = size
         if frame.format.name != "yuv420p" or (frame.width, frame.height) != size:
@@ -160,11 +178,7 @@ class LowerThird:
         planes: np.ndarray[Any, np.dtype[np.uint8]] = np.ascontiguousarray(
             frame.to_ndarray(), dtype=np.uint8
         )
-        y, u, v = _split(planes, width, height)
-        for patch in self._patches_for(cards, width, height):
-            box = patch.box
-            y[box.y : box.y + box.height, box.x : box.x + box.width] = patch.y
-            cx, cy, cw, ch = box.x // 2, box.y // 2, box.width // 2, box.height // 2
-            u[cy : cy + ch, cx : cx + cw] = patch.u
-            v[cy : cy + ch, cx : cx + cw] = patch.v
+        views = split_planes(planes, width, height)
+        for patch in [*tiles, *(self._patches_for(cards, width, height) if cards else [])]:
+            paste(views, patch)
         return av.VideoFrame.from_ndarray(planes, format="yuv420p")  # the encoder sets pts

@@ -23,6 +23,10 @@ audio encode (companion.media.broadcast); a muted or ended voice is dropped from
 The speaker hears the room and the other voice, not their own, on the same connection
 when its offer is sendrecv (the remote page's): their return feed
 (companion.media.return_feed). A sendonly offer (another WHIP client) gets no return.
+
+The offer may also carry one video section, the speaker's camera (sendonly): while they
+are on stage its newest frame is a tile in the stream's picture
+(companion.media.camera_tile); the end of the turn removes it from the next frame.
 """
 
 from __future__ import annotations
@@ -69,7 +73,12 @@ CATCH_UP_S = 1.0  # how long a refused speaker's check may read the shared log
 
 def offered_kinds(offer: str) -> set[str]:
     """The media kinds of an SDP offer's sections."""
-    return {line[2:].split(" ", 1)[0] for line in offer.splitlines() if line.startswith("m=")}
+    return set(offered_sections(offer))
+
+
+def offered_sections(offer: str) -> list[str]:
+    """The media kind of each of an SDP offer's sections, in order."""
+    return [line[2:].split(" ", 1)[0] for line in offer.splitlines() if line.startswith("m=")]
 
 
 class StageMix(MediaStreamTrack):
@@ -157,9 +166,12 @@ class StageVoices:
     async def publish(
         self, session_id: str, offer: str, token: str, who: str
     ) -> tuple[Resource, str]:
-        """Accept an on-stage participant's audio offer; a new one replaces their old one."""
-        if offered_kinds(offer) != {"audio"}:
-            raise BadOffer("Send your microphone only: one audio section.")
+        """Accept an on-stage participant's offer (their microphone, and their camera if they
+        chose to show it); a new one replaces their old one."""
+        if sorted(offered_sections(offer)) not in (["audio"], ["audio", "video"]):
+            raise BadOffer(
+                "Send your microphone, and your camera if you like: one audio section and at most one video section."
+            )
         connections = self.registry.connections
         pc = connections.new()
         resource_id = secrets.token_urlsafe(16)
@@ -168,9 +180,11 @@ class StageVoices:
         )
         try:
             answer = await connections.answer(pc, offer, reply=feed)
-            tracks = [t.receiver.track for t in pc.getTransceivers() if t.receiver.track]
+            received = [t.receiver.track for t in pc.getTransceivers() if t.receiver.track]
+            tracks = [t for t in received if t.kind == "audio"]
             if not tracks:
                 raise BadOffer("The offer sends no audio.")
+            camera = next((t for t in received if t.kind == "video"), None)
         except BaseException:
             feed.stop()
             await connections.close(pc)
@@ -189,6 +203,8 @@ class StageVoices:
         if feed.readyState == "live":
             self.returns[res.id] = feed
         self._spawn(self._pump(res, tracks[0]))
+        if camera is not None:
+            self._spawn(self._pump_camera(res, camera))
         connections.on_gone(pc, lambda reason: self._spawn(self.end(res.id, reason)))
         log.info("%s: a voice on stage connected", session_id)
         return res, answer
@@ -217,6 +233,28 @@ class StageVoices:
                     if broadcast is not None and self.audible(res.id):
                         broadcast.feed_voice(res.id, samples)
         await self.end(res.id, "ended")
+
+    def on_stage(self, key: str) -> bool:
+        """Whether a stage resource's speaker is on stage now (muted or not)."""
+        res = self.resources.get(key)
+        if res is None or res.ended:
+            return False
+        state = self.registry.service.states.get(res.session_id)
+        return state is not None and state.hands.may_publish(res.who)
+
+    async def _pump_camera(self, res: Resource, track: MediaStreamTrack) -> None:
+        """Decoded frames of a speaker's camera into the stream's picture (while on stage).
+        Read even with no stream, so the receiver's buffers do not fill up."""
+        with contextlib.suppress(MediaStreamError):
+            while not res.ended:
+                frame = await track.recv()
+                broadcast = self.registry.broadcasts.get(res.session_id)
+                if (
+                    isinstance(frame, av.VideoFrame)
+                    and broadcast is not None
+                    and self.on_stage(res.id)
+                ):
+                    broadcast.feed_camera(res.id, frame)
 
     # -- listening ------------------------------------------------------------------
     def check_listener(self, session_id: str, token: str | None) -> str:
@@ -295,6 +333,8 @@ class StageVoices:
         broadcast = self.registry.broadcasts.get(session_id)
         if broadcast is not None:
             broadcast.drop_voice(resource_id)
+            if resource_id not in self.resources:  # ended: the camera goes too (not muted)
+                broadcast.drop_camera(resource_id)
         for key, feed in self.returns.items():
             if key != resource_id:
                 feed.drop_voice(resource_id)

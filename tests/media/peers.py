@@ -472,6 +472,7 @@ class Viewer:
     config: RTCConfiguration | None = None  # ICE servers and policy (none: host candidates)
     watch_cards: bool = False  # also read the lower third of every frame (into `cards`)
     cards: list[tuple[int, float]] = field(default_factory=list)  # name cards shown, time
+    on_picture: Callable[[av.VideoFrame, float], None] | None = None  # every video frame
 
     async def start(self) -> HttpAnswer:
         """Offer (receive only), POST to WHEP, apply the answer."""
@@ -504,6 +505,8 @@ class Viewer:
                         self.audio_samples.append(frame.to_ndarray().reshape(-1))
                     continue
                 self.sizes.setdefault((frame.width, frame.height), now)
+                if self.on_picture is not None:
+                    self.on_picture(frame, now)
                 if self.first_frame_at is None:
                     self.first_frame_at = now
                 if self.watch_cards:
