@@ -25,6 +25,7 @@ BAR = (255, 196, 64)  # the accent bar on its left
 STATUS = (255, 217, 138)  # "På scen · på distans"
 WHITE = (255, 255, 255)
 SOFT = (210, 236, 232)  # the English line
+MUTED = (168, 32, 32)  # the badge behind "Mikrofonen är avstängd" (white on it: 7:1)
 
 
 def _even(value: float) -> int:
@@ -97,12 +98,18 @@ def draw_card(card: NameCard, width: int, height: int, picture_height: int) -> I
     for line in lines:
         draw.text((left, y), line, font=name_face, fill=WHITE)
         y += round(size * 1.15)
-    draw.text(
-        (left, max(y, height - pad - round(picture_height * 0.03))),
-        english,
-        font=english_face,
-        fill=SOFT,
-    )
+    bottom = max(y, height - pad - round(picture_height * 0.03))
+    if card.muted:  # a badge where the English line goes, ending above the bottom padding
+        inset = max(2, round(picture_height * 0.006))
+        muted, muted_face = fitted(
+            draw, card.muted, BOLD, round(picture_height * 0.026), usable - 2 * inset
+        )
+        ink = draw.textbbox((left + inset, bottom), muted, font=muted_face)
+        badge = (left, ink[1] - inset, ink[2] + inset, min(ink[3] + inset, height - pad - 1))
+        draw.rounded_rectangle(badge, radius=inset, fill=MUTED)
+        draw.text((left + inset, bottom), muted, font=muted_face, fill=WHITE)
+    else:
+        draw.text((left, bottom), english, font=english_face, fill=SOFT)
     return image
 
 

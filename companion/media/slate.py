@@ -59,6 +59,10 @@ class NameCard:
     name: str  # as they gave it, or "Deltagare på distans" / "på plats" without one
     status: str  # "På scen · på distans" (just "På scen" when the name says where)
     status_en: str  # the same in English, smaller
+    # "Mikrofonen är avstängd" while the moderator has them muted, else "". Swedish only,
+    # in place of the English line: the stream speaks the session's language, as the big
+    # screen does by default, and a third line would not fit the card at a phone's size.
+    muted: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +113,12 @@ def name_cards(state: SessionState) -> tuple[NameCard, ...]:
                 else (sv("hands.room"), en("hands.room"))
             )
             status = sv("namecard.status", where=where)
-            cards.append(NameCard(hand.name, status, en("namecard.status", where=where_en)))
+            status_en = en("namecard.status", where=where_en)
+            name = hand.name
         else:  # the name line says where they are
             name = sv("namecard.anonymous_remote" if remote else "namecard.anonymous_room")
-            cards.append(NameCard(name, sv("namecard.label"), en("namecard.label")))
+            status, status_en = sv("namecard.label"), en("namecard.label")
+        cards.append(NameCard(name, status, status_en, sv("namecard.muted") if hand.muted else ""))
     return tuple(cards)
 
 

@@ -227,7 +227,10 @@ function showCode(next) {
 }
 
 // Who speaks from the stage: a card per person on stage (at most two), with the name they
-// gave, where they are and that they are on stage. Someone without a name is "Deltagare på
+// gave, where they are and that they are on stage; while the moderator has them muted,
+// "Mikrofonen är avstängd" in place of the status line (the room sees why the voice went
+// quiet, and the card does not grow: at 1280×720 the question above had no room left to
+// give). Someone without a name is "Deltagare på
 // distans" (or "på plats"): it tells the room where the voice comes from, where the
 // console's "Anonym" would read like a hidden identity on the wall.
 let onStageShown = null;
@@ -235,7 +238,7 @@ let onStageShown = null;
 function renderOnStage() {
   const box = $("screen-on-stage");
   const people = model.hands.filter((h) => h.status === "on_stage");
-  const key = JSON.stringify([document.documentElement.lang, people.map((h) => [h.id, h.name, h.where])]);
+  const key = JSON.stringify([document.documentElement.lang, people.map((h) => [h.id, h.name, h.where, h.muted])]);
   if (key === onStageShown) return false;
   onStageShown = key;
   box.hidden = people.length === 0;
@@ -247,7 +250,15 @@ function renderOnStage() {
       return el(
         "li",
         { class: "on-stage-card", dataset: { hand: h.id } },
-        el("p", { class: "on-stage-status" }, h.name ? t("namecard.status", { where }) : t("namecard.label")),
+        el(
+          "p",
+          { class: "on-stage-status" },
+          h.muted
+            ? el("span", { class: "on-stage-muted" }, t("namecard.muted"))
+            : h.name
+              ? t("namecard.status", { where })
+              : t("namecard.label"),
+        ),
         el("p", { class: "on-stage-name" }, name),
       );
     }),

@@ -156,6 +156,34 @@ async def test_the_name_cards_fit_beside_a_question_a_poll_and_the_qr_code(room:
             assert all(card["nameSize"] >= 24 for card in m["cards"]), m
             assert await axe_violations(page) == []
 
+        # Muted by the moderator: the long name's card says so in place of its status line,
+        # inside the card, nothing clipped or pushed off the screen; unmuted, the note goes
+        # and the status is back.
+        ack = await moderator.request({"type": "hand.mute", "hand": hands[0], "on": True})
+        assert ack["type"] == "ack", ack
+        for label, page in pages:
+            cards = page.locator(".on-stage-card")
+            note = cards.nth(0).locator(".on-stage-status .on-stage-muted")
+            await expect(note).to_have_text(SV["namecard.muted"])
+            await expect(cards.nth(1).locator(".on-stage-muted")).to_have_count(0)
+            m = await measured(page, f"screen-name-cards-muted-{label}")
+            card = m["cards"][0]["box"]
+            box = await note.bounding_box()
+            assert box is not None, label
+            assert card["left"] < box["x"] and box["x"] + box["width"] < card["right"], (box, m)
+            assert card["top"] < box["y"] and box["y"] + box["height"] < card["bottom"], (box, m)
+            assert box["height"] >= 20, box  # readable from the room
+            assert m["questionSize"] >= 24, m
+            print(label, "muted", card, box)
+            assert await axe_violations(page) == []
+        ack = await moderator.request({"type": "hand.mute", "hand": hands[0], "on": False})
+        assert ack["type"] == "ack", ack
+        for _, page in pages:
+            await expect(page.locator(".on-stage-muted")).to_have_count(0)
+            await expect(page.locator(".on-stage-card .on-stage-status").nth(0)).to_have_text(
+                SV["namecard.status"].format(where=SV["hands.remote"])
+            )
+
         created = await moderator.request(
             {
                 "type": "poll.create",

@@ -206,6 +206,21 @@ def name_cards_shown(frame: av.VideoFrame) -> int:
     return 0
 
 
+def muted_cards_shown(frame: av.VideoFrame) -> int:
+    """How many of the name cards a decoded frame shows with "Mikrofonen är avstängd": told
+    by the badge's red over the card's lower left, where the English line is otherwise."""
+    rgb = frame.to_ndarray(format="rgb24").astype(int)
+    height, width = rgb.shape[:2]
+    pad = max(2, round(height * 0.022))
+    muted = 0
+    for box in card_boxes(name_cards_shown(frame), width, height):
+        bottom = box.y + box.height - pad
+        area = rgb[bottom - round(height * 0.04) : bottom, box.x : box.x + box.width // 2]
+        red = (area[..., 0] > 130) & (area[..., 1] < 80) & (area[..., 2] < 80)
+        muted += int(red.mean() > 0.15)
+    return muted
+
+
 class CounterTrack(VideoStreamTrack):
     """Video whose frame k shows the counter k; remembers when each frame was made."""
 
@@ -473,6 +488,7 @@ class Viewer:
     watch_cards: bool = False  # also read the lower third of every frame (into `cards`)
     cards: list[tuple[int, float]] = field(default_factory=list)  # name cards shown, time
     on_picture: Callable[[av.VideoFrame, float], None] | None = None  # every video frame
+    muted_cards: list[tuple[int, float]] = field(default_factory=list)  # of them muted, time
 
     async def start(self) -> HttpAnswer:
         """Offer (receive only), POST to WHEP, apply the answer."""
@@ -511,6 +527,7 @@ class Viewer:
                     self.first_frame_at = now
                 if self.watch_cards:
                     self.cards.append((name_cards_shown(frame), now))
+                    self.muted_cards.append((muted_cards_shown(frame), now))
                 got = read_counter(frame)
                 if got is None:
                     kind = slate_kind(frame)

@@ -23,6 +23,7 @@ from tests.media.peers import (
     Viewer,
     counter_frame,
     decode_queued,
+    muted_cards_shown,
     name_cards_shown,
     read_counter,
     wait_until,
@@ -72,6 +73,12 @@ def test_the_cue_names_who_is_on_stage_as_the_screen_does_and_nobody_waiting() -
         NameCard(SV["namecard.anonymous_room"], SV["namecard.label"], EN["namecard.label"]),
     )
     assert "Bo" not in repr(cue) and "Ett ämne" not in repr(cue)
+    # Muted by the moderator: the card says so (in Swedish, the session's language), and
+    # no longer once unmuted.
+    act(state, state.hands.mute(ids[0], True))
+    assert [c.muted for c in cue_for(state, True, 0, "x").on_stage] == [SV["namecard.muted"], ""]
+    act(state, state.hands.mute(ids[0], False))
+    assert cue_for(state, True, 0, "x").on_stage == cue.on_stage
     # Over a slate and over "right back" too: the voice goes on.
     assert cue_for(state, False, 0, "x").on_stage == cue.on_stage
     act(state, state.hands.end(ids[0]))
@@ -136,6 +143,32 @@ def test_a_long_name_is_drawn_inside_its_card() -> None:
     assert ink_height(LONG) > 1.5 * line and ink_height("Eva Ek") < line
 
 
+def test_a_muted_card_says_so_in_place_of_the_english_line_inside_its_card() -> None:
+    """Muted, the card differs from the unmuted one only in its lower left, where a red
+    badge with the words replaces the English line; nothing in the right and bottom
+    padding, also with the long name on two lines in the narrower of two cards."""
+    for count, width, height in ((1, 1920, 1080), (2, 1280, 720), (2, 640, 360)):
+        box = card_boxes(count, width, height)[0]
+        card = NameCard(LONG, "På scen · på distans", "On stage · remote")
+        muted = NameCard(LONG, card.status, card.status_en, SV["namecard.muted"])
+        plain = np.asarray(draw_card(card, box.width, box.height, height)).astype(int)
+        marked = np.asarray(draw_card(muted, box.width, box.height, height)).astype(int)
+        rows, cols = np.nonzero(np.abs(plain - marked).max(axis=2) > 0)
+        pad = max(2, round(height * 0.022))
+        assert rows.min() > box.height * 0.6, (width, rows.min())  # below the name
+        assert rows.max() < box.height - pad and cols.max() < box.width - pad, (width,)
+        red = (marked[..., 0] > 130) & (marked[..., 1] < 80) & (marked[..., 2] < 80)
+        assert red.sum() > 0.02 * box.width * box.height, width
+        frame = LowerThird().over(
+            counter_frame(3, width, height), (muted,) * count, (width, height)
+        )
+        assert name_cards_shown(frame) == count and muted_cards_shown(frame) == count
+        plain_frame = LowerThird().over(
+            counter_frame(3, width, height), (card,) * count, (width, height)
+        )
+        assert muted_cards_shown(plain_frame) == 0
+
+
 def decoded_cards(track: object, decoder: av.CodecContext) -> list[tuple[int, int | None]]:
     """(name cards shown, camera counter) of each frame queued for a viewer."""
     frames = decode_queued(track, decoder)
@@ -177,12 +210,17 @@ def cards_since(viewer: Viewer, since: float) -> list[int]:
     return [count for count, at in viewer.cards if at >= since]
 
 
+def muted_since(viewer: Viewer, since: float) -> list[int]:
+    return [count for count, at in viewer.muted_cards if at >= since]
+
+
 async def test_the_stream_names_who_is_on_stage_until_the_turn_ends(
     media_server: ServerProcess, opened: list[Client]
 ) -> None:
     """A real server, an aiortc publisher sending a plain counter picture and a WHEP viewer
     decoding every frame: the moderator invites a remote participant and the viewer's
-    lower third shows the card's colours over the live camera; after `hand.end` the
+    lower third shows the card's colours over the live camera, marked muted while the
+    moderator has the speaker muted and unmarked again after; after `hand.end` the
     camera's own picture is back within two seconds."""
     stage = Stage(media_server, "ledarskap-2020-05-05", opened)
     moderator = await stage.moderator()
@@ -210,6 +248,28 @@ async def test_the_stream_names_who_is_on_stage_until_the_turn_ends(
     assert shown and all(count == 1 for count in shown), shown
     broadcast = (await stage.stats())["broadcasts"][stage.session]
     assert broadcast["name_cards"] == 1 and broadcast["name_cards_drawn"] == 1
+
+    # Muted by the moderator: the lower third says "Mikrofonen är avstängd" (the card
+    # stays), and no longer once unmuted.
+    assert not any(count for count, at in viewer.muted_cards if at >= first)
+    muted = time.monotonic()
+    ack = await moderator.request({"type": "hand.mute", "hand": raised["hand"], "on": True})
+    assert ack["type"] == "ack", ack
+    assert await wait_until(lambda: muted_since(viewer, muted).count(1) >= 20, 10)
+    said = min(at for count, at in viewer.muted_cards if at >= muted and count == 1)
+    print(f"muted on the card {said - muted:.3f} s after hand.mute")
+    assert said - muted < 1.5
+    assert all(count == 1 for count in cards_since(viewer, said))  # the same card, marked
+    assert all(count == 1 for count in muted_since(viewer, said + 0.3))
+    unmuted = time.monotonic()
+    ack = await moderator.request({"type": "hand.mute", "hand": raised["hand"], "on": False})
+    assert ack["type"] == "ack", ack
+    assert await wait_until(lambda: muted_since(viewer, unmuted)[-20:].count(0) == 20, 10)
+    cleared = min(at for count, at in viewer.muted_cards if at >= unmuted and count == 0)
+    print(f"mute note gone {cleared - unmuted:.3f} s after unmuting")
+    assert cleared - unmuted < 1.5
+    assert not any(count for count, at in viewer.muted_cards if at >= cleared + 0.3)
+    assert all(count == 1 for count in cards_since(viewer, cleared))
 
     ended = time.monotonic()
     assert (await moderator.request({"type": "hand.end", "hand": raised["hand"]}))["type"] == "ack"
