@@ -1,6 +1,7 @@
 // The console's bar on narrow screens (a tablet in portrait): one panel at a time, one tap
 // between them, a badge on Questions with how many wait for review and one on "Vill prata"
-// with how many hands are raised.
+// with how many hands are raised. In two columns there is no bar: the head's "11 vill prata"
+// says it instead, and a press shows the hands (their heading starts low in the left column).
 import { count, formatNumber } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +13,11 @@ export class ConsoleNav {
     for (const button of nav.querySelectorAll("[data-view]")) {
       button.addEventListener("click", () => this.show(button.dataset.view));
     }
+    $("head-hands").addEventListener("click", () => {
+      const heading = $("hands-heading");
+      heading.scrollIntoView({ block: "start" });
+      heading.focus({ preventScroll: true });
+    });
   }
 
   show(name) {
@@ -32,6 +38,9 @@ export class ConsoleNav {
   /** Hands raised and not yet invited. */
   setHands(n) {
     setBadge($("nav-hands"), "moderator.nav_hands", n);
+    const head = $("head-hands");
+    head.hidden = n === 0;
+    head.textContent = count("moderator.nav_hands", n);
   }
 }
 

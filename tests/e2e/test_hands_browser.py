@@ -5,11 +5,16 @@ invites, mutes and ends; the participant leaves the stage. Both pages are measur
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from playwright.async_api import Browser, Page, expect
 
 from companion.web.i18n import catalogue
-from tests.e2e.browser import LAPTOP, PHONE, axe_violations, new_page, screenshot
+from tests.e2e.browser import LAPTOP, PHONE, TABLET, axe_violations, new_page, screenshot
 from tests.e2e.conftest import Room, console_ready, open_console
+from tests.serverproc import DEMO, ServerProcess
+from tests.wsclient import Client
 
 SV = catalogue("sv")
 TOPIC = "Arbetsmiljöuppföljningsansvarsfördelningen i kommunens förvaltningsorganisation"
@@ -216,3 +221,82 @@ async def test_the_console_counts_raised_hands_on_the_bar_of_a_portrait_tablet(
     await fits(console, "#panel-hands, #hands-list li, #hands-list button, .hand-topic")
     assert await axe_violations(console) == []
     assert console.console_errors == []  # type: ignore[attr-defined]
+
+
+LONG_TITLE = (
+    "Samtal: En myndighets förändringsresa från stuprör till samverkan, om ledarskap, "
+    "tillit och kompetensförsörjning när verksamheten digitaliseras i hela landet"
+)
+HEAD_HANDS = """() => {
+  const r = (s) => { const n = document.querySelector(s); if (!n || n.offsetParent === null) return null;
+    const b = n.getBoundingClientRect(); return {x: b.left, y: b.top, right: b.right, bottom: b.bottom}; };
+  const head = document.getElementById('head-hands');
+  return {head: r('#head-hands'), count: r('#hands-count'), title: r('#current-title'),
+    clipped: head.scrollWidth > head.clientWidth + 1 || head.scrollHeight > head.clientHeight + 1,
+    sideways: document.scrollingElement.scrollWidth > innerWidth + 1};
+}"""
+
+
+async def test_the_count_of_raised_hands_is_on_the_first_screen_of_a_wide_console_whatever_the_title(
+    tmp_path: Path, clients: list[Client], chrome: Browser
+) -> None:
+    """A current item with a 150-character title makes the now card tall, and eleven hands
+    wait: in two columns (1024x768, 1366x1024) the "Vill prata" heading starts below the
+    first screen, so the head says "11 vill prata" on it, unclipped, in Swedish and
+    English; a press brings the hands' heading into view; a new hand makes 12; axe 0."""
+    programme = tmp_path / "programme.yaml"
+    text = DEMO.read_text(encoding="utf-8")
+    item = "                    title: En myndighets förändringsresa\n"
+    assert text.count(item) == 1
+    programme.write_text(
+        text.replace(item, f"                    title: {json.dumps(LONG_TITLE)}\n")
+    )
+    server = ServerProcess(tmp_path / "server")
+    assert server.import_programme(programme).returncode == 0
+    server.start()
+    try:
+        room = Room(server, clients)
+        moderator = await room.moderator()
+        for _ in range(2):
+            assert (await moderator.request({"type": "agenda.next"}))["type"] == "ack"
+        for n in range(11):
+            person = await room.participant("remote", name=f"Deltagare {n + 1} Långnamnsdotter")
+            assert (await person.request({"type": "hand.raise", "topic": TOPIC}))["type"] == "ack"
+        _, console = await new_page(chrome, TABLET)
+        await console.goto(f"{server.http}/moderate/{room.session}#key={room.moderator_token}")
+        await console_ready(console)
+        await expect(console.locator("#current-title")).to_have_text(LONG_TITLE)
+        head = console.locator("#head-hands")
+        for viewport in (TABLET, {"width": 1366, "height": 1024}):
+            await console.set_viewport_size(viewport)
+            label = f"{viewport['width']}x{viewport['height']}"
+            await expect(head).to_have_text("11 vill prata")
+            m = await console.evaluate(HEAD_HANDS)
+            print(label, "head", m["head"], "heading's count", m["count"])
+            assert m["head"] is not None, m
+            assert m["head"]["x"] >= 0 and m["head"]["right"] <= viewport["width"], m
+            assert m["head"]["bottom"] <= m["title"]["y"], m  # above the now card, first seen
+            assert m["head"]["bottom"] - m["head"]["y"] >= 44, m  # a finger's tap
+            assert not m["clipped"] and not m["sideways"], m
+            await screenshot(console, f"console-hands-long-title-{label}")
+            assert await axe_violations(console) == []
+        await console.set_viewport_size(TABLET)
+        # The heading's own count is below the first screen here: the head is what shows it.
+        m = await console.evaluate(HEAD_HANDS)
+        assert m["count"]["bottom"] > TABLET["height"], m
+        await head.click()
+        await expect(console.locator("#hands-heading")).to_be_focused()
+        await expect(console.locator("#hands-heading")).to_be_in_viewport()
+        latecomer = await room.participant("room", name="Sist In")
+        assert (await latecomer.request({"type": "hand.raise"}))["type"] == "ack"
+        await expect(head).to_have_text("12 vill prata")
+
+        _, english = await new_page(chrome, TABLET, locale="en-GB")
+        await english.goto(f"{server.http}/moderate/{room.session}#key={room.moderator_token}")
+        await console_ready(english)
+        await expect(english.locator("#head-hands")).to_have_text("12 want to speak")
+        m = await english.evaluate(HEAD_HANDS)
+        assert m["head"]["right"] <= TABLET["width"] and not m["clipped"], m
+        assert console.console_errors == []  # type: ignore[attr-defined]
+    finally:
+        server.stop()
