@@ -246,3 +246,62 @@ async def test_a_dropped_connection_on_stage_is_made_again_by_itself(room: Room)
         await asyncio.sleep(3)
         assert len(offers) == count, "the page kept publishing after the end"
     await listener.stop()
+
+
+async def test_a_realtime_drop_alone_keeps_the_voice_on_stage(room: Room) -> None:
+    """On stage and heard; only the page's realtime socket is cut (Playwright closes it
+    between page and server; the media's connection is untouched): the page connects its
+    realtime socket again, and the voice, whose return feed still arrives, is not made
+    again: one offer in all, never "reconnecting", the room hears it throughout."""
+    moderator = await room.moderator()
+    listener = room_audio(room.server.http, room.session, room.moderator_token)
+    assert (await listener.start()).status == 201
+    async with chromium(FAKE_MEDIA) as browser:
+        _, page = await new_page(browser, LAPTOP, locale="sv-SE")
+        await page.add_init_script(WATCH)
+        # Every state the microphone line shows, in order (a flicker would be missed by
+        # polling the attribute).
+        await page.add_init_script(
+            """addEventListener('DOMContentLoaded', () => {
+              window.micStates = [];
+              const mic = document.getElementById('speak-mic');
+              new MutationObserver(() => window.micStates.push(mic.dataset.state))
+                .observe(mic, {attributes: true, attributeFilter: ['data-state']});
+            });"""
+        )
+        sockets: list[Any] = []
+
+        def through(route: Any) -> None:
+            route.connect_to_server()
+            sockets.append(route)
+
+        await page.route_web_socket("**/ws", through)
+        offers: list[float] = []
+        page.on(
+            "request",
+            lambda r: (
+                offers.append(time.monotonic())
+                if "/whip-stage/" in r.url and r.method == "POST"
+                else None
+            ),
+        )
+        await page.goto(f"{room.server.http}/remote/{room.code}")
+        await expect(page.locator("body")).to_have_attribute("data-connection", "live")
+        await invite(moderator, page, SV)
+        mic = page.locator("#speak-mic")
+        await expect(mic).to_have_attribute("data-state", "live", timeout=15_000)
+        assert len(offers) == 1 and len(sockets) == 1
+
+        await sockets[0].close()
+        cut = time.monotonic()
+        assert await wait_until(lambda: len(sockets) == 2, 10), "no new realtime connection"
+        await expect(page.locator("body")).to_have_attribute(
+            "data-connection", "live", timeout=10_000
+        )
+        await asyncio.sleep(2.5)  # past the 1 s check of the return feed, with room to spare
+        assert len(offers) == 1, offers
+        assert "reconnecting" not in await page.evaluate("window.micStates")
+        await expect(mic).to_have_attribute("data-state", "live")
+        assert await wait_until(lambda: loud(listener, cut + 1.5), 3), "silent after the cut"
+        assert page.console_errors == [], page.console_errors  # type: ignore[attr-defined]
+    await listener.stop()
