@@ -17,6 +17,7 @@ from tests.e2e.test_screen_name_card import LONG_NAME, measured
 from tests.e2e.test_stage_voice_browser import FAKE_MEDIA
 
 SV = catalogue("sv")
+EN = catalogue("en")
 
 
 async def test_the_big_screen_names_the_invited_speaker_until_the_moderator_ends(
@@ -76,6 +77,31 @@ async def test_the_big_screen_names_the_invited_speaker_until_the_moderator_ends
         assert m["cards"][0]["nameSize"] >= 32 and box["width"] >= 600, m
         assert await axe_violations(screen) == []
 
+        # Muted from the console: the card says so (on an English screen too), and no
+        # longer once the moderator turns the sound on again.
+        _, english = await new_page(browser, SCREEN, locale="en-GB")
+        await english.goto(f"{room.server.http}/screen/{room.code}")
+        await expect(english.locator(".on-stage-card")).to_have_count(1)
+        muted = time.monotonic()
+        await console.get_by_role(
+            "button", name=SV["hands.mute_named"].format(name=LONG_NAME)
+        ).click()
+        note = card.locator(".on-stage-muted")
+        await expect(note).to_have_text(SV["namecard.muted"])
+        print(f"muted on the screen's card {time.monotonic() - muted:.2f} s after the click")
+        await expect(english.locator(".on-stage-muted")).to_have_text(EN["namecard.muted"])
+        await expect(remote.locator("#speak-mic")).to_have_attribute("data-state", "muted")
+        await measured(screen, "screen-name-card-muted-1920", cards=1)
+        assert await axe_violations(screen) == []
+        await console.get_by_role(
+            "button", name=SV["hands.unmute_named"].format(name=LONG_NAME)
+        ).click()
+        await expect(note).to_have_count(0)
+        await expect(english.locator(".on-stage-muted")).to_have_count(0)
+        await expect(card.locator(".on-stage-status")).to_have_text(
+            SV["namecard.status"].format(where=SV["hands.remote"])
+        )
+
         # The moderator ends the turn: the card goes, the page lets the microphone go.
         ended = time.monotonic()
         await console.get_by_role(
@@ -85,5 +111,5 @@ async def test_the_big_screen_names_the_invited_speaker_until_the_moderator_ends
         print(f"name card gone {time.monotonic() - ended:.2f} s after the end")
         await expect(remote.locator("#speak-mic")).to_have_attribute("data-state", "off")
         await expect(remote.locator("#speak-form")).to_be_visible()
-        for page in (screen, console, remote):
+        for page in (screen, english, console, remote):
             assert page.console_errors == []  # type: ignore[attr-defined]
