@@ -16,6 +16,8 @@ const MIC = {
   missing: "speak.mic_missing",
   failed: "speak.mic_failed",
 };
+// What the page says about the camera, when the participant chose to show it.
+const CAMERA_NOTE = { on: "speak.camera_on", refused: "speak.camera_refused" };
 // States in which the microphone is not asked for again until the participant says so.
 const STOPPED = new Set(["denied", "missing", "failed"]);
 
@@ -31,7 +33,10 @@ export class SpeakPanel {
       token,
       onState: (state) => this.voiceState(state),
       onReturn: (track) => this.hearReturn(track),
+      camera: () => $("speak-camera").checked,
+      onCamera: (state) => this.showCamera(state),
     });
+    this.camera = "off"; // "on" | "refused" | "off": what the page says about the camera
     this.player = player;
     this.returning = false; // the return feed plays (in place of the stream's sound)
     this.mic = "off";
@@ -76,6 +81,15 @@ export class SpeakPanel {
     // Not a whole render: this comes from inside StageVoice's own stop and fail, where a
     // render would start the microphone again before the new state is known.
     $("speak-return").hidden = this.status !== "on_stage" || !this.returning;
+  }
+
+  showCamera(state = this.camera) {
+    this.camera = state;
+    // Not a whole render, for the same reason as hearReturn.
+    const note = $("speak-camera-note");
+    note.hidden = this.status !== "on_stage" || state === "off";
+    note.dataset.state = state;
+    if (state !== "off") setText(note, t(CAMERA_NOTE[state]));
   }
 
   voiceState(state) {
@@ -137,6 +151,7 @@ export class SpeakPanel {
       this.announce(status === null ? t("speak.lowered") : text);
     }
     this.status = status;
+    this.showCamera();
   }
 }
 

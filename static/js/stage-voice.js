@@ -18,11 +18,19 @@
 // The connection is sendrecv: the server sends back this speaker's return feed, the room
 // and the other voice on stage without their own (mix-minus). onReturn(track) hands it to
 // the player, which plays it instead of the stream's sound; onReturn(null) at the end.
+//
+// Camera optional: when camera() says so at the start of a turn, the camera is asked for
+// with the microphone (one prompt) and sent too (sendonly), a tile in the stream's picture.
+// A camera refused or missing does not stop the turn: the microphone alone is asked for
+// and onCamera("refused") lets the page say so; onCamera("on" | "off") otherwise.
 import { end, iceServers, negotiate } from "./whip-client.js";
 
 const DROP_MS = 2500; // disconnected this long (no ICE answers): connect again
 const MAX_RETRY_MS = 15000;
 const SILENT_MS = 1000; // realtime lost and no return feed heard for this long: the server is gone
+// A tile is a quarter of the stream's width: a small picture is enough, and light to send.
+const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 15, max: 30 } };
+const MICROPHONE = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 
 /** Bytes of audio this connection has received (the return feed, paced at 20 ms). */
 async function received(pc) {
@@ -44,11 +52,13 @@ export class StageVoice {
   /** token(): the participant token; onState(state): "connecting" | "live" | "muted" |
    * "reconnecting" | "denied" | "missing" | "failed" | "off"; onReturn(track | null): the
    * return feed came (a new one on each connection) or the turn is over. */
-  constructor({ session, token, onState, onReturn = () => {} }) {
+  constructor({ session, token, onState, onReturn = () => {}, camera = () => false, onCamera = () => {} }) {
     this.session = session;
     this.token = token;
     this.onState = onState;
     this.onReturn = onReturn;
+    this.camera = camera; // whether the participant chose to show their camera too
+    this.onCamera = onCamera;
     this.pc = null;
     this.sender = null;
     this.stream = null;
@@ -84,6 +94,8 @@ export class StageVoice {
     const pc = new RTCPeerConnection({ iceServers: servers });
     this.pc = pc;
     this.sender = pc.addTransceiver(track, { direction: "sendrecv" }).sender;
+    const camera = this.stream?.getVideoTracks().find((t) => t.readyState === "live");
+    if (camera) pc.addTransceiver(camera, { direction: "sendonly" });
     this.applyMute();
     pc.addEventListener("connectionstatechange", () => this.watch(pc));
     pc.addEventListener("track", (event) => {
@@ -107,15 +119,37 @@ export class StageVoice {
   async microphone() {
     const live = this.stream?.getAudioTracks().find((t) => t.readyState === "live");
     if (live) return live;
+    const withCamera = Boolean(this.camera());
     try {
-      this.stream = await navigator.mediaDevices.getUserMedia({
-        audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-      });
+      this.stream = await navigator.mediaDevices.getUserMedia(
+        withCamera ? { audio: MICROPHONE, video: CAMERA } : { audio: MICROPHONE },
+      );
+      this.onCamera(withCamera ? "on" : "off");
+    } catch (error) {
+      if (withCamera) return this.microphoneAlone(error);
+      console.warn("stage: no microphone", error);
+      this.fail(micProblem(error));
+      return null;
+    }
+    return this.granted();
+  }
+
+  /** The camera and microphone together were refused: the microphone alone, and the
+   * page says the camera is not shown. */
+  async microphoneAlone(cameraError) {
+    console.warn("stage: no camera", cameraError);
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({ audio: MICROPHONE });
     } catch (error) {
       console.warn("stage: no microphone", error);
       this.fail(micProblem(error));
       return null;
     }
+    this.onCamera("refused");
+    return this.granted();
+  }
+
+  granted() {
     if (!this.wanted) {
       this.release();
       return null;
@@ -181,6 +215,7 @@ export class StageVoice {
     this.wanted = false;
     this.release();
     this.onReturn(null);
+    this.onCamera("off");
     this.onState(state);
   }
 
@@ -211,6 +246,7 @@ export class StageVoice {
     const { resource, pc, stream } = this;
     Object.assign(this, { resource: null, pc: null, sender: null, stream: null });
     this.onReturn(null); // the stream's sound as it was before the turn
+    this.onCamera("off");
     this.onState("off");
     if (resource && !ended) {
       await end(resource, this.token(), { keepalive: leaving, timeoutMs: 3000 });
