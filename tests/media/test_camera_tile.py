@@ -194,3 +194,75 @@ async def test_the_speakers_camera_is_a_tile_in_the_stream_until_the_turn_ends(
     await refused.stop(delete=False)
     await viewer.stop()
     await publisher.stop()
+
+
+YELLOW = (255, 255, 0)
+
+
+def colour_at(frame: av.VideoFrame, slot: int, count: int) -> tuple[int, ...]:
+    """The mean colour inside tile `slot` of `count` tiles of 320x240 cameras."""
+    rgb = frame.to_ndarray(format="rgb24")
+    height, width = rgb.shape[:2]
+    size = tile_size(320, 240, width, height)
+    box = tile_boxes([size] * count, width, height)[slot]
+    inner = rgb[box.y + 4 : box.y + box.height - 4, box.x + 4 : box.x + box.width - 4]
+    return tuple(int(c) for c in inner.reshape(-1, 3).mean(axis=0))
+
+
+async def test_two_speakers_with_cameras_get_two_tiles_and_the_first_to_go_leaves_one(
+    media_server: ServerProcess, opened: list[Client]
+) -> None:
+    stage = Stage(media_server, SESSION, opened)
+    moderator = await stage.moderator()
+    seen: list[tuple[float, tuple[int, ...], tuple[int, ...]]] = []  # top tile, second tile
+    publisher, viewer = await stage.on_air(
+        SolidTrack(GREEN, 640, 360),
+        audio=False,
+        on_picture=lambda frame, at: seen.append(
+            (at, colour_at(frame, 0, 2), colour_at(frame, 1, 2))
+        ),
+    )
+    speakers: list[Publisher] = []
+    hands = []
+    for name, rgb in (("Eva", MAGENTA), ("Olle", YELLOW)):
+        client = await Client.open(media_server.ws)
+        opened.append(client)
+        token = (await client.join(code=stage.code, where="remote", name=name))["participant"][
+            "token"
+        ]
+        hand = (await client.request({"type": "hand.raise"}))["hand"]
+        assert (await moderator.request({"type": "hand.invite", "hand": hand}))["type"] == "ack"
+        hands.append(hand)
+        speaker = Publisher(
+            media_server.http,
+            SESSION,
+            token,
+            video=SolidTrack(rgb, 320, 240),
+            audio=ToneTrack(),
+            endpoint="whip-stage",
+        )
+        assert (await speaker.start()).status == 201
+        speakers.append(speaker)
+        await wait_until(lambda: False, 0.5)  # Eva's camera first, then Olle's
+    both = time.monotonic()
+
+    def two_tiles(entry: tuple[float, tuple[int, ...], tuple[int, ...]]) -> bool:
+        _, top, second = entry
+        return near(np.array(top), MAGENTA) and near(np.array(second), YELLOW)
+
+    assert await wait_until(
+        lambda: sum(map(two_tiles, [s for s in seen if s[0] >= both])) >= 20, 15
+    ), "two speakers' cameras were not both shown, one below the other"
+    assert (await stage.stats())["broadcasts"][SESSION]["camera_tiles"] == 2
+
+    # Eva's turn ends: Olle's tile moves to the top, no magenta left.
+    ended = time.monotonic()
+    assert (await moderator.request({"type": "hand.end", "hand": hands[0]}))["type"] == "ack"
+    assert await wait_until(lambda: len([s for s in seen if s[0] >= ended + 2.0]) >= 20, 10)
+    after = [top for at, top, _ in seen if at >= ended + 2.0]
+    assert all(near(np.array(top), YELLOW) for top in after), after[-3:]
+    assert (await stage.stats())["broadcasts"][SESSION]["camera_tiles"] == 1
+    for speaker in speakers:
+        await speaker.stop(delete=False)
+    await viewer.stop()
+    await publisher.stop()
