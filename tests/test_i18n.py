@@ -260,6 +260,13 @@ def test_catalogues_have_the_same_keys_and_placeholders() -> None:
         assert set(re.findall(r"\{\w+\}", sv[key])) == set(re.findall(r"\{\w+\}", en[key])), key
 
 
+def test_swedish_says_samtalsledare_not_moderator() -> None:
+    """The seed's word for the one who leads the session, on every page (issue 11): a
+    "moderator" that slipped into a new text reads as a different role."""
+    slipped = {k: v for k, v in catalogue("sv").items() if re.search(r"(?i)moderator", v)}
+    assert slipped == {}
+
+
 def test_times_dates_and_percentages() -> None:
     """Swedish: 09.30, "tisdag 5 maj 2020", "50 %"; English: 09:30, "Tuesday 5 May 2020"."""
     sv, en = translator("sv"), translator("en")
