@@ -12,17 +12,12 @@ the speaker's connection, which ends with the turn.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from typing import Protocol
 
-import av
 import numpy as np
-from aiortc import MediaStreamTrack
-from aiortc.mediastreams import MediaStreamError
 
-from companion.media.voice_mix import FRAME, RATE, VoiceMix, pcm_frame
+from companion.media.voice_mix import PacedMix
 
 ROOM = "room"  # the key of the room's sound in the feed's mix (voices have resource ids)
 
@@ -33,10 +28,8 @@ class RoomTap(Protocol):
     room_listeners: dict[str, Callable[[np.ndarray], None]]
 
 
-class ReturnFeed(MediaStreamTrack):
+class ReturnFeed(PacedMix):
     """One speaker's track: the room and the other voices on stage, summed, 20 ms frames."""
-
-    kind = "audio"
 
     def __init__(
         self,
@@ -48,10 +41,7 @@ class ReturnFeed(MediaStreamTrack):
         self.key = key  # the speaker's stage resource id: never fed into this feed
         self.audible = audible  # whether another voice (by resource id) may be heard now
         self.room = room  # the session's broadcast now, if any (it may come and go)
-        self.mix = VoiceMix()
         self._tapped: RoomTap | None = None
-        self._start: float | None = None
-        self._pts = 0
 
     def feed_voice(self, key: str, samples: np.ndarray) -> None:
         """Another voice's mono 48 kHz samples; the speaker's own never come here."""
@@ -82,24 +72,11 @@ class ReturnFeed(MediaStreamTrack):
             self._tapped = None
         self.mix.drop(ROOM)
 
-    def _heard(self, key: str) -> bool:
+    def heard(self, key: str) -> bool:
         return key == ROOM or self.audible(key)
 
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
+    def before_frame(self) -> None:
         self._tap()
-        if self._start is None:
-            self._start = time.time()
-        else:
-            self._pts += FRAME
-            wait = self._start + self._pts / RATE - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        mixed = self.mix.take(FRAME, self._heard)
-        frame = pcm_frame(np.zeros(FRAME, np.int32) if mixed is None else mixed, "mono")
-        frame.pts = self._pts
-        return frame
 
     def stop(self) -> None:
         self._untap()

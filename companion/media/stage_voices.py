@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -60,7 +59,7 @@ from companion.media.signalling import (
     error_response,
     problem,
 )
-from companion.media.voice_mix import FRAME, RATE, VoiceMix, pcm_frame
+from companion.media.voice_mix import RATE, PacedMix
 from companion.services.projection import Change
 from companion.services.stream_access import MissingCredentials, same_secret
 
@@ -81,39 +80,22 @@ def offered_sections(offer: str) -> list[str]:
     return [line[2:].split(" ", 1)[0] for line in offer.splitlines() if line.startswith("m=")]
 
 
-class StageMix(MediaStreamTrack):
+class StageMix(PacedMix):
     """One listener's track: the on-stage voices summed, paced at 20 ms frames."""
-
-    kind = "audio"
 
     def __init__(self, audible: Callable[[str], bool]) -> None:
         super().__init__()
         self.audible = audible  # whether a voice (by resource id) may be heard now
-        self.voices = VoiceMix()
-        self._start: float | None = None
-        self._pts = 0
 
     def feed(self, key: str, samples: np.ndarray) -> None:
         """Mono 48 kHz samples of one voice (see VoiceMix.feed)."""
-        self.voices.feed(key, samples)
+        self.mix.feed(key, samples)
 
     def drop(self, key: str) -> None:
-        self.voices.drop(key)
+        self.mix.drop(key)
 
-    async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.time()
-        else:
-            self._pts += FRAME
-            wait = self._start + self._pts / RATE - time.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        mixed = self.voices.take(FRAME, self.audible)
-        frame = pcm_frame(np.zeros(FRAME, np.int32) if mixed is None else mixed, "mono")
-        frame.pts = self._pts
-        return frame
+    def heard(self, key: str) -> bool:
+        return self.audible(key)
 
 
 class StageVoices:

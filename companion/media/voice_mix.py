@@ -9,11 +9,15 @@ over completeness). Everything here runs on the event loop thread.
 
 from __future__ import annotations
 
+import asyncio
 import fractions
+import time
 from collections.abc import Callable
 
 import av
 import numpy as np
+from aiortc import MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 from av.audio.resampler import AudioResampler
 
 RATE = 48_000
@@ -61,6 +65,44 @@ class VoiceMix:
                 part = buffered[:n].astype(np.int32)
                 mixed = part if mixed is None else mixed + part
         return mixed
+
+
+class PacedMix(MediaStreamTrack):
+    """An audio track of a `VoiceMix`, one 20 ms frame at a time on the wall clock.
+
+    Silence when no voice has a whole frame ready. Subclasses say which keys are heard
+    now (`heard`) and may prepare each frame (`before_frame`).
+    """
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mix = VoiceMix()
+        self._start: float | None = None
+        self._pts = 0
+
+    def heard(self, key: str) -> bool:
+        return True
+
+    def before_frame(self) -> None:
+        """Called before each frame is mixed."""
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        self.before_frame()
+        if self._start is None:
+            self._start = time.time()
+        else:
+            self._pts += FRAME
+            wait = self._start + self._pts / RATE - time.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+        mixed = self.mix.take(FRAME, self.heard)
+        frame = pcm_frame(np.zeros(FRAME, np.int32) if mixed is None else mixed, "mono")
+        frame.pts = self._pts
+        return frame
 
 
 def pcm_frame(samples: np.ndarray, layout: str) -> av.AudioFrame:
