@@ -41,7 +41,9 @@ PING_FRAME = b"\x89\x00"  # an unmasked ping frame without payload, the same for
 # time per ping; an unasked `pong` to a room quiet for this long costs one write instead.
 HEARTBEAT_SECONDS = 2.5
 BATCH_FROM = 1000  # connections in a session from which its events ride the next flush
-KEEPALIVE_CHUNK = 500  # connections pinged between two turns of the event loop
+# A keepalive round pings everyone in this many slices spread over its interval, so the
+# pongs of 10,000 clients come back as a trickle, not as a burst that delays a flush.
+KEEPALIVE_SLICES = 20
 HEARTBEAT = encode({"type": "pong"})
 RESYNC_CLOSE_CODE = 1012  # "service restart": the client reconnects and resumes
 # Requested kernel send buffer of a joined connection; Linux doubles it for bookkeeping.
@@ -363,38 +365,45 @@ class Hub:
 
     async def _keepalive_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.keepalive_seconds)
             try:
                 await self.keepalive()
             except Exception:  # never let one bad round stop the keepalive
                 log.exception("keepalive failed")
+                await asyncio.sleep(self.keepalive_seconds)
 
     async def keepalive(self) -> None:
-        """Ping every joined connection; close those that sent nothing for two rounds.
+        """One round: ping every joined connection once, and close those that sent nothing
+        for two rounds; the round lasts one keepalive interval.
 
         One pre-built ping frame for everyone instead of the library's keepalive, which
         runs a task and a ping future per connection (about 6 % of the core at 3,000
         connections). A pong, like anything else a client sends, marks it heard
         (`admission.guarded_connection`); one that has not answered the last ping is gone.
-        The round yields every KEEPALIVE_CHUNK connections, so 10,000 of them never hold
-        the loop for more than a few milliseconds.
+        The pings go out in KEEPALIVE_SLICES slices spread over the interval: all at once,
+        10,000 clients' pongs arrived together and their reading delayed the next flush
+        by tens of milliseconds every round. Connections that join during a round are
+        pinged in the next one.
         """
-        deadline = time.monotonic() - 2 * self.keepalive_seconds
+        loop = asyncio.get_running_loop()
         everyone = [
             (sockets, ws)
             for room in list(self.rooms.values())
             for sockets in (room.public, room.moderators)
             for ws in sockets
         ]
-        for start in range(0, len(everyone), KEEPALIVE_CHUNK):
-            for sockets, ws in everyone[start : start + KEEPALIVE_CHUNK]:
+        step = self.keepalive_seconds / KEEPALIVE_SLICES
+        due = loop.time()
+        for part in range(KEEPALIVE_SLICES):
+            deadline = time.monotonic() - 2 * self.keepalive_seconds
+            for sockets, ws in everyone[part::KEEPALIVE_SLICES]:
                 if getattr(ws, "heard", deadline) < deadline:
                     if ws in sockets:
                         sockets.discard(ws)
                         self._cut(ws, KEEPALIVE_CLOSE_CODE, "keepalive ping timeout")
                 elif ws.protocol.state is OPEN:
                     ws.transport.write(PING_FRAME)
-            await asyncio.sleep(0)
+            due += step
+            await asyncio.sleep(max(0.0, due - loop.time()))
 
     def _report_peak(self, room: Room) -> None:
         # A new peak is reported at once, then at most every `peak_interval` seconds, so a
