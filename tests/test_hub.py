@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 from websockets.asyncio.client import connect
+from websockets.protocol import OPEN
 
 from companion.cli import demo_programme_text
 from companion.programme_file import parse_programme
+from companion.realtime.hub import Hub
 from companion.runtime import start_core
 from companion.settings import Settings
 from tests.serverproc import free_port
@@ -110,3 +114,31 @@ def test_flushes_keep_their_rate_while_they_fit_and_leave_a_quarter_of_the_loop(
     assert abs(next_flush(due=1.0, started=1.0, finished=1.15, interval=0.1) - 1.2) < 1e-9
     # Blocked for a second by something else: the next flush rests a tenth of an interval.
     assert abs(next_flush(due=1.0, started=2.0, finished=2.001, interval=0.1) - 2.011) < 1e-9
+
+
+class _PingedSocket:
+    """Just what the keepalive touches of a joined connection: when it was last heard, its
+    state, and a transport that notes when each write came."""
+
+    def __init__(self, heard: float, writes: list[float]) -> None:
+        self.heard = heard
+        self.protocol = SimpleNamespace(state=OPEN)
+        self.transport = SimpleNamespace(write=lambda _frame: writes.append(time.monotonic()))
+
+
+async def test_a_keepalive_round_spreads_its_pings_over_the_interval() -> None:
+    """Every connection is pinged once a round, in slices across the whole interval, so
+    10,000 clients' pongs never come back in one burst that holds up a flush."""
+    hub = Hub()
+    hub.keepalive_seconds = 0.4
+    writes: list[float] = []
+    room = hub.ensure_room("s", 0)
+    room.public.update(_PingedSocket(time.monotonic(), writes) for _ in range(200))  # type: ignore[misc]
+    started = time.monotonic()
+    await hub.keepalive()
+    took = time.monotonic() - started
+    assert len(writes) == 200  # each once
+    assert 0.35 <= took < 0.8, took  # the round lasts about one interval
+    # The last slice goes out in the last twentieth of the round, not with the first.
+    assert writes[-1] - writes[0] >= 0.3, (writes[0] - started, writes[-1] - started)
+    assert len({round((w - started) / 0.02) for w in writes}) >= 15  # in many slices
