@@ -83,6 +83,20 @@ async def join(server: ServerProcess, code: str) -> Client:
     return client
 
 
+async def ask(
+    server: ServerProcess, code: str, opened: list[Client], count: int, text: str
+) -> list[int]:
+    """The ids of `count` questions "<text> 0", "<text> 1"... asked by a participant who
+    joins `server` (kept in `opened`, to be closed with the others)."""
+    asker = await join(server, code)
+    opened.append(asker)
+    questions = [
+        (await asker.request({"type": "ask", "text": f"{text} {i}"}))["question"]
+        for i in range(count)
+    ]
+    return questions
+
+
 async def agreed_votes(servers: list[ServerProcess], key: str) -> list[dict[int, int]]:
     """Each process's votes per question, from a fresh moderator snapshot."""
     out = []
@@ -102,12 +116,7 @@ async def test_votes_through_two_and_four_processes_add_up_exactly(tmp_path: Pat
         code, key = servers[0].access()[SESSION]
         opened: list[Client] = []
         try:
-            asker = await join(servers[0], code)
-            opened.append(asker)
-            questions = [
-                (await asker.request({"type": "ask", "text": f"Fråga {i}"}))["question"]
-                for i in range(2)
-            ]
+            questions = await ask(servers[0], code, opened, 2, "Fråga")
             pid = writer_pid(store)
             assert pid == servers[0].proc.pid  # the first process with a command took it
             others = 0
@@ -146,12 +155,7 @@ async def test_writer_killed_mid_load(tmp_path: Path) -> None:
         code, key = writer.access()[SESSION]
         opened: list[Client] = []
         try:
-            asker = await join(writer, code)
-            opened.append(asker)
-            questions = [
-                (await asker.request({"type": "ask", "text": f"Fråga {i}"}))["question"]
-                for i in range(8)
-            ]
+            questions = await ask(writer, code, opened, 8, "Fråga")
             assert writer_pid(store) == writer.proc.pid
             voters = [await join(server, code) for server in survivors for _ in range(20)]
             opened += voters
@@ -256,12 +260,7 @@ async def test_a_hung_writer_loses_its_lease_and_comes_back_as_a_forwarder(
         code, key = writer.access()[SESSION]
         opened: list[Client] = []
         try:
-            asker = await join(writer, code)
-            opened.append(asker)
-            questions = [
-                (await asker.request({"type": "ask", "text": f"Fråga {i}"}))["question"]
-                for i in range(6)
-            ]
+            questions = await ask(writer, code, opened, 6, "Fråga")
             voters = [await join(server, code) for server in servers for _ in range(6)]
             opened += voters
             answers: dict[tuple[int, int], str] = {}
@@ -446,12 +445,7 @@ async def test_writer_killed_with_batches_in_flight(tmp_path: Path) -> None:
         code, key = writer.access()[SESSION]
         opened: list[Client] = []
         try:
-            asker = await join(writer, code)
-            opened.append(asker)
-            questions = [
-                (await asker.request({"type": "ask", "text": f"Runda {i}"}))["question"]
-                for i in range(6)
-            ]
+            questions = await ask(writer, code, opened, 6, "Runda")
             voters = [await join(server, code) for server in survivors for _ in range(20)]
             opened += voters
             answers: dict[tuple[int, int], str] = {}
