@@ -110,6 +110,17 @@ class ServerProcess:
         path = self.data_dir / "server.log"
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
+    def log_once(self, text: str, timeout: float = 20.0) -> str:
+        """What the server printed, once it has printed `text` (or after `timeout`).
+
+        /healthz answers as soon as the server listens; what it prints after that (the links)
+        may come a moment later on a busy machine.
+        """
+        deadline = time.monotonic() + timeout
+        while text not in self.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.log()
+
     def access(self) -> dict[str, tuple[str, str]]:
         """session id -> (join code, moderator token), read from the database."""
         redis_url = self.extra_env.get("REDIS_URL")
