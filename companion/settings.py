@@ -64,6 +64,9 @@ class Settings:
     vote_burst: int = 20
     votes_per_second: int = 5
     coalesce_ms: int = 100
+    # Connections in a session from which its participants are flushed a lane at a time
+    # (companion.realtime.delivery); tests lower it to exercise big sessions.
+    lanes_from: int = 1000
     keepalive_seconds: float = 20.0  # ping interval; silent for two of them: closed
     # Minutes an audience may wait with no question answered before the console nudges
     # (issue 19); 0 switches the nudge off.
@@ -171,6 +174,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         vote_burst=_int(env, "COMPANION_VOTE_BURST", defaults.vote_burst),
         votes_per_second=_int(env, "COMPANION_VOTES_PER_SECOND", defaults.votes_per_second),
         coalesce_ms=_int(env, "COMPANION_COALESCE_MS", defaults.coalesce_ms),
+        lanes_from=_int(env, "COMPANION_LANES_FROM", defaults.lanes_from),
         keepalive_seconds=_float(env, "COMPANION_KEEPALIVE_SECONDS", defaults.keepalive_seconds),
         retention_days=_int(env, "COMPANION_RETENTION_DAYS", defaults.retention_days),
         fairness_nudge_minutes=_int(

@@ -26,6 +26,7 @@ from companion.domain.polls import (
 from companion.domain.programme import AgendaItem, ItemKind, Session
 from companion.domain.session_state import SessionState
 from companion.realtime import hub as hub_module
+from companion.realtime.delivery import LANES
 from companion.realtime.hub import Hub, Member
 from companion.services.projection import Change, project, snapshot
 
@@ -568,12 +569,13 @@ def test_replay_coalesces_exactly_like_the_live_flush(
     assert sent[mod_ws][2]["tallies"][str(pid)]["counts"] == [14, 15, 1]
 
 
-def test_a_big_rooms_events_wait_for_the_flush_and_go_out_with_the_counts_in_one_write(
+def test_a_big_rooms_lanes_take_turns_and_get_events_and_counts_in_one_write(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """From `batch_from` connections, events wait for the flush: each socket gets one
-    write with the events and the counts between them in seq order; a client joining
-    meanwhile makes those already there get what waited, and replays it itself."""
+    """From `batch_from` connections, participants are flushed a lane per tick, in turn:
+    within one coalescing interval (LANES ticks) each socket gets one write with the events
+    and the counts between them in seq order. Moderators get each event at once. A client
+    joining makes its own lane get what waited, and replays it itself."""
     writes: dict[FakeSocket, list[list[dict[str, Any]]]] = {}
 
     def capture(sockets: Any, payloads: list[str]) -> None:
@@ -585,7 +587,10 @@ def test_a_big_rooms_events_wait_for_the_flush_and_go_out_with_the_counts_in_one
     hub = Hub()
     hub.batch_from = 2
     hub.ensure_room(SESSION.id, 0)
-    participant, moderator = join(hub, "participant"), join(hub, "moderator")
+    participants = [join(hub, "participant") for _ in range(60)]
+    moderator = join(hub, "moderator")
+    lanes = hub.rooms[SESSION.id].public.lanes
+    assert all(lane.sockets for lane in lanes)  # the hash spreads them over every lane
     hub.flush()
     writes.clear()
     room.commit(room.state.board.ask("Första frågan?", None, "p1", "room", None, False))
@@ -593,24 +598,32 @@ def test_a_big_rooms_events_wait_for_the_flush_and_go_out_with_the_counts_in_one
     room.commit(room.state.board.ask("Andra frågan?", None, "p2", "room", None, False))
     for change in room.changes:
         hub.on_change(change)
-    assert writes == {}  # held for the flush
-    hub.flush()
-    [one] = writes[participant]
-    assert [(m["type"], m["seq"]) for m in one] == [
-        ("questions", 1),
-        ("counts", 2),
-        ("questions", 3),
-    ]
-    assert one[1]["counts"] == {"1": 1}
-    [mine] = writes[moderator]
-    assert [m["seq"] for m in mine] == [1, 2, 3]
+    assert [[m["seq"] for m in w] for w in writes.pop(moderator)] == [[1], [2, 3]]
+    assert writes == {}  # participants wait for their lane's turn
+
+    for turn in range(LANES):
+        hub.tick()
+        assert set(writes) == set().union(*(lane.sockets for lane in lanes[: turn + 1]))
+    for ws in participants:
+        [one] = writes[ws]
+        assert [(m["type"], m["seq"]) for m in one] == [
+            ("questions", 1),
+            ("counts", 2),
+            ("questions", 3),
+        ]
+        assert one[1]["counts"] == {"1": 1}
 
     writes.clear()
     room.commit(room.state.board.vote(2, "v1"))
     room.commit(room.state.board.ask("Tredje frågan?", None, "p3", "room", None, False))
     for change in room.changes[-2:]:
         hub.on_change(change)
+    writes.clear()  # the moderator's
     newcomer = join(hub, "participant", since=3)
-    [got] = writes[participant]  # given at the join, before the newcomer's replay
-    assert [(m["type"], m["seq"]) for m in got] == [("counts", 4), ("questions", 5)]
+    lane = hub.rooms[SESSION.id].public.lane_of(newcomer)
+    # Given at the join to the newcomer's lane, before its replay; the other lanes wait.
+    assert set(writes) == lane.sockets | {newcomer}
+    for ws in lane.sockets:
+        [got] = writes[ws]
+        assert [(m["type"], m["seq"]) for m in got] == [("counts", 4), ("questions", 5)]
     assert [m["seq"] for m in writes[newcomer][0]] == [4, 5]  # replayed from the ring

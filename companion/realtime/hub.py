@@ -25,6 +25,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
+from companion.realtime.delivery import LANES, RING_MIN, Audience, Delivery, Entry, Lane, replay
 from companion.realtime.framing import OPEN, fan_out
 from companion.realtime.heap import HeapTrimmer
 from companion.realtime.presence import AttendancePeak, Presence
@@ -40,7 +41,7 @@ PING_FRAME = b"\x89\x00"  # an unmasked ping frame without payload, the same for
 # A page pings after 3 s without a message (static/js/live.js), about 50 µs of the server's
 # time per ping; an unasked `pong` to a room quiet for this long costs one write instead.
 HEARTBEAT_SECONDS = 2.5
-BATCH_FROM = 1000  # connections in a session from which its events ride the next flush
+BATCH_FROM = 1000  # connections in a session from which its lanes take turns
 # A keepalive round pings everyone in this many slices spread over its interval, so the
 # pongs of 10,000 clients come back as a trickle, not as a burst that delays a flush.
 KEEPALIVE_SLICES = 20
@@ -70,83 +71,21 @@ class Member:
 
 
 @dataclass(slots=True)
-class _Entry:
-    seq: int
-    public: str | None
-    moderator: str | None
-    vote: tuple[int, int] | None
-    tally: tuple[int, dict[str, Any], dict[str, Any]] | None = None
-
-
-@dataclass(slots=True)
-class _Pending:
-    """Coalesced changes not sent yet: the latest vote count per question and the latest
-    results per poll, and the seq of the last change they include."""
-
-    votes: dict[int, int] = field(default_factory=dict)
-    tallies: dict[int, tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
-    seq: int = 0
-
-    def add(self, item: Change | _Entry) -> None:
-        """Take in one coalesced change (live) or ring entry (replay)."""
-        if item.vote is not None:
-            self.votes[item.vote[0]] = item.vote[1]
-        if item.tally is not None:
-            poll, public, moderator = item.tally
-            self.tallies[poll] = (public, moderator)
-        self.seq = item.seq
-
-    def __bool__(self) -> bool:
-        return bool(self.votes or self.tallies)
-
-    def payloads(self) -> tuple[str, str]:
-        """The `counts` message for participants and screens, and the one for moderators."""
-        counts = {str(q): n for q, n in self.votes.items()}
-        if not self.tallies:
-            payload = encode({"type": "counts", "counts": counts}, seq=self.seq)
-            return payload, payload
-        # Results differ by audience only while a poll's results are hidden.
-        public = {str(p): pub for p, (pub, _) in self.tallies.items()}
-        moderator = {str(p): mod for p, (_, mod) in self.tallies.items()}
-        return (
-            encode({"type": "counts", "counts": counts, "tallies": public}, seq=self.seq),
-            encode({"type": "counts", "counts": counts, "tallies": moderator}, seq=self.seq),
-        )
-
-
-@dataclass(slots=True)
-class Delivery:
-    """A room's changes in `seq` order: the last accepted and sent, those that arrived
-    early, the ring kept for resuming clients, and coalesced counts not sent yet."""
-
-    sent_seq: int
-    accepted_seq: int
-    ring: deque[_Entry]
-    waiting: dict[int, Change] = field(default_factory=dict)
-    pending: _Pending = field(default_factory=_Pending)
-    # A big room's events wait for the next flush, in order, for each audience: one write
-    # per socket per flush however many changes there were (see Hub.batch_from).
-    outbox_public: list[str | None] = field(default_factory=list)
-    outbox_moderators: list[str | None] = field(default_factory=list)
-
-
-@dataclass(slots=True)
 class Room:
     """The connections of one session, with its delivery state, presence and peak."""
 
     session_id: str
     delivery: Delivery
-    public: set[ServerConnection] = field(default_factory=set)
-    moderators: set[ServerConnection] = field(default_factory=set)
+    public: Audience  # participants and screens, in LANES lanes
+    moderators: Audience  # one lane: a few consoles, sent every change at once
     by_member: dict[str, set[ServerConnection]] = field(default_factory=dict)
     guests: set[ServerConnection] = field(default_factory=set)  # remote, not as a member
     presence: Presence = field(default_factory=Presence)
     peak: AttendancePeak = field(default_factory=AttendancePeak)
-
-    @property
-    def sent_seq(self) -> int:
-        """The seq of the last change sent to this room's connections."""
-        return self.delivery.sent_seq
+    turn: int = 0  # the public lane the next tick flushes, in a big room
+    presence_round: int = 0  # participants' presence messages so far
+    public_presence: dict[str, Any] = field(default_factory=dict)  # the latest of them
+    moderator_presence: dict[str, Any] | None = None  # not sent to moderators yet
 
     def counts(self) -> dict[str, int]:
         """Distinct participants in the room and remote, moderator and screen connections."""
@@ -168,7 +107,7 @@ class Hub:
         self.send_buffer_limit = send_buffer_limit
         self.cut_grace = CUT_GRACE
         self._slow: list[ServerConnection] = []  # passed their high-water mark, to be cut
-        self._sent_at: dict[int, float] = {}  # id of a room's audience -> last message sent
+        self._ticks = 0  # flush ticks so far: LANES of them make one coalescing interval
         self._closing: set[asyncio.Task[None]] = set()  # closes of cut clients, under way
         self.heap = HeapTrimmer()
         self._task: asyncio.Task[None] | None = None
@@ -187,9 +126,10 @@ class Hub:
         # presence (companion.realtime.admission).
         self.identities: Callable[[str], dict[str, int]] | None = None
         self.last_change = time.monotonic()  # when any session last changed
-        # From this many connections in a session, its events wait for the next flush (at
-        # most `coalesce_seconds`) and go out with the counts in one write per socket: at
-        # 10,000 sockets a write to each is about 70 ms of the core.
+        # From this many connections in a session, its participants' lanes are flushed one
+        # per tick, in turn, and its events wait for their lane's turn (at most
+        # `coalesce_seconds`) to go out with the counts in one write per socket: at 10,000
+        # sockets a write to each is about 70 ms of the core (companion.realtime.delivery).
         self.batch_from = BATCH_FROM
         # Several processes on one store: rooms count the session's presence, merged by
         # the store (companion.realtime.presence_sync), not this process's alone.
@@ -214,8 +154,11 @@ class Hub:
         """The room of a session, created at `seq` (everything up to it already sent)."""
         room = self.rooms.get(session_id)
         if room is None:
-            delivery = Delivery(seq, seq, deque(maxlen=self.replay_events))
-            room = self.rooms[session_id] = Room(session_id, delivery)
+            ring: deque[Entry] = deque(maxlen=max(self.replay_events, RING_MIN))
+            delivery = Delivery(seq, ring, last_public=seq, last_moderator=seq)
+            room = self.rooms[session_id] = Room(
+                session_id, delivery, Audience(LANES, seq), Audience(1, seq)
+            )
             room.presence.shared = self.shared_presence
         return room
 
@@ -258,13 +201,15 @@ class Hub:
 
     def _accept(self, room: Room, change: Change) -> None:
         delivery = room.delivery
-        delivery.accepted_seq = change.seq
         if change.vote is not None or change.tally is not None:
-            delivery.ring.append(_Entry(change.seq, None, None, change.vote, change.tally))
-            delivery.pending.add(change)
+            delivery.accepted_seq = change.seq
+            delivery.ring.append(Entry(change.seq, None, None, change.vote, change.tally))
             return
-        # Earlier coalesced changes go first (seq order holds), in the same write.
-        counts = self._take_counts(room)
+        immediate = change.revoke_moderators or change.revoke_member is not None or change.reset
+        if immediate:
+            # Everything before goes out first, in order: after a reset the ring holds
+            # nothing older, and revoked connections must still get what came before.
+            self._flush_all(room)
         seq = change.seq
         public = encode(change.public, seq=seq) if change.public is not None else None
         moderator = encode(change.moderator, seq=seq) if change.moderator is not None else None
@@ -272,13 +217,16 @@ class Hub:
             # The log was rewritten without personal data: nothing sent before is replayed
             # (a client resuming from before this change gets a snapshot instead).
             delivery.ring.clear()
-        delivery.ring.append(_Entry(seq, public, moderator, None))
-        delivery.outbox_public += (counts[0] if counts else None, public)
-        delivery.outbox_moderators += (counts[1] if counts else None, moderator)
-        delivery.sent_seq = seq  # a joining client first gets the outbox (see join)
-        immediate = change.revoke_moderators or change.revoke_member is not None or change.reset
+        delivery.accepted_seq = seq
+        delivery.ring.append(Entry(seq, public, moderator, None))
+        if public is not None:
+            delivery.last_public = seq
+        if moderator is not None:
+            delivery.last_moderator = seq
+            self._flush_lane(room, room.moderators.lanes[0], moderator=True)
         if immediate or len(room.public) + len(room.moderators) < self.batch_from:
-            self._send_outbox(room)
+            for lane in room.public.lanes:
+                self._flush_lane(room, lane, moderator=False)
         if change.revoke_moderators:
             # Old moderator links stop working at once: every console must rejoin with the
             # new key (see companion.realtime.revocation).
@@ -305,54 +253,109 @@ class Hub:
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:
-        # A fixed rate while flushes are cheap. A flush to thousands of sockets can take a
-        # good part of the interval; after it the loop rests at least a third of its length,
-        # so flushing takes at most three quarters of the core and votes and joins still get
-        # their turn, while the flush rate falls only when the core is really short.
+        # A tick every LANES-th of the coalescing interval: a big room's participants get
+        # one lane flushed per tick, everything else is flushed every LANES ticks. A tick
+        # to thousands of sockets can take a good part of its time; after it the loop rests
+        # at least a third of its length, so flushing takes at most three quarters of the
+        # core and votes and joins still get their turn, while the rate falls only when the
+        # core is really short.
         loop = asyncio.get_running_loop()
-        due = loop.time() + self.coalesce_seconds
+        interval = self.coalesce_seconds / LANES
+        due = loop.time() + interval
         while True:
             await asyncio.sleep(max(0.0, due - loop.time()))
             started = loop.time()
             try:
-                self.flush()
+                self.tick()
             except Exception:  # never let one bad flush stop all future ones
                 log.exception("flush failed")
-            due = next_flush(due, started, loop.time(), self.coalesce_seconds)
+            due = next_flush(due, started, loop.time(), interval)
+
+    def tick(self) -> None:
+        """One tick of the flush loop: in each big room the next participants' lane; every
+        LANES ticks (one coalescing interval) moderators, presence and small rooms."""
+        self._ticks += 1
+        whole = self._ticks % LANES == 0
+        for room in self.rooms.values():
+            if len(room.public) + len(room.moderators) < self.batch_from:
+                if whole:
+                    self._flush_room(room)
+                continue
+            if whole:
+                self._presence(room)
+                self._flush_lane(room, room.moderators.lanes[0], moderator=True)
+                self._report_peak(room)
+            self._flush_lane(room, room.public.lanes[room.turn], moderator=False)
+            room.turn = (room.turn + 1) % LANES
 
     def flush(self) -> None:
-        """Send coalesced counts and changed presence of every room: to each audience in
-        one write per socket, however many messages that is."""
+        """Send every room's connections what waits for them (coalesced counts, events,
+        changed presence): to each socket in one write, however many messages that is."""
         for room in self.rooms.values():
-            public, moderators = _take_outbox(room.delivery)
-            counts = self._take_counts(room)
-            public.append(counts[0] if counts else None)
-            moderators.append(counts[1] if counts else None)
-            presence = room.presence
-            if presence.changed:
-                presence.changed = False
-                presence.public_due = True
-                numbers = room.counts()
-                room.peak.see(numbers["room"], numbers["remote"])
-                body: dict[str, Any] = {"type": "presence", **numbers}
-                if room.moderators:
-                    identities = self._identities(room)
-                    if identities is not None:
-                        body["identities"] = identities
-                moderators.append(encode(body, seq=room.sent_seq))
-            # Everyone else hears of joins and leaves at a slower pace: while a crowd joins,
-            # a presence message to all per tick would cost more than the joins.
-            now = time.monotonic()
-            if presence.public_due and now - presence.public_at >= self.presence_seconds:
-                presence.public_due = False
-                presence.public_at = now
-                public.append(encode({"type": "presence", **room.counts()}, seq=room.sent_seq))
-            for sockets, payloads in ((room.public, public), (room.moderators, moderators)):
-                last = self._sent_at.setdefault(id(sockets), now)
-                if not any(payloads) and now - last >= HEARTBEAT_SECONDS:
-                    payloads.append(HEARTBEAT)
-                self._send(sockets, *payloads)
-            self._report_peak(room)
+            self._flush_room(room)
+
+    def _flush_room(self, room: Room) -> None:
+        self._presence(room)
+        self._flush_all(room)
+        self._report_peak(room)
+
+    def _flush_all(self, room: Room) -> None:
+        self._flush_lane(room, room.moderators.lanes[0], moderator=True)
+        for lane in room.public.lanes:
+            self._flush_lane(room, lane, moderator=False)
+
+    def _presence(self, room: Room) -> None:
+        """Take in changed presence: for moderators now, for everyone else at a slower pace
+        (while a crowd joins, a presence message to all per interval would cost more than
+        the joins)."""
+        presence = room.presence
+        if presence.changed:
+            presence.changed = False
+            presence.public_due = True
+            numbers = room.counts()
+            room.peak.see(numbers["room"], numbers["remote"])
+            body: dict[str, Any] = {"type": "presence", **numbers}
+            if room.moderators:
+                identities = self._identities(room)
+                if identities is not None:
+                    body["identities"] = identities
+            room.moderator_presence = body
+        now = time.monotonic()
+        if presence.public_due and now - presence.public_at >= self.presence_seconds:
+            presence.public_due = False
+            presence.public_at = now
+            room.presence_round += 1
+            room.public_presence = {"type": "presence", **room.counts()}
+
+    def _flush_lane(self, room: Room, lane: Lane, moderator: bool) -> None:
+        """Write a lane what the ring holds after its `sent_seq`, then presence due to it,
+        or a heartbeat to a lane quiet for a while, in one write per socket."""
+        delivery = room.delivery
+        out: list[str] = []
+        if lane.sent_seq < delivery.accepted_seq:
+            ring = delivery.ring
+            if ring and lane.sent_seq + 1 < ring[0].seq:
+                # The lane waited longer than the ring reaches back (the loop was stalled
+                # for seconds): its connections reconnect and resume or get a snapshot.
+                for ws in list(lane.sockets):
+                    self._resync(ws)
+            else:
+                out = replay(ring, lane.sent_seq, moderator)
+            lane.sent_seq = delivery.accepted_seq
+        if moderator:
+            if room.moderator_presence is not None:
+                out.append(encode(room.moderator_presence, seq=lane.sent_seq))
+                room.moderator_presence = None
+        elif lane.presence_round < room.presence_round:
+            lane.presence_round = room.presence_round
+            out.append(encode(room.public_presence, seq=lane.sent_seq))
+        now = time.monotonic()
+        if out:
+            self._send(lane.sockets, *out)
+            lane.sent_at = now
+        elif now - lane.sent_at >= HEARTBEAT_SECONDS:
+            self._send(lane.sockets, HEARTBEAT)
+            lane.sent_at = now
 
     def _identities(self, room: Room) -> dict[str, int] | None:
         merged = room.presence.merged
@@ -412,27 +415,11 @@ class Hub:
         if peak is not None:
             self.on_peak(room.session_id, *peak)
 
-    def _take_counts(self, room: Room) -> tuple[str, str] | None:
-        """The coalesced counts not sent yet (for participants, for moderators), now due."""
-        delivery = room.delivery
-        if not delivery.pending:
-            return None
-        payloads = delivery.pending.payloads()
-        delivery.sent_seq = delivery.pending.seq
-        delivery.pending = _Pending()
-        return payloads
-
-    def _send_outbox(self, room: Room) -> None:
-        public, moderators = _take_outbox(room.delivery)
-        self._send(room.public, *public)
-        self._send(room.moderators, *moderators)
-
-    def _send(self, sockets: set[ServerConnection], *payloads: str | None) -> None:
-        messages = [p for p in payloads if p is not None]
-        if sockets and messages:
+    def _send(self, sockets: Iterable[ServerConnection], *payloads: str) -> None:
+        messages = list(payloads)
+        if messages:
             fan_out(sockets, messages)
-            self.messages_sent += len(sockets) * len(messages)
-            self._sent_at[id(sockets)] = time.monotonic()  # for the heartbeat
+            self.messages_sent += len(sockets) * len(messages)  # type: ignore[arg-type]
 
     def paused(self, ws: ServerConnection) -> None:
         """A connection's transport passed its high-water mark (the send-buffer limit).
@@ -497,18 +484,30 @@ class Hub:
         """
         room = self.rooms[member.session_id]
         _bound_kernel_buffer(member.ws)
-        self._send_outbox(room)  # those already here get what waited, the newcomer replays it
-        replayed = self._catch_up(room, member, since, snapshot)
-        if member.is_moderator:
-            room.moderators.add(member.ws)
-        else:
-            room.public.add(member.ws)
+        audience = room.moderators if member.is_moderator else room.public
+        lane = audience.lane_of(member.ws)
+        last_event = (
+            room.delivery.last_moderator if member.is_moderator else room.delivery.last_public
+        )
+        if last_event > lane.sent_seq:
+            # Those already in the lane get the events that waited for its turn (the
+            # newcomer replays them): after that only counts, which are values, not steps,
+            # lie between the lane and the newest change.
+            self._flush_lane(room, lane, member.is_moderator)
+        replayed = self._catch_up(room, member, since, snapshot, lane.sent_seq)
+        audience.add(member.ws)
         if member.member_id is not None:
             room.by_member.setdefault(member.member_id, set()).add(member.ws)
         elif member.role == "participant" and member.where == "remote":
             room.guests.add(member.ws)
         room.presence.arrive(member.role, member.participant, member.where)
         return replayed
+
+    def sent_seq(self, member: Member) -> int:
+        """The seq of the last change sent to a connection (its lane's)."""
+        room = self.rooms[member.session_id]
+        audience = room.moderators if member.is_moderator else room.public
+        return audience.lane_of(member.ws).sent_seq
 
     def leave(self, member: Member) -> None:
         """Unregister a connection."""
@@ -525,34 +524,32 @@ class Hub:
                     del room.by_member[member.member_id]
         room.presence.leave(member.role, member.participant)
 
-    def _catch_up(self, room: Room, member: Member, since: int | None, snapshot: Any) -> int:
-        ws = member.ws
-        sent_seq, ring = room.delivery.sent_seq, room.delivery.ring
-        if since is not None and since == sent_seq:
+    def _catch_up(
+        self, room: Room, member: Member, since: int | None, snapshot: Any, sent_seq: int
+    ) -> int:
+        """Bring a joining connection to its lane's `sent_seq`: nothing (it has seen that
+        much), a replay from the ring, or a snapshot."""
+        ws, delivery = member.ws, room.delivery
+        if since is not None and sent_seq <= since <= delivery.accepted_seq:
+            # Beyond the lane there are only counts (see join), and the lane's next turn
+            # sends their latest values.
             return 0
-        first = ring[0].seq if ring else sent_seq + 1
-        if since is None or since > sent_seq or since + 1 < first:
+        if since is None or since > sent_seq or since + 1 < self._oldest_resumable(room):
             fan_out((ws,), [encode(snapshot(), seq=sent_seq)])
             return -1
-        out: list[str] = []
-        pending = _Pending()  # coalesced exactly like the live flush
-        for entry in ring:
-            if entry.seq <= since or entry.seq > sent_seq:
-                continue
-            if entry.vote is not None or entry.tally is not None:
-                pending.add(entry)
-                continue
-            if pending:
-                out.append(pending.payloads()[member.is_moderator])
-                pending = _Pending()
-            payload = entry.moderator if member.is_moderator else entry.public
-            if payload is not None:
-                out.append(payload)
-        if pending:
-            out.append(pending.payloads()[member.is_moderator])
+        out = replay(delivery.ring, since, member.is_moderator, upto=sent_seq)
         if out:
             fan_out((ws,), out)
         return len(out)
+
+    def _oldest_resumable(self, room: Room) -> int:
+        """The first seq a client can resume from: the ring's last `replay_events`."""
+        ring = room.delivery.ring
+        if not ring:
+            return room.delivery.accepted_seq + 1
+        if self.replay_events <= 0:
+            return ring[-1].seq + 1
+        return ring[max(0, len(ring) - self.replay_events)].seq
 
     def store_state(self, available: bool) -> None:
         """Tell every client whether the shared store answers (pages show "reconnecting")."""
@@ -567,13 +564,6 @@ class Hub:
         for room in self.rooms.values():
             yield from room.public
             yield from room.moderators
-
-
-def _take_outbox(delivery: Delivery) -> tuple[list[str | None], list[str | None]]:
-    """What waits for each audience, in order; the outbox is empty afterwards."""
-    taken = delivery.outbox_public, delivery.outbox_moderators
-    delivery.outbox_public, delivery.outbox_moderators = [], []
-    return taken
 
 
 def _keepalive_slice(ws: object) -> int:

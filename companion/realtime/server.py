@@ -144,7 +144,7 @@ class RealtimeServer:
                 await ws.send(_error_reply(exc, request_id))
                 continue
             state = self.service.state(member.session_id)
-            room = self.hub.ensure_room(member.session_id, state.seq)
+            self.hub.ensure_room(member.session_id, state.seq)
             await ws.send(
                 encode(
                     {
@@ -172,7 +172,13 @@ class RealtimeServer:
             if not self.hub.store_available:
                 await ws.send(encode({"type": "status", "store": "unavailable"}))
             if replayed >= 0:
-                await ws.send(encode({"type": "resumed", "replayed": replayed}, seq=room.sent_seq))
+                await ws.send(
+                    # A client ahead of its lane is as far as it says (only counts lie between).
+                    encode(
+                        {"type": "resumed", "replayed": replayed},
+                        seq=max(self.hub.sent_seq(member), since or 0),
+                    )
+                )
             if member.member_id is not None:
                 self._record_member(member)
             return member
