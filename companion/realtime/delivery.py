@@ -32,6 +32,13 @@ LANES = 10  # lanes of a session's participants and screens
 RING_MIN = 5000
 
 
+def spread(ws: object) -> int:
+    """A connection's hash, mixed, to share connections evenly among groups: an object's
+    hash is its address, and addresses step by the object's size, so taken as they are
+    they would fill only a few of the groups."""
+    return hash(ws) * 0x9E3779B97F4A7C15 >> 32
+
+
 @dataclass(slots=True)
 class Entry:
     """One change in the ring: its message per audience, or the values it merges."""
@@ -116,9 +123,8 @@ class Audience:
         self.lanes = [Lane(seq) for _ in range(lanes)]
 
     def lane_of(self, ws: object) -> Lane:
-        """The lane a connection is (or would be) in: from its hash, mixed (an object's
-        hash is its address, which steps by the object's size)."""
-        return self.lanes[(hash(ws) * 0x9E3779B97F4A7C15 >> 40) % len(self.lanes)]
+        """The lane a connection is (or would be) in."""
+        return self.lanes[(spread(ws) >> 8) % len(self.lanes)]
 
     def add(self, ws: ServerConnection) -> None:
         """Add a connection to its lane."""

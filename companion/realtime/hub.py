@@ -25,7 +25,16 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
-from companion.realtime.delivery import LANES, RING_MIN, Audience, Delivery, Entry, Lane, replay
+from companion.realtime.delivery import (
+    LANES,
+    RING_MIN,
+    Audience,
+    Delivery,
+    Entry,
+    Lane,
+    replay,
+    spread,
+)
 from companion.realtime.framing import OPEN, fan_out
 from companion.realtime.heap import HeapTrimmer
 from companion.realtime.presence import AttendancePeak, Presence
@@ -224,7 +233,7 @@ class Hub:
         if moderator is not None:
             delivery.last_moderator = seq
             self._flush_lane(room, room.moderators.lanes[0], moderator=True)
-        if immediate or len(room.public) + len(room.moderators) < self.batch_from:
+        if immediate or not self._is_big(room):
             for lane in room.public.lanes:
                 self._flush_lane(room, lane, moderator=False)
         if change.revoke_moderators:
@@ -253,22 +262,28 @@ class Hub:
 
     # -- flushing --------------------------------------------------------------------
     async def _flush_forever(self) -> None:
-        # A tick every LANES-th of the coalescing interval: a big room's participants get
-        # one lane flushed per tick, everything else is flushed every LANES ticks. A tick
-        # to thousands of sockets can take a good part of its time; after it the loop rests
-        # at least a third of its length, so flushing takes at most three quarters of the
-        # core and votes and joins still get their turn, while the rate falls only when the
-        # core is really short.
+        # While a room is big, a tick every LANES-th of the coalescing interval: its
+        # participants get one lane flushed per tick, everything else is flushed every
+        # LANES ticks; without one, one flush per interval does it all. A tick to thousands
+        # of sockets can take a good part of its time; after it the loop rests at least a
+        # third of its length, so flushing takes at most three quarters of the core and
+        # votes and joins still get their turn, while the rate falls only when the core is
+        # really short.
         loop = asyncio.get_running_loop()
-        interval = self.coalesce_seconds / LANES
-        due = loop.time() + interval
+        due = loop.time() + self.coalesce_seconds
         while True:
             await asyncio.sleep(max(0.0, due - loop.time()))
             started = loop.time()
+            big = any(self._is_big(room) for room in self.rooms.values())
             try:
-                self.tick()
+                if big:
+                    self.tick()
+                else:
+                    self._ticks = 0
+                    self.flush()
             except Exception:  # never let one bad flush stop all future ones
                 log.exception("flush failed")
+            interval = self.coalesce_seconds / (LANES if big else 1)
             due = next_flush(due, started, loop.time(), interval)
 
     def tick(self) -> None:
@@ -277,7 +292,7 @@ class Hub:
         self._ticks += 1
         whole = self._ticks % LANES == 0
         for room in self.rooms.values():
-            if len(room.public) + len(room.moderators) < self.batch_from:
+            if not self._is_big(room):
                 if whole:
                     self._flush_room(room)
                 continue
@@ -287,6 +302,9 @@ class Hub:
                 self._report_peak(room)
             self._flush_lane(room, room.public.lanes[room.turn], moderator=False)
             room.turn = (room.turn + 1) % LANES
+
+    def _is_big(self, room: Room) -> bool:
+        return len(room.public) + len(room.moderators) >= self.batch_from
 
     def flush(self) -> None:
         """Send every room's connections what waits for them (coalesced counts, events,
@@ -396,7 +414,7 @@ class Hub:
             deadline = time.monotonic() - 2 * self.keepalive_seconds
             for room in list(self.rooms.values()):
                 for sockets in (room.public, room.moderators):
-                    for ws in [w for w in sockets if _keepalive_slice(w) == part]:
+                    for ws in [w for w in sockets if spread(w) % KEEPALIVE_SLICES == part]:
                         if getattr(ws, "heard", deadline) < deadline:
                             sockets.discard(ws)
                             self._cut(ws, KEEPALIVE_CLOSE_CODE, "keepalive ping timeout")
@@ -564,13 +582,6 @@ class Hub:
         for room in self.rooms.values():
             yield from room.public
             yield from room.moderators
-
-
-def _keepalive_slice(ws: object) -> int:
-    """Which slice of a keepalive round pings a connection: its hash, mixed (an object's
-    hash is its address, and addresses step by the object's size, so taken as they are
-    they would fill only a few of the slices)."""
-    return (hash(ws) * 0x9E3779B97F4A7C15 >> 32) % KEEPALIVE_SLICES
 
 
 def next_flush(due: float, started: float, finished: float, interval: float) -> float:
