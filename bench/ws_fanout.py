@@ -18,7 +18,8 @@ limits and the per-address admission limits raised, since every connection comes
   client that parses frames in `data_received` (no compression, no task per message):
   the `websockets` client (`--client websockets`) costs about twice the CPU per received
   message, and on two cores shared with the server that made the clients part of the
-  bottleneck.
+  bottleneck. `--client picows` (the bench extra) parses frames in C: at 10,000 the raw
+  client's own parser kept the load generator's core full.
 * A separate voter process holds the voters (their own participants, not counted in N)
   and asks the questions they vote on before the listeners join. During the window
   (`--seconds`) it sends `--vote-rate` votes/s, each voter voting once per question so
@@ -62,6 +63,7 @@ import asyncio
 import base64
 import bisect
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -326,14 +328,9 @@ def _client_frame(opcode: int, payload: bytes) -> bytes:
     return header + b"\x00\x00\x00\x00" + payload
 
 
-class RawListener(asyncio.Protocol):
-    """A minimal WebSocket client for listening: frames parsed in data_received, no task.
-
-    `websockets` costs the client about 30 µs per received message (parser, queue and a
-    task switch per message); with two cores shared with the server, that made the load
-    generator the bottleneck. This one does the handshake, joins, answers pings and close
-    frames, and records `counts` messages with the same few operations as `_listen`.
-    """
+class _Recording:
+    """A listener's part that does not depend on the WebSocket client: joining, the pings
+    the pages send, and recording `counts` messages with as few operations as possible."""
 
     def __init__(self, cfg: ListenerConfig, rec: _Recorder, idx: int, url: str = "") -> None:
         self.cfg = cfg
@@ -345,14 +342,76 @@ class RawListener(asyncio.Protocol):
         self.idx = idx
         self.times = rec.times[idx]
         self.seqs = rec.seqs[idx]
-        self.transport: asyncio.Transport | None = None
         self.joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.upgraded = False
-        self.buf = b""
-        self.fragments: list[bytes] = []
         self.close_code: int | None = None
         self.heard = MONO()
         self.probing = False
+
+    def send_text(self, payload: bytes) -> None:
+        """Send a text message (each client its own way)."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drop the connection without a closing handshake."""
+        raise NotImplementedError
+
+    def join_message(self) -> bytes:
+        """The join this listener sends once connected."""
+        return json.dumps(
+            {"type": "join", "code": self.cfg.code, "where": "room", "id": 0}
+        ).encode()
+
+    def probe(self, now: float, quiet: float) -> None:
+        """What static/js/live.js does twice a second: ping a connection quiet for long."""
+        if not self.probing and now - self.heard > quiet:
+            self.probing = True
+            self.send_text(b'{"type":"ping","id":1}')
+            if self.rec.t0 <= now < self.rec.window_end:
+                self.rec.pings += 1
+
+    def _message(self, raw: bytes) -> None:
+        t = MONO()
+        self.heard, self.probing = t, False
+        rec = self.rec
+        if t < rec.t0:
+            if not self.joined.done():
+                if raw.startswith(WELCOME_BYTES):
+                    self.joined.set_result(None)
+                elif raw.startswith(ERROR_BYTES):
+                    self.joined.set_exception(BenchError(f"join refused: {raw[:120]!r}"))
+                return
+            rec.pre_messages += 1
+            if raw.startswith(PRESENCE_BYTES):
+                rec.pre_presence += 1
+            return
+        if t < rec.window_end:
+            rec.msgs[self.idx] += 1
+        if t < rec.record_end and raw.startswith(COUNTS_BYTES):
+            i = raw.rfind(SEQ_BYTES)
+            seq = int(raw[i + len(SEQ_BYTES) : -1])
+            if self.slot is not None:
+                seq = seq * SERVER_SLOTS + self.slot
+            self.times.append(t)
+            self.seqs.append(seq)
+            if seq not in rec.raws:
+                rec.raws[seq] = raw.decode()
+
+
+class RawListener(_Recording, asyncio.Protocol):
+    """A minimal WebSocket client for listening: frames parsed in data_received, no task.
+
+    `websockets` costs the client about 30 µs per received message (parser, queue and a
+    task switch per message); with two cores shared with the server, that made the load
+    generator the bottleneck. This one does the handshake, joins, answers pings and close
+    frames, and records `counts` messages with the same few operations as `_listen`.
+    """
+
+    def __init__(self, cfg: ListenerConfig, rec: _Recorder, idx: int, url: str = "") -> None:
+        super().__init__(cfg, rec, idx, url)
+        self.transport: asyncio.Transport | None = None
+        self.upgraded = False
+        self.buf = b""
+        self.fragments: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
@@ -389,8 +448,7 @@ class RawListener(asyncio.Protocol):
                 self.abort()
                 return
             self.upgraded = True
-            join = {"type": "join", "code": self.cfg.code, "where": "room", "id": 0}
-            self._send(1, json.dumps(join).encode())
+            self.send_text(self.join_message())
             data = data[end + 4 :]
         pos, n = 0, len(data)
         while n - pos >= 2:
@@ -435,69 +493,98 @@ class RawListener(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(_client_frame(opcode, payload))
 
-    def probe(self, now: float, quiet: float) -> None:
-        """What static/js/live.js does twice a second: ping a connection quiet for long."""
-        if not self.probing and now - self.heard > quiet:
-            self.probing = True
-            self._send(1, b'{"type":"ping","id":1}')
-            if self.rec.t0 <= now < self.rec.window_end:
-                self.rec.pings += 1
+    def send_text(self, payload: bytes) -> None:
+        """Send a text frame."""
+        self._send(1, payload)
 
-    def _message(self, raw: bytes) -> None:
-        t = MONO()
-        self.heard, self.probing = t, False
-        rec = self.rec
-        if t < rec.t0:
+
+@functools.cache
+def _picows_listener() -> type[_Recording]:
+    """The listener on picows (`--client picows`): frames parsed in C, one Python call per
+    message. At 10,000 listeners the raw client's Python frame parser kept the load
+    generator's core near 100 %, and a saturated load generator adds its own queueing to
+    every latency the bench reports. picows (the bench extra: `pip install -e .[bench]`)
+    parses frames and answers pings in Cython; what is left in Python per message is the
+    recording shared with the raw client."""
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport
+
+    class PicowsListener(_Recording, WSListener):  # type: ignore[misc]
+        def __init__(self, cfg: ListenerConfig, rec: _Recorder, idx: int, url: str) -> None:
+            _Recording.__init__(self, cfg, rec, idx, url)
+            self.transport: WSTransport | None = None
+
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            self.transport = transport
+            transport.send(WSMsgType.TEXT, self.join_message())
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            kind = frame.msg_type
+            if kind == WSMsgType.TEXT:
+                self._message(frame.get_payload_as_bytes())
+            elif kind == WSMsgType.CLOSE:
+                self.close_code = int(frame.get_close_code())
+                transport.send_close(frame.get_close_code())
+                transport.disconnect()
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
             if not self.joined.done():
-                if raw.startswith(WELCOME_BYTES):
-                    self.joined.set_result(None)
-                elif raw.startswith(ERROR_BYTES):
-                    self.joined.set_exception(BenchError(f"join refused: {raw[:120]!r}"))
-                return
-            rec.pre_messages += 1
-            if raw.startswith(PRESENCE_BYTES):
-                rec.pre_presence += 1
-            return
-        if t < rec.window_end:
-            rec.msgs[self.idx] += 1
-        if t < rec.record_end and raw.startswith(COUNTS_BYTES):
-            i = raw.rfind(SEQ_BYTES)
-            seq = int(raw[i + len(SEQ_BYTES) : -1])
-            if self.slot is not None:
-                seq = seq * SERVER_SLOTS + self.slot
-            self.times.append(t)
-            self.seqs.append(seq)
-            if seq not in rec.raws:
-                rec.raws[seq] = raw.decode()
+                self.joined.set_exception(BenchError(f"closed before welcome ({self.close_code})"))
+            if not self.rec.finishing:
+                self.rec.closed[f"{self.close_code}"] += 1
+
+        def send_text(self, payload: bytes) -> None:
+            if self.transport is not None:
+                self.transport.send(WSMsgType.TEXT, payload)
+
+        def abort(self) -> None:
+            if self.transport is not None:
+                self.transport.disconnect(graceful=False)
+
+    return PicowsListener
 
 
-async def _raw_open(cfg: ListenerConfig, rec: _Recorder, url: str) -> RawListener:
-    loop = asyncio.get_running_loop()
+async def _connect(cfg: ListenerConfig, rec: _Recorder, idx: int, url: str) -> _Recording:
+    """Open one listener's connection with the chosen client (it joins once upgraded)."""
+    if cfg.client == "picows":
+        from picows import ws_connect
+
+        listener_type = _picows_listener()
+        _, listener = await ws_connect(
+            lambda: listener_type(cfg, rec, idx, url),
+            url,
+            websocket_handshake_timeout=cfg.join_timeout,
+        )
+        return listener  # type: ignore[no-any-return]
     parts = urlsplit(url)
+    _, protocol = await asyncio.get_running_loop().create_connection(
+        lambda: RawListener(cfg, rec, idx, url), parts.hostname, parts.port
+    )
+    return protocol
+
+
+async def _open_listener(cfg: ListenerConfig, rec: _Recorder, url: str) -> _Recording:
     idx = rec.add_client()
-    protocol: RawListener | None = None
+    listener: _Recording | None = None
     try:
         async with asyncio.timeout(cfg.join_timeout):
-            _, protocol = await loop.create_connection(
-                lambda: RawListener(cfg, rec, idx, url), parts.hostname, parts.port
-            )
-            await protocol.joined
-        return protocol
+            listener = await _connect(cfg, rec, idx, url)
+            await listener.joined
+        return listener
     except BaseException:
         rec.drop_client(idx)
-        if protocol is not None:
-            protocol.abort()
+        if listener is not None:
+            listener.abort()
         raise
 
 
 async def _raw_connect_many(
     cfg: ListenerConfig, count: int, rec: _Recorder, first: int = 0
-) -> tuple[list[RawListener], Counter[str]]:
+) -> tuple[list[_Recording], Counter[str]]:
     results = await asyncio.gather(
-        *(_raw_open(cfg, rec, cfg.url_for(first + k)) for k in range(count)),
+        *(_open_listener(cfg, rec, cfg.url_for(first + k)) for k in range(count)),
         return_exceptions=True,
     )
-    opened = [r for r in results if isinstance(r, RawListener)]
+    opened = [r for r in results if isinstance(r, _Recording)]
     failures = Counter(_failure_name(r) for r in results if isinstance(r, BaseException))
     return opened, failures
 
@@ -510,11 +597,11 @@ async def _listener_main(conn: Connection, cfg: ListenerConfig) -> None:
     conn.send(("hello", os.getpid()))
     await _pipe_recv_async(conn, 300, "connect order")
     started = MONO()
-    listeners: list[RawListener] = []
+    listeners: list[_Recording] = []
     failures: Counter[str] = Counter()
     for start in range(0, cfg.count, cfg.batch):
         size = min(cfg.batch, cfg.count - start)
-        if cfg.client == "raw":
+        if cfg.client in ("raw", "picows"):
             raw_opened, failed = await _raw_connect_many(cfg, size, rec, start)
             aborts.extend(p.abort for p in raw_opened)
             listeners.extend(raw_opened)
@@ -1247,7 +1334,7 @@ def run_anchor(args: argparse.Namespace, size: int, mode: str) -> dict[str, Any]
                 share,
                 max(1, args.batch // workers),
                 args.join_timeout,
-                "raw",
+                "picows" if args.client == "picows" else "raw",  # the run's listeners
                 (),
                 args.load_cpu,
             )
@@ -1459,7 +1546,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="listener processes")
     parser.add_argument(
         "--client",
-        choices=("raw", "websockets"),
+        choices=("raw", "picows", "websockets"),
         default="raw",
         help="listener client: lean protocol (raw) or websockets.asyncio.client",
     )
