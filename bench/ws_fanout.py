@@ -18,8 +18,9 @@ limits and the per-address admission limits raised, since every connection comes
   client that parses frames in `data_received` (no compression, no task per message):
   the `websockets` client (`--client websockets`) costs about twice the CPU per received
   message, and on two cores shared with the server that made the clients part of the
-  bottleneck. `--client picows` (the bench extra) parses frames in C: at 10,000 the raw
-  client's own parser kept the load generator's core full.
+  bottleneck. `--client picows` (the bench extra) parses frames in C; at 10,000 it was
+  no lighter than the raw client (the load generator's core full with either: most of
+  its cost is the kernel's reading).
 * A separate voter process holds the voters (their own participants, not counted in N)
   and asks the questions they vote on before the listeners join. During the window
   (`--seconds`) it sends `--vote-rate` votes/s, each voter voting once per question so
@@ -500,12 +501,10 @@ class RawListener(_Recording, asyncio.Protocol):
 
 @functools.cache
 def _picows_listener() -> type[_Recording]:
-    """The listener on picows (`--client picows`): frames parsed in C, one Python call per
-    message. At 10,000 listeners the raw client's Python frame parser kept the load
-    generator's core near 100 %, and a saturated load generator adds its own queueing to
-    every latency the bench reports. picows (the bench extra: `pip install -e .[bench]`)
-    parses frames and answers pings in Cython; what is left in Python per message is the
-    recording shared with the raw client."""
+    """The listener on picows (`--client picows`, the bench extra: `pip install -e .[bench]`):
+    frames parsed and pings answered in Cython, the recording shared with the raw client.
+    Tried because at 10,000 listeners the load generator's core is full and adds its own
+    queueing to every latency; it was no lighter than the raw client there (README)."""
     from picows import WSFrame, WSListener, WSMsgType, WSTransport
 
     class PicowsListener(_Recording, WSListener):  # type: ignore[misc]
