@@ -89,7 +89,7 @@ async def start_core(settings: Settings) -> Core:
     service = SessionService(store, bus, word_filter=WordFilter.from_setting(settings.word_filter))
     hub = Hub(settings.coalesce_ms / 1000, settings.send_buffer_limit, settings.replay_events)
     hub.keepalive_seconds = settings.keepalive_seconds
-    hub.batch_from = settings.lanes_from
+    hub.lanes_from = settings.lanes_from
     # Other processes serve the same sessions: presence is shared through the store.
     # Names this process to the others (presence parts, writer leases); the pid tells an
     # operator which process holds a session's writer lease.

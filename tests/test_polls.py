@@ -572,7 +572,7 @@ def test_replay_coalesces_exactly_like_the_live_flush(
 def test_a_big_rooms_lanes_take_turns_and_get_events_and_counts_in_one_write(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """From `batch_from` connections, participants are flushed a lane per tick, in turn:
+    """From `lanes_from` connections, participants are flushed a lane per tick, in turn:
     within one coalescing interval (LANES ticks) each socket gets one write with the events
     and the counts between them in seq order. Moderators get each event at once. A client
     joining makes its own lane get what waited, and replays it itself."""
@@ -585,7 +585,7 @@ def test_a_big_rooms_lanes_take_turns_and_get_events_and_counts_in_one_write(
     monkeypatch.setattr(hub_module, "fan_out", capture)
     room = Room()
     hub = Hub()
-    hub.batch_from = 2
+    hub.lanes_from = 2
     hub.ensure_room(SESSION.id, 0)
     participants = [join(hub, "participant") for _ in range(60)]
     moderator = join(hub, "moderator")

@@ -50,7 +50,7 @@ PING_FRAME = b"\x89\x00"  # an unmasked ping frame without payload, the same for
 # A page pings after 3 s without a message (static/js/live.js), about 50 µs of the server's
 # time per ping; an unasked `pong` to a room quiet for this long costs one write instead.
 HEARTBEAT_SECONDS = 2.5
-BATCH_FROM = 1000  # connections in a session from which its lanes take turns
+LANES_FROM = 1000  # connections in a session from which its lanes take turns
 # A keepalive round pings everyone in this many slices spread over its interval, so the
 # pongs of 10,000 clients come back as a trickle, not as a burst that delays a flush.
 KEEPALIVE_SLICES = 20
@@ -139,7 +139,7 @@ class Hub:
         # per tick, in turn, and its events wait for their lane's turn (at most
         # `coalesce_seconds`) to go out with the counts in one write per socket: at 10,000
         # sockets a write to each is about 70 ms of the core (companion.realtime.delivery).
-        self.batch_from = BATCH_FROM
+        self.lanes_from = LANES_FROM
         # Several processes on one store: rooms count the session's presence, merged by
         # the store (companion.realtime.presence_sync), not this process's alone.
         self.shared_presence = False
@@ -304,7 +304,7 @@ class Hub:
             room.turn = (room.turn + 1) % LANES
 
     def _is_big(self, room: Room) -> bool:
-        return len(room.public) + len(room.moderators) >= self.batch_from
+        return len(room.public) + len(room.moderators) >= self.lanes_from
 
     def flush(self) -> None:
         """Send every room's connections what waits for them (coalesced counts, events,
