@@ -25,6 +25,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 
 from companion.realtime.protocol import encode
+from companion.services.projection import Change
 
 LANES = 10  # lanes of a session's participants and screens
 # The ring keeps at least this many changes whatever COMPANION_REPLAY_EVENTS says: a lane
@@ -169,6 +170,6 @@ class Delivery:
 
     accepted_seq: int
     ring: deque[Entry]
-    waiting: dict[int, Any] = field(default_factory=dict)
+    waiting: dict[int, Change] = field(default_factory=dict)
     last_public: int = 0
     last_moderator: int = 0
