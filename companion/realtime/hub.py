@@ -19,7 +19,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,10 @@ class Room:
     presence_round: int = 0  # participants' presence messages so far
     public_presence: dict[str, Any] = field(default_factory=dict)  # the latest of them
     moderator_presence: dict[str, Any] | None = None  # not sent to moderators yet
+
+    def audience_of(self, member: Member) -> Audience:
+        """The audience a member's connection belongs to."""
+        return self.moderators if member.is_moderator else self.public
 
     def counts(self) -> dict[str, int]:
         """Distinct participants in the room and remote, moderator and screen connections."""
@@ -433,11 +437,11 @@ class Hub:
         if peak is not None:
             self.on_peak(room.session_id, *peak)
 
-    def _send(self, sockets: Iterable[ServerConnection], *payloads: str) -> None:
+    def _send(self, sockets: Collection[ServerConnection], *payloads: str) -> None:
         messages = list(payloads)
         if messages:
             fan_out(sockets, messages)
-            self.messages_sent += len(sockets) * len(messages)  # type: ignore[arg-type]
+            self.messages_sent += len(sockets) * len(messages)
 
     def paused(self, ws: ServerConnection) -> None:
         """A connection's transport passed its high-water mark (the send-buffer limit).
@@ -502,7 +506,7 @@ class Hub:
         """
         room = self.rooms[member.session_id]
         _bound_kernel_buffer(member.ws)
-        audience = room.moderators if member.is_moderator else room.public
+        audience = room.audience_of(member)
         lane = audience.lane_of(member.ws)
         last_event = (
             room.delivery.last_moderator if member.is_moderator else room.delivery.last_public
@@ -523,16 +527,14 @@ class Hub:
 
     def sent_seq(self, member: Member) -> int:
         """The seq of the last change sent to a connection (its lane's)."""
-        room = self.rooms[member.session_id]
-        audience = room.moderators if member.is_moderator else room.public
-        return audience.lane_of(member.ws).sent_seq
+        return self.rooms[member.session_id].audience_of(member).lane_of(member.ws).sent_seq
 
     def leave(self, member: Member) -> None:
         """Unregister a connection."""
         room = self.rooms.get(member.session_id)
         if room is None:
             return
-        (room.moderators if member.is_moderator else room.public).discard(member.ws)
+        room.audience_of(member).discard(member.ws)
         room.guests.discard(member.ws)
         if member.member_id is not None:
             sockets = room.by_member.get(member.member_id)
