@@ -216,20 +216,25 @@ async def test_through_a_hung_and_a_dead_redis_every_answer_is_fast_and_true(
         late = [(i, float(f["r"]) - float(f["a"])) for i, f in entries]
         late = [(i, round(d, 3)) for i, d in late if d > FENCE_SECONDS + 0.02]
         assert not late, late[:5]
-        stored: set[str | tuple[str, int]] = set()
+        # What each change is, and the append that wrote it: one append is one script
+        # run, and every entry it writes carries the same Redis time ('r').
+        stored: dict[str | tuple[str, int], str] = {}
         for _, fields in entries:
             data = json.loads(fields["d"])
             if fields["t"] == "question.asked":
-                stored.add(data["text"])
+                stored[data["text"]] = fields["r"]
             elif fields["t"] == "vote.cast":
-                stored.add((data["participant"], data["id"]))
+                stored[(data["participant"], data["id"])] = fields["r"]
         acked = {r.key for r in traffic.replies if r.answer == "ack"}
-        assert acked <= stored, sorted(map(str, acked - stored))[:5]
+        assert acked <= stored.keys(), sorted(map(str, acked - stored.keys()))[:5]
         # The one exception docs/protocol.md (5.1) allows: Redis wrote the change within
         # its deadline (checked above for every change) but its answer did not reach the
-        # process in time. Redis's faults here make that possible; it must stay rare.
+        # process in time. Redis's faults here make that possible; it must stay rare. It
+        # befalls an append, with every change batched into it (CI once saw four votes
+        # sent within a millisecond, all in one append), so appends are what is counted.
         surprises = [r for r in traffic.replies if r.answer != "ack" and r.key in stored]
-        assert len(surprises) <= 3, surprises
+        appends = {stored[r.key] for r in surprises}
+        assert len(appends) <= 3, surprises
         for server in servers:  # both processes agree with the log
             snap = await snapshot_of(server)
             assert snap["seq"] == int(entries[-1][0].split("-")[0])
