@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 from companion.backends.memory import MemoryBus
 from companion.backends.redis import RedisStore
 from companion.domain.errors import DomainError
+from companion.domain.events import Event
 from companion.domain.programme import Programme
 from companion.services.sessions import SessionService
 from tests.redisproc import RedisProcess
@@ -127,3 +128,40 @@ async def test_another_process_appending_during_a_batch_is_followed(
             await client.aclose()
         voters = [json.loads(f["d"])["participant"] for _, f in entries if f["t"] == "vote.cast"]
         assert sorted(voters) == sorted([f"a{i}" for i in range(30)] + [f"b{i}" for i in range(30)])
+
+
+async def test_a_lone_change_behind_the_log_reads_only_what_it_missed(
+    redis: RedisProcess, demo: Programme
+) -> None:
+    """Process B, which has followed the first 300 votes, records an attendance peak while
+    A has appended 300 more B has not seen (its tail is behind): B's append conflicts, and
+    B reads the events after its own seq only (never the whole log, which it would fold
+    again, its loop held, at every conflict under a stream of votes), applies them and
+    appends the peak after them."""
+    async with service_on(redis.url, demo) as a, service_on(redis.url, demo) as b:
+        question = (await a.ask(SID, "p0", "room", "Hörs jag?", None)).event.data["id"]
+
+        async def votes(first: int) -> None:
+            for start in range(first, first + 300, 100):
+                voters = range(start, start + 100)
+                await asyncio.gather(*(a.vote(SID, f"p{i}", question) for i in voters))
+
+        await votes(0)
+        await b.commits.catch_up(SID)  # type: ignore[attr-defined]
+        behind = b.state(SID).seq
+        await votes(300)
+        reads: list[int] = []
+        load_events = b.store.load_events
+
+        async def spied(session_id: str, after_seq: int = 0) -> list[Event]:
+            reads.append(after_seq)
+            return await load_events(session_id, after_seq)
+
+        b.store.load_events = spied  # type: ignore[method-assign]
+        outcome = await b.record_attendance(SID, 40, 12)
+        assert behind > 300 and reads and min(reads) >= behind, (behind, reads)
+        assert outcome.event.seq == behind + 301
+        state = b.state(SID)
+        assert state.seq == behind + 301 and state.board.questions[question].votes == 600
+        assert (state.attendance.peak_room, state.attendance.peak_remote) == (40, 12)
+        assert [kind for kind, _ in await appends_of(redis.url)][-1] == "attendance.peak"

@@ -292,6 +292,11 @@ class AppendThenApply:
         it at once (so the next one sees it), append all in one call; publish and answer
         only after the append. If the append fails, memory is rebuilt from the log."""
         service = self.service
+        if len(batch) == 1:
+            if session_id in self._dirty:
+                await self._reset(session_id)  # StoreError while the store is away
+            await self._commit_one(session_id, batch[0])
+            return
         todo = batch
         for _ in range(MAX_CONFLICTS):
             if session_id in self._dirty:
@@ -367,6 +372,50 @@ class AppendThenApply:
                 return
         for waiting in todo:
             waiting.fail(StoreError("The session is too busy right now; please try again.", "busy"))
+
+    async def _commit_one(self, session_id: str, waiting: _Waiting) -> None:
+        """A batch of one: decide, append, and fold only once it is stored. Memory is then
+        never ahead of the log, so when another process appended first (a conflict) what
+        it appended is read and applied, instead of the whole log being folded again to
+        undo a fold made ahead of its append: under a stream of changes a process that
+        appends now and then (an attendance peak) would otherwise refold thousands of
+        events, its event loop held for as long, at every conflict."""
+        service = self.service
+        for _ in range(MAX_CONFLICTS):
+            if waiting.answer.done():
+                return  # its caller gave up
+            if time.monotonic() >= waiting.fence.local:
+                waiting.fail(_unsaved())  # past its fence: never stored
+                return
+            done = service.done_before(session_id, waiting.key)
+            if done is not None:
+                waiting.succeed(done)
+                return
+            state = service.state(session_id)
+            try:
+                event = service.next_event(state, waiting.decide(state), waiting.key)
+            except Exception as exc:
+                waiting.fail(exc)
+                return
+            try:
+                await service.store.append(
+                    [event], waiting.fence.local, waiting.fence.store or None
+                )
+            except SeqConflict:
+                if not await self._stored_already([event]):
+                    await self._catch_up_or_fail(session_id)
+                    continue
+            except (StoreUnavailable, OSError) as exc:
+                # Nothing was folded, so nothing is undone; had Redis stored it after all
+                # (protocol 5.1), the tail brings it like any other process's change.
+                log.warning("append of 1 event of %s failed: %s", session_id, exc)
+                waiting.fail(_unsaved())
+                return
+            # The tail may have brought this very event while its append was answered.
+            change = self.apply_committed(event) or self._recent[session_id][event.seq]
+            waiting.succeed(Outcome(event, change))
+            return
+        waiting.fail(StoreError("The session is too busy right now; please try again.", "busy"))
 
     async def _reset(self, session_id: str) -> None:
         """Fold the session again from the log up to the last seq memory and log shared
