@@ -307,16 +307,7 @@ class AppendThenApply:
             state = service.state(session_id)
             now = time.monotonic()
             for waiting in todo:
-                if waiting.answer.done():
-                    continue  # its caller gave up
-                if now >= waiting.fence.local:
-                    waiting.fail(_unsaved())  # past its fence: never stored
-                    continue
-                # A change already committed under its key (an earlier attempt whose
-                # answer was lost) is answered as it was.
-                done = service.done_before(session_id, waiting.key)
-                if done is not None:
-                    waiting.succeed(done)
+                if self._settled(session_id, waiting, now):
                     continue
                 if waiting.key is not None and waiting.key in keys:
                     later.append(waiting)  # its twin in this batch answers it next round
@@ -373,6 +364,21 @@ class AppendThenApply:
         for waiting in todo:
             waiting.fail(StoreError("The session is too busy right now; please try again.", "busy"))
 
+    def _settled(self, session_id: str, waiting: _Waiting, now: float) -> bool:
+        """Whether the command needs no decision: its caller gave up, it is past its fence
+        (answered: never stored), or a change was already committed under its key (an
+        earlier attempt whose answer was lost: answered as it was)."""
+        if waiting.answer.done():
+            return True
+        if now >= waiting.fence.local:
+            waiting.fail(_unsaved())
+            return True
+        done = self.service.done_before(session_id, waiting.key)
+        if done is not None:
+            waiting.succeed(done)
+            return True
+        return False
+
     async def _commit_one(self, session_id: str, waiting: _Waiting) -> None:
         """A batch of one: decide, append, and fold only once it is stored. Memory is then
         never ahead of the log, so when another process appended first (a conflict) what
@@ -382,14 +388,7 @@ class AppendThenApply:
         events, its event loop held for as long, at every conflict."""
         service = self.service
         for _ in range(MAX_CONFLICTS):
-            if waiting.answer.done():
-                return  # its caller gave up
-            if time.monotonic() >= waiting.fence.local:
-                waiting.fail(_unsaved())  # past its fence: never stored
-                return
-            done = service.done_before(session_id, waiting.key)
-            if done is not None:
-                waiting.succeed(done)
+            if self._settled(session_id, waiting, time.monotonic()):
                 return
             state = service.state(session_id)
             try:
