@@ -132,8 +132,6 @@ async def start_core(settings: Settings) -> Core:
     writers = None
     if writer_board is not None:
         writers = realtime.writers = SessionWriters(service, writer_board)
-        if tail is not None:
-            writers.before_acks = tail.reached
         writers.start()
     await realtime.start(settings.host, settings.ws_port)
     schedule = RetentionSchedule(Retention(service, settings.retention_days))

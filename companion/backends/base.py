@@ -51,10 +51,6 @@ class Tail(Protocol):
     def follow(self, session_id: str, seq: int) -> None:
         """Also follow a session made after `start` (from the editor), after `seq`."""
 
-    async def reached(self, session_id: str, seq: int) -> None:
-        """Return once the session's events up to `seq` have been delivered (or soon, if
-        the store is away)."""
-
     async def stop(self) -> None:
         """Stop following."""
 

@@ -19,8 +19,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeout
+from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
 
 from companion.backends.base import SeqConflict, StoreUnavailable, TooLate, VersionConflict
 from companion.backends.redis_presence import RedisPresence
@@ -238,7 +237,7 @@ def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
         # on a fresh connection, covers both. More only delays the answer while Redis is
         # down, and commands of a session queue behind each other.
         retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),
-        retry_on_error=[ConnectionError, RedisTimeout],
+        retry_on_error=[ConnectionError, TimeoutError],
         socket_timeout=3,
         socket_connect_timeout=2,
         health_check_interval=10,
@@ -625,18 +624,9 @@ class RedisTail:
     seq it delivered, so nothing is skipped and nothing is delivered twice.
     """
 
-    # After a read that brought events, the next waits this long (unless `reached` waits
-    # for events not yet read). Under a stream of votes every append would otherwise wake
-    # every process's tail for one entry (one XREAD per vote per process, a fifth of a
-    # process's time at 1,000 votes/s); paced, a read takes what came meanwhile. Clients
-    # are written every 100 ms anyway (the hub's interval).
-    pace = 0.02
-
     def __init__(self, url: str, block_ms: int = 1000) -> None:
         self.url = url
         self.block_ms = block_ms
-        self._waiters: list[tuple[str, int, asyncio.Future[None]]] = []
-        self._woken = asyncio.Event()
         self.positions: dict[str, int] = {}
         self.connected = True
         self._stopping = False
@@ -654,28 +644,6 @@ class RedisTail:
         if on_state is not None:
             self._on_state = on_state
         self._task = asyncio.get_running_loop().create_task(self._run(on_event))
-
-    async def reached(self, session_id: str, seq: int, timeout: float = 0.1) -> None:
-        """Return once this session's events up to `seq` have been handed on (at once if
-        they have), reading without the pause; or after `timeout` (Redis away)."""
-        if self.positions.get(session_id, seq) >= seq:
-            return
-        done = asyncio.get_running_loop().create_future()
-        self._waiters.append((session_id, seq, done))
-        self._woken.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(done), timeout)
-
-    def _read_ended(self) -> None:
-        waiting = []
-        for session_id, seq, done in self._waiters:
-            if done.done():
-                continue  # its caller gave up
-            if self.positions.get(session_id, seq) >= seq:
-                done.set_result(None)
-            else:
-                waiting.append((session_id, seq, done))
-        self._waiters = waiting
 
     def follow(self, session_id: str, seq: int) -> None:
         """Also follow a session made after `start`; the next XREAD includes it."""
@@ -718,11 +686,6 @@ class RedisTail:
                         event = _event(session_id, entry_id, fields)
                         self.positions[session_id] = event.seq
                         on_event(event)
-                self._read_ended()
-                if reply and not self._waiters:
-                    self._woken.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._woken.wait(), self.pace)
         finally:
             await client.aclose()
 

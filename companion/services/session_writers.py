@@ -26,7 +26,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +102,6 @@ class SessionWriters:
         self._checked: dict[str, float] = {}  # writer process -> last liveness check
         self._answers: dict[str, list[dict[str, Any]]] = {}  # to send, by process
         self._waiting: dict[int, asyncio.Future[dict[str, Any]]] = {}
-        self._session_of: dict[int, str] = {}  # forwarded request -> its session
         self._outbox: dict[str, list[_Outgoing]] = {}  # session id -> next batch to forward
         self._sending: set[str] = set()  # sessions whose batches are being forwarded
         self._ids = itertools.count(1)
@@ -110,11 +109,6 @@ class SessionWriters:
         self._loops: list[asyncio.Task[None]] = []
         self._held = asyncio.Event()
         self._stopping = False
-        # Awaited with (session id, seq) before the writer's acks are handed on: returns
-        # once this process has applied the log up to that seq (the event tail's
-        # `reached`), so a client's next read here (a reload, a snapshot) shows the change
-        # it was told is made.
-        self.before_acks: Callable[[str, int], Awaitable[None]] | None = None
 
     def start(self) -> None:
         """Keep leases, read the commands forwarded here, take the answers to ours."""
@@ -202,7 +196,6 @@ class SessionWriters:
     async def _forward(self, holder: str, member: Caller, message: Message, started: float) -> Ack:
         request = next(self._ids)
         waiting = self._waiting[request] = asyncio.get_running_loop().create_future()
-        self._session_of[request] = member.session_id
         try:
             async with asyncio.timeout_at(_loop_time(started + ANSWER_SECONDS)):
                 fence = await self.board.fence(started + FENCE_SECONDS)
@@ -225,7 +218,6 @@ class SessionWriters:
             raise _unsaved() from None
         finally:
             del self._waiting[request]
-            del self._session_of[request]
         if "error" in answer:
             raise DomainError(answer["message"], answer["error"])
         ack: Ack = answer["ack"]
@@ -304,30 +296,10 @@ class SessionWriters:
             if isinstance(answers, bool):
                 self.listening = answers
                 continue
-            answered: list[tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]] = []
-            upto: dict[str, int] = {}  # session id -> the seq the acks' changes are within
             for answer in answers:
-                request = answer.get("i", 0)
-                waiting = self._waiting.get(request)
-                if waiting is None:
-                    continue  # its caller gave up
-                answered.append((waiting, answer))
-                if "ack" in answer and "s" in answer:
-                    session_id = self._session_of[request]
-                    upto[session_id] = max(upto.get(session_id, 0), int(answer["s"]))
-            if upto and self.before_acks is not None:
-                self._spawn(self._settle(answered, upto, self.before_acks))
-            else:
-                _settle_now(answered)
-
-    async def _settle(
-        self,
-        answered: list[tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]],
-        upto: dict[str, int],
-        before: Callable[[str, int], Awaitable[None]],
-    ) -> None:
-        await asyncio.gather(*(before(session_id, seq) for session_id, seq in upto.items()))
-        _settle_now(answered)
+                waiting = self._waiting.get(answer.get("i", 0))
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(answer)
 
     # -- the writer ------------------------------------------------------------------
     async def _run_forwarded(self) -> None:
@@ -380,9 +352,7 @@ class SessionWriters:
     async def _answer(self, session_id: str, command: dict[str, Any]) -> dict[str, Any] | None:
         request = command.get("i")
         try:
-            ack = await self._decide(session_id, command)
-            # The session's seq now: the change is at or before it in the log.
-            return {"i": request, "ack": ack, "s": self.service.state(session_id).seq}
+            return {"i": request, "ack": await self._decide(session_id, command)}
         except DomainError as exc:
             return {"i": request, "error": exc.code, "message": exc.message}
         except Exception:
@@ -463,12 +433,6 @@ class SessionWriters:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)  # held until done, so it is not collected mid-way
         task.add_done_callback(self._tasks.discard)
-
-
-def _settle_now(answered: list[tuple[asyncio.Future[dict[str, Any]], dict[str, Any]]]) -> None:
-    for waiting, answer in answered:
-        if not waiting.done():  # its caller may have given up
-            waiting.set_result(answer)
 
 
 def _loop_time(monotonic: float) -> float:
