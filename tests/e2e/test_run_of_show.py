@@ -5,6 +5,7 @@ same show, and two processes on Redis agree."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from tests.e2e.conftest import SESSION, Room, redis_pair
@@ -32,6 +33,22 @@ async def prepare(moderator: Client) -> int:
     for _ in range(2):  # Välkommen, then the dialogue: its poll opens and goes on screen
         assert (await moderator.request({"type": "agenda.next"}))["type"] == "ack"
     return poll
+
+
+async def following(server: ServerProcess, code: str, poll: int) -> None:
+    """Wait until `server` shows the poll another process put on screen: it follows the
+    other process's changes through its event tail, a moment behind on a busy machine."""
+    for _ in range(100):
+        probe = await Client.open(server.ws)
+        try:
+            await probe.join(role="screen", code=code)
+            snapshot = await probe.wait_for(lambda m: m["type"] == "snapshot")
+        finally:
+            await probe.close()
+        if snapshot["show"]["poll"] == poll:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the other process never showed the poll")
 
 
 def replayed(client: Client) -> list[Message]:
@@ -140,6 +157,7 @@ async def test_two_processes_on_redis_tell_the_same_one_event(tmp_path: Path) ->
             opened += [moderator, phone_a, phone_b, screen_b]
             await moderator.join(role="moderator", session=SESSION, moderator_token=token)
             poll = await prepare(moderator)
+            await following(b, code, poll)
             await phone_a.join(code=code, where="room")
             await phone_b.join(code=code, where="remote")
             await screen_b.join(role="screen", code=code)
