@@ -290,7 +290,8 @@ class AppendThenApply:
     async def _commit_batch(self, session_id: str, batch: list[_Waiting]) -> None:
         """Decide each command against the state its predecessors in the batch leave, fold
         it at once (so the next one sees it), append all in one call; publish and answer
-        only after the append. If the append fails, memory is rebuilt from the log."""
+        only after the append. If the append fails, memory is rebuilt from the log. A batch
+        of one has no successor to show its fold to: `_commit_one` folds it after."""
         service = self.service
         if len(batch) == 1:
             if session_id in self._dirty:
