@@ -72,6 +72,8 @@ import multiprocessing as mp
 import os
 import resource
 import shlex
+import socket
+import struct
 import sys
 import tempfile
 import time
@@ -113,6 +115,12 @@ HIST_MAX_SECONDS = 600.0
 PER_VOTER_RATE = 5.0  # votes/s per voter connection; the server allows 20 messages/s each
 UNLIMITED = "1000000"
 MONO = time.monotonic
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; the cmsg type is the same
+STAMP = struct.Struct("qq")  # struct timespec: the kernel's receive time, CLOCK_REALTIME
+STAMP_SPACE = socket.CMSG_SPACE(STAMP.size)
+RECV_SIZE = 1 << 16
+# The latency figures also computed from the kernel's receive times (--client stamped).
+ARRIVAL_KEYS = ("all_p50", "all_p99", "all_max", "pair_p50", "pair_p99", "negative_pairs")
 SERVER_SLOTS = 16  # most servers one run can spread its listeners over
 DEFAULT_FLUSH_MS = 100  # the server's COMPANION_COALESCE_MS when the bench does not set it
 
@@ -252,6 +260,7 @@ class _Recorder:
     window_end: float = math.inf
     record_end: float = math.inf
     times: list[array[float]] = field(default_factory=list)
+    arrivals: list[array[float]] = field(default_factory=list)  # --client stamped only
     seqs: list[array[int]] = field(default_factory=list)
     msgs: list[int] = field(default_factory=list)
     raws: dict[int, str] = field(default_factory=dict)
@@ -264,6 +273,7 @@ class _Recorder:
 
     def add_client(self) -> int:
         self.times.append(array("d"))
+        self.arrivals.append(array("d"))
         self.seqs.append(array("q"))
         self.msgs.append(0)
         self.alive.append(True)
@@ -302,14 +312,20 @@ async def _listen(ws: ClientConnection, idx: int, rec: _Recorder) -> None:
             rec.closed[f"{ws.close_code} {ws.close_reason or ''}".strip()] += 1
 
 
-def _recorded_matrix(rec: _Recorder) -> tuple[list[int], np.ndarray]:
-    """Receipt time of each counts message (columns, by seq) per listener (rows); NaN if none."""
+def _recorded_matrix(
+    rec: _Recorder, times: list[array[float]] | None = None
+) -> tuple[list[int], np.ndarray]:
+    """Receipt time of each counts message (columns, by seq) per listener (rows); NaN if none.
+
+    `times` are the read times (default) or the kernel's arrival times of the same messages.
+    """
+    times = rec.times if times is None else times
     all_seqs = sorted(rec.raws)
     col = {s: i for i, s in enumerate(all_seqs)}
     rows = [i for i, alive in enumerate(rec.alive) if alive]
     matrix = np.full((len(rows), len(all_seqs)), np.nan)
     for row, i in enumerate(rows):
-        for t, s in zip(rec.times[i], rec.seqs[i], strict=True):
+        for t, s in zip(times[i], rec.seqs[i], strict=True):
             c = col[s]
             if math.isnan(matrix[row, c]):
                 matrix[row, c] = t
@@ -343,6 +359,9 @@ class _Recording:
         self.idx = idx
         self.times = rec.times[idx]
         self.seqs = rec.seqs[idx]
+        self.stamped = cfg.client == "stamped"
+        self.arrivals = rec.arrivals[idx]
+        self.arrival = math.nan  # the kernel's receive time of the read being parsed
         self.joined: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.close_code: int | None = None
         self.heard = MONO()
@@ -394,6 +413,8 @@ class _Recording:
                 seq = seq * SERVER_SLOTS + self.slot
             self.times.append(t)
             self.seqs.append(seq)
+            if self.stamped:
+                self.arrivals.append(self.arrival)
             if seq not in rec.raws:
                 rec.raws[seq] = raw.decode()
 
@@ -499,6 +520,119 @@ class RawListener(_Recording, asyncio.Protocol):
         self._send(1, payload)
 
 
+class _SocketTransport:
+    """The few transport methods RawListener uses, over a socket StampedListener reads itself."""
+
+    def __init__(self, sock: socket.socket, owner: StampedListener) -> None:
+        self.sock = sock
+        self.owner = owner
+        self.loop = asyncio.get_running_loop()
+        self.pending = b""
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        """Send now; what the socket does not take waits for it to be writable (rare: the
+        listener only sends its join, pongs and pings)."""
+        if self.closed:
+            return
+        if self.pending:
+            self.pending += data
+            return
+        try:
+            sent = self.sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            self.abort()
+            return
+        if sent < len(data):
+            self.pending = data[sent:]
+            self.loop.add_writer(self.sock.fileno(), self._drain)
+
+    def _drain(self) -> None:
+        try:
+            sent = self.sock.send(self.pending)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.abort()
+            return
+        self.pending = self.pending[sent:]
+        if not self.pending:
+            self.loop.remove_writer(self.sock.fileno())
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.abort()
+
+    def abort(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        fd = self.sock.fileno()
+        self.loop.remove_reader(fd)
+        self.loop.remove_writer(fd)
+        self.sock.close()
+        self.owner.connection_lost(None)
+
+
+class StampedListener(RawListener):
+    """The raw client reading its socket itself, with `recvmsg` and SO_TIMESTAMPNS, so each
+    `counts` message is recorded with the kernel's receive time beside the read time
+    (`--client stamped`).
+
+    At 10,000 listeners the load generator's core is full and every message waits in its
+    queue before it is read: the read time measures the load generator as much as the
+    server. On loopback the receiving side's TCP runs in the sender's system call, so the
+    kernel's time is when the server's write reached the participant's socket, which is
+    what a participant's own device would see. A read that takes several messages carries
+    the time of the last one, so an earlier one is recorded late, never early.
+    """
+
+    def attach(self, sock: socket.socket) -> None:
+        """Start on a connected non-blocking socket: read it when readable, then upgrade."""
+        self.sock = sock
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
+        self.connection_made(_SocketTransport(sock, self))  # type: ignore[arg-type]
+
+    def _readable(self) -> None:
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(RECV_SIZE, STAMP_SPACE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data, ancillary = b"", []
+        if not data:
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        now = MONO()
+        arrival = now
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = STAMP.unpack_from(raw)
+                arrival = now - (time.time() - (sec + nsec * 1e-9))  # on the monotonic clock
+        self.arrival = arrival
+        self.data_received(data)
+
+
+async def _stamped_connect(cfg: ListenerConfig, rec: _Recorder, idx: int, url: str) -> _Recording:
+    parts = urlsplit(url)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        await asyncio.get_running_loop().sock_connect(sock, (parts.hostname, parts.port))
+    except BaseException:
+        sock.close()
+        raise
+    listener = StampedListener(cfg, rec, idx, url)
+    listener.attach(sock)
+    return listener
+
+
 @functools.cache
 def _picows_listener() -> type[_Recording]:
     """The listener on picows (`--client picows`, the bench extra: `pip install -e .[bench]`):
@@ -554,6 +688,8 @@ async def _connect(cfg: ListenerConfig, rec: _Recorder, idx: int, url: str) -> _
             websocket_handshake_timeout=cfg.join_timeout,
         )
         return listener  # type: ignore[no-any-return]
+    if cfg.client == "stamped":
+        return await _stamped_connect(cfg, rec, idx, url)
     parts = urlsplit(url)
     _, protocol = await asyncio.get_running_loop().create_connection(
         lambda: RawListener(cfg, rec, idx, url), parts.hostname, parts.port
@@ -600,7 +736,7 @@ async def _listener_main(conn: Connection, cfg: ListenerConfig) -> None:
     failures: Counter[str] = Counter()
     for start in range(0, cfg.count, cfg.batch):
         size = min(cfg.batch, cfg.count - start)
-        if cfg.client in ("raw", "picows"):
+        if cfg.client in ("raw", "stamped", "picows"):
             raw_opened, failed = await _raw_connect_many(cfg, size, rec, start)
             aborts.extend(p.abort for p in raw_opened)
             listeners.extend(raw_opened)
@@ -629,12 +765,14 @@ async def _listener_main(conn: Connection, cfg: ListenerConfig) -> None:
         await asyncio.sleep(max(0.0, record_end - MONO()))
         rec.finishing = True
         seqs, matrix = _recorded_matrix(rec)
+        arrivals = _recorded_matrix(rec, rec.arrivals)[1] if cfg.client == "stamped" else None
         conn.send(
             (
                 "result",
                 {
                     "seqs": seqs,
                     "matrix": matrix,
+                    "arrivals": arrivals,
                     "raws": {s: rec.raws[s] for s in seqs},
                     "msgs": [m for m, alive in zip(rec.msgs, rec.alive, strict=True) if alive],
                     "pre_messages": rec.pre_messages,
@@ -1248,14 +1386,21 @@ def run_size(
         for r in results:
             raws.update(r["raws"])
         col = {s: i for i, s in enumerate(seqs)}
-        blocks = []
-        for r in results:
-            block = np.full((r["matrix"].shape[0], len(seqs)), np.nan)
-            block[:, [col[s] for s in r["seqs"]]] = r["matrix"]
-            blocks.append(block)
-        matrix = np.vstack(blocks)
+
+        def stacked(key: str) -> np.ndarray:
+            blocks = []
+            for r in results:
+                block = np.full((r[key].shape[0], len(seqs)), np.nan)
+                block[:, [col[s] for s in r["seqs"]]] = r[key]
+                blocks.append(block)
+            return np.vstack(blocks)
+
+        matrix = stacked("matrix")
         _log(f"[{size}] analysing {len(votes)} votes x {matrix.shape[0]} listeners")
         row.update(analyse(votes, seqs, matrix, raws, (t0, window_end)))
+        if all(r.get("arrivals") is not None for r in results):
+            arrived = analyse(votes, seqs, stacked("arrivals"), raws, (t0, window_end))
+            row.update({f"arr_{k}": arrived[k] for k in ARRIVAL_KEYS})
         msgs = sum(sum(r["msgs"]) for r in results)
         row["msgs_per_s"] = msgs / args.seconds
         row["msgs_per_client_s"] = msgs / args.seconds / connected
@@ -1333,7 +1478,7 @@ def run_anchor(args: argparse.Namespace, size: int, mode: str) -> dict[str, Any]
                 share,
                 max(1, args.batch // workers),
                 args.join_timeout,
-                "picows" if args.client == "picows" else "raw",  # the run's listeners
+                args.client if args.client in ("picows", "stamped") else "raw",  # the run's
                 (),
                 args.load_cpu,
             )
@@ -1375,10 +1520,11 @@ def run_anchor(args: argparse.Namespace, size: int, mode: str) -> dict[str, Any]
             with contextlib.suppress(OSError):
                 parent.send(("exit",))
         last: dict[int, float] = {}
+        last_arrived: dict[int, float] = {}
         for kind, res in results:
             if kind != "result":
                 raise BenchError(f"listener process: {res}")
-            matrix = res["matrix"]
+            matrix, arrivals = res["matrix"], res.get("arrivals")
             for c, seq in enumerate(res["seqs"]):
                 column = matrix[:, c]
                 seen = column[~np.isnan(column)]
@@ -1386,11 +1532,20 @@ def run_anchor(args: argparse.Namespace, size: int, mode: str) -> dict[str, Any]
                 per_pair_missing += column.size - seen.size
                 if seen.size:
                     last[seq] = max(last.get(seq, -math.inf), float(seen.max()))
+                if arrivals is not None and seen.size:
+                    got = arrivals[:, c][~np.isnan(arrivals[:, c])]
+                    last_arrived[seq] = max(last_arrived.get(seq, -math.inf), float(got.max()))
         for seq, t in started.items():
             latencies.append(last[seq] - t if seq in last else math.inf)
         row["broadcasts"] = len(started)
         row["missing"] = per_pair_missing + (len(started) - len(last)) * connected
         row["p50"], row["p99"] = _pct(latencies, 50), _pct(latencies, 99)
+        if last_arrived:
+            arrived = [last_arrived.get(seq, math.inf) - t for seq, t in started.items()]
+            row["arr_p50"], row["arr_p99"] = _pct(arrived, 50), _pct(arrived, 99)
+            row["arr_floor_p50"], row["arr_floor_p99"] = _with_flush_wait(
+                arrived, (args.coalesce_ms or DEFAULT_FLUSH_MS) / 1000
+            )
         row["floor_p50"], row["floor_p99"] = _with_flush_wait(
             latencies, (args.coalesce_ms or DEFAULT_FLUSH_MS) / 1000
         )
@@ -1422,11 +1577,18 @@ def _ratio(us: float, floor: float | None) -> str:
     return f"{us / floor:.2f}×" if floor else "-"
 
 
+def _arrived(row: dict[str, Any], p50: str, p99: str) -> str:
+    """ " (arrived p50 / p99)" when the run recorded the kernel's receive times."""
+    if p50 not in row:
+        return ""
+    return f" (arrived {_ms(row[p50])} / {_ms(row[p99])})"
+
+
 def anchor_table(rows: list[dict[str, Any]], anchors: list[dict[str, Any]]) -> str:
     """Companion beside the anchors measured in the same run, at the same size."""
     out = [
         "| size | server | server CPU µs per delivered message | ratio to pre-framed "
-        "| latency p50 / p99 ms | server CPU % |",
+        "| latency p50 / p99 ms (arrived: kernel's receive time) | server CPU % |",
         "|---:|---|---:|---:|---:|---:|",
     ]
     for row in rows:
@@ -1435,19 +1597,22 @@ def anchor_table(rows: list[dict[str, Any]], anchors: list[dict[str, Any]]) -> s
         us = row.get("server_us_per_socket", math.nan)
         out.append(
             f"| {row['size']:,} | Companion (vote → last listener) | {us:.1f} | {_ratio(us, floor)} "
-            f"| {_ms(row.get('all_p50', math.nan))} / {_ms(row.get('all_p99', math.nan))} "
+            f"| {_ms(row.get('all_p50', math.nan))} / {_ms(row.get('all_p99', math.nan))}"
+            f"{_arrived(row, 'arr_all_p50', 'arr_all_p99')} "
             f"| {row.get('server_cpu', math.nan):.0f} |"
         )
         for a in same:
             out.append(
                 f"| {a['size']:,} | {a['mode']} (broadcast → last listener) "
                 f"| {a['us_per_socket']:.1f} | {_ratio(a['us_per_socket'], floor)} "
-                f"| {_ms(a['p50'])} / {_ms(a['p99'])} | {a['server_cpu']:.0f} |"
+                f"| {_ms(a['p50'])} / {_ms(a['p99'])}{_arrived(a, 'arr_p50', 'arr_p99')} "
+                f"| {a['server_cpu']:.0f} |"
             )
             if a["mode"] == "preframed-uvloop" and not math.isnan(a.get("floor_p50", math.nan)):
                 out.append(
                     f"| {a['size']:,} | {a['mode']} + the wait for the next flush (floor) "
-                    f"| | | {_ms(a['floor_p50'])} / {_ms(a['floor_p99'])} | |"
+                    f"| | | {_ms(a['floor_p50'])} / {_ms(a['floor_p99'])}"
+                    f"{_arrived(a, 'arr_floor_p50', 'arr_floor_p99')} | |"
                 )
     return "\n".join(out)
 
@@ -1467,7 +1632,7 @@ def _num(row: dict[str, Any], key: str, fmt: str) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     """The main markdown table."""
     lines = [
-        "| size | connect s | vote p50/p99 all clients ms | per-pair p50/p99 ms "
+        "| size | connect s | vote p50/p99 all clients ms (arrived) | per-pair p50/p99 ms (arrived) "
         "| msgs/s total (per client) | server CPU % | server RSS MiB | KiB/conn | loadgen CPU % |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -1480,8 +1645,10 @@ def table(rows: list[dict[str, Any]]) -> str:
             size += f" (only {r['connected']:,} joined)"
         lines.append(
             f"| {size} | {_num(r, 'connect_s', '%.1f')} "
-            f"| {_ms(r.get('all_p50', math.nan))} / {_ms(r.get('all_p99', math.nan))} "
-            f"| {_ms(r.get('pair_p50', math.nan))} / {_ms(r.get('pair_p99', math.nan))} "
+            f"| {_ms(r.get('all_p50', math.nan))} / {_ms(r.get('all_p99', math.nan))}"
+            f"{_arrived(r, 'arr_all_p50', 'arr_all_p99')} "
+            f"| {_ms(r.get('pair_p50', math.nan))} / {_ms(r.get('pair_p99', math.nan))}"
+            f"{_arrived(r, 'arr_pair_p50', 'arr_pair_p99')} "
             f"| {msgs} | {_num(r, 'server_cpu', '%.0f')} | {_num(r, 'rss_mib', '%.0f')} "
             f"| {_num(r, 'kib_per_conn', '%.1f')} | {_num(r, 'loadgen_cpu', '%.0f')} |"
         )
@@ -1523,7 +1690,14 @@ def notes(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         extra = {
             k: r[k]
-            for k in ("error", "connect_failures", "vote_errors", "closed", "negative_pairs")
+            for k in (
+                "error",
+                "connect_failures",
+                "vote_errors",
+                "closed",
+                "negative_pairs",
+                "arr_negative_pairs",
+            )
             if r.get(k)
         }
         extra.update(voters=r.get("voters"), questions=r.get("questions"), asks=r.get("asks"))
@@ -1545,9 +1719,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=2, help="listener processes")
     parser.add_argument(
         "--client",
-        choices=("raw", "picows", "websockets"),
+        choices=("raw", "stamped", "picows", "websockets"),
         default="raw",
-        help="listener client: lean protocol (raw) or websockets.asyncio.client",
+        help="listener client: lean protocol (raw); the same reading its sockets with "
+        "recvmsg to record the kernel's receive time too (stamped); picows; or "
+        "websockets.asyncio.client",
     )
     parser.add_argument("--voters", type=int, default=0, help="voter connections (0: auto)")
     parser.add_argument("--questions", type=int, default=0, help="questions to vote on (min)")
