@@ -142,3 +142,30 @@ async def test_a_keepalive_round_spreads_its_pings_over_the_interval() -> None:
     # The last slice goes out in the last twentieth of the round, not with the first.
     assert writes[-1] - writes[0] >= 0.3, (writes[0] - started, writes[-1] - started)
     assert len({round((w - started) / 0.02) for w in writes}) >= 15  # in many slices
+
+
+def test_flushes_fall_on_the_wall_clocks_multiples_of_their_interval() -> None:
+    """Every process flushes on the same grid of the wall clock (the loop's clock plus
+    `offset`): a flush due off the grid is followed by one on it; a late start or a reading
+    of the clocks a few ms off never skips an interval; after a long flush its rest comes
+    first, and the next is back on the grid."""
+    from companion.realtime.hub import next_flush
+
+    for offset in (0.0, 1.7e9 + 0.0123, 1.7e9 - 5.4321):
+        for interval in (0.1, 0.01):
+
+            def on_grid(moment: float, offset: float = offset, interval: float = interval) -> bool:
+                k = (moment + offset) / interval
+                return abs(k - round(k)) < 1e-3
+
+            due = 1000.0 + interval * 0.37  # the first flush, off the grid
+            nxt = next_flush(due, due, due + 0.0005, interval, offset)
+            assert on_grid(nxt) and due + interval / 2 <= nxt <= due + interval * 1.5
+            # Started late and the offset read 3 ms off: the next is the following multiple.
+            late = next_flush(nxt, nxt + 0.003, nxt + 0.004, interval, offset + 0.003 * interval)
+            assert abs(late - nxt - interval) < interval / 100
+            # A flush of 2.5 intervals rests a third of it, then the grid again.
+            long = next_flush(late, late, late + 2.5 * interval, interval, offset)
+            assert abs(long - (late + 2.5 * interval + 2.5 * interval / 3)) < 1e-9
+            back = next_flush(long, long, long + 0.0005, interval, offset)
+            assert on_grid(back) and long + interval / 2 <= back <= long + interval * 1.5

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ class Client:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.messages: list[Message] = []
+        self.received: list[float] = []  # the wall clock's time each message was read
         self.seq: int | None = None
         self.welcome: Message | None = None
         self._arrived = asyncio.Event()
@@ -39,6 +41,7 @@ class Client:
                 if "seq" in message:
                     self.seq = message["seq"]
                 self.messages.append(message)
+                self.received.append(time.time())
                 self._arrived.set()
         self._arrived.set()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 import struct
 import time
@@ -274,6 +275,7 @@ class Hub:
         # votes and joins still get their turn, while the rate falls only when the core is
         # really short.
         loop = asyncio.get_running_loop()
+        offset = wall_offset(loop)
         due = loop.time() + self.coalesce_seconds
         while True:
             await asyncio.sleep(max(0.0, due - loop.time()))
@@ -288,7 +290,9 @@ class Hub:
             except Exception:  # never let one bad flush stop all future ones
                 log.exception("flush failed")
             interval = self.coalesce_seconds / (LANES if big else 1)
-            due = next_flush(due, started, loop.time(), interval)
+            if started - offset[1] > 60:  # the wall clock may have been set meanwhile
+                offset = wall_offset(loop)
+            due = next_flush(due, started, loop.time(), interval, offset[0])
 
     def tick(self) -> None:
         """One tick of the flush loop: in each big room the next participants' lane; every
@@ -586,12 +590,39 @@ class Hub:
             yield from room.moderators
 
 
-def next_flush(due: float, started: float, finished: float, interval: float) -> float:
+def next_flush(
+    due: float, started: float, finished: float, interval: float, offset: float | None = None
+) -> float:
     """When the flush after one that was due at `due` and ran from `started` to `finished`
     is due: at the fixed rate, but never before a rest of a third of the flush's length
-    (and a tenth of the interval), so flushing takes at most three quarters of the loop."""
+    (and a tenth of the interval), so flushing takes at most three quarters of the loop.
+
+    With the wall clock's `offset` to the loop's clock, the fixed rate keeps to the wall
+    clock's multiples of `interval`: every process of a deployment (on one machine, or on
+    machines that keep time) then flushes at the same moments, and a change they all
+    learnt of before a flush reaches every screen and phone in the room together, where
+    each process's own phase would show it one process after another, the last up to a
+    whole interval late. Rounded to the nearest multiple, a late start or a preempted
+    clock reading never costs a whole interval; after a flush that ran long the next one
+    is as soon as its rest allows, and the one after it is back on the clock.
+    """
     rest = max((finished - started) / 3, interval / 10)
-    return max(due + interval, finished + rest)
+    step = due + interval
+    if offset is not None:
+        step = round((step + offset) / interval) * interval - offset
+    return max(step, finished + rest)
+
+
+def wall_offset(loop: asyncio.AbstractEventLoop) -> tuple[float, float]:
+    """The wall clock's time minus the loop's, read where the two readings were closest
+    (a process preempted between them would be off by as long), and when it was read."""
+    best = (math.inf, 0.0)
+    for _ in range(5):
+        before = loop.time()
+        wall = time.time()
+        after = loop.time()
+        best = min(best, (after - before, wall - (before + after) / 2))
+    return best[1], loop.time()
 
 
 def _bound_kernel_buffer(ws: ServerConnection) -> None:

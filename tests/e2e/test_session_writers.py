@@ -528,3 +528,52 @@ async def test_a_command_past_its_fence_while_waiting_for_its_batch_is_not_sent(
         finally:
             for client in opened:
                 await client.close()
+
+
+def first_showing(client: Client, question: int) -> dict[int, float]:
+    """For each count of `question`, when `client` first read a message showing it (or
+    more): what a phone on that process showed, and from when."""
+    shown: dict[int, float] = {}
+    best = 0
+    for message, at in zip(client.messages, client.received, strict=True):
+        if message["type"] != "counts":
+            continue
+        count = message["counts"].get(str(question), 0)
+        for n in range(best + 1, count + 1):
+            shown[n] = at
+        best = max(best, count)
+    return shown
+
+
+async def test_phones_on_different_processes_show_a_vote_together(tmp_path: Path) -> None:
+    """Two processes flush on the same moments of the wall clock (every whole 100 ms), so
+    a new count reaches a phone on one and a phone on the other together, not one
+    process's flush later (up to a whole interval, at each process's own phase)."""
+    with cluster(tmp_path, 2) as (_, servers):
+        code, _ = servers[0].access()[SESSION]
+        opened: list[Client] = []
+        try:
+            [question] = await ask(servers[0], code, opened, 1, "Samtidigt")
+            phones = [await join(server, code) for server in servers]
+            opened.extend(phones)
+            voters = [await join(servers[i % 2], code) for i in range(24)]
+            opened.extend(voters)
+            for voter in voters:
+                reply = await voter.request({"type": "vote", "question": question})
+                assert reply["type"] == "ack", reply
+                await asyncio.sleep(0.07)  # a vote in a different part of each interval
+            for phone in phones:
+                await phone.wait_for(
+                    lambda m: m["type"] == "counts" and m["counts"].get(str(question)) == 24
+                )
+            one, other = (first_showing(phone, question) for phone in phones)
+            gaps = sorted(abs(one[n] - other[n]) for n in range(1, 25))
+            # Each process learns a vote made on the other a moment later (its event tail),
+            # now and then after a flush: it is then shown a flush later there. Most counts
+            # are shown on both within a few milliseconds.
+            assert gaps[len(gaps) // 2] < 0.02, [round(g * 1000) for g in gaps]
+            phases = sorted((at % 0.1) for at in other.values())
+            assert phases[len(phases) // 2] < 0.03, [round(p * 1000) for p in phases]
+        finally:
+            for client in opened:
+                await client.close()
