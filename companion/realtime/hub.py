@@ -292,7 +292,9 @@ class Hub:
             interval = self.coalesce_seconds / (LANES if big else 1)
             if started - offset[1] > 60:  # the wall clock may have been set meanwhile
                 offset = wall_offset(loop)
-            due = next_flush(due, started, loop.time(), interval, offset[0])
+            # Lanes are one process's own cycle (an event reaches its last lane one cycle
+            # later whatever the phase), so only whole-interval flushes keep to the clock.
+            due = next_flush(due, started, loop.time(), interval, None if big else offset[0])
 
     def tick(self) -> None:
         """One tick of the flush loop: in each big room the next participants' lane; every
