@@ -608,14 +608,33 @@ class StampedListener(RawListener):
             if self.transport is not None:
                 self.transport.abort()
             return
-        now = MONO()
-        arrival = now
+        arrival = math.nan
         for level, kind, raw in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                 sec, nsec = STAMP.unpack_from(raw)
-                arrival = now - (time.time() - (sec + nsec * 1e-9))  # on the monotonic clock
-        self.arrival = arrival
+                arrival = sec + nsec * 1e-9 - _wall_offset()  # on the monotonic clock
+        self.arrival = MONO() if math.isnan(arrival) else arrival
         self.data_received(data)
+
+
+_offset = (0.0, -math.inf)  # the wall clock minus the monotonic one, and when it was read
+
+
+def _wall_offset() -> float:
+    """time.time() - MONO(), read again each second where the two readings were closest: a
+    listener preempted between them (its core is full) would otherwise be off by as long,
+    and a message could seem to arrive before the vote it shows was sent."""
+    global _offset
+    now = MONO()
+    if now - _offset[1] > 1.0:
+        best = (math.inf, 0.0)
+        for _ in range(5):
+            before = MONO()
+            wall = time.time()
+            after = MONO()
+            best = min(best, (after - before, wall - (before + after) / 2))
+        _offset = (best[1], now)
+    return _offset[0]
 
 
 async def _stamped_connect(cfg: ListenerConfig, rec: _Recorder, idx: int, url: str) -> _Recording:

@@ -108,6 +108,7 @@ async def start_core(settings: Settings) -> Core:
             {sid: st.seq for sid, st in service.states.items()},
             service.on_remote_event,
             hub.store_state,
+            hub.together,
         )
 
     def on_session_added(session_id: str, seq: int) -> None:

@@ -627,3 +627,47 @@ def test_a_big_rooms_lanes_take_turns_and_get_events_and_counts_in_one_write(
         [got] = writes[ws]
         assert [(m["type"], m["seq"]) for m in got] == [("counts", 4), ("questions", 5)]
     assert [m["seq"] for m in writes[newcomer][0]] == [4, 5]  # replayed from the ring
+
+
+def test_events_read_together_go_to_each_socket_in_one_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Events another process stored, read from the log together (`Hub.together`), go to
+    each connection of a small room in one write at the end, in seq order, where each
+    would have been one write at once (four questions asked at once on four processes
+    cost each socket of a fifth four writes)."""
+    writes: dict[FakeSocket, list[list[dict[str, Any]]]] = {}
+
+    def capture(sockets: Any, payloads: list[str]) -> None:
+        for ws in sockets:
+            writes.setdefault(ws, []).append([json.loads(p) for p in payloads])
+
+    monkeypatch.setattr(hub_module, "fan_out", capture)
+    room = Room()
+    hub = Hub()
+    hub.ensure_room(SESSION.id, 0)
+    participants = [join(hub, "participant") for _ in range(5)]
+    moderator = join(hub, "moderator")
+    hub.flush()
+    writes.clear()
+    with hub.together():
+        for i in range(4):
+            room.commit(room.state.board.ask(f"Fråga {i}?", None, f"p{i}", "room", None, False))
+        room.commit(room.state.board.vote(1, "v1"))
+        for change in room.changes:
+            hub.on_change(change)
+        assert writes == {}  # nothing before the end
+    for ws in [*participants, moderator]:
+        [one] = writes[ws]
+        assert [(m["type"], m["seq"]) for m in one] == [
+            *(("questions", seq) for seq in range(1, 5)),
+            ("counts", 5),
+        ]
+
+    # Unheld, each event is one write at once, as before.
+    writes.clear()
+    room.commit(room.state.board.ask("Fråga 5?", None, "p5", "room", None, False))
+    room.commit(room.state.board.ask("Fråga 6?", None, "p6", "room", None, False))
+    for change in room.changes[-2:]:
+        hub.on_change(change)
+    assert [[m["seq"] for m in w] for w in writes[participants[0]]] == [[6], [7]]

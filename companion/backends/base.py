@@ -7,6 +7,7 @@ picks the store from its URL.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,9 +45,11 @@ class Tail(Protocol):
         positions: dict[str, int],
         on_event: Callable[[Event], None],
         on_state: Callable[[bool], None] | None = None,
+        together: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         """Deliver every event after these seqs (session id -> last seq already applied);
-        `on_state` learns when the store stops and starts answering."""
+        `on_state` learns when the store stops and starts answering; the events of one
+        read are delivered inside `together()`."""
 
     def follow(self, session_id: str, seq: int) -> None:
         """Also follow a session made after `start` (from the editor), after `seq`."""

@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -632,17 +633,21 @@ class RedisTail:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._on_state: Callable[[bool], None] = lambda up: None
+        self._together: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
 
     def start(
         self,
         positions: dict[str, int],
         on_event: Callable[[Event], None],
         on_state: Callable[[bool], None] | None = None,
+        together: Callable[[], AbstractContextManager[None]] | None = None,
     ) -> None:
         """Tail from these seqs (session id -> last seq already applied)."""
         self.positions = dict(positions)
         if on_state is not None:
             self._on_state = on_state
+        if together is not None:
+            self._together = together
         self._task = asyncio.get_running_loop().create_task(self._run(on_event))
 
     def follow(self, session_id: str, seq: int) -> None:
@@ -680,12 +685,13 @@ class RedisTail:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
-                for stream, entries in reply or []:
-                    session_id = stream[len(PREFIX + "events:") :]
-                    for entry_id, fields in entries:
-                        event = _event(session_id, entry_id, fields)
-                        self.positions[session_id] = event.seq
-                        on_event(event)
+                with self._together():  # the events of one read go out together
+                    for stream, entries in reply or []:
+                        session_id = stream[len(PREFIX + "events:") :]
+                        for entry_id, fields in entries:
+                            event = _event(session_id, entry_id, fields)
+                            self.positions[session_id] = event.seq
+                            on_event(event)
         finally:
             await client.aclose()
 

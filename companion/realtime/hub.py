@@ -20,7 +20,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,6 +121,8 @@ class Hub:
         self.send_buffer_limit = send_buffer_limit
         self.cut_grace = CUT_GRACE
         self._slow: list[ServerConnection] = []  # passed their high-water mark, to be cut
+        self._holding = 0  # inside `together`: events wait for its end
+        self._held: dict[str, Room] = {}  # rooms with events waiting for `together`'s end
         self._ticks = 0  # flush ticks so far: LANES of them make one coalescing interval
         self._closing: set[asyncio.Task[None]] = set()  # closes of cut clients, under way
         self.heap = HeapTrimmer()
@@ -237,10 +239,14 @@ class Hub:
             delivery.last_public = seq
         if moderator is not None:
             delivery.last_moderator = seq
-            self._flush_lane(room, room.moderators.lanes[0], moderator=True)
-        if immediate or not self._is_big(room):
-            for lane in room.public.lanes:
-                self._flush_lane(room, lane, moderator=False)
+        if self._holding and not immediate:
+            self._held[room.session_id] = room
+        else:
+            if moderator is not None:
+                self._flush_lane(room, room.moderators.lanes[0], moderator=True)
+            if immediate or not self._is_big(room):
+                for lane in room.public.lanes:
+                    self._flush_lane(room, lane, moderator=False)
         if change.revoke_moderators:
             # Old moderator links stop working at once: every console must rejoin with the
             # new key (see companion.realtime.revocation).
@@ -354,6 +360,26 @@ class Hub:
             presence.public_at = now
             room.presence_round += 1
             room.public_presence = {"type": "presence", **room.counts()}
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        """Events accepted inside go out at its end, in one write per connection: the
+        events another process stored, read from the log together (four questions asked
+        at once on four processes are one write to each socket, not four)."""
+        self._holding += 1
+        try:
+            yield
+        finally:
+            self._holding -= 1
+            if not self._holding:
+                held, self._held = self._held, {}
+                for room in held.values():
+                    # As each event would have been: moderators at once, everyone else at
+                    # once unless the room is big (its lanes get them at their turn).
+                    self._flush_lane(room, room.moderators.lanes[0], moderator=True)
+                    if not self._is_big(room):
+                        for lane in room.public.lanes:
+                            self._flush_lane(room, lane, moderator=False)
 
     def _flush_lane(self, room: Room, lane: Lane, moderator: bool) -> None:
         """Write a lane what the ring holds after its `sent_seq`, then presence due to it,
