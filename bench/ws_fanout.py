@@ -895,7 +895,7 @@ async def _voter_main(conn: Connection, cfg: VoterConfig) -> None:
             await voters[m % len(voters)].send(json.dumps({"type": "ask", "text": text, "id": rid}))
             reply = await asyncio.wait_for(waiter, 30)
             if reply.get("type") != "ack":
-                raise BenchError(f"asking a question failed: {reply}")
+                raise BenchError(f"ask: {reply.get('code')} {reply.get('message')}"[:60])
             if reply.get("status", "live") != "live":
                 raise BenchError(f"question {reply.get('question')} is {reply.get('status')}")
             qids.append(int(reply["question"]))
