@@ -569,13 +569,10 @@ def test_replay_coalesces_exactly_like_the_live_flush(
     assert sent[mod_ws][2]["tallies"][str(pid)]["counts"] == [14, 15, 1]
 
 
-def test_a_big_rooms_lanes_take_turns_and_get_events_and_counts_in_one_write(
+def captured_writes(
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """From `lanes_from` connections, participants are flushed a lane per tick, in turn:
-    within one coalescing interval (LANES ticks) each socket gets one write with the events
-    and the counts between them in seq order. Moderators get each event at once. A client
-    joining makes its own lane get what waited, and replays it itself."""
+) -> dict[FakeSocket, list[list[dict[str, Any]]]]:
+    """Every socket's writes from now on, each as the list of messages it carried."""
     writes: dict[FakeSocket, list[list[dict[str, Any]]]] = {}
 
     def capture(sockets: Any, payloads: list[str]) -> None:
@@ -583,6 +580,17 @@ def test_a_big_rooms_lanes_take_turns_and_get_events_and_counts_in_one_write(
             writes.setdefault(ws, []).append([json.loads(p) for p in payloads])
 
     monkeypatch.setattr(hub_module, "fan_out", capture)
+    return writes
+
+
+def test_a_big_rooms_lanes_take_turns_and_get_events_and_counts_in_one_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From `lanes_from` connections, participants are flushed a lane per tick, in turn:
+    within one coalescing interval (LANES ticks) each socket gets one write with the events
+    and the counts between them in seq order. Moderators get each event at once. A client
+    joining makes its own lane get what waited, and replays it itself."""
+    writes = captured_writes(monkeypatch)
     room = Room()
     hub = Hub()
     hub.lanes_from = 2
@@ -634,15 +642,9 @@ def test_events_read_together_go_to_each_socket_in_one_write(
 ) -> None:
     """Events another process stored, read from the log together (`Hub.together`), go to
     each connection of a small room in one write at the end, in seq order, where each
-    would have been one write at once (four questions asked at once on four processes
-    cost each socket of a fifth four writes)."""
-    writes: dict[FakeSocket, list[list[dict[str, Any]]]] = {}
-
-    def capture(sockets: Any, payloads: list[str]) -> None:
-        for ws in sockets:
-            writes.setdefault(ws, []).append([json.loads(p) for p in payloads])
-
-    monkeypatch.setattr(hub_module, "fan_out", capture)
+    would have been one write at once (four questions asked at the same moment through
+    four processes were four writes to every socket of each)."""
+    writes = captured_writes(monkeypatch)
     room = Room()
     hub = Hub()
     hub.ensure_room(SESSION.id, 0)
