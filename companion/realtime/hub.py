@@ -242,11 +242,7 @@ class Hub:
         if self._holding and not immediate:
             self._held[room.session_id] = room
         else:
-            if moderator is not None:
-                self._flush_lane(room, room.moderators.lanes[0], moderator=True)
-            if immediate or not self._is_big(room):
-                for lane in room.public.lanes:
-                    self._flush_lane(room, lane, moderator=False)
+            self._flush_out(room, moderator is not None, immediate or not self._is_big(room))
         if change.revoke_moderators:
             # Old moderator links stop working at once: every console must rejoin with the
             # new key (see companion.realtime.revocation).
@@ -334,9 +330,15 @@ class Hub:
         self._report_peak(room)
 
     def _flush_all(self, room: Room) -> None:
-        self._flush_lane(room, room.moderators.lanes[0], moderator=True)
-        for lane in room.public.lanes:
-            self._flush_lane(room, lane, moderator=False)
+        self._flush_out(room, True, True)
+
+    def _flush_out(self, room: Room, moderators: bool, public: bool) -> None:
+        """Write the moderators' lane, every public lane, or both, what waits for them."""
+        if moderators:
+            self._flush_lane(room, room.moderators.lanes[0], moderator=True)
+        if public:
+            for lane in room.public.lanes:
+                self._flush_lane(room, lane, moderator=False)
 
     def _presence(self, room: Room) -> None:
         """Take in changed presence: for moderators now, for everyone else at a slower pace
@@ -376,10 +378,7 @@ class Hub:
                 for room in held.values():
                     # As each event would have been: moderators at once, everyone else at
                     # once unless the room is big (its lanes get them at their turn).
-                    self._flush_lane(room, room.moderators.lanes[0], moderator=True)
-                    if not self._is_big(room):
-                        for lane in room.public.lanes:
-                            self._flush_lane(room, lane, moderator=False)
+                    self._flush_out(room, True, not self._is_big(room))
 
     def _flush_lane(self, room: Room, lane: Lane, moderator: bool) -> None:
         """Write a lane what the ring holds after its `sent_seq`, then presence due to it,
