@@ -277,7 +277,7 @@ class Hub:
         # votes and joins still get their turn, while the rate falls only when the core is
         # really short.
         loop = asyncio.get_running_loop()
-        offset = wall_offset(loop)
+        offset, offset_read = wall_offset(loop)
         due = loop.time() + self.coalesce_seconds
         while True:
             await asyncio.sleep(max(0.0, due - loop.time()))
@@ -292,11 +292,11 @@ class Hub:
             except Exception:  # never let one bad flush stop all future ones
                 log.exception("flush failed")
             interval = self.coalesce_seconds / (LANES if big else 1)
-            if started - offset[1] > 60:  # the wall clock may have been set meanwhile
-                offset = wall_offset(loop)
+            if started - offset_read > 60:  # the wall clock may have been set meanwhile
+                offset, offset_read = wall_offset(loop)
             # Lanes are one process's own cycle (an event reaches its last lane one cycle
             # later whatever the phase), so only whole-interval flushes keep to the clock.
-            due = next_flush(due, started, loop.time(), interval, None if big else offset[0])
+            due = next_flush(due, started, loop.time(), interval, None if big else offset)
 
     def tick(self) -> None:
         """One tick of the flush loop: in each big room the next participants' lane; every
