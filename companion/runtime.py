@@ -110,6 +110,7 @@ async def start_core(settings: Settings) -> Core:
             hub.store_state,
             hub.together,
         )
+        hub.before_flush = tail.fresh
 
     def on_session_added(session_id: str, seq: int) -> None:
         # A session made in the editor (here or in another process): open its room and,
@@ -124,6 +125,8 @@ async def start_core(settings: Settings) -> Core:
     programme.start_watching()
     members = MemberService(store, service)
     realtime = RealtimeServer(settings, service, hub, members)
+    if tail is not None:
+        realtime.caught_up = tail.caught_up
     presence = None
     if board is not None:
         realtime.admission.sharing = True
@@ -133,6 +136,8 @@ async def start_core(settings: Settings) -> Core:
     writers = None
     if writer_board is not None:
         writers = realtime.writers = SessionWriters(service, writer_board)
+        if tail is not None:
+            writers.caught_up = tail.caught_up
         writers.start()
     await realtime.start(settings.host, settings.ws_port)
     schedule = RetentionSchedule(Retention(service, settings.retention_days))

@@ -45,3 +45,59 @@ async def test_tail_delivers_new_events_in_order_and_survives_a_redis_restart(
     finally:
         await tail.stop()
         await writer.close()
+
+
+async def test_a_stream_of_appends_is_read_at_the_tails_pace(redis: RedisProcess) -> None:
+    """Appends every 2 ms for 0.4 s (a stream of votes) are read in about one XREAD per
+    `pace` (20 ms), not one per append, and are all delivered, in order."""
+    writer = RedisStore(redis.url)
+    await writer.open()
+    seen: list[int] = []
+    tail = writer.tail()
+    tail.start({"a": 0}, lambda e: seen.append(e.seq))
+    try:
+        await asyncio.sleep(0.05)  # the first read is waiting for an entry
+        reads_before = tail._started
+        for seq in range(1, 201):
+            await writer.append([Event("a", seq, "x", {}, float(seq))])
+            await asyncio.sleep(0.002)
+        await wait_until(lambda: len(seen) == 200)
+        assert seen == list(range(1, 201))
+        reads = tail._started - reads_before
+        # 0.4 s of appends and more at 20 ms: about 20 reads (one per append was 200).
+        assert reads <= 40, reads
+    finally:
+        await tail.stop()
+        await writer.close()
+
+
+async def test_fresh_and_caught_up_read_at_once_what_was_stored_before(
+    redis: RedisProcess,
+) -> None:
+    """While the tail rests between reads, an event stored just before `fresh` (the hub's
+    flush) or `caught_up` (a join) is handed on before either returns, not a pace later."""
+    writer = RedisStore(redis.url)
+    await writer.open()
+    seen: list[int] = []
+    tail = writer.tail()
+    tail.pace = 5.0  # it would rest this long after a read that brought events
+    tail.start({"a": 0}, lambda e: seen.append(e.seq))
+    try:
+        await writer.append([Event("a", 1, "x", {}, 1.0)])
+        await wait_until(lambda: seen == [1])  # read; now resting for 5 s
+        await writer.append([Event("a", 2, "x", {}, 2.0)])
+        await asyncio.wait_for(tail.fresh(timeout=1.0), 2)
+        assert seen == [1, 2]
+        await writer.append([Event("a", 3, "x", {}, 3.0)])
+        await asyncio.wait_for(tail.caught_up("a"), 2)
+        assert seen == [1, 2, 3]
+        # Nothing new: once the read under way has waited for an entry a while, `fresh`
+        # does not wait for it.
+        tail.pace = 0.01
+        await asyncio.sleep(0.1)
+        started = asyncio.get_running_loop().time()
+        await tail.fresh(timeout=1.0)
+        assert asyncio.get_running_loop().time() - started < 0.5
+    finally:
+        await tail.stop()
+        await writer.close()

@@ -54,6 +54,14 @@ class Tail(Protocol):
     def follow(self, session_id: str, seq: int) -> None:
         """Also follow a session made after `start` (from the editor), after `seq`."""
 
+    async def fresh(self) -> None:
+        """Return once what was stored before the call is handed on, or soon after (a
+        latency bound, for the hub's flush: not a promise)."""
+
+    async def caught_up(self, session_id: str) -> None:
+        """Return once this session's events stored before the call are handed on (or at
+        once if the store does not answer): a snapshot then shows every change acked."""
+
     async def stop(self) -> None:
         """Stop following."""
 

@@ -13,14 +13,15 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError, RedisError, ResponseError, TimeoutError
+from redis.exceptions import ConnectionError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from companion.backends.base import SeqConflict, StoreUnavailable, TooLate, VersionConflict
 from companion.backends.redis_presence import RedisPresence
@@ -31,6 +32,8 @@ from companion.domain.members import NetworkMember
 from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Signin
 
 log = logging.getLogger(__name__)
+
+READ_COUNT = 1000  # entries per stream per tail read
 
 PREFIX = "companion:"
 PROGRAMME = PREFIX + "programme"
@@ -176,6 +179,12 @@ def _seq_key(session_id: str) -> str:
     return f"{PREFIX}seq:{session_id}"
 
 
+async def _within(awaitable: Awaitable[Any], timeout: float) -> None:
+    """Wait for `awaitable`, or `timeout` seconds, whichever is first."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(awaitable, timeout)
+
+
 def _stream_key(session_id: str) -> str:
     return f"{PREFIX}events:{session_id}"
 
@@ -238,7 +247,7 @@ def connect(url: str, max_connections: int = 64) -> aioredis.Redis:
         # on a fresh connection, covers both. More only delays the answer while Redis is
         # down, and commands of a session queue behind each other.
         retry=Retry(ExponentialBackoff(cap=0.1, base=0.02), 1),
-        retry_on_error=[ConnectionError, TimeoutError],
+        retry_on_error=[ConnectionError, RedisTimeout],
         socket_timeout=3,
         socket_connect_timeout=2,
         health_check_interval=10,
@@ -269,7 +278,7 @@ class RedisStore:
 
     def tail(self) -> RedisTail:
         """A follower of every session's stream, on a connection of its own."""
-        return RedisTail(self.url)
+        return RedisTail(self.url, self.last_seq)
 
     def writer_board(self, process: str) -> RedisWriterBoard:
         """Where this process takes session writer leases and forwards commands to the
@@ -432,6 +441,10 @@ class RedisStore:
             self._client().xrange(_stream_key(session_id), min=f"({after_seq}-0", max="+")
         )
         return [_event(session_id, entry_id, fields) for entry_id, fields in rows]
+
+    async def last_seq(self, session_id: str) -> int:
+        """The seq of a session's last stored event (0: none)."""
+        return int(await self._call(self._client().get(_seq_key(session_id))) or 0)
 
     # -- organisers ----------------------------------------------------------------------
     async def add_organiser(self, organiser: Organiser) -> bool:
@@ -623,17 +636,40 @@ class RedisTail:
 
     One XREAD per process covers all sessions; after an outage it resumes from the last
     seq it delivered, so nothing is skipped and nothing is delivered twice.
+
+    Under a stream of votes every append would wake every process's tail for a few
+    entries (one XREAD per append per process). So after a read that brought events the
+    next waits up to `pace`, unless somebody needs the log's latest first: the hub's flush
+    (`fresh`: clients are written what was stored before it) and a join or a reading
+    command (`reached`: a snapshot shows every change stored before it was asked for).
     """
 
-    def __init__(self, url: str, block_ms: int = 1000) -> None:
+    pace = 0.02
+    # A read that has waited this long found nothing (or its answer waits in a busy
+    # loop): `fresh` does not wait for it.
+    idle_after = 0.02
+
+    def __init__(
+        self,
+        url: str,
+        last_seq: Callable[[str], Awaitable[int]] | None = None,
+        block_ms: int = 1000,
+    ) -> None:
         self.url = url
         self.block_ms = block_ms
+        self._last_seq = last_seq
         self.positions: dict[str, int] = {}
         self.connected = True
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._on_state: Callable[[bool], None] = lambda up: None
         self._together: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext
+        self._wake = asyncio.Event()
+        self._started = 0  # reads started
+        self._ended = 0  # reads ended (delivered, or failed)
+        self._reading_since: float | None = None  # monotonic start of the read under way
+        self._fresh: list[tuple[int, asyncio.Future[None]]] = []  # (read to end, waiter)
+        self._reached: list[tuple[str, int, asyncio.Future[None]]] = []
 
     def start(
         self,
@@ -654,6 +690,50 @@ class RedisTail:
         """Also follow a session made after `start`; the next XREAD includes it."""
         self.positions.setdefault(session_id, seq)
 
+    async def fresh(self, timeout: float = 0.02) -> None:
+        """Return once a read that had not ended when called has (so what was stored
+        before the call is handed on), at most `timeout` later; sooner if that read has
+        waited `idle_after` for an entry in vain (nothing new was stored)."""
+        deadline = time.monotonic() + timeout
+        # The read under way, or the next one, started now.
+        target = self._started + (0 if self._reading_since is not None else 1)
+        done = asyncio.get_running_loop().create_future()
+        self._fresh.append((target, done))
+        self._wake.set()
+        while not done.done():
+            if self._started >= target and self._idle():
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await _within(asyncio.shield(done), min(left, self.idle_after))
+
+    def _idle(self) -> bool:
+        """Whether the read under way has waited `idle_after` for an entry."""
+        since = self._reading_since
+        return since is not None and time.monotonic() - since >= self.idle_after
+
+    async def reached(self, session_id: str, seq: int, timeout: float = 0.25) -> None:
+        """Return once this session's events up to `seq` are handed on (at most `timeout`
+        later: Redis may be away), reading at once rather than after the pace."""
+        if self.positions.get(session_id, seq) >= seq:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._reached.append((session_id, seq, done))
+        self._wake.set()
+        await _within(done, timeout)
+
+    async def caught_up(self, session_id: str) -> None:
+        """Return once this session's events stored before the call are handed on (one
+        GET of its seq, then `reached`); at once if Redis does not answer."""
+        if self._last_seq is None or session_id not in self.positions:
+            return
+        try:
+            seq = await self._last_seq(session_id)
+        except StoreUnavailable:
+            return
+        await self.reached(session_id, seq)
+
     async def stop(self) -> None:
         """Stop tailing."""
         # The flag too: redis-py can swallow the cancellation of a read that was timing out
@@ -671,29 +751,59 @@ class RedisTail:
         delay = 0.2
         try:
             while not self._stopping:
+                self._started += 1
+                self._reading_since = time.monotonic()
                 try:
                     streams: dict[Any, Any] = {
                         _stream_key(s): f"{seq}-0" for s, seq in self.positions.items()
                     }
                     # With decode_responses: [[stream, [(entry id, {field: value})]]].
-                    reply: Any = await client.xread(streams, block=self.block_ms, count=1000)
+                    reply: Any = await client.xread(streams, block=self.block_ms, count=READ_COUNT)
                     self._set_connected(True)
                     delay = 0.2
                 except (RedisError, OSError) as exc:
+                    self._read_ended()
                     self._set_connected(False)
                     log.warning("event tail: %s; retrying in %.1fs", exc, delay)
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
+                full = False  # a stream had more than one read takes
                 with self._together():  # the events of one read go out together
                     for stream, entries in reply or []:
+                        full = full or len(entries) >= READ_COUNT
                         session_id = stream[len(PREFIX + "events:") :]
                         for entry_id, fields in entries:
                             event = _event(session_id, entry_id, fields)
                             self.positions[session_id] = event.seq
                             on_event(event)
+                self._read_ended(done=not full)  # (if full, waiters wait for the next)
+                if reply and not full and not self._fresh and not self._reached:
+                    self._wake.clear()
+                    await _within(self._wake.wait(), self.pace)
         finally:
             await client.aclose()
+
+    def _read_ended(self, done: bool = True) -> None:
+        self._reading_since = None
+        if done:
+            self._ended = self._started
+        fresh = []
+        for target, waiter in self._fresh:
+            if self._ended >= target:
+                if not waiter.done():  # (its caller may have given up)
+                    waiter.set_result(None)
+            elif not waiter.done():
+                fresh.append((target, waiter))
+        self._fresh = fresh
+        reached = []
+        for session_id, seq, waiter in self._reached:
+            if self.positions.get(session_id, seq) >= seq:
+                if not waiter.done():
+                    waiter.set_result(None)
+            elif not waiter.done():
+                reached.append((session_id, seq, waiter))
+        self._reached = reached
 
     def _set_connected(self, up: bool) -> None:
         if up != self.connected:

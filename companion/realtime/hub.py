@@ -20,7 +20,7 @@ import socket
 import struct
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +137,9 @@ class Hub:
         # Called with (session id, peak in room, peak remote) when this process sees a new
         # attendance peak; the realtime server records it as an event.
         self.on_peak: Callable[[str, int, int], None] | None = None
+        # Awaited before each whole-interval flush: on a shared store, has the tail read the log's latest
+        # (`Tail.fresh`), so a vote stored just before the flush is in it in every process.
+        self.before_flush: Callable[[], Awaitable[None]] | None = None
         self.peak_interval = 2.0
         # Called with a session id for the fresh-identity counts moderators see with
         # presence (companion.realtime.admission).
@@ -281,8 +284,11 @@ class Hub:
         due = loop.time() + self.coalesce_seconds
         while True:
             await asyncio.sleep(max(0.0, due - loop.time()))
-            started = loop.time()
             big = any(self._is_big(room) for room in self.rooms.values())
+            # Before whole-interval flushes (a lane's turn goes on at its own pace).
+            if self.before_flush is not None and (not big or (self._ticks + 1) % LANES == 0):
+                await self.before_flush()
+            started = loop.time()
             try:
                 if big:
                     self.tick()

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -73,6 +73,10 @@ class RealtimeServer:
         self.admission = Admission(settings)
         # On a shared store, each session's commands run on its writer (here or forwarded).
         self.writers: SessionWriters | None = None
+        # On a shared store: returns once the session's events stored before the call are
+        # applied here (`Tail.caught_up`), so a joining client's snapshot or replay has
+        # every change acked before it asked, through whichever process.
+        self.caught_up: Callable[[str], Awaitable[None]] | None = None
         hub.on_peak = self._record_peak
         hub.identities = self.admission.identity_counts
 
@@ -143,6 +147,8 @@ class RealtimeServer:
             except (ProtocolError, DomainError, TokenError) as exc:
                 await ws.send(_error_reply(exc, request_id))
                 continue
+            if self.caught_up is not None:
+                await self.caught_up(member.session_id)
             state = self.service.state(member.session_id)
             self.hub.ensure_room(member.session_id, state.seq)
             await ws.send(

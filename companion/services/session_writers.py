@@ -26,7 +26,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,9 @@ class SessionWriters:
         self._loops: list[asyncio.Task[None]] = []
         self._held = asyncio.Event()
         self._stopping = False
+        # Awaited before a reading command is answered here (`Tail.caught_up`): it then
+        # shows every change acked before it, though the writer acked it elsewhere.
+        self.caught_up: Callable[[str], Awaitable[None]] | None = None
 
     def start(self) -> None:
         """Keep leases, read the commands forwarded here, take the answers to ours."""
@@ -140,6 +143,8 @@ class SessionWriters:
         commit would raise it; `store_unavailable` when no answer came in time)."""
         assert command.decide is not None
         if command.reads:
+            if self.caught_up is not None:
+                await self.caught_up(member.session_id)
             return await command.decide(self.service, member, message)
         started = time.monotonic()
         session_id = member.session_id
