@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from companion.backends.base import StoreUnavailable
 from companion.backends.redis import RedisStore, RedisTail
 from companion.domain.events import Event
 from tests.redisproc import RedisProcess
@@ -101,3 +102,30 @@ async def test_fresh_and_caught_up_read_at_once_what_was_stored_before(
     finally:
         await tail.stop()
         await writer.close()
+
+
+async def test_a_join_waits_a_bounded_time_for_a_hung_redis() -> None:
+    """`caught_up` (before every join) gives up within a quarter of a second when Redis
+    does not answer the GET of the session's seq (hung, not refusing), and at once when
+    the store refuses: a join is never held for the socket timeout (3 s)."""
+    hang = asyncio.Event()
+
+    async def hung_get(session_id: str) -> int:
+        await hang.wait()
+        return 0
+
+    tail = RedisTail("redis://127.0.0.1:1", hung_get)
+    tail.positions = {"a": 0}
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.wait_for(tail.caught_up("a"), 2)
+    assert 0.2 <= loop.time() - started < 1.0
+
+    async def refused(session_id: str) -> int:
+        raise StoreUnavailable("Redis: connection refused")
+
+    tail = RedisTail("redis://127.0.0.1:1", refused)
+    tail.positions = {"a": 0}
+    started = loop.time()
+    await tail.caught_up("a")
+    assert loop.time() - started < 0.1

@@ -34,6 +34,7 @@ from companion.domain.organisers import AuditEntry, OneTimeLink, Organiser, Sign
 log = logging.getLogger(__name__)
 
 READ_COUNT = 1000  # entries per stream per tail read
+WAIT_LIMIT = 0.25  # longest a join waits for the log (per step) while Redis hangs
 
 PREFIX = "companion:"
 PROGRAMME = PREFIX + "programme"
@@ -713,7 +714,7 @@ class RedisTail:
         since = self._reading_since
         return since is not None and time.monotonic() - since >= self.idle_after
 
-    async def reached(self, session_id: str, seq: int, timeout: float = 0.25) -> None:
+    async def reached(self, session_id: str, seq: int, timeout: float = WAIT_LIMIT) -> None:
         """Return once this session's events up to `seq` are handed on (at most `timeout`
         later: Redis may be away), reading at once rather than after the pace."""
         if self.positions.get(session_id, seq) >= seq:
@@ -725,12 +726,14 @@ class RedisTail:
 
     async def caught_up(self, session_id: str) -> None:
         """Return once this session's events stored before the call are handed on (one
-        GET of its seq, then `reached`); at once if Redis does not answer."""
+        GET of its seq, then `reached`); at once if Redis refuses, within WAIT_LIMIT of
+        each step if it hangs."""
         if self._last_seq is None or session_id not in self.positions:
             return
         try:
-            seq = await self._last_seq(session_id)
-        except StoreUnavailable:
+            async with asyncio.timeout(WAIT_LIMIT):
+                seq = await self._last_seq(session_id)
+        except (StoreUnavailable, TimeoutError):
             return
         await self.reached(session_id, seq)
 
@@ -768,7 +771,7 @@ class RedisTail:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
-                full = False  # a stream had more than one read takes
+                full = False  # a stream had as many entries as a read takes: more wait
                 with self._together():  # the events of one read go out together
                     for stream, entries in reply or []:
                         full = full or len(entries) >= READ_COUNT

@@ -137,8 +137,9 @@ class Hub:
         # Called with (session id, peak in room, peak remote) when this process sees a new
         # attendance peak; the realtime server records it as an event.
         self.on_peak: Callable[[str, int, int], None] | None = None
-        # Awaited before each whole-interval flush: on a shared store, has the tail read the log's latest
-        # (`Tail.fresh`), so a vote stored just before the flush is in it in every process.
+        # Awaited before each whole-interval flush: on a shared store, has the tail read
+        # the log's latest (`Tail.fresh`), so a vote stored just before the flush is in it
+        # in every process.
         self.before_flush: Callable[[], Awaitable[None]] | None = None
         self.peak_interval = 2.0
         # Called with a session id for the fresh-identity counts moderators see with
