@@ -9,6 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
 import redis.asyncio as aioredis
 
 from companion.backends.memory import MemoryBus
@@ -16,6 +17,8 @@ from companion.backends.redis import RedisStore
 from companion.domain.errors import DomainError
 from companion.domain.events import Event
 from companion.domain.programme import Programme
+from companion.services.commands import COMMANDS
+from companion.services.session_writers import Forwarded, SessionWriters
 from companion.services.sessions import SessionService
 from tests.redisproc import RedisProcess
 from tests.redisproxy import RedisProxy
@@ -165,3 +168,31 @@ async def test_a_lone_change_behind_the_log_reads_only_what_it_missed(
         assert state.seq == behind + 301 and state.board.questions[question].votes == 600
         assert (state.attendance.peak_room, state.attendance.peak_remote) == (40, 12)
         assert [kind for kind, _ in await appends_of(redis.url)][-1] == "attendance.peak"
+
+
+async def test_a_refusal_stands_only_against_the_log_as_stored(
+    redis: RedisProcess, demo: Programme
+) -> None:
+    """A process deciding a vote here (it holds the writer lease, or its answer channel is
+    down) that has not yet applied a question asked through another process refuses it
+    only after catching up with the log (`SessionWriters.caught_up`, the tail's wait for
+    the session's seq): the vote is then decided against the question and stored."""
+    async with service_on(redis.url, demo) as a, service_on(redis.url, demo) as b:
+        question = (await a.ask(SID, "p0", "room", "Hann den fram?", None)).event.data["id"]
+        assert question not in b.state(SID).board.questions  # b's tail has not read it
+        writers = SessionWriters(b, b.store.writer_board("probe"))  # type: ignore[arg-type]
+        vote = COMMANDS["vote"].decide
+        assert vote is not None
+        who = Forwarded(SID, "p1", "room", None)
+        message = {"type": "vote", "question": question}
+        with pytest.raises(DomainError) as refused:  # no way to catch up: refused
+            await writers._decided(vote, who, message)
+        assert refused.value.code == "not_found"
+
+        async def caught_up(session_id: str) -> None:
+            await b.commits.catch_up(session_id)  # type: ignore[attr-defined]
+
+        writers.caught_up = caught_up
+        ack = await writers._decided(vote, who, message)
+        assert ack["votes"] == 1, ack
+        assert b.state(SID).board.questions[question].votes == 1

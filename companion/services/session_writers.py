@@ -32,7 +32,15 @@ from typing import Any
 
 from companion.backends.base import StoreUnavailable, TooLate, WriterBoard
 from companion.domain.errors import DomainError
-from companion.services.commands import COMMANDS, MODERATOR, Ack, Caller, Command, Message
+from companion.services.commands import (
+    COMMANDS,
+    MODERATOR,
+    Ack,
+    Caller,
+    Command,
+    Decide,
+    Message,
+)
 from companion.services.commits import (
     ANSWER_SECONDS,
     FENCE_SECONDS,
@@ -159,7 +167,7 @@ class SessionWriters:
             # Without this process's answer channel (Redis just came back) a forwarded
             # command could be stored and its answer lost: commit here instead, which the
             # append's conflict check orders with the writer's appends.
-            return await command.decide(self.service, member, message)
+            return await self._decided(command.decide, member, message)
         try:
             return await self._forward(holder, member, message, started)
         except StoreError:
@@ -386,7 +394,23 @@ class SessionWriters:
         who = Forwarded(session_id, command.get("u"), command.get("w"), command.get("n"))
         FORWARDED_FENCE.set(fence)  # this task's own context
         self.executed += 1
-        return await rule.decide(self.service, who, message)
+        return await self._decided(rule.decide, who, message)
+
+    async def _decided(self, decide: Decide, who: Caller, message: Message) -> Ack:
+        """The command decided here, where a refusal stands only against the log as Redis has it: this
+        process may not have applied another's latest changes yet (a question just asked
+        through the previous writer; its tail reads at a pace), and a change is checked
+        against the log when appended, a refusal never. So on a refusal it catches up and
+        decides once more."""
+        try:
+            return await decide(self.service, who, message)
+        except StoreError:
+            raise
+        except DomainError:
+            if self.caught_up is None:
+                raise
+            await self.caught_up(who.session_id)
+            return await decide(self.service, who, message)
 
     # -- leases ----------------------------------------------------------------------
     async def _keep_leases(self) -> None:
