@@ -186,13 +186,6 @@ async def _within(awaitable: Awaitable[Any], timeout: float) -> None:
         await asyncio.wait_for(awaitable, timeout)
 
 
-def _settled(waiter: asyncio.Future[None], ready: bool) -> bool:
-    """Resolve `waiter` if `ready`; whether it is done (its caller may have given up)."""
-    if ready and not waiter.done():
-        waiter.set_result(None)
-    return waiter.done()
-
-
 def _stream_key(session_id: str) -> str:
     return f"{PREFIX}events:{session_id}"
 
@@ -798,12 +791,22 @@ class RedisTail:
         self._reading_since = None
         if done:
             self._ended = self._started
-        self._fresh = [(t, w) for t, w in self._fresh if not _settled(w, self._ended >= t)]
-        self._reached = [
-            (s, seq, w)
-            for s, seq, w in self._reached
-            if not _settled(w, self.positions.get(s, seq) >= seq)
-        ]
+        fresh = []
+        for target, waiter in self._fresh:
+            if self._ended >= target:
+                if not waiter.done():  # (its caller may have given up)
+                    waiter.set_result(None)
+            elif not waiter.done():
+                fresh.append((target, waiter))
+        self._fresh = fresh
+        reached = []
+        for session_id, seq, waiter in self._reached:
+            if self.positions.get(session_id, seq) >= seq:
+                if not waiter.done():
+                    waiter.set_result(None)
+            elif not waiter.done():
+                reached.append((session_id, seq, waiter))
+        self._reached = reached
 
     def _set_connected(self, up: bool) -> None:
         if up != self.connected:

@@ -117,9 +117,8 @@ class SessionWriters:
         self._loops: list[asyncio.Task[None]] = []
         self._held = asyncio.Event()
         self._stopping = False
-        # Awaited before a reading command is answered here, and before a refusal decided
-        # here stands (`Tail.caught_up`): both then see every change acked before them,
-        # though another process acked it.
+        # Awaited before a reading command is answered here (`Tail.caught_up`): it then
+        # shows every change acked before it, though the writer acked it elsewhere.
         self.caught_up: Callable[[str], Awaitable[None]] | None = None
 
     def start(self) -> None:
@@ -398,11 +397,11 @@ class SessionWriters:
         return await self._decided(rule.decide, who, message)
 
     async def _decided(self, decide: Decide, who: Caller, message: Message) -> Ack:
-        """The command decided here, where a refusal stands only against the log as Redis
-        has it: this process may not have applied another's latest changes yet (a question
-        just asked through the previous writer; its tail reads at a pace), and a change is
-        checked against the log when appended, a refusal never. So on a refusal it catches
-        up and, if that brought anything, decides once more."""
+        """The command decided here, where a refusal stands only against the log as Redis has it: this
+        process may not have applied another's latest changes yet (a question just asked
+        through the previous writer; its tail reads at a pace), and a change is checked
+        against the log when appended, a refusal never. So on a refusal it catches up and
+        decides once more."""
         try:
             return await decide(self.service, who, message)
         except StoreError:
@@ -410,11 +409,8 @@ class SessionWriters:
         except DomainError:
             if self.caught_up is None:
                 raise
-            seq = self.service.state(who.session_id).seq
             await self.caught_up(who.session_id)
-            if self.service.state(who.session_id).seq == seq:
-                raise  # nothing was missing: the refusal stands
-        return await decide(self.service, who, message)
+            return await decide(self.service, who, message)
 
     # -- leases ----------------------------------------------------------------------
     async def _keep_leases(self) -> None:
